@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's checks, in the order CI runs them: types, lint, format, cycles, then the
+# test tiers (unit and direct need no root; netns tests need root and skip, saying why, without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "==> typecheck"; npx tsc -p tsconfig.json
+echo "==> lint"; npx eslint .
+echo "==> format"; npx prettier --check . >/dev/null
+echo "==> import cycles"; npx madge --circular --extensions ts src >/dev/null
+echo "==> tests"
+# netns tests build whole labs; three at a time keeps a 2-core machine responsive.
+exec node --test --test-concurrency="${AMBIT_TEST_CONCURRENCY:-3}" --test-timeout=600000 \
+  dist/test/unit dist/test/direct dist/test/netns

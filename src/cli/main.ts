@@ -1,0 +1,64 @@
+/**
+ * `ambit <command> ...`: dispatches to one module per command group, loaded on demand so
+ * that a daemon (ztunnel, kubelet) loads only its own code.
+ */
+import { AmbitError, errorMessage } from '../errors.js';
+
+type Command = { run(args: string[]): Promise<number> };
+
+const commands: Record<string, { load: () => Promise<Command>; help: string }> = {
+  demo: {
+    load: () => import('./demo.js'),
+    help: 'run the seeds scenario end to end and show every hop',
+  },
+  lab: {
+    load: () => import('./lab.js'),
+    help: 'the lab cluster: up, down, status, exec, and its daemons',
+  },
+  cni: {
+    load: () => import('./cni.js'),
+    help: 'the node agent (istio-cni): run, plugin, uninstall',
+  },
+  node: { load: () => import('./node.js'), help: 'inspect a lab node: rules' },
+  controlplane: {
+    load: () => import('./controlplane.js'),
+    help: 'the control plane (istiod): xDS and CA',
+  },
+  ztunnel: { load: () => import('./ztunnel.js'), help: 'the L4 node proxy' },
+  x: { load: () => import('./x.js'), help: 'experimental/debug: config-dump, ztunnel status' },
+  trace: {
+    load: () => import('./trace.js'),
+    help: 'trace a connection hop by hop through the kernel',
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: ambit <command> [args]', '', 'commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(14)}${c.help}`);
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    console.error(`ambit: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  return (await cmd.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`ambit: ${errorMessage(err)}`);
+    if (process.env.AMBIT_LOG === 'debug' && err instanceof Error) console.error(err.stack);
+    process.exitCode = err instanceof AmbitError ? 1 : 70;
+  },
+);

@@ -1,0 +1,53 @@
+/** Where each kind lives in the REST API. */
+export interface Resource {
+  group: string; // '' for core
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+const r = (
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  namespaced = true,
+): Resource => ({
+  group,
+  version,
+  plural,
+  kind,
+  namespaced,
+});
+
+export const resources = {
+  namespaces: r('', 'v1', 'namespaces', 'Namespace', false),
+  nodes: r('', 'v1', 'nodes', 'Node', false),
+  pods: r('', 'v1', 'pods', 'Pod'),
+  services: r('', 'v1', 'services', 'Service'),
+  endpoints: r('', 'v1', 'endpoints', 'Endpoints'),
+  serviceaccounts: r('', 'v1', 'serviceaccounts', 'ServiceAccount'),
+  configmaps: r('', 'v1', 'configmaps', 'ConfigMap'),
+  events: r('', 'v1', 'events', 'Event'),
+  deployments: r('apps', 'v1', 'deployments', 'Deployment'),
+  daemonsets: r('apps', 'v1', 'daemonsets', 'DaemonSet'),
+  authorizationpolicies: r(
+    'security.istio.io',
+    'v1',
+    'authorizationpolicies',
+    'AuthorizationPolicy',
+  ),
+  gateways: r('gateway.networking.k8s.io', 'v1', 'gateways', 'Gateway'),
+  httproutes: r('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
+  tokenreviews: r('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false),
+} as const;
+
+/** The REST path of a collection or, with `name`, of one object. */
+export function resourcePath(res: Resource, namespace?: string, name?: string): string {
+  let p = res.group === '' ? `/api/${res.version}` : `/apis/${res.group}/${res.version}`;
+  if (res.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+  p += `/${res.plural}`;
+  if (name) p += `/${encodeURIComponent(name)}`;
+  return p;
+}

@@ -1,0 +1,85 @@
+/**
+ * Runs system commands (ip, iptables, ipset, tc, ...), optionally inside a named network
+ * namespace. The only way non-sys code reaches the kernel's tools: through this module or a
+ * backend built on it.
+ */
+import { spawn } from 'node:child_process';
+import { AmbitError } from '../errors.js';
+
+export interface RunOptions {
+  /** Run inside this named network namespace (`ip netns exec`). */
+  netns?: string;
+  /** Written to the command's standard input. */
+  input?: string;
+  /** Resolve instead of rejecting on a non-zero exit. */
+  allowFail?: boolean;
+  /** Kill the command after this long (default 30 s). */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function commandLine(cmd: string, args: readonly string[], netns?: string): string[] {
+  return netns ? ['ip', 'netns', 'exec', netns, cmd, ...args] : [cmd, ...args];
+}
+
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const argv = commandLine(cmd, args, opts.netns);
+  const shown = argv.join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+      timeout: opts.timeoutMs ?? 30_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        new AmbitError('SYS_EXEC_MISSING', `cannot run ${argv[0]}: ${err.message}`, {
+          value: shown,
+          hint: err.code === 'ENOENT' ? `install it (bash scripts/install.sh)` : undefined,
+          cause: err,
+        }),
+      );
+    });
+    child.on('close', (code, signal) => {
+      const rc = code ?? (signal ? 128 : 1);
+      if (rc !== 0 && !opts.allowFail) {
+        reject(
+          new AmbitError(
+            'SYS_EXEC_FAILED',
+            `command failed (exit ${rc}${signal ? `, ${signal}` : ''}): ${shown}: ${stderr.trim() || stdout.trim()}`,
+            { value: shown },
+          ),
+        );
+        return;
+      }
+      resolve({ code: rc, stdout, stderr });
+    });
+    child.stdin.on('error', () => {
+      /* the command may exit before reading its input; its exit code tells the story */
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs a command and returns its standard output; rejects on failure. */
+export async function out(
+  cmd: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<string> {
+  return (await run(cmd, args, opts)).stdout;
+}
