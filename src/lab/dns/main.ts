@@ -1,0 +1,78 @@
+/**
+ * `ambit lab dns` (also `ambit lab app dns`, image `ambit/dns`): the cluster DNS. Watches
+ * Services and Endpoints through the API and serves `*.svc.cluster.local` on UDP and TCP.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../../errors.js';
+import { KubeClient } from '../../k8s/client.js';
+import { Informer } from '../../k8s/informer.js';
+import { resources } from '../../k8s/resources.js';
+import type { Endpoints, Service } from '../../k8s/types.js';
+import { createLogger, type Logger } from '../../log.js';
+import { intFlag, parseFlags } from '../apps/flags.js';
+import { ServiceIndex, type DnsService } from './answer.js';
+import { startDnsServer } from './server.js';
+
+/** The DNS view of the API objects: one entry per Service, headless ones with their ready IPs. */
+export function dnsServices(
+  services: readonly Service[],
+  endpoints: readonly Endpoints[],
+): DnsService[] {
+  const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, e]));
+  return services.map((s) => {
+    const ep = eps.get(`${s.metadata.namespace}/${s.metadata.name}`);
+    return {
+      name: s.metadata.name,
+      namespace: s.metadata.namespace ?? 'default',
+      clusterIP: s.spec?.clusterIP,
+      endpointIPs: ep?.subsets?.flatMap((ss) => (ss.addresses ?? []).map((a) => a.ip)) ?? [],
+      ports: (s.spec?.ports ?? []).map((p) => ({
+        name: p.name,
+        port: p.port,
+        protocol: p.protocol,
+      })),
+    };
+  });
+}
+
+async function startInformer<T extends Service | Endpoints>(inf: Informer<T>, log: Logger) {
+  for (let backoff = 200; ; backoff = Math.min(backoff * 2, 5000)) {
+    try {
+      await inf.start();
+      return;
+    } catch (err) {
+      log.warn('cannot list from the API server yet, retrying', { error: errorMessage(err) });
+      await sleep(backoff);
+    }
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const f = parseFlags(args);
+  const log = createLogger('dns');
+  const port = intFlag(f, 'port', 53);
+  const host = f.values.get('host') ?? '0.0.0.0';
+  const domain = (f.values.get('domain') ?? 'cluster.local').toLowerCase();
+  const server = f.values.get('server');
+  const client = server ? new KubeClient({ server }) : KubeClient.fromEnv();
+
+  const svcs = new Informer<Service>(client, resources.services, {}, log);
+  const eps = new Informer<Endpoints>(client, resources.endpoints, {}, log);
+  let index: ServiceIndex | undefined;
+  const dirty = () => (index = undefined);
+  for (const inf of [svcs, eps] as Informer<Service | Endpoints>[]) {
+    inf.on('add', dirty).on('update', dirty).on('delete', dirty).on('synced', dirty);
+  }
+  await Promise.all([startInformer(svcs, log), startInformer(eps, log)]);
+  const current = () => (index ??= new ServiceIndex(dnsServices(svcs.list(), eps.list()), domain));
+
+  const srv = await startDnsServer({ host, port, index: current, log });
+  log.info('serving', { address: `${host}:${srv.port}`, domain, services: svcs.cache.size });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await srv.close();
+  await Promise.all([svcs.stop(), eps.stop()]);
+  return 0;
+}
