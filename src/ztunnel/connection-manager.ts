@@ -1,0 +1,102 @@
+/**
+ * Tracks proxied connections. Inbound ones (the side that enforces policy) are re-checked
+ * against the current policies whenever policies change, and those now denied are closed
+ * ("connection closed due to policy change"), as ztunnel's PolicyWatcher does.
+ */
+import type { Logger } from '../log.js';
+import type { RbacConnection, RbacResult } from './rbac.js';
+import { assertRbac } from './rbac.js';
+import type { ZtunnelState } from './state/store.js';
+
+export interface TrackedConnection {
+  id: number;
+  direction: 'outbound' | 'inbound' | 'inbound_plaintext';
+  rbac?: RbacConnection;
+  /** uid of the local destination workload (inbound). */
+  dstUid?: string;
+  src: string;
+  dst: string;
+  srcIdentity?: string;
+  dstIdentity?: string;
+  startedAt: Date;
+  /** Ends the connection (reset both sides). */
+  close(reason: string): void;
+}
+
+export class ConnectionManager {
+  private nextId = 1;
+  private readonly conns = new Map<number, TrackedConnection>();
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly state: ZtunnelState,
+    private readonly log: Logger,
+  ) {
+    state.on('policies', () => this.recheck());
+  }
+
+  track(c: Omit<TrackedConnection, 'id' | 'startedAt'>): () => void {
+    const id = this.nextId++;
+    this.conns.set(id, { ...c, id, startedAt: new Date() });
+    return () => {
+      this.conns.delete(id);
+      if (this.conns.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    };
+  }
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** Re-runs authorization for every inbound connection; closes the ones now denied. */
+  recheck(): number {
+    let closed = 0;
+    for (const c of [...this.conns.values()]) {
+      if (!c.rbac || !c.dstUid) continue;
+      const dst = this.state.workloadByUid(c.dstUid);
+      const verdict: RbacResult = dst
+        ? assertRbac(this.state, dst, c.rbac, this.log)
+        : { allowed: false, reason: 'NotAllowed' };
+      if (verdict.allowed) continue;
+      this.log.info('connection closed due to policy change', {
+        src: c.src,
+        dst: c.dst,
+        identity: c.srcIdentity,
+        reason: verdict.reason,
+        policy: verdict.policy,
+      });
+      c.close('policy change');
+      this.conns.delete(c.id);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Resolves when no connection is open, or after `ms`, whichever comes first. */
+  waitIdle(ms: number): Promise<boolean> {
+    if (this.conns.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  closeAll(reason: string): void {
+    for (const c of [...this.conns.values()]) c.close(reason);
+  }
+
+  dump(): object[] {
+    return [...this.conns.values()].map((c) => ({
+      id: c.id,
+      direction: c.direction,
+      src: c.src,
+      dst: c.dst,
+      srcIdentity: c.srcIdentity,
+      dstIdentity: c.dstIdentity,
+      startedAt: c.startedAt.toISOString(),
+    }));
+  }
+}

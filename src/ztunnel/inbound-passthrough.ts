@@ -1,0 +1,124 @@
+/**
+ * Inbound plaintext (15006): connections from outside the mesh to enrolled pods on this node.
+ * Authorized with no identity (so a STRICT-mTLS DENY `notPrincipals: presence` refuses them),
+ * then forwarded to the application from the client's own address.
+ */
+import net from 'node:net';
+import { errorMessage } from '../errors.js';
+import { connectApp } from './app-connect.js';
+import { ILLEGAL_PORTS } from './config.js';
+import type { ProxyContext } from './context.js';
+import { connectionLabels } from './context.js';
+import { plainIp } from './headers.js';
+import { assertRbac } from './rbac.js';
+import { workloadIdentity } from './state/store.js';
+import { splice } from './splice.js';
+
+function reset(s: net.Socket): void {
+  if (!s.destroyed) s.resetAndDestroy();
+}
+
+export class InboundPassthroughProxy {
+  constructor(private readonly ctx: ProxyContext) {}
+
+  handle(socket: net.Socket, orig?: { ip: string; port: number }): void {
+    socket.on('error', () => undefined);
+    this.proxy(socket, orig).catch((err: unknown) => {
+      this.ctx.log.error('inbound plaintext failed', { error: errorMessage(err) });
+      reset(socket);
+    });
+  }
+
+  private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
+    const { ctx } = this;
+    const started = Date.now();
+    const srcIp = plainIp(socket.remoteAddress);
+    const srcPort = socket.remotePort ?? 0;
+    const dstIp = orig?.ip ?? plainIp(socket.localAddress);
+    const dstPort = orig?.port ?? socket.localPort ?? 0;
+    if (ILLEGAL_PORTS.has(dstPort)) {
+      ctx.log.warn('refused: destination is a ztunnel port', { dst: `${dstIp}:${dstPort}` });
+      return reset(socket);
+    }
+    try {
+      await ctx.stateReady();
+    } catch {
+      return reset(socket);
+    }
+    const dst = ctx.state.workloadByIp(dstIp);
+    if (!dst || dst.node !== ctx.config.nodeName) {
+      ctx.log.warn('refused: destination is not a workload on this node', { dst: dstIp });
+      return reset(socket);
+    }
+    const src = ctx.state.workloadByIp(srcIp);
+    const rbacConn = { srcIp, srcPort, dstIp, dstPort };
+    const labels = connectionLabels('destination', src, dst, { mtls: false });
+    const record = {
+      direction: 'inbound_plaintext' as const,
+      srcAddr: `${srcIp}:${srcPort}`,
+      srcWorkload: src?.name,
+      srcNamespace: src?.namespace,
+      dstAddr: `${dstIp}:${dstPort}`,
+      dstWorkload: dst.name,
+      dstNamespace: dst.namespace,
+      dstIdentity: workloadIdentity(dst),
+    };
+    ctx.metrics.connectionOpened(labels);
+    const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
+    if (!verdict.allowed) {
+      const error =
+        verdict.reason === 'ExplicitlyDenied'
+          ? `explicitly denied by: ${verdict.policy}`
+          : 'allow policies exist, but none allowed';
+      ctx.metrics.connectionClosed(
+        { ...labels, response_flags: 'AuthorizationPolicyDenied' },
+        0,
+        0,
+      );
+      ctx.accessLog.write({
+        ...record,
+        bytesSent: 0,
+        bytesRecv: 0,
+        durationMs: Date.now() - started,
+        error,
+      });
+      return reset(socket);
+    }
+    let app: net.Socket;
+    try {
+      app = await connectApp(ctx.config, srcIp, dstIp, dstPort);
+    } catch (err) {
+      const error = errorMessage(err);
+      ctx.metrics.connectionClosed({ ...labels, response_flags: 'ConnectionFailure' }, 0, 0);
+      ctx.accessLog.write({
+        ...record,
+        bytesSent: 0,
+        bytesRecv: 0,
+        durationMs: Date.now() - started,
+        error,
+      });
+      return reset(socket);
+    }
+    const untrack = ctx.connections.track({
+      direction: 'inbound_plaintext',
+      rbac: rbacConn,
+      dstUid: dst.uid,
+      src: record.srcAddr,
+      dst: record.dstAddr,
+      close: () => {
+        reset(socket);
+        reset(app);
+      },
+    });
+    const r = await splice(socket, app);
+    untrack();
+    ctx.metrics.connectionClosed(labels, r.up, r.down);
+    ctx.accessLog.write({
+      ...record,
+      bytesSent: r.up,
+      bytesRecv: r.down,
+      durationMs: Date.now() - started,
+      error: r.error ? errorMessage(r.error) : undefined,
+    });
+  }
+}

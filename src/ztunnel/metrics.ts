@@ -1,0 +1,105 @@
+/**
+ * Istio's standard TCP metrics, as ztunnel reports them, in Prometheus text format.
+ * received = request direction (client → server), sent = response direction, per Istio's
+ * definitions. Counters live here; the HTTP server for /metrics is in admin-servers.ts.
+ */
+export const LABELS = [
+  'reporter',
+  'source_workload',
+  'source_workload_namespace',
+  'source_principal',
+  'destination_workload',
+  'destination_workload_namespace',
+  'destination_principal',
+  'destination_service',
+  'connection_security_policy',
+  'response_flags',
+] as const;
+
+export type ConnectionLabels = Record<(typeof LABELS)[number], string>;
+
+const FAMILIES = {
+  istio_tcp_connections_opened_total: 'The total number of TCP connections opened',
+  istio_tcp_connections_closed_total: 'The total number of TCP connections closed',
+  istio_tcp_sent_bytes_total:
+    'The size of total bytes sent during response in case of a TCP connection',
+  istio_tcp_received_bytes_total:
+    'The size of total bytes received during request in case of a TCP connection',
+} as const;
+
+type Family = keyof typeof FAMILIES;
+
+export function unknownLabels(reporter: 'source' | 'destination'): ConnectionLabels {
+  return {
+    reporter,
+    source_workload: 'unknown',
+    source_workload_namespace: 'unknown',
+    source_principal: 'unknown',
+    destination_workload: 'unknown',
+    destination_workload_namespace: 'unknown',
+    destination_principal: 'unknown',
+    destination_service: 'unknown',
+    connection_security_policy: 'none',
+    response_flags: '-',
+  };
+}
+
+function escape(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function labelText(l: Record<string, string>): string {
+  return Object.entries(l)
+    .map(([k, v]) => `${k}="${escape(v)}"`)
+    .join(',');
+}
+
+export class Metrics {
+  private readonly series = new Map<Family, Map<string, number>>();
+
+  constructor(private readonly build: { tag: string } = { tag: '0.1.0' }) {
+    for (const f of Object.keys(FAMILIES) as Family[]) this.series.set(f, new Map());
+  }
+
+  private add(f: Family, labels: ConnectionLabels, n: number): void {
+    const m = this.series.get(f)!;
+    const key = labelText(labels);
+    m.set(key, (m.get(key) ?? 0) + n);
+  }
+
+  connectionOpened(labels: ConnectionLabels): void {
+    this.add('istio_tcp_connections_opened_total', labels, 1);
+  }
+
+  /** Called once when a proxied connection ends, with its byte counts. */
+  connectionClosed(labels: ConnectionLabels, received: number, sent: number): void {
+    this.add('istio_tcp_connections_closed_total', labels, 1);
+    this.add('istio_tcp_received_bytes_total', labels, received);
+    this.add('istio_tcp_sent_bytes_total', labels, sent);
+  }
+
+  /** Sum of a family over series whose labels include all of `filter`. For tests and status. */
+  value(f: Family, filter: Partial<ConnectionLabels> = {}): number {
+    let total = 0;
+    const want = Object.entries(filter).map(([k, v]) => `${k}="${escape(v)}"`);
+    for (const [key, n] of this.series.get(f)!) {
+      const parts = key.split(/,(?=[a-z_]+=")/);
+      if (want.every((w) => parts.includes(w))) total += n;
+    }
+    return total;
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const [f, help] of Object.entries(FAMILIES) as [Family, string][]) {
+      lines.push(`# HELP ${f} ${help}.`, `# TYPE ${f} counter`);
+      for (const [key, n] of this.series.get(f)!) lines.push(`${f}{${key}} ${n}`);
+    }
+    lines.push(
+      '# HELP istio_build Istio component build info.',
+      '# TYPE istio_build gauge',
+      `istio_build{component="ztunnel",tag="${escape(this.build.tag)}"} 1`,
+    );
+    return lines.join('\n') + '\n';
+  }
+}

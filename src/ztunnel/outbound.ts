@@ -1,0 +1,296 @@
+/**
+ * Outbound (15001): connections captured from pods on this node. The original destination is
+ * the accepted socket's local address (TPROXY keeps it); the source workload is found by the
+ * client's IP and must run on this node. A service VIP resolves to one healthy endpoint per
+ * connection (or to the service's waypoint); an HBONE destination gets a CONNECT stream over
+ * mTLS to `<pod IP>:15008`; anything else passes through as plain TCP, not spoofed.
+ */
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { GatewayAddress, Service, Workload } from '../api/workload.js';
+import { errorMessage } from '../errors.js';
+import type { HboneClient } from './hbone/types.js';
+import { ILLEGAL_PORTS } from './config.js';
+import type { ProxyContext } from './context.js';
+import { connectionLabels } from './context.js';
+import { baggage, forwarded, plainIp, traceparent } from './headers.js';
+import { chooseEndpoint } from './state/lb.js';
+import type { ZtunnelState } from './state/store.js';
+import { serviceKey, workloadIdentity } from './state/store.js';
+import { splice } from './splice.js';
+
+export type OutboundPlan =
+  | {
+      kind: 'hbone';
+      /** The final destination workload (undefined when the hop is to a waypoint by VIP). */
+      dstWorkload?: Workload;
+      /** The peer we dial: destination pod or waypoint. */
+      peer: Workload;
+      identities: string[];
+      dialIp: string;
+      dialPort: number;
+      authority: string;
+      service?: Service;
+      waypoint: boolean;
+    }
+  | { kind: 'tcp'; ip: string; port: number; dstWorkload?: Workload; service?: Service }
+  | { kind: 'refuse'; reason: string };
+
+/** Resolves a waypoint reference to the workload serving it and the address to dial. */
+function resolveGateway(
+  state: ZtunnelState,
+  gw: GatewayAddress,
+  random: () => number,
+): { workload: Workload; ip: string; port: number } | undefined {
+  if (gw.address) {
+    const w = state.workloadByIp(gw.address.address);
+    return w ? { workload: w, ip: gw.address.address, port: gw.hboneMtlsPort || 15008 } : undefined;
+  }
+  if (gw.hostname) {
+    const svc = state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname);
+    if (!svc) return undefined;
+    const eps = state.endpoints(svc).filter((w) => w.status === 'Healthy' && w.addresses[0]);
+    const w = eps[Math.floor(random() * eps.length)];
+    return w ? { workload: w, ip: w.addresses[0]!, port: gw.hboneMtlsPort || 15008 } : undefined;
+  }
+  return undefined;
+}
+
+function isFromWaypoint(
+  src: Workload,
+  gw: GatewayAddress | undefined,
+  state: ZtunnelState,
+): boolean {
+  if (!gw) return false;
+  if (gw.address) return src.addresses.includes(gw.address.address);
+  if (gw.hostname) {
+    const svc = state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname);
+    return svc ? state.endpoints(svc).some((w) => w.uid === src.uid) : false;
+  }
+  return false;
+}
+
+/** Decides where a captured connection from `src` to `dstIp:dstPort` goes. Pure but for `random`. */
+export function buildRequest(
+  state: ZtunnelState,
+  src: Workload,
+  dstIp: string,
+  dstPort: number,
+  opts: { hbonePort: number; random?: () => number },
+): OutboundPlan {
+  const random = opts.random ?? Math.random;
+  const svc = state.serviceByVip(dstIp);
+  if (svc && svc.ports.some((p) => p.servicePort === dstPort)) {
+    if (svc.waypoint && !isFromWaypoint(src, svc.waypoint, state)) {
+      const wp = resolveGateway(state, svc.waypoint, random);
+      if (!wp) return { kind: 'refuse', reason: `waypoint of ${serviceKey(svc)} is unknown` };
+      return {
+        kind: 'hbone',
+        peer: wp.workload,
+        identities: [workloadIdentity(wp.workload)],
+        dialIp: wp.ip,
+        dialPort: wp.port,
+        authority: `${dstIp}:${dstPort}`,
+        service: svc,
+        waypoint: true,
+      };
+    }
+    const ep = chooseEndpoint(state, svc, dstPort, random);
+    if (!ep)
+      return { kind: 'refuse', reason: `no healthy upstream for ${serviceKey(svc)}:${dstPort}` };
+    return toWorkload(ep.workload, ep.ip, ep.targetPort, svc, opts.hbonePort);
+  }
+  const w = state.workloadByIp(dstIp);
+  if (w) {
+    if (w.waypoint && !isFromWaypoint(src, w.waypoint, state)) {
+      const wp = resolveGateway(state, w.waypoint, random);
+      if (!wp) return { kind: 'refuse', reason: `waypoint of ${w.uid} is unknown` };
+      return {
+        kind: 'hbone',
+        dstWorkload: w,
+        peer: wp.workload,
+        identities: [workloadIdentity(wp.workload)],
+        dialIp: wp.ip,
+        dialPort: wp.port,
+        authority: `${dstIp}:${dstPort}`,
+        waypoint: true,
+      };
+    }
+    return toWorkload(w, dstIp, dstPort, undefined, opts.hbonePort);
+  }
+  // Outside the mesh (or a VIP port the service does not expose): passthrough.
+  return { kind: 'tcp', ip: dstIp, port: dstPort, service: svc };
+}
+
+function toWorkload(
+  w: Workload,
+  ip: string,
+  port: number,
+  svc: Service | undefined,
+  hbonePort: number,
+): OutboundPlan {
+  if (w.tunnelProtocol !== 'HBONE') return { kind: 'tcp', ip, port, dstWorkload: w, service: svc };
+  const ids = new Set([workloadIdentity(w), ...(svc?.subjectAltNames ?? [])]);
+  return {
+    kind: 'hbone',
+    dstWorkload: w,
+    peer: w,
+    identities: [...ids],
+    dialIp: ip,
+    dialPort: hbonePort,
+    authority: `${ip}:${port}`,
+    service: svc,
+    waypoint: false,
+  };
+}
+
+function connectTcp(ip: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+    const t = setTimeout(() => s.destroy(new Error(`connect ${ip}:${port} timed out`)), timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+  });
+}
+
+function reset(s: net.Socket): void {
+  if (!s.destroyed) s.resetAndDestroy();
+}
+
+export class OutboundProxy {
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly hbone: HboneClient,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /**
+   * Handles one accepted connection. `orig` overrides the original destination (tests without
+   * TPROXY); by default it is the socket's local address.
+   */
+  handle(socket: net.Socket, orig?: { ip: string; port: number }): void {
+    socket.on('error', () => undefined);
+    this.proxy(socket, orig).catch((err: unknown) => {
+      this.ctx.log.error('outbound failed', { error: errorMessage(err) });
+      reset(socket);
+    });
+  }
+
+  private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
+    const { ctx } = this;
+    const started = Date.now();
+    const srcIp = plainIp(socket.remoteAddress);
+    const srcPort = socket.remotePort ?? 0;
+    const dstIp = orig?.ip ?? plainIp(socket.localAddress);
+    const dstPort = orig?.port ?? socket.localPort ?? 0;
+    if (
+      ILLEGAL_PORTS.has(dstPort) &&
+      (dstIp.startsWith('127.') || dstIp === ctx.config.instanceIp)
+    ) {
+      ctx.log.warn('refused: destination is a ztunnel port', { dst: `${dstIp}:${dstPort}` });
+      return reset(socket);
+    }
+    try {
+      await ctx.stateReady();
+    } catch {
+      ctx.log.warn('refused: no configuration from the control plane yet', { src: srcIp });
+      return reset(socket);
+    }
+    const src = ctx.state.workloadByIp(srcIp);
+    if (!src || src.node !== ctx.config.nodeName) {
+      ctx.log.warn('refused: source is not a workload on this node', {
+        src: `${srcIp}:${srcPort}`,
+        dst: `${dstIp}:${dstPort}`,
+        node: src?.node,
+      });
+      return reset(socket);
+    }
+    const plan = buildRequest(ctx.state, src, dstIp, dstPort, {
+      hbonePort: ctx.config.hbonePort,
+      random: this.random,
+    });
+    if (plan.kind === 'refuse') {
+      ctx.log.warn('refused', { src: srcIp, dst: `${dstIp}:${dstPort}`, reason: plan.reason });
+      return reset(socket);
+    }
+    const mtls = plan.kind === 'hbone';
+    const dstW = plan.kind === 'hbone' ? (plan.dstWorkload ?? plan.peer) : plan.dstWorkload;
+    const svcName = plan.service?.hostname;
+    const labels = connectionLabels('source', src, dstW, { service: svcName, mtls });
+    ctx.metrics.connectionOpened(labels);
+    const srcIdentity = workloadIdentity(src);
+    const record = {
+      direction: 'outbound' as const,
+      srcAddr: `${srcIp}:${srcPort}`,
+      srcWorkload: src.name,
+      srcNamespace: src.namespace,
+      srcIdentity,
+      dstAddr: plan.kind === 'hbone' ? plan.authority : `${plan.ip}:${plan.port}`,
+      dstHboneAddr: plan.kind === 'hbone' ? `${plan.dialIp}:${plan.dialPort}` : undefined,
+      dstService: svcName,
+      dstWorkload: dstW?.name,
+      dstNamespace: dstW?.namespace,
+      dstIdentity: plan.kind === 'hbone' ? plan.identities[0] : undefined,
+    };
+    let upstream: Duplex;
+    try {
+      if (plan.kind === 'hbone') {
+        const res = await this.hbone.connect({
+          srcIdentity,
+          dstIdentities: plan.identities,
+          srcIp,
+          dstIp: plan.dialIp,
+          dstPort: plan.dialPort,
+          authority: plan.authority,
+          headers: {
+            baggage: baggage(src),
+            forwarded: forwarded(srcIp, srcPort, svcName),
+            traceparent: traceparent(),
+          },
+        });
+        upstream = res.stream;
+      } else {
+        upstream = await connectTcp(plan.ip, plan.port);
+      }
+    } catch (err) {
+      const error = errorMessage(err);
+      ctx.metrics.connectionClosed({ ...labels, response_flags: 'ConnectionFailure' }, 0, 0);
+      ctx.accessLog.write({
+        ...record,
+        bytesSent: 0,
+        bytesRecv: 0,
+        durationMs: Date.now() - started,
+        error,
+      });
+      return reset(socket);
+    }
+    const untrack = ctx.connections.track({
+      direction: 'outbound',
+      src: record.srcAddr,
+      dst: record.dstAddr,
+      srcIdentity,
+      dstIdentity: record.dstIdentity,
+      close: () => {
+        reset(socket);
+        upstream.destroy();
+      },
+    });
+    const r = await splice(socket, upstream);
+    untrack();
+    ctx.metrics.connectionClosed(labels, r.up, r.down);
+    ctx.accessLog.write({
+      ...record,
+      bytesSent: r.up,
+      bytesRecv: r.down,
+      durationMs: Date.now() - started,
+      error: r.error ? errorMessage(r.error) : undefined,
+    });
+  }
+}
