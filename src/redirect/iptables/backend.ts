@@ -1,0 +1,220 @@
+/**
+ * The iptables redirection backend (Istio 1.18–1.20's default): ipset + mangle/nat chains +
+ * policy routing + GENEVE/VXLAN tunnels on the node, TPROXY in the ztunnel pod.
+ * Operations are serialized: the agent's informers and CNI plugin calls may arrive together.
+ */
+import { existsSync } from 'node:fs';
+import { AmbitError, errorMessage } from '../../errors.js';
+import { createLogger, type Logger } from '../../log.js';
+import { dropEmptyTable, iptablesTables } from '../../sys/redirect-iptables.js';
+import { ipsetAdd, ipsetCreate, ipsetDel, ipsetMembers } from '../../sys/redirect-ipset.js';
+import {
+  linkExists,
+  routeDelete,
+  routeReplace,
+  sourceAddressTo,
+  sysctlGet,
+  sysctlSet,
+} from '../../sys/redirect-net.js';
+import {
+  tunnelInfo,
+  tunnelKind,
+  tunnelPortsInUse,
+  type TunnelKind,
+} from '../../sys/redirect-tunnel.js';
+import { InboundTun, IPSET_NAME, OutboundTun, TunnelDefaultPort } from '../constants.js';
+import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
+import { cleanupNode, createNodeRules, type NodeTunnels } from './node-side.js';
+import { podRoute } from './render.js';
+import { dropState, loadState, saveState, type PersistedState } from './state.js';
+import { cleanupZtunnel, createZtunnelRules } from './ztunnel-side.js';
+
+export interface IptablesBackendOptions {
+  /** The node's named netns; undefined = the calling process's own (the agent in the lab). */
+  netns?: string;
+  /** Persisted state (pre-install snapshot, last ztunnel), for restarts and uninstall. */
+  stateFile: string;
+  /** The node's address in its pod CIDR; default: the source address towards the ztunnel. */
+  hostIp?: string;
+  /** Force a tunnel kind (default: GENEVE if the kernel has it, else VXLAN). */
+  tunnelKind?: TunnelKind;
+  log?: Logger;
+}
+
+const GLOBAL_SYSCTLS = ['net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
+
+export class IptablesBackend implements RedirectBackend {
+  readonly name = 'iptables';
+  private readonly ns: string | undefined;
+  private readonly log: Logger;
+  private state: PersistedState | undefined;
+  private readonly pods = new Map<string, PodTarget>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: IptablesBackendOptions) {
+    this.ns = opts.netns;
+    this.log = opts.log ?? createLogger('redirect/iptables');
+    this.state = loadState(opts.stateFile);
+  }
+
+  status(): BackendStatus {
+    return {
+      backend: this.name,
+      ztunnel: this.state?.ztunnel ?? null,
+      hostIp: this.state?.hostIp ?? null,
+      tunnel: this.state?.tunnel ?? null,
+    };
+  }
+
+  setZtunnel(z: ZtunnelTarget | null): Promise<void> {
+    return this.serial(() => this.doSetZtunnel(z));
+  }
+
+  addPod(p: PodTarget): Promise<void> {
+    return this.serial(() => this.doAddPod(p));
+  }
+
+  removePod(ip: string): Promise<void> {
+    return this.serial(async () => {
+      this.pods.delete(ip);
+      await ipsetDel(this.ns, IPSET_NAME, ip);
+      await routeDelete(this.ns, 100, `${ip}/32`);
+    });
+  }
+
+  async capturedPods(): Promise<Map<string, string>> {
+    return (await ipsetMembers(this.ns, IPSET_NAME)) ?? new Map();
+  }
+
+  uninstall(): Promise<void> {
+    return this.serial(() => this.doUninstall());
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Snapshots what uninstall must restore, once, before the first change. */
+  private async ensurePreinstall(): Promise<PersistedState> {
+    if (this.state) return this.state;
+    const sysctls: Record<string, string> = {};
+    for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
+    this.state = {
+      preinstall: { tables: await iptablesTables(this.ns), sysctls },
+      ztunnel: null,
+      hostIp: null,
+      tunnel: null,
+    };
+    saveState(this.opts.stateFile, this.state);
+    return this.state;
+  }
+
+  private async doSetZtunnel(z: ZtunnelTarget | null): Promise<void> {
+    const st = await this.ensurePreinstall();
+    if (!z) {
+      this.log.warn('no ztunnel ready: capture rules stay in place (fail closed)', {
+        previous: st.ztunnel?.podIp,
+      });
+      return;
+    }
+    if (!existsSync(`/run/netns/${z.netns}`)) {
+      throw new AmbitError('REDIRECT_NO_ZTUNNEL_NETNS', `ztunnel netns ${z.netns} not found`, {
+        value: z,
+        hint: 'the ztunnel pod must be running; its netns comes from lab.ambit.dev/netns',
+      });
+    }
+    const hostIp = this.opts.hostIp ?? (await sourceAddressTo(this.ns, z.podIp));
+    const prev = st.ztunnel;
+    const rewire =
+      !prev ||
+      prev.podIp !== z.podIp ||
+      prev.hostVeth !== z.hostVeth ||
+      prev.netns !== z.netns ||
+      st.hostIp !== hostIp;
+    // Keep the captured pods across a rewire: cleanup destroys the ipset.
+    for (const [ip, uid] of await this.capturedPods()) {
+      if (!this.pods.has(ip)) this.pods.set(ip, { ip, uid });
+    }
+    const tun = await this.chooseTunnel(rewire);
+    if (rewire) {
+      this.log.info('wiring ztunnel', {
+        ztunnel: z.podIp,
+        veth: z.hostVeth,
+        previous: prev?.podIp,
+      });
+      await cleanupNode(this.ns);
+      if (prev && prev.netns !== z.netns && existsSync(`/run/netns/${prev.netns}`)) {
+        await cleanupZtunnel(prev.netns, prev.podIp).catch((err: unknown) =>
+          this.log.warn('old ztunnel netns cleanup failed', { error: errorMessage(err) }),
+        );
+      }
+    }
+    const params = {
+      zveth: z.hostVeth,
+      zIp: z.podIp,
+      hostIp,
+      tunnelPort: tun.port,
+      dnsCapture: z.dnsCapture,
+    };
+    await createNodeRules(this.ns, params, tun);
+    await createZtunnelRules(z.netns, z.podIp, hostIp, tun, rewire);
+    st.ztunnel = z;
+    st.hostIp = hostIp;
+    st.tunnel = tun;
+    saveState(this.opts.stateFile, st);
+    for (const p of this.pods.values()) await this.doAddPod(p);
+  }
+
+  /** GENEVE (Istio's 6081) or VXLAN (4789), moved past ports other tunnels use (#45831). */
+  private async chooseTunnel(rewire: boolean): Promise<NodeTunnels> {
+    const kind = this.opts.tunnelKind ?? (await tunnelKind(this.ns));
+    const current = await tunnelInfo(this.ns, InboundTun.hostDev);
+    if (!rewire && current?.kind === kind && current.port > 0) return { kind, port: current.port };
+    const used = await tunnelPortsInUse(this.ns, kind, [InboundTun.hostDev, OutboundTun.hostDev]);
+    let port: number = TunnelDefaultPort[kind];
+    while (used.has(port)) port++;
+    return { kind, port };
+  }
+
+  private async doAddPod(p: PodTarget): Promise<void> {
+    await this.ensurePreinstall();
+    this.pods.set(p.ip, p);
+    await ipsetCreate(this.ns, IPSET_NAME);
+    const members = await ipsetMembers(this.ns, IPSET_NAME);
+    const had = members?.get(p.ip);
+    if (had !== undefined && had !== p.uid) await ipsetDel(this.ns, IPSET_NAME, p.ip);
+    if (had !== p.uid) await ipsetAdd(this.ns, IPSET_NAME, p.ip, p.uid);
+    const hostIp = this.state?.hostIp;
+    // Before any ztunnel was wired there is no istioin: the route follows in setZtunnel.
+    if (hostIp && (await linkExists(this.ns, InboundTun.hostDev))) {
+      const r = podRoute(p.ip, hostIp);
+      await routeReplace(this.ns, r.table, r.args);
+    }
+    if (p.hostVeth) {
+      await sysctlSet(this.ns, { [`net.ipv4.conf.${p.hostVeth}.rp_filter`]: '0' });
+    }
+  }
+
+  private async doUninstall(): Promise<void> {
+    const st = this.state ?? loadState(this.opts.stateFile);
+    await cleanupNode(this.ns);
+    const z = st?.ztunnel;
+    if (z && existsSync(`/run/netns/${z.netns}`)) {
+      await cleanupZtunnel(z.netns, z.podIp).catch((err: unknown) =>
+        this.log.warn('ztunnel netns cleanup failed', { error: errorMessage(err) }),
+      );
+    }
+    if (st) {
+      await sysctlSet(this.ns, st.preinstall.sysctls);
+      // iptables-nft creates a table on first use: drop the ones we created, if left empty.
+      for (const t of ['raw', 'mangle', 'nat', 'filter']) {
+        if (!st.preinstall.tables.includes(t)) await dropEmptyTable(this.ns, t);
+      }
+    }
+    this.pods.clear();
+    this.state = undefined;
+    dropState(this.opts.stateFile);
+  }
+}
