@@ -4,12 +4,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
-import { KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
 import { createLogger, type Logger } from '../../log.js';
 import { intFlag, parseFlags } from '../apps/flags.js';
+import { labClient } from '../apps/kube-env.js';
 import { ServiceIndex, type DnsService } from './answer.js';
 import { startDnsServer } from './server.js';
 
@@ -53,8 +53,7 @@ export async function run(args: string[]): Promise<number> {
   const port = intFlag(f, 'port', 53);
   const host = f.values.get('host') ?? '0.0.0.0';
   const domain = (f.values.get('domain') ?? 'cluster.local').toLowerCase();
-  const server = f.values.get('server');
-  const client = server ? new KubeClient({ server }) : KubeClient.fromEnv();
+  const client = labClient(f.values.get('server'), f.values.get('lab'));
 
   const svcs = new Informer<Service>(client, resources.services, {}, log);
   const eps = new Informer<Endpoints>(client, resources.endpoints, {}, log);
