@@ -1,5 +1,5 @@
-// Scaffolding: replaced by the component that owns `ambit ztunnel`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit ztunnel: not built yet');
-  return Promise.resolve(2);
+/** `ambit ztunnel`: the L4 node proxy (loaded on demand so the daemon loads only its own code). */
+export async function run(args: string[]): Promise<number> {
+  const { run: main } = await import('../ztunnel/main.js');
+  return main(args);
 }

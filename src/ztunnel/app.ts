@@ -32,7 +32,7 @@ import { ZtunnelState, workloadIdentity } from './state/store.js';
 
 /** What ztunnel needs from the identity manager (F's IdentityManager). */
 export interface IdentitySource extends CertificateSource {
-  prefetch(identity: string): void;
+  prefetch(identities: Iterable<string>): void;
   forget(identity: string): void;
   dump(): unknown;
 }
@@ -144,11 +144,9 @@ export class Ztunnel {
     for (const w of this.state.workloadsOnNode(this.config.nodeName)) {
       if (w.tunnelProtocol === 'HBONE' || w.nativeTunnel) want.add(workloadIdentity(w));
     }
-    for (const id of want) {
-      if (this.held.has(id)) continue;
-      this.held.add(id);
-      this.deps.identity.prefetch(id);
-    }
+    const fresh = [...want].filter((id) => !this.held.has(id));
+    for (const id of fresh) this.held.add(id);
+    if (fresh.length > 0) this.deps.identity.prefetch(fresh);
     for (const id of [...this.held]) {
       if (want.has(id)) continue;
       this.held.delete(id);

@@ -1,0 +1,87 @@
+/**
+ * `ambit ztunnel`: the production wiring. Configuration from the pod environment, state from
+ * the control plane's delta xDS, certificates from its CA (one per identity on this node),
+ * TPROXY listeners with IP_TRANSPARENT. SIGTERM drains.
+ */
+import { errorMessage } from '../errors.js';
+import { createLogger } from '../log.js';
+import { requestCertificate } from '../xds/ca-client.js';
+import { createXdsClient } from '../xds/client.js';
+import { Ztunnel } from './app.js';
+import { loadConfig } from './config.js';
+import { createHboneClient } from './hbone/client.js';
+import { createHboneServer } from './hbone/server.js';
+import { IdentityManager } from './identity/manager.js';
+
+const USAGE = `usage: ambit ztunnel
+Runs the L4 node proxy. Configured by environment (set by the kubelet in the ztunnel pod):
+  POD_NAME POD_NAMESPACE NODE_NAME INSTANCE_IP       (required)
+  AMBIT_VOLUME_ISTIO_CA_ROOT_CERT or CA_ROOT_CA       root certificate (required)
+  XDS_ADDRESS CA_ADDRESS      default istiod.istio-system.svc:15012
+  AMBIT_KUBE_TOKEN_FILE       service-account token for the control plane
+  TRUST_DOMAIN                default cluster.local
+  DNS_CAPTURE                 true to serve DNS on 15053
+  CONNECTION_TERMINATION_DEADLINE / TERMINATION_GRACE_PERIOD_SECONDS   drain deadline`;
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.length > 0) {
+    console.error(`ambit ztunnel: unexpected arguments ${JSON.stringify(args)}\n${USAGE}`);
+    return 2;
+  }
+  const log = createLogger('ztunnel');
+  const config = loadConfig();
+  const identity = new IdentityManager({
+    fetch: (id) =>
+      requestCertificate({
+        address: config.caAddress,
+        rootCa: config.rootCa,
+        tokenFile: config.tokenFile,
+        identity: id,
+      }),
+    log: log.child('identity'),
+  });
+  const hboneClient = createHboneClient({ certificates: identity, log: log.child('hbone') });
+  const xds = createXdsClient({
+    address: config.xdsAddress,
+    rootCa: config.rootCa,
+    tokenFile: config.tokenFile,
+    node: {
+      id: `ztunnel~${config.instanceIp}~${config.podName}.${config.podNamespace}~${config.podNamespace}.svc.cluster.local`,
+      nodeName: config.nodeName,
+      podName: config.podName,
+      podNamespace: config.podNamespace,
+      podIp: config.instanceIp,
+    },
+    logger: log.child('xds'),
+  });
+  let finish: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (finish = r));
+  const z = new Ztunnel(config, {
+    identity,
+    hboneClient,
+    hboneServer: (o) => createHboneServer({ ...o, log: log.child('hbone-server') }),
+    xds,
+    log,
+    onQuit: () => finish(0),
+  });
+  await z.start();
+  const stop = (sig: string) => {
+    log.info('signal received; draining', { signal: sig });
+    z.drain()
+      .catch((e: unknown) => log.error('drain failed', { error: errorMessage(e) }))
+      .finally(() => {
+        identity.close();
+        finish(0);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  const code = await done;
+  // Timers (keepalive, refresh) must not keep a drained process alive.
+  setTimeout(() => process.exit(code), 100).unref();
+  return code;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { connectionLabels } from '../../src/ztunnel/context.js';
+import {
+  baggage,
+  forwarded,
+  forwardedFor,
+  parseAuthority,
+  parseBaggage,
+  traceparent,
+} from '../../src/ztunnel/headers.js';
+import { Metrics } from '../../src/ztunnel/metrics.js';
+import { workload } from '../../src/ztunnel/testing.js';
+
+void test('metrics text: families, labels, counts, istio_build', () => {
+  const m = new Metrics();
+  const src = workload('sleep', '10.244.2.8', 'worker2');
+  const dst = workload('httpbin', '10.244.1.7', 'worker');
+  const l = connectionLabels('source', src, dst, {
+    service: 'httpbin.default.svc.cluster.local',
+    mtls: true,
+  });
+  m.connectionOpened(l);
+  m.connectionClosed(l, 100, 2500);
+  m.connectionOpened(l);
+  const text = m.render();
+  assert.match(text, /# TYPE istio_tcp_connections_opened_total counter/);
+  const line = text.split('\n').find((x) => x.startsWith('istio_tcp_connections_opened_total{'));
+  assert.ok(line);
+  for (const frag of [
+    'reporter="source"',
+    'source_workload="sleep"',
+    'source_workload_namespace="default"',
+    'source_principal="spiffe://cluster.local/ns/default/sa/sleep"',
+    'destination_workload="httpbin"',
+    'destination_principal="spiffe://cluster.local/ns/default/sa/httpbin"',
+    'destination_service="httpbin.default.svc.cluster.local"',
+    'connection_security_policy="mutual_tls"',
+    'response_flags="-"',
+  ])
+    assert.ok(line.includes(frag), `${frag} in ${line}`);
+  assert.ok(line.endsWith(' 2'));
+  assert.match(text, /istio_tcp_received_bytes_total\{[^}]*\} 100\n/);
+  assert.match(text, /istio_tcp_sent_bytes_total\{[^}]*\} 2500\n/);
+  assert.match(text, /istio_tcp_connections_closed_total\{[^}]*\} 1\n/);
+  assert.match(text, /istio_build\{component="ztunnel",tag="[^"]+"\} 1/);
+  assert.equal(m.value('istio_tcp_connections_opened_total', { reporter: 'source' }), 2);
+  assert.equal(m.value('istio_tcp_connections_opened_total', { reporter: 'destination' }), 0);
+});
+
+void test('label values are escaped', () => {
+  const m = new Metrics();
+  const l = connectionLabels('destination', undefined, undefined, {
+    mtls: false,
+    srcIdentity: 'a"b\\c',
+  });
+  m.connectionOpened(l);
+  assert.ok(m.render().includes('source_principal="a\\"b\\\\c"'));
+});
+
+void test('HBONE headers', () => {
+  const w = workload('sleep', '10.244.2.8', 'worker2', {
+    workloadType: 'deployment',
+    canonicalRevision: 'v1',
+  });
+  const b = parseBaggage(baggage(w));
+  assert.equal(b['k8s.namespace.name'], 'default');
+  assert.equal(b['k8s.deployment.name'], 'sleep');
+  assert.equal(b['service.version'], 'v1');
+  assert.equal(
+    forwarded('10.244.2.8', 4321, 'httpbin.default.svc.cluster.local'),
+    'for="10.244.2.8:4321";host=httpbin.default.svc.cluster.local',
+  );
+  assert.equal(forwardedFor('for="10.244.2.8:4321";host=x'), '10.244.2.8');
+  assert.equal(forwardedFor('for=10.1.2.3'), '10.1.2.3');
+  assert.equal(forwardedFor('for="junk"'), undefined);
+  assert.equal(forwardedFor(undefined), undefined);
+  assert.match(traceparent(), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  assert.deepEqual(parseAuthority('10.244.1.7:80'), { ip: '10.244.1.7', port: 80 });
+  for (const bad of [
+    '10.244.1.7',
+    'httpbin:80',
+    '10.244.1.7:0',
+    '10.244.1.7:70000',
+    '300.1.1.1:80',
+    '',
+  ])
+    assert.equal(parseAuthority(bad), undefined, bad);
+});
