@@ -30,7 +30,12 @@ export interface HboneDialRequest {
 
 export class HboneError extends Error {
   constructor(
-    readonly code: 'HBONE_CONNECT_FAILED' | 'HBONE_STATUS' | 'HBONE_TLS' | 'HBONE_PEER_IDENTITY' | 'HBONE_TIMEOUT',
+    readonly code:
+      | 'HBONE_CONNECT_FAILED'
+      | 'HBONE_STATUS'
+      | 'HBONE_TLS'
+      | 'HBONE_PEER_IDENTITY'
+      | 'HBONE_TIMEOUT',
     message: string,
     readonly status?: number,
   ) {
@@ -45,9 +50,15 @@ export interface HboneClient {
    * duplex carrying the tunnelled bytes once the server answered 200; rejects with HboneError
    * (status set for non-200 answers).
    */
-  connect(req: HboneDialRequest): Promise<{ stream: Duplex; responseHeaders: Record<string, string> }>;
+  connect(
+    req: HboneDialRequest,
+  ): Promise<{ stream: Duplex; responseHeaders: Record<string, string> }>;
   /** Pool statistics for tests and admin: open HTTP/2 connections and active streams per key. */
-  stats(): { connections: number; streams: number; byKey: Record<string, { connections: number; streams: number }> };
+  stats(): {
+    connections: number;
+    streams: number;
+    byKey: Record<string, { connections: number; streams: number }>;
+  };
   close(): Promise<void>;
 }
 
@@ -68,12 +79,17 @@ export interface HboneServerOptions {
   server: net.Server;
   trustDomain: string;
   /** The server certificate to present for a connection to `localAddress` (the destination pod). */
-  certificateFor(localAddress: string): Promise<{ keyPem: string; certChainPem: string[]; rootPem: string }>;
+  certificateFor(
+    localAddress: string,
+  ): Promise<{ keyPem: string; certChainPem: string[]; rootPem: string }>;
   /**
    * Decides each CONNECT. Return a status to refuse (400/401/503...), or a duplex to splice the
    * stream to (answered 200 with `headers`).
    */
-  onConnect(
-    req: HboneInboundRequest,
-  ): Promise<{ status: number; headers?: Record<string, string>; upstream?: Duplex; reason?: string }>;
+  onConnect(req: HboneInboundRequest): Promise<{
+    status: number;
+    headers?: Record<string, string>;
+    upstream?: Duplex;
+    reason?: string;
+  }>;
 }

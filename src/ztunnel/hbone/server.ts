@@ -1,0 +1,243 @@
+/**
+ * The HBONE server (ztunnel's inbound on 15008): TLS 1.3 mTLS with a certificate chosen per
+ * connection by its local (destination pod) address, client certificates required, verified
+ * against the root and limited to our trust domain; then HTTP/2 CONNECT streams handed to
+ * `onConnect` and spliced both ways.
+ *
+ * The client sends no SNI, so per-connection certificates cannot come from SNICallback. Each
+ * certificate gets its own (never listening) tls.Server, and an accepted socket is handed to
+ * the one for its destination: Node then does the handshake, the handshake timeout and the
+ * client-chain verdict (`authorized`) with its public API.
+ */
+import http2 from 'node:http2';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { errorMessage } from '../../errors.js';
+import { createLogger, type Logger } from '../../log.js';
+import {
+  ALPN_H2,
+  type CertMaterial,
+  CertKeyedCache,
+  secureContextOptions,
+} from '../tls/options.js';
+import { spiffeIdsOf, tryParseSpiffe } from '../tls/spiffe.js';
+import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
+import { parseAuthority } from './authority.js';
+import type { HboneServerOptions } from './types.js';
+
+export interface HboneServerTuning {
+  handshakeTimeoutMs?: number;
+  streamWindow?: number;
+  connectionWindow?: number;
+  maxFrameSize?: number;
+  maxConcurrentStreams?: number;
+  maxHeaderListSize?: number;
+  log?: Logger;
+}
+
+export interface HboneServer {
+  /** Graceful: stop accepting, GOAWAY, wait for open streams; otherwise cut everything. */
+  close(graceful?: boolean): Promise<void>;
+  /** Open TLS connections, including those still handshaking. */
+  connections(): number;
+}
+
+const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = http2.constants;
+
+function unmapped(ip: string | undefined): string {
+  if (!ip) return '';
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Answers a refusal and ends the stream; tolerant of a stream the peer already reset. */
+function refuse(stream: http2.ServerHttp2Stream, status: number, reason?: string): void {
+  if (stream.destroyed || stream.closed) return;
+  try {
+    const headers: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status };
+    if (reason) headers['x-ambit-reason'] = reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+    stream.respond(headers, { endStream: true });
+  } catch {
+    stream.close(NGHTTP2_CONNECT_ERROR);
+  }
+}
+
+/**
+ * Splices an accepted CONNECT stream to its upstream: FIN travels as END_STREAM and back, a
+ * reset on either side resets the other (CONNECT_ERROR toward the peer, as RFC 9113 §8.5).
+ */
+export function splice(
+  stream: Duplex & { close?: (code?: number) => void; rstCode?: number },
+  upstream: Duplex,
+): void {
+  stream.pipe(upstream);
+  upstream.pipe(stream);
+  const resetUpstream = () => {
+    const sock = upstream as Duplex & { resetAndDestroy?: () => void };
+    if (typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
+    else upstream.destroy();
+  };
+  upstream.on('error', () => {
+    if (!stream.destroyed) stream.close?.(NGHTTP2_CONNECT_ERROR);
+    stream.destroy();
+  });
+  stream.on('error', () => resetUpstream());
+  stream.on('close', () => {
+    // A clean close means both directions ended; anything else is a reset to pass on.
+    const clean = (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR && stream.readableEnded;
+    if (!clean && !upstream.destroyed) resetUpstream();
+  });
+  upstream.on('close', () => {
+    if (!stream.destroyed && !upstream.readableEnded) stream.close?.(NGHTTP2_CONNECT_ERROR);
+  });
+}
+
+export function createHboneServer(opts: HboneServerOptions & HboneServerTuning): HboneServer {
+  const log = opts.log ?? createLogger('ztunnel/hbone-server');
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HBONE_DEFAULTS.handshakeTimeoutMs;
+  const connectionWindow = opts.connectionWindow ?? HBONE_DEFAULTS.connectionWindow;
+  const h2Options: http2.ServerOptions = {
+    settings: serverSettings({
+      streamWindow: opts.streamWindow ?? HBONE_DEFAULTS.streamWindow,
+      maxFrameSize: opts.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
+      maxConcurrentStreams: opts.maxConcurrentStreams ?? HBONE_DEFAULTS.serverMaxConcurrentStreams,
+      maxHeaderListSize: opts.maxHeaderListSize ?? HBONE_DEFAULTS.serverMaxHeaderListSize,
+    }),
+    maxSessionMemory: sessionMemoryMb(connectionWindow),
+    maxHeaderListPairs: 256,
+  };
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let closing = false;
+
+  const tlsServers = new CertKeyedCache<tls.Server>((cert) => {
+    const ts = tls.createServer({
+      ...secureContextOptions(cert),
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ALPN_H2,
+      handshakeTimeout: handshakeTimeoutMs,
+    });
+    ts.on('secureConnection', onSecure);
+    ts.on('tlsClientError', (err, sock) => {
+      log.debug('hbone handshake failed', { peer: sock.remoteAddress, err: errorMessage(err) });
+      sock.destroy();
+    });
+    return ts;
+  });
+
+  function onSocket(raw: net.Socket): void {
+    if (closing) {
+      raw.destroy();
+      return;
+    }
+    sockets.add(raw);
+    raw.once('close', () => sockets.delete(raw));
+    raw.on('error', (err) => log.debug('hbone socket error', { err: errorMessage(err) }));
+    raw.setNoDelay(true);
+    const local = unmapped(raw.localAddress);
+    // Covers the certificate lookup; tls.Server's handshakeTimeout covers the handshake.
+    const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
+    opts.certificateFor(local).then(
+      (cert: CertMaterial) => {
+        clearTimeout(timer);
+        if (raw.destroyed) return;
+        tlsServers.get(cert).emit('connection', raw);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        log.warn('hbone: no certificate for destination, closing', {
+          local,
+          err: errorMessage(err),
+        });
+        raw.destroy();
+      },
+    );
+  }
+
+  function onSecure(sock: tls.TLSSocket): void {
+    const peer = `${unmapped(sock.remoteAddress)}:${sock.remotePort}`;
+    const ids = spiffeIdsOf(sock.getPeerX509Certificate());
+    const peerIdentity = ids.find((id) => tryParseSpiffe(id)?.trustDomain === opts.trustDomain);
+    if (!sock.authorized || !peerIdentity || sock.alpnProtocol !== 'h2') {
+      log.info('hbone: rejected client', {
+        peer,
+        identities: ids.join(','),
+        authorizationError: sock.authorizationError,
+        alpn: sock.alpnProtocol,
+      });
+      sock.destroy();
+      return;
+    }
+    if (closing) {
+      sock.destroy();
+      return;
+    }
+    const session = http2.performServerHandshake(sock, h2Options);
+    sessions.add(session);
+    session.on('connect', () => session.setLocalWindowSize(connectionWindow));
+    session.on('close', () => sessions.delete(session));
+    session.on('error', (err) =>
+      log.debug('hbone session error', { peer, err: errorMessage(err) }),
+    );
+    session.on('stream', (stream, headers) => {
+      onStream(stream, headers, {
+        peerIdentity,
+        peerAddress: unmapped(sock.remoteAddress),
+        peerPort: sock.remotePort ?? 0,
+        localAddress: unmapped(sock.localAddress),
+      });
+    });
+  }
+
+  function onStream(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    conn: { peerIdentity: string; peerAddress: string; peerPort: number; localAddress: string },
+  ): void {
+    stream.on('error', (err) => log.debug('hbone stream error', { err: errorMessage(err) }));
+    if (headers[':method'] !== 'CONNECT') return refuse(stream, 400, 'not a CONNECT');
+    const authority = headers[':authority'];
+    if (typeof authority !== 'string' || !parseAuthority(authority))
+      return refuse(stream, 400, 'bad :authority');
+    const req = { ...conn, authority, headers: flattenHeaders(headers) };
+    opts.onConnect(req).then(
+      (answer) => {
+        if (answer.status !== 200 || !answer.upstream) {
+          answer.upstream?.destroy();
+          return refuse(stream, answer.status === 200 ? 503 : answer.status, answer.reason);
+        }
+        if (stream.destroyed || stream.closed) {
+          answer.upstream.destroy();
+          return;
+        }
+        stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(answer.headers ?? {}) });
+        splice(stream, answer.upstream);
+      },
+      (err: unknown) => {
+        log.warn('hbone onConnect failed', { authority, err: errorMessage(err) });
+        refuse(stream, 503, 'internal error');
+      },
+    );
+  }
+
+  opts.server.on('connection', onSocket);
+
+  return {
+    connections: () => sockets.size,
+    async close(graceful = true) {
+      closing = true;
+      opts.server.removeListener('connection', onSocket);
+      const waits = [...sockets].map(
+        (s) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r()))),
+      );
+      // Graceful: sessions drain after GOAWAY; handshakes in progress end (onSecure sees
+      // `closing`) or time out.
+      for (const s of sessions)
+        if (graceful) s.close();
+        else s.destroy();
+      if (!graceful) for (const s of sockets) s.destroy();
+      await Promise.all(waits);
+    },
+  };
+}
