@@ -1,0 +1,271 @@
+/**
+ * The certificate authority: a P-256 root (10 years) created once and kept in the control
+ * plane's state directory (a restart keeps it, so earlier certificates still verify), or an
+ * operator-supplied cert/key pair. It signs workload CSRs with exactly one SPIFFE URI SAN and
+ * issues the control plane's own serving certificate.
+ */
+import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import { parseSpiffeId } from '../../api/workload.js';
+import { AmbitError } from '../../errors.js';
+import { x509 } from '../../xds/x509.js';
+
+const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
+type Key = Parameters<typeof x509.X509CertificateGenerator.create>[0] extends infer P
+  ? P extends { signingKey: infer K }
+    ? K
+    : never
+  : never;
+type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+
+export const ROOT_CERT_FILE = 'root-cert.pem';
+export const ROOT_KEY_FILE = 'ca-key.pem';
+
+export interface AuthorityOptions {
+  /** Directory holding root-cert.pem and ca-key.pem; created with a new root when empty. */
+  stateDir?: string;
+  /** Operator-supplied root (both or neither). */
+  certFile?: string;
+  keyFile?: string;
+  trustDomain?: string;
+  /** Workload certificate lifetime when the request asks for none (default 24 h). */
+  defaultTtlSeconds?: number;
+  /** Upper bound of a workload certificate's lifetime (default 90 days). */
+  maxTtlSeconds?: number;
+}
+
+export interface SignedChain {
+  identity: string;
+  /** PEM, leaf first, root last. */
+  chain: string[];
+  notAfter: Date;
+}
+
+function pemKeyToPkcs8Der(pem: string): Buffer {
+  // Normalizes SEC1 ("EC PRIVATE KEY") and PKCS#8 keys alike.
+  return createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
+}
+
+function keyToPem(der: ArrayBuffer): string {
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN PRIVATE KEY-----\n${b64.trim()}\n-----END PRIVATE KEY-----\n`;
+}
+
+function writeAtomic(path: string, data: string, mode: number): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+function serial(): string {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f; // positive
+  return b.toString('hex');
+}
+
+export function badCsr(message: string, value: unknown): AmbitError {
+  return new AmbitError('CA_BAD_CSR', message, {
+    value,
+    hint: 'send a PEM PKCS#10 CSR with a P-256 key and one spiffe://<td>/ns/<ns>/sa/<sa> URI SAN',
+  });
+}
+
+export class CertificateAuthority {
+  readonly trustDomain: string;
+  readonly defaultTtlSeconds: number;
+  readonly maxTtlSeconds: number;
+
+  private constructor(
+    readonly rootCert: x509.X509Certificate,
+    readonly rootPem: string,
+    private readonly rootKey: Key,
+    opts: AuthorityOptions,
+  ) {
+    this.trustDomain = opts.trustDomain ?? 'cluster.local';
+    this.defaultTtlSeconds = opts.defaultTtlSeconds ?? 24 * 3600;
+    this.maxTtlSeconds = opts.maxTtlSeconds ?? 90 * 24 * 3600;
+  }
+
+  /** Loads the operator's root, or the one in stateDir, or creates and stores a new one. */
+  static async open(opts: AuthorityOptions): Promise<CertificateAuthority> {
+    let certPem: string;
+    let keyPem: string;
+    if (opts.certFile || opts.keyFile) {
+      if (!opts.certFile || !opts.keyFile)
+        throw new AmbitError('CA_BAD_CONFIG', 'give both --ca-cert and --ca-key, or neither', {
+          value: { cert: opts.certFile, key: opts.keyFile },
+        });
+      certPem = readFileSync(opts.certFile, 'utf8');
+      keyPem = readFileSync(opts.keyFile, 'utf8');
+    } else if (opts.stateDir) {
+      const certPath = join(opts.stateDir, ROOT_CERT_FILE);
+      const keyPath = join(opts.stateDir, ROOT_KEY_FILE);
+      if (existsSync(certPath) && existsSync(keyPath)) {
+        certPem = readFileSync(certPath, 'utf8');
+        keyPem = readFileSync(keyPath, 'utf8');
+      } else {
+        ({ certPem, keyPem } = await createRoot(opts.trustDomain ?? 'cluster.local'));
+        mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+        writeAtomic(keyPath, keyPem, 0o600);
+        writeAtomic(certPath, certPem, 0o644);
+      }
+    } else {
+      throw new AmbitError('CA_BAD_CONFIG', 'the CA needs a state directory or a cert/key pair', {
+        hint: 'pass --state-dir or --ca-cert/--ca-key',
+      });
+    }
+    let cert: x509.X509Certificate;
+    let key: Key;
+    try {
+      cert = new x509.X509Certificate(certPem);
+      key = (await webcrypto.subtle.importKey('pkcs8', pemKeyToPkcs8Der(keyPem), EC_P256, false, [
+        'sign',
+      ])) as unknown as Key;
+    } catch (err) {
+      throw new AmbitError('CA_BAD_ROOT', `cannot load the root CA: ${(err as Error).message}`, {
+        value: opts.certFile ?? opts.stateDir,
+        hint: 'the root must be a PEM certificate with a P-256 PKCS#8 or SEC1 key',
+        cause: err,
+      });
+    }
+    return new CertificateAuthority(cert, cert.toString('pem') + '\n', key, opts);
+  }
+
+  private async issue(
+    publicKey: Parameters<typeof x509.X509CertificateGenerator.create>[0]['publicKey'],
+    names: { type: 'url' | 'dns' | 'ip'; value: string }[],
+    ttlSeconds: number,
+  ): Promise<x509.X509Certificate> {
+    const now = Date.now();
+    const notAfter = new Date(Math.min(now + ttlSeconds * 1000, this.rootCert.notAfter.getTime()));
+    return x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: '',
+      issuer: this.rootCert.subjectName,
+      notBefore: new Date(now - 60_000),
+      notAfter,
+      publicKey,
+      signingKey: this.rootKey,
+      signingAlgorithm: SIGN,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+          true,
+        ),
+        new x509.ExtendedKeyUsageExtension([
+          x509.ExtendedKeyUsage.serverAuth,
+          x509.ExtendedKeyUsage.clientAuth,
+        ]),
+        await x509.AuthorityKeyIdentifierExtension.create(this.rootCert),
+        new x509.SubjectAlternativeNameExtension(names, true),
+      ],
+    });
+  }
+
+  /**
+   * Signs a workload CSR. With `identity` (impersonation), the CSR may carry no other URI SAN;
+   * without it, the CSR's single URI SAN is the identity. Throws CA_BAD_CSR for anything else.
+   */
+  async signCsr(csrPem: string, identity?: string, ttlSeconds?: number): Promise<SignedChain> {
+    let csr: x509.Pkcs10CertificateRequest;
+    try {
+      csr = new x509.Pkcs10CertificateRequest(csrPem);
+    } catch (err) {
+      throw badCsr(`unparseable CSR: ${(err as Error).message}`, csrPem.slice(0, 80));
+    }
+    if (!(await csr.verify().catch(() => false)))
+      throw badCsr('the CSR signature does not verify', csrPem.slice(0, 80));
+    const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+    if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256')
+      throw badCsr(
+        `the CSR key is ${alg.name ?? '?'} ${alg.namedCurve ?? ''}; want ECDSA P-256`,
+        alg,
+      );
+    const raw = csr.getExtension('2.5.29.17');
+    const san = raw ? new x509.SubjectAlternativeNameExtension(raw.rawData) : undefined;
+    const uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
+    const others = san ? san.names.items.filter((n) => n.type !== 'url') : [];
+    if (others.length)
+      throw badCsr(
+        `the CSR carries non-URI SANs (${others.map((o) => o.value).join(', ')})`,
+        others,
+      );
+    const id = identity ?? uris[0];
+    if (!id || (identity === undefined && uris.length !== 1))
+      throw badCsr(`the CSR must carry exactly one URI SAN; it has ${uris.length}`, uris);
+    if (uris.some((u) => u !== id))
+      throw badCsr(`the CSR's URI SANs ${JSON.stringify(uris)} differ from ${id}`, uris);
+    const parsed = parseSpiffeId(id);
+    if (!parsed) throw badCsr(`malformed SPIFFE identity ${JSON.stringify(id)}`, id);
+    if (parsed.trustDomain !== this.trustDomain)
+      throw badCsr(`trust domain ${parsed.trustDomain} is not ${this.trustDomain}`, id);
+    const ttl = Math.min(
+      ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.defaultTtlSeconds,
+      this.maxTtlSeconds,
+    );
+    const leaf = await this.issue(csr.publicKey, [{ type: 'url', value: id }], ttl);
+    return {
+      identity: id,
+      chain: [leaf.toString('pem') + '\n', this.rootPem],
+      notAfter: leaf.notAfter,
+    };
+  }
+
+  /** A key and serving certificate for the given DNS names and IPs (the control plane's own). */
+  async issueServing(
+    names: string[],
+    ttlSeconds = 365 * 24 * 3600,
+  ): Promise<{ keyPem: string; certPem: string }> {
+    const keys = (await webcrypto.subtle.generateKey(EC_P256, true, [
+      'sign',
+      'verify',
+    ])) as unknown as KeyPair;
+    const sans = names.map((n) => ({
+      type: isIP(n) ? ('ip' as const) : ('dns' as const),
+      value: n,
+    }));
+    const cert = await this.issue(keys.publicKey, sans, ttlSeconds);
+    const der = await webcrypto.subtle.exportKey(
+      'pkcs8',
+      keys.privateKey as unknown as webcrypto.CryptoKey,
+    );
+    return { keyPem: keyToPem(der), certPem: cert.toString('pem') + '\n' + this.rootPem };
+  }
+}
+
+async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, [
+    'sign',
+    'verify',
+  ])) as unknown as KeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `O=${trustDomain}, CN=ambit root CA`,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 10 * 365 * 24 * 3600 * 1000),
+    keys,
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign |
+          x509.KeyUsageFlags.cRLSign |
+          x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  const der = await webcrypto.subtle.exportKey(
+    'pkcs8',
+    keys.privateKey as unknown as webcrypto.CryptoKey,
+  );
+  return { certPem: cert.toString('pem') + '\n', keyPem: keyToPem(der) };
+}

@@ -1,0 +1,65 @@
+/**
+ * The versioned resources the xDS server pushes, per type URL, already encoded. A resource's
+ * version is a hash of its bytes, so it is stable across control-plane restarts and a
+ * reconnecting client's `initial_resource_versions` can be compared directly: only resources
+ * whose bytes differ are resent.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+export interface StoredResource {
+  name: string;
+  version: string;
+  value: Uint8Array;
+}
+
+export function resourceVersion(value: Uint8Array): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
+export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, version: string] }> {
+  private readonly types = new Map<string, Map<string, StoredResource>>();
+  private readonly versions = new Map<string, string>();
+  private counter = 0;
+  private readonly epoch = Date.now().toString(36);
+
+  constructor(readonly typeUrls: readonly string[]) {
+    super();
+    for (const t of typeUrls) {
+      this.types.set(t, new Map());
+      this.versions.set(t, this.nextVersion());
+    }
+  }
+
+  private nextVersion(): string {
+    this.counter += 1;
+    return `${this.epoch}-${this.counter}`;
+  }
+
+  /** Replaces the whole set of a type; returns true (and emits `changed`) when anything differs. */
+  set(typeUrl: string, values: ReadonlyMap<string, Uint8Array>): boolean {
+    const cur = this.types.get(typeUrl);
+    if (!cur) throw new Error(`unknown type ${typeUrl}`);
+    const next = new Map<string, StoredResource>();
+    let changed = values.size !== cur.size;
+    for (const [name, value] of values) {
+      const version = resourceVersion(value);
+      if (cur.get(name)?.version !== version) changed = true;
+      next.set(name, { name, version, value });
+    }
+    if (!changed) return false;
+    this.types.set(typeUrl, next);
+    const v = this.nextVersion();
+    this.versions.set(typeUrl, v);
+    this.emit('changed', typeUrl, v);
+    return true;
+  }
+
+  get(typeUrl: string): ReadonlyMap<string, StoredResource> {
+    return this.types.get(typeUrl) ?? new Map();
+  }
+
+  version(typeUrl: string): string {
+    return this.versions.get(typeUrl) ?? '';
+  }
+}
