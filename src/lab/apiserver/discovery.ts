@@ -1,0 +1,83 @@
+/**
+ * API discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>[/<version>]`, in the
+ * legacy (non-aggregated) format, which kubectl and client libraries fall back to.
+ */
+import { apiVersionOf, groups, kinds } from './catalog.js';
+
+/** kubectl's dispatcher picks its client minor version from this answer. */
+export const serverVersion = {
+  major: '1',
+  minor: '32',
+  gitVersion: 'v1.32.0',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z',
+  goVersion: `node${process.versions.node}`,
+  compiler: 'ambit',
+  platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+export function coreVersions(serverAddress: string): Record<string, unknown> {
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }],
+  };
+}
+
+function groupEntry(group: string, versions: string[]): Record<string, unknown> {
+  const vs = versions.map((v) => ({ groupVersion: `${group}/${v}`, version: v }));
+  return { name: group, versions: vs, preferredVersion: vs[0] };
+}
+
+export function groupList(): Record<string, unknown> {
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: [...groups()].map(([g, v]) => groupEntry(g, v)),
+  };
+}
+
+export function group(name: string): Record<string, unknown> | undefined {
+  const v = groups().get(name);
+  return v ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(name, v) } : undefined;
+}
+
+export function resourceList(group: string, version: string): Record<string, unknown> | undefined {
+  const ks = kinds.filter((k) => k.group === group && k.version === version);
+  if (ks.length === 0) return undefined;
+  const list: Record<string, unknown>[] = [];
+  for (const k of ks) {
+    list.push({
+      name: k.plural,
+      singularName: k.singular,
+      namespaced: k.namespaced,
+      kind: k.kind,
+      verbs: k.verbs,
+      ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
+      ...(k.group === 'apps' || (k.group === '' && k.plural === 'pods')
+        ? { categories: ['all'] }
+        : {}),
+      ...(k.group === '' && k.plural === 'services' ? { categories: ['all'] } : {}),
+      storageVersionHash: '',
+    });
+    for (const sub of k.subresources) {
+      list.push({
+        name: `${k.plural}/${sub}`,
+        singularName: '',
+        namespaced: k.namespaced,
+        kind: sub === 'token' ? 'TokenRequest' : k.kind,
+        ...(sub === 'token' ? { group: 'authentication.k8s.io', version: 'v1' } : {}),
+        verbs: sub === 'token' ? ['create'] : ['get', 'patch', 'update'],
+      });
+    }
+  }
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources: list,
+  };
+}
+
+export { apiVersionOf };

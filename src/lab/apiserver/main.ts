@@ -1,0 +1,118 @@
+/**
+ * `ambit lab apiserver --lab N [--state-dir D] [--port P]`: runs the lab API server until
+ * SIGTERM/SIGINT. State in `<D>/labs/<N>/` (D defaults to $AMBIT_STATE_DIR or /var/lib/ambit);
+ * writes `apiserver.url` and `kubeconfig` there. Also listens on 172.18.0.2:6443 inside
+ * `<N>-control-plane` when that network namespace exists.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { kubeconfig } from './kubeconfig.js';
+import { startApiServer, type ApiServer } from './server.js';
+
+export const labApiHost = '172.18.0.2';
+export const labApiPort = 6443;
+
+interface Args {
+  lab: string;
+  stateDir: string;
+  port?: number;
+}
+
+function usage(msg: string): never {
+  throw new Error(`${msg}\nusage: ambit lab apiserver --lab N [--state-dir D] [--port P]`);
+}
+
+function parseArgs(args: string[]): Args {
+  let lab = 'ambit';
+  let base = process.env.AMBIT_STATE_DIR || '/var/lib/ambit';
+  let port: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const v = args[i + 1];
+    if (a === '--lab' && v) {
+      lab = v;
+      i++;
+    } else if (a === '--state-dir' && v) {
+      base = v;
+      i++;
+    } else if (a === '--port' && v) {
+      port = Number(v);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad --port ${v}`);
+      i++;
+    } else usage(`unknown argument ${a}`);
+  }
+  if (!/^[a-z0-9][a-z0-9-]{0,7}$/.test(lab)) usage(`bad lab name ${lab} (≤ 8 lowercase chars)`);
+  return { lab, stateDir: path.join(base, 'labs', lab), port };
+}
+
+/** The loopback port of the previous run, so users' kubeconfigs stay valid across restarts. */
+function previousPort(stateDir: string): number | undefined {
+  try {
+    const u = new URL(readFileSync(path.join(stateDir, 'apiserver.url'), 'utf8').trim());
+    return Number(u.port) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const log = createLogger('apiserver');
+  let a: Args;
+  try {
+    a = parseArgs(args);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 2;
+  }
+  mkdirSync(a.stateDir, { recursive: true });
+  const netns = `${a.lab}-control-plane`;
+  const netnsListen = existsSync(`/run/netns/${netns}`)
+    ? { netns, host: labApiHost, port: labApiPort }
+    : undefined;
+  const start = (port: number): Promise<ApiServer> =>
+    startApiServer({
+      stateDir: a.stateDir,
+      listen: [{ host: '127.0.0.1', port }],
+      netnsListen,
+      log,
+    });
+  let server: ApiServer;
+  try {
+    const prev = a.port ?? previousPort(a.stateDir);
+    try {
+      server = await start(prev ?? 0);
+    } catch (err) {
+      if (a.port !== undefined || prev === undefined) throw err;
+      log.warn('previous port is taken, picking another', { port: prev });
+      server = await start(0);
+    }
+  } catch (err) {
+    log.error('cannot start', { error: errorMessage(err) });
+    return 1;
+  }
+  const url = server.urls[0]!;
+  writeFileSync(path.join(a.stateDir, 'apiserver.url'), url + '\n');
+  writeFileSync(path.join(a.stateDir, 'kubeconfig'), kubeconfig(a.lab, url), { mode: 0o600 });
+  log.info('ready', {
+    lab: a.lab,
+    url,
+    inLab: netnsListen ? `http://${labApiHost}:${labApiPort}` : 'no',
+  });
+
+  return new Promise<number>((resolve) => {
+    const stop = (sig: string): void => {
+      log.info('stopping', { signal: sig });
+      server.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error('close failed', { error: errorMessage(err) });
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

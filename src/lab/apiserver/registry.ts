@@ -1,0 +1,384 @@
+/**
+ * The verbs on stored objects, independent of HTTP: create/update/patch/delete with
+ * Kubernetes' semantics (generateName, uid, generation, optimistic concurrency, status
+ * subresources, graceful pod deletion, namespace and owner cascades).
+ */
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from '../../log.js';
+import { apiVersionOf, kindByKey, kindKey, kinds, type Kind } from './catalog.js';
+import { applyPatch, type PatchKind } from './patch.js';
+import {
+  alreadyExists,
+  ApiError,
+  badRequest,
+  conflict,
+  invalid,
+  namespaceNotFound,
+  notFound,
+} from './status.js';
+import type { Obj, Store } from './store.js';
+import { defaultAndValidate, intToIp, ipToInt, type ValidationContext } from './validate.js';
+
+export interface WriteOptions {
+  dryRun?: boolean;
+}
+
+export interface DeleteOptions extends WriteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  /** Delete only if the object still has this uid / resourceVersion. */
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
+/** Namespaces every lab starts with, each with a `default` ServiceAccount. */
+export const initialNamespaces = ['default', 'kube-system', 'kube-public', 'istio-system'];
+
+const nsKind = kinds.find((k) => k.kind === 'Namespace')!;
+const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
+const podKind = kinds.find((k) => k.kind === 'Pod')!;
+const svcKind = kinds.find((k) => k.kind === 'Service')!;
+
+const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
+function randomSuffix(): string {
+  let s = '';
+  for (let i = 0; i < 5; i++) s += suffixChars[Math.floor(Math.random() * suffixChars.length)];
+  return s;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Everything but metadata and status: a change here bumps metadata.generation. */
+function specPart(o: Obj): Record<string, unknown> {
+  const { metadata: _m, status: _s, ...rest } = o;
+  return rest;
+}
+
+export class Registry {
+  constructor(
+    readonly store: Store,
+    private readonly log?: Logger,
+  ) {}
+
+  /** First start: the standard namespaces and their default ServiceAccounts. */
+  bootstrap(): void {
+    for (const ns of initialNamespaces) {
+      if (!this.store.get(kindKey(nsKind), undefined, ns))
+        this.create(nsKind, undefined, {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: ns },
+        });
+      this.ensureDefaultServiceAccount(ns);
+    }
+  }
+
+  get(k: Kind, ns: string | undefined, name: string): Obj {
+    const o = this.store.get(kindKey(k), k.namespaced ? ns : undefined, name);
+    if (!o) throw notFound(k, name);
+    return this.withType(k, o);
+  }
+
+  list(k: Kind, ns: string | undefined, filter: (o: Obj) => boolean): Obj[] {
+    return this.store
+      .list(kindKey(k), k.namespaced ? ns : undefined)
+      .filter(filter)
+      .map((o) => this.withType(k, o));
+  }
+
+  create(k: Kind, ns: string | undefined, body: unknown, opts: WriteOptions = {}): Obj {
+    const o = this.checkBody(k, body);
+    const meta = o.metadata;
+    if (k.namespaced) {
+      if (meta.namespace && ns && meta.namespace !== ns)
+        throw badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
+      meta.namespace = ns ?? meta.namespace;
+      if (!meta.namespace) throw badRequest('a namespace is required for this resource');
+      const nsObj = this.store.get(kindKey(nsKind), undefined, meta.namespace);
+      if (!nsObj) throw namespaceNotFound(meta.namespace);
+      if (isObj(nsObj.metadata) && nsObj.metadata.deletionTimestamp)
+        throw new ApiError(
+          403,
+          'Forbidden',
+          `${k.plural} "${meta.name || String(meta.generateName)}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`,
+        );
+    } else delete meta.namespace;
+    if (!meta.name && typeof meta.generateName === 'string' && meta.generateName)
+      meta.name = meta.generateName + randomSuffix();
+    const causes = defaultAndValidate(k, o, undefined, this.validationContext());
+    if (causes.length) throw invalid(k, String(meta.name ?? ''), causes);
+    if (this.store.get(kindKey(k), meta.namespace, meta.name)) throw alreadyExists(k, meta.name);
+    delete meta.resourceVersion;
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    meta.generation = 1;
+    if (opts.dryRun) return o;
+    const stored = this.store.commit('ADDED', kindKey(k), o);
+    if (k.kind === 'Namespace') this.ensureDefaultServiceAccount(meta.name);
+    return this.withType(k, stored);
+  }
+
+  /** PUT of the object (`subresource` undefined) or of its status. */
+  update(
+    k: Kind,
+    ns: string | undefined,
+    name: string,
+    body: unknown,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Obj {
+    const next = this.checkBody(k, body);
+    if (next.metadata.name && next.metadata.name !== name)
+      throw badRequest(
+        `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`,
+      );
+    next.metadata.name = name;
+    return this.write(k, ns, name, next, opts.subresource, opts);
+  }
+
+  patch(
+    k: Kind,
+    ns: string | undefined,
+    name: string,
+    kind: PatchKind,
+    patch: unknown,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Obj {
+    const cur = this.get(k, ns, name);
+    const patched = applyPatch(kind, cur, patch);
+    if (!isObj(patched)) throw badRequest('the patch left no object');
+    const asked =
+      isObj(patch) && isObj(patch.metadata) ? patch.metadata.resourceVersion : undefined;
+    const next = patched as Obj;
+    if (!isObj(next.metadata)) next.metadata = { name };
+    // A patch is unconditional unless it names a resourceVersion itself.
+    next.metadata.resourceVersion =
+      typeof asked === 'string' ? asked : cur.metadata.resourceVersion;
+    if (next.metadata.name !== name) throw badRequest('a patch cannot change metadata.name');
+    return this.write(k, ns, name, next, opts.subresource, opts);
+  }
+
+  delete(k: Kind, ns: string | undefined, name: string, opts: DeleteOptions = {}): Obj {
+    const cur = this.get(k, ns, name);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== cur.metadata.uid) throw conflict(k, name);
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
+      throw conflict(k, name);
+    if (opts.dryRun) return cur;
+    if (k.kind === 'Pod' && isObj(cur.spec) && cur.spec.nodeName) {
+      const spec = cur.spec;
+      const grace =
+        opts.gracePeriodSeconds ??
+        (typeof spec.terminationGracePeriodSeconds === 'number'
+          ? spec.terminationGracePeriodSeconds
+          : 30);
+      const phase = isObj(cur.status) ? cur.status.phase : undefined;
+      // Pods on a node are stopped by their kubelet, which then deletes them for good.
+      if (grace > 0 && phase !== 'Succeeded' && phase !== 'Failed') {
+        if (cur.metadata.deletionTimestamp) return cur;
+        cur.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000)
+          .toISOString()
+          .replace(/\.\d+Z$/, 'Z');
+        cur.metadata.deletionGracePeriodSeconds = grace;
+        return this.withType(k, this.store.commit('MODIFIED', kindKey(k), cur));
+      }
+    }
+    if (k.kind === 'Namespace') return this.deleteNamespace(cur);
+    const gone = this.remove(k, cur);
+    if (opts.propagationPolicy !== 'Orphan') this.deleteDependents(cur);
+    return gone;
+  }
+
+  /** Removes namespaces whose deletion has finished (all their objects gone). */
+  finalizeNamespaces(): void {
+    for (const ns of this.store.list(kindKey(nsKind))) {
+      if (ns.metadata.deletionTimestamp && this.store.namespaceEmpty(ns.metadata.name))
+        this.remove(nsKind, ns);
+    }
+  }
+
+  private deleteNamespace(ns: Obj): Obj {
+    let cur = ns;
+    if (!cur.metadata.deletionTimestamp) {
+      cur.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      cur.metadata.deletionGracePeriodSeconds = 0;
+      cur.status = { ...(isObj(cur.status) ? cur.status : {}), phase: 'Terminating' };
+      cur = this.store.commit('MODIFIED', kindKey(nsKind), cur);
+    }
+    for (const k of kinds) {
+      if (!k.namespaced || k.virtual) continue;
+      for (const o of this.store.list(kindKey(k), cur.metadata.name)) {
+        try {
+          this.delete(k, o.metadata.namespace, o.metadata.name, { propagationPolicy: 'Orphan' });
+        } catch (err) {
+          if (!(err instanceof ApiError && err.httpCode === 404)) throw err;
+        }
+      }
+    }
+    this.finalizeNamespaces();
+    return this.withType(nsKind, cur);
+  }
+
+  private remove(k: Kind, cur: Obj): Obj {
+    const gone = this.withType(k, this.store.commit('DELETED', kindKey(k), cur));
+    if (k.namespaced && cur.metadata.namespace) {
+      const ns = this.store.get(kindKey(nsKind), undefined, cur.metadata.namespace);
+      if (ns?.metadata.deletionTimestamp) this.finalizeNamespaces();
+    }
+    return gone;
+  }
+
+  /** Background garbage collection: objects owned by `owner` go with it. */
+  private deleteDependents(owner: Obj): void {
+    const uid = owner.metadata.uid;
+    if (!uid) return;
+    for (const k of kinds) {
+      if (k.virtual) continue;
+      for (const o of this.store.list(
+        kindKey(k),
+        k.namespaced ? owner.metadata.namespace : undefined,
+      )) {
+        const refs = o.metadata.ownerReferences;
+        if (Array.isArray(refs) && refs.some((r) => isObj(r) && r.uid === uid)) {
+          try {
+            this.delete(k, o.metadata.namespace, o.metadata.name);
+          } catch (err) {
+            this.log?.warn('garbage collection failed', {
+              name: o.metadata.name,
+              error: (err as Error).message,
+            });
+          }
+        }
+      }
+    }
+  }
+
+  private write(
+    k: Kind,
+    ns: string | undefined,
+    name: string,
+    next: Obj,
+    subresource: string | undefined,
+    opts: WriteOptions,
+  ): Obj {
+    const cur = this.get(k, ns, name);
+    const rv = next.metadata.resourceVersion;
+    if (rv !== undefined && rv !== '' && rv !== cur.metadata.resourceVersion)
+      throw conflict(k, name);
+    let out: Obj;
+    if (subresource === 'status') {
+      out = structuredClone(cur);
+      if (next.status === undefined) delete out.status;
+      else out.status = next.status;
+    } else {
+      out = next;
+      if (k.namespaced) {
+        if (next.metadata.namespace && next.metadata.namespace !== cur.metadata.namespace)
+          throw badRequest('the namespace of the object does not match the namespace on the URL');
+        out.metadata.namespace = cur.metadata.namespace;
+      } else delete out.metadata.namespace;
+      for (const f of [
+        'uid',
+        'creationTimestamp',
+        'deletionTimestamp',
+        'deletionGracePeriodSeconds',
+      ])
+        if (cur.metadata[f] === undefined) delete out.metadata[f];
+        else out.metadata[f] = cur.metadata[f];
+      delete out.metadata.generateName;
+      if (cur.metadata.generateName) out.metadata.generateName = cur.metadata.generateName;
+      if (k.subresources.includes('status')) {
+        if (cur.status === undefined) delete out.status;
+        else out.status = cur.status;
+      }
+    }
+    out.metadata.generation = cur.metadata.generation;
+    out.metadata.resourceVersion = cur.metadata.resourceVersion;
+    out.kind = k.kind;
+    out.apiVersion = apiVersionOf(k);
+    const causes = defaultAndValidate(
+      k,
+      out,
+      cur,
+      this.validationContext(cur.metadata.uid as string),
+    );
+    if (causes.length) throw invalid(k, name, causes);
+    if (!isDeepStrictEqual(specPart(out), specPart(cur)))
+      out.metadata.generation =
+        (typeof cur.metadata.generation === 'number' ? cur.metadata.generation : 0) + 1;
+    // No change, no new version: kubectl apply of an unchanged manifest is a no-op.
+    if (isDeepStrictEqual(out, cur)) return cur;
+    if (opts.dryRun) return out;
+    return this.withType(k, this.store.commit('MODIFIED', kindKey(k), out));
+  }
+
+  private checkBody(k: Kind, body: unknown): Obj {
+    if (!isObj(body)) throw badRequest('the request body must be a JSON object');
+    const o = structuredClone(body);
+    if (
+      o.kind !== undefined &&
+      o.kind !== k.kind &&
+      !(k.kind === 'ServiceAccount' && o.kind === 'TokenRequest')
+    )
+      throw badRequest(
+        `the kind of the object (${String(o.kind)}) does not match the resource (${k.kind})`,
+      );
+    if (o.apiVersion !== undefined && o.apiVersion !== apiVersionOf(k))
+      throw badRequest(
+        `the API version of the object (${String(o.apiVersion)}) does not match the resource (${apiVersionOf(k)})`,
+      );
+    o.kind = k.kind;
+    o.apiVersion = apiVersionOf(k);
+    if (!isObj(o.metadata)) o.metadata = {};
+    return o as Obj;
+  }
+
+  private withType(k: Kind, o: Obj): Obj {
+    return { apiVersion: apiVersionOf(k), kind: k.kind, ...o };
+  }
+
+  private ensureDefaultServiceAccount(ns: string): void {
+    if (this.store.get(kindKey(saKind), ns, 'default')) return;
+    this.create(saKind, ns, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'default' },
+    });
+  }
+
+  private validationContext(exceptUid?: string): ValidationContext {
+    const used = (): Set<string> => {
+      const s = new Set<string>();
+      for (const svc of this.store.list(kindKey(svcKind))) {
+        if (svc.metadata.uid === exceptUid) continue;
+        const ip = isObj(svc.spec) ? svc.spec.clusterIP : undefined;
+        if (typeof ip === 'string') s.add(ip);
+      }
+      return s;
+    };
+    return {
+      clusterIPInUse: (ip) => used().has(ip),
+      allocateClusterIP: () => {
+        const taken = used();
+        // Dynamic addresses come from 10.96.1.0 up, leaving 10.96.0.x for pinned ones
+        // (cluster DNS 10.96.0.10, httpbin 10.96.0.105), as Kubernetes reserves a low band.
+        const base = ipToInt('10.96.0.0')!;
+        for (let off = 257; off < 65535; off++) {
+          const ip = intToIp(base + off);
+          if (off % 256 !== 0 && off % 256 !== 255 && !taken.has(ip)) return ip;
+        }
+        for (let off = 2; off < 255; off++) {
+          const ip = intToIp(base + off);
+          if (!taken.has(ip)) return ip;
+        }
+        return undefined;
+      },
+    };
+  }
+}
+
+export { kindByKey, podKind };

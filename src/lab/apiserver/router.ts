@@ -1,0 +1,328 @@
+/**
+ * HTTP routing: maps Kubernetes REST paths and verbs onto discovery, the registry, watches,
+ * tokens and Table printing, and turns every failure into a `Status` answer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import type { Logger } from '../../log.js';
+import { tokenRequest, tokenReview, requester } from './auth.js';
+import { apiVersionOf, findKind, type Kind } from './catalog.js';
+import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
+import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
+import { patchKindOf } from './patch.js';
+import type { DeleteOptions, Registry } from './registry.js';
+import { objectFilter } from './selectors.js';
+import {
+  ApiError,
+  badRequest,
+  methodNotAllowed,
+  pathNotFound,
+  unsupportedMediaType,
+} from './status.js';
+import type { Obj } from './store.js';
+import { toTable, wantsTable, type IncludeObject } from './table.js';
+import type { TokenSigner } from './tokens.js';
+import { serveWatch } from './watch.js';
+
+export interface RouterDeps {
+  registry: Registry;
+  signer: TokenSigner;
+  log: Logger;
+  bookmarkIntervalMs: number;
+}
+
+interface Target {
+  kind: Kind;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+  watchPath: boolean;
+}
+
+const maxBody = 8 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBody) {
+        reject(new ApiError(413, 'RequestEntityTooLarge', 'request body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text.trim() === '') throw badRequest('the request body is empty');
+  try {
+    return /yaml/.test(contentType ?? '') ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw badRequest(
+      `the request body is not valid ${/yaml/.test(contentType ?? '') ? 'YAML' : 'JSON'}: ${(err as Error).message}`,
+    );
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-cache, private',
+  });
+  res.end(text);
+}
+
+/** Splits `/api/v1/...` or `/apis/<g>/<v>/...` into a kind and names. */
+function resolve(segs: string[]): Target | undefined {
+  let group = '';
+  let version: string;
+  let rest: string[];
+  if (segs[0] === 'api') {
+    version = segs[1]!;
+    rest = segs.slice(2);
+  } else {
+    group = segs[1]!;
+    version = segs[2]!;
+    rest = segs.slice(3);
+  }
+  let watchPath = false;
+  if (rest[0] === 'watch') {
+    watchPath = true;
+    rest = rest.slice(1);
+  }
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    const k = findKind(group, version, rest[2]!);
+    if (k?.namespaced) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+  }
+  const kind = findKind(group, version, rest[0] ?? '');
+  if (!kind || rest.length > 3) return undefined;
+  if (kind.namespaced === false && namespace !== undefined) return undefined;
+  const subresource = rest[2];
+  if (subresource !== undefined && !kind.subresources.includes(subresource)) return undefined;
+  return { kind, namespace, name: rest[1], subresource, watchPath };
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw badRequest(`${name} must be an integer, got "${v}"`);
+  return n;
+}
+
+export function createRouter(
+  deps: RouterDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { registry, signer, log } = deps;
+
+  const discovery = (path: string, serverAddress: string): unknown => {
+    if (path === '/version' || path === '/version/') return serverVersion;
+    if (path === '/api') return coreVersions(serverAddress);
+    if (path === '/api/v1') return resourceList('', 'v1');
+    if (path === '/apis') return groupList();
+    if (path === '/openapi/v3') return openapiV3Root();
+    const oa = path.match(/^\/openapi\/v3\/(api\/v1|apis\/[^/]+\/[^/]+)$/);
+    if (oa) return openapiV3Group(oa[1]!);
+    const m = path.match(/^\/apis\/([^/]+)(?:\/([^/]+))?\/?$/);
+    if (m) return m[2] ? resourceList(m[1]!, m[2]) : group(m[1]!);
+    return undefined;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://apiserver');
+    const q = url.searchParams;
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    if (['/healthz', '/livez', '/readyz'].includes(path)) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+      return;
+    }
+    if (method === 'GET' && path === '/openapi/v2') {
+      const body = openapiV2Protobuf();
+      res.writeHead(200, {
+        'content-type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf',
+        'content-length': body.length,
+      });
+      res.end(body);
+      return;
+    }
+    if (method === 'GET') {
+      const d = discovery(
+        path,
+        `${req.socket.localAddress ?? '127.0.0.1'}:${req.socket.localPort ?? 0}`,
+      );
+      if (d !== undefined) return send(res, 200, d);
+    }
+    const segs = path
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
+    const t =
+      (segs[0] === 'api' && segs.length >= 3) || (segs[0] === 'apis' && segs.length >= 4)
+        ? resolve(segs)
+        : undefined;
+    if (!t) throw pathNotFound(path);
+    const dryRun = q.getAll('dryRun').includes('All');
+    const { kind: k, namespace: ns, name, subresource: sub } = t;
+
+    if (k.virtual) {
+      if (method !== 'POST' || name) throw methodNotAllowed(`${k.plural} supports only create`);
+      const body = parseBody(await readBody(req), req.headers['content-type']);
+      return send(res, 201, tokenReview(registry, signer, body));
+    }
+
+    if (method === 'GET' && !name) {
+      const filter = objectFilter(q.get('labelSelector'), q.get('fieldSelector'));
+      const table = wantsTable(req.headers.accept);
+      const include = (q.get('includeObject') ?? 'Metadata') as IncludeObject;
+      const render = (o: Obj): unknown =>
+        table
+          ? toTable(k, [o], { resourceVersion: String(o.metadata.resourceVersion), include })
+          : o;
+      if (t.watchPath || q.get('watch') === 'true' || q.get('watch') === '1') {
+        return serveWatch(registry.store, res, {
+          kind: k,
+          namespace: ns,
+          filter,
+          selective: !!(q.get('labelSelector') || q.get('fieldSelector')),
+          resourceVersion: q.get('resourceVersion') ?? undefined,
+          bookmarks: q.get('allowWatchBookmarks') === 'true',
+          bookmarkIntervalMs: deps.bookmarkIntervalMs,
+          timeoutSeconds: intParam(q, 'timeoutSeconds'),
+          render,
+        });
+      }
+      const items = registry.list(k, ns, filter);
+      const rv = String(registry.store.resourceVersion);
+      if (table) return send(res, 200, toTable(k, items, { resourceVersion: rv, include }));
+      return send(res, 200, {
+        kind: `${k.kind}List`,
+        apiVersion: apiVersionOf(k),
+        metadata: { resourceVersion: rv },
+        items,
+      });
+    }
+
+    if (!name) {
+      if (method === 'POST') {
+        const body = parseBody(await readBody(req), req.headers['content-type']);
+        return send(res, 201, registry.create(k, ns, body, { dryRun }));
+      }
+      if (method === 'DELETE') {
+        const filter = objectFilter(q.get('labelSelector'), q.get('fieldSelector'));
+        const items = registry.list(k, ns, filter);
+        const out = items.map((o) =>
+          registry.delete(k, o.metadata.namespace, o.metadata.name, { dryRun }),
+        );
+        return send(res, 200, {
+          kind: `${k.kind}List`,
+          apiVersion: apiVersionOf(k),
+          metadata: {},
+          items: out,
+        });
+      }
+      throw methodNotAllowed(`${method} is not supported on a collection`);
+    }
+
+    if (sub === 'token') {
+      if (method !== 'POST') throw methodNotAllowed('serviceaccounts/token supports only create');
+      const body = parseBody(await readBody(req), req.headers['content-type']);
+      return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body));
+    }
+
+    switch (method) {
+      case 'GET': {
+        const o = registry.get(k, ns, name);
+        if (wantsTable(req.headers.accept))
+          return send(
+            res,
+            200,
+            toTable(k, [o], {
+              resourceVersion: String(o.metadata.resourceVersion),
+              include: (q.get('includeObject') ?? 'Metadata') as IncludeObject,
+            }),
+          );
+        return send(res, 200, o);
+      }
+      case 'PUT': {
+        const body = parseBody(await readBody(req), req.headers['content-type']);
+        return send(res, 200, registry.update(k, ns, name, body, { subresource: sub, dryRun }));
+      }
+      case 'PATCH': {
+        const type = patchKindOf(req.headers['content-type']);
+        if (!type) throw unsupportedMediaType(req.headers['content-type'] ?? '');
+        const body = parseBody(await readBody(req), 'application/json');
+        return send(
+          res,
+          200,
+          registry.patch(k, ns, name, type, body, { subresource: sub, dryRun }),
+        );
+      }
+      case 'DELETE': {
+        if (sub) throw methodNotAllowed(`DELETE is not supported on ${k.plural}/${sub}`);
+        const text = await readBody(req);
+        const body = (text.trim() ? parseBody(text, req.headers['content-type']) : {}) as {
+          gracePeriodSeconds?: number;
+          propagationPolicy?: DeleteOptions['propagationPolicy'];
+          preconditions?: DeleteOptions['preconditions'];
+          dryRun?: string[];
+        };
+        const grace = intParam(q, 'gracePeriodSeconds') ?? body.gracePeriodSeconds;
+        const policy = (q.get('propagationPolicy') ??
+          body.propagationPolicy) as DeleteOptions['propagationPolicy'];
+        return send(
+          res,
+          200,
+          registry.delete(k, ns, name, {
+            gracePeriodSeconds: grace,
+            propagationPolicy: policy,
+            preconditions: body.preconditions,
+            dryRun: dryRun || (body.dryRun ?? []).includes('All'),
+          }),
+        );
+      }
+      default:
+        throw methodNotAllowed(`${method} is not supported`);
+    }
+  };
+
+  return (req, res) => {
+    const who = requester(signer, req.headers.authorization);
+    handle(req, res).then(
+      () =>
+        log.debug('request', { method: req.method, url: req.url, user: who, code: res.statusCode }),
+      (err: unknown) => {
+        const e =
+          err instanceof ApiError
+            ? err
+            : new ApiError(500, 'InternalError', `internal error: ${(err as Error).message}`);
+        if (e.httpCode >= 500)
+          log.error('request failed', {
+            method: req.method,
+            url: req.url,
+            error: (err as Error).stack,
+          });
+        else
+          log.debug('request refused', {
+            method: req.method,
+            url: req.url,
+            code: e.httpCode,
+            error: e.message,
+          });
+        if (res.headersSent) res.end();
+        else send(res, e.httpCode, e.toStatus());
+      },
+    );
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * The lab API server: one object store behind plain-HTTP listeners (a lab shortcut: no TLS,
+ * no authorization), on loopback for the user and, when the lab runs, on 172.18.0.2:6443
+ * inside the control-plane node's network namespace.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { AmbitError } from '../../errors.js';
+import { createLogger, type Logger } from '../../log.js';
+import { listen } from '../../sys/socket.js';
+import { Persistence } from './persist.js';
+import { Registry } from './registry.js';
+import { createRouter } from './router.js';
+import { Store } from './store.js';
+import { TokenSigner } from './tokens.js';
+
+export interface ApiServerOptions {
+  /** The lab's state dir; objects live in `<stateDir>/apiserver/`. */
+  stateDir: string;
+  listen: { host: string; port: number }[];
+  netnsListen?: { netns: string; host: string; port: number };
+  log?: Logger;
+  /** Changes a watch can resume across before 410 Gone (default 10000). */
+  historyLimit?: number;
+  /** Changes between snapshots of the log (default 5000). */
+  compactEvery?: number;
+  /** Interval of BOOKMARK events on watches that allow them (default 10 s). */
+  bookmarkIntervalMs?: number;
+}
+
+export interface ApiServer {
+  urls: string[];
+  close(): Promise<void>;
+}
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const log = opts.log ?? createLogger('apiserver');
+  const dir = path.join(opts.stateDir, 'apiserver');
+  const store = new Store(new Persistence(dir, log), {
+    historyLimit: opts.historyLimit,
+    compactEvery: opts.compactEvery,
+  });
+  const registry = new Registry(store, log);
+  registry.bootstrap();
+  registry.finalizeNamespaces();
+  const handler = createRouter({
+    registry,
+    signer: new TokenSigner(dir),
+    log,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
+  });
+
+  const servers: http.Server[] = [];
+  const urls: string[] = [];
+  const make = (): http.Server => {
+    const s = http.createServer(handler);
+    // Watches are long-lived; the default request timeouts would cut them.
+    s.requestTimeout = 0;
+    s.headersTimeout = 60_000;
+    s.keepAliveTimeout = 60_000;
+    servers.push(s);
+    return s;
+  };
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+  };
+  try {
+    for (const l of opts.listen) {
+      const s = make();
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(l.port, l.host, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = s.address() as AddressInfo;
+      urls.push(`http://${addr.address}:${addr.port}`);
+    }
+    if (opts.netnsListen) {
+      const n = opts.netnsListen;
+      await listen(make(), { host: n.host, port: n.port, netns: n.netns });
+      urls.push(`http://${n.host}:${n.port}`);
+    }
+  } catch (err) {
+    await closeAll();
+    store.close();
+    throw new AmbitError('APISERVER_LISTEN', `cannot listen: ${(err as Error).message}`, {
+      value: opts.listen,
+      hint: 'is another API server running for this lab?',
+      cause: err,
+    });
+  }
+  log.info('serving', { urls: urls.join(','), state: dir, resourceVersion: store.resourceVersion });
+
+  let closed = false;
+  return {
+    urls,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await closeAll();
+      store.close();
+      log.info('stopped', { resourceVersion: store.resourceVersion });
+    },
+  };
+}
