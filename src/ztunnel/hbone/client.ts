@@ -8,7 +8,7 @@
 import type net from 'node:net';
 import { createLogger, type Logger } from '../../log.js';
 import { SecureContextCache } from '../tls/options.js';
-import { type ConnectionTuning, PooledConnection } from './connection.js';
+import { type ConnectionTuning, PooledConnection, RetryableError } from './connection.js';
 import { HBONE_DEFAULTS } from './settings.js';
 import {
   type CertificateSource,
@@ -75,12 +75,7 @@ class Pool implements HboneClient {
       try {
         return await conn.request(req);
       } catch (err) {
-        const retry =
-          attempt < 2 &&
-          conn.closed &&
-          err instanceof HboneError &&
-          err.code === 'HBONE_CONNECT_FAILED';
-        if (!retry) throw err;
+        if (!(err instanceof RetryableError) || attempt >= 2) throw err;
       }
     }
   }

@@ -108,6 +108,9 @@ export function dialTls(
   });
 }
 
+/** A CONNECT that never reached the server: the pool may retry it on another connection. */
+export class RetryableError extends HboneError {}
+
 export class PooledConnection {
   /** Streams reserved or open on this connection. */
   active = 0;
@@ -193,7 +196,7 @@ export class PooledConnection {
       } catch (err) {
         this.release();
         reject(
-          new HboneError(
+          new RetryableError(
             'HBONE_CONNECT_FAILED',
             `hbone CONNECT ${req.authority}: ${(err as Error).message}`,
           ),
@@ -218,8 +221,11 @@ export class PooledConnection {
       };
       stream.once('close', () => {
         this.release();
+        // REFUSED_STREAM: the server never processed it (GOAWAY race), safe to retry elsewhere.
+        const E =
+          stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? RetryableError : HboneError;
         settle(
-          new HboneError(
+          new E(
             'HBONE_CONNECT_FAILED',
             `hbone CONNECT ${req.authority}: stream closed before a response (code ${stream.rstCode ?? '?'})`,
           ),

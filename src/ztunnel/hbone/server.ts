@@ -50,6 +50,16 @@ function unmapped(ip: string | undefined): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
+/** RFC 9113 §6.5.2 size: name + value + 32 octets per field. */
+function headerListSize(headers: http2.IncomingHttpHeaders): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) n += k.length + one.length + 32;
+  }
+  return n;
+}
+
 /** Answers a refusal and ends the stream; tolerant of a stream the peer already reset. */
 function refuse(stream: http2.ServerHttp2Stream, status: number, reason?: string): void {
   if (stream.destroyed || stream.closed) return;
@@ -96,12 +106,13 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
   const log = opts.log ?? createLogger('ztunnel/hbone-server');
   const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HBONE_DEFAULTS.handshakeTimeoutMs;
   const connectionWindow = opts.connectionWindow ?? HBONE_DEFAULTS.connectionWindow;
+  const maxHeaderListSize = opts.maxHeaderListSize ?? HBONE_DEFAULTS.serverMaxHeaderListSize;
   const h2Options: http2.ServerOptions = {
     settings: serverSettings({
       streamWindow: opts.streamWindow ?? HBONE_DEFAULTS.streamWindow,
       maxFrameSize: opts.maxFrameSize ?? HBONE_DEFAULTS.maxFrameSize,
       maxConcurrentStreams: opts.maxConcurrentStreams ?? HBONE_DEFAULTS.serverMaxConcurrentStreams,
-      maxHeaderListSize: opts.maxHeaderListSize ?? HBONE_DEFAULTS.serverMaxHeaderListSize,
+      maxHeaderListSize,
     }),
     maxSessionMemory: sessionMemoryMb(connectionWindow),
     maxHeaderListPairs: 256,
@@ -196,6 +207,9 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     conn: { peerIdentity: string; peerAddress: string; peerPort: number; localAddress: string },
   ): void {
     stream.on('error', (err) => log.debug('hbone stream error', { err: errorMessage(err) }));
+    // Node advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on receive.
+    if (headerListSize(headers) > maxHeaderListSize)
+      return refuse(stream, 431, 'header list too large');
     if (headers[':method'] !== 'CONNECT') return refuse(stream, 400, 'not a CONNECT');
     const authority = headers[':authority'];
     if (typeof authority !== 'string' || !parseAuthority(authority))
@@ -227,7 +241,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     connections: () => sockets.size,
     async close(graceful = true) {
       closing = true;
-      opts.server.removeListener('connection', onSocket);
+      // The listener stays attached so sockets accepted from now on are closed, not left hanging.
       const waits = [...sockets].map(
         (s) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r()))),
       );
