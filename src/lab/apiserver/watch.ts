@@ -50,6 +50,8 @@ export function serveWatch(store: Store, res: ServerResponse, p: WatchParams): v
     'cache-control': 'no-cache, private',
     'transfer-encoding': 'chunked',
   });
+  // Clients (client-node's Watch) wait for the headers before they report the watch started.
+  res.flushHeaders();
   const send = (type: string, object: unknown): void => {
     res.write(JSON.stringify({ type, object }) + '\n');
   };
