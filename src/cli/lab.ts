@@ -1,5 +1,145 @@
-// Scaffolding: replaced by the component that owns `ambit lab`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit lab: not built yet');
-  return Promise.resolve(2);
+/**
+ * `ambit lab <sub>`: the lab cluster (up, down, status, list, exec, kubeconfig) and its
+ * daemons, each loaded on demand so a daemon loads only its own code.
+ */
+import { readFileSync } from 'node:fs';
+import { AmbitError } from '../errors.js';
+import { checkLabName, defaultCluster, parseCluster } from '../lab/cluster/cluster.js';
+import { labPaths } from '../lab/cluster/paths.js';
+
+type Entry = { run(args: string[]): Promise<number> };
+
+/**
+ * Daemon entry modules, by path relative to this file. Loaded through a computed specifier so
+ * this dispatcher does not depend at build time on every daemon being in the checkout; a
+ * missing one is reported as such.
+ */
+const daemons: Record<string, string> = {
+  apiserver: '../lab/apiserver/main.js',
+  'controller-manager': '../lab/controllers/main.js',
+  kubelet: '../lab/kubelet/main.js',
+  'kube-proxy': '../lab/kubeproxy/main.js',
+  dns: '../lab/dns/main.js',
+  app: '../lab/apps/main.js',
+};
+
+async function loadDaemon(sub: string, rel: string): Promise<Entry> {
+  try {
+    return (await import(rel)) as Entry;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (
+      e.code === 'ERR_MODULE_NOT_FOUND' &&
+      e.message.includes(rel.split('/').slice(-2).join('/'))
+    ) {
+      throw new AmbitError('LAB_NOT_BUILT', `ambit lab ${sub}: not in this checkout`, {
+        value: rel,
+      });
+    }
+    throw err;
+  }
+}
+
+const USAGE = `usage: ambit lab <command>
+  up [-f cluster.yaml] [--name N] [--no-scenario] [--timeout S]   build and start a lab
+  down [--name N]                                   stop it and remove everything it made
+  status [--name N]                                 nodes and pods
+  list                                              labs on this machine
+  exec [--name N] [-n ns] <pod> -- <cmd...>         run a command in a pod's network
+  kubeconfig [--name N]                             print the kubeconfig path
+daemons (started by up): ${Object.keys(daemons).join(', ')}`;
+
+interface Flags {
+  name?: string;
+  file?: string;
+  namespace: string;
+  scenario: boolean;
+  timeout: number;
+  rest: string[];
+}
+
+export function parseFlags(args: string[]): Flags {
+  const f: Flags = { namespace: 'default', scenario: true, timeout: 180, rest: [] };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const val = () => {
+      const v = args[++i];
+      if (v === undefined) throw new AmbitError('CLI_USAGE', `${a} needs a value`, { value: a });
+      return v;
+    };
+    if (a === '--') {
+      f.rest.push(...args.slice(i + 1));
+      break;
+    } else if (a === '--name' || a === '--lab') f.name = checkLabName(val(), '--name');
+    else if (a === '-f' || a === '--file') f.file = val();
+    else if (a === '-n' || a === '--namespace') f.namespace = val();
+    else if (a === '--no-scenario') f.scenario = false;
+    else if (a === '--timeout') f.timeout = Number(val());
+    else if (a.startsWith('-'))
+      throw new AmbitError('CLI_USAGE', `unknown flag ${a}`, { value: a });
+    else f.rest.push(a);
+  }
+  return f;
+}
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new AmbitError('LAB_NEEDS_ROOT', 'the lab needs root (network namespaces)', {
+      hint: 'run as root',
+    });
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  const print = (l: string) => console.log(l);
+  const entry = sub ? daemons[sub] : undefined;
+  if (sub && entry) return (await loadDaemon(sub, entry)).run(rest);
+  switch (sub) {
+    case 'up': {
+      requireRoot();
+      const f = parseFlags(rest);
+      const cluster = f.file
+        ? parseCluster(readFileSync(f.file, 'utf8'), f.file)
+        : defaultCluster();
+      if (f.name) cluster.name = f.name;
+      const { labUp } = await import('../lab/orchestrator/up.js');
+      return labUp({ cluster, scenario: f.scenario, timeoutMs: f.timeout * 1000, print });
+    }
+    case 'down': {
+      requireRoot();
+      const { labDown } = await import('../lab/orchestrator/down.js');
+      return labDown(parseFlags(rest).name ?? 'ambit', print);
+    }
+    case 'status': {
+      const { labStatus } = await import('../lab/orchestrator/status.js');
+      return labStatus(parseFlags(rest).name ?? 'ambit', print);
+    }
+    case 'list': {
+      const { labList } = await import('../lab/orchestrator/status.js');
+      return labList(print);
+    }
+    case 'exec': {
+      requireRoot();
+      const f = parseFlags(rest);
+      const [pod, ...cmd] = f.rest;
+      if (!pod || cmd.length === 0) {
+        throw new AmbitError('CLI_USAGE', 'usage: ambit lab exec [-n ns] <pod> -- <cmd...>');
+      }
+      const { labExec } = await import('../lab/orchestrator/status.js');
+      return labExec(f.name ?? 'ambit', f.namespace, pod, cmd);
+    }
+    case 'kubeconfig':
+      print(labPaths(parseFlags(rest).name ?? 'ambit').kubeconfig);
+      return 0;
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      print(USAGE);
+      return sub ? 0 : 2;
+    default:
+      console.error(`ambit lab: unknown command ${JSON.stringify(sub)}\n${USAGE}`);
+      return 2;
+  }
 }

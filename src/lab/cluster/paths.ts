@@ -1,0 +1,53 @@
+/** Where a lab keeps its state, and where this checkout of ambit lives. */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs');
+}
+
+export interface LabPaths {
+  dir: string;
+  cluster: string;
+  logs: string;
+  pids: string;
+  pods: string;
+  nodes: string;
+  apiserverUrl: string;
+  kubeconfig: string;
+  created: string;
+}
+
+export function labPaths(name: string, env: NodeJS.ProcessEnv = process.env): LabPaths {
+  const dir = join(stateRoot(env), name);
+  return {
+    dir,
+    cluster: join(dir, 'cluster.json'),
+    logs: join(dir, 'logs'),
+    pids: join(dir, 'pids'),
+    pods: join(dir, 'pods'),
+    nodes: join(dir, 'nodes'),
+    apiserverUrl: join(dir, 'apiserver.url'),
+    kubeconfig: join(dir, 'kubeconfig'),
+    created: join(dir, 'created.jsonl'),
+  };
+}
+
+let root: string | undefined;
+
+/** The repository root: the nearest directory above this module holding package.json. */
+export function repoRoot(): string {
+  if (root) return root;
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 10; i++) {
+    if (existsSync(join(d, 'package.json'))) return (root = d);
+    d = dirname(d);
+  }
+  throw new Error('cannot find the ambit repository root (package.json) above ' + import.meta.url);
+}
+
+/** The argv prefix that runs this checkout's `ambit` CLI. */
+export function ambitArgv(): string[] {
+  return [process.execPath, join(repoRoot(), 'bin', 'ambit')];
+}

@@ -1,0 +1,100 @@
+/**
+ * Calls the node agent the way a container runtime calls a CNI plugin: for each plugin of
+ * type `ambit-cni` in the node's first `*.conflist`, run `ambit cni plugin` with the CNI_*
+ * environment and the plugin config (plus prevResult) on stdin. Other plugin types are the
+ * kubelet's own ptp wiring and are skipped.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError } from '../../errors.js';
+import { run } from '../../sys/exec.js';
+import { netnsPath } from '../../sys/netlink.js';
+import { ambitArgv, repoRoot } from '../cluster/paths.js';
+
+export interface CniPod {
+  uid: string;
+  name: string;
+  namespace: string;
+  netns: string;
+  hostVeth: string;
+  podIP: string;
+  gateway: string;
+}
+
+interface ConfList {
+  cniVersion?: string;
+  name?: string;
+  plugins?: ({ type?: string } & Record<string, unknown>)[];
+}
+
+/** The first conflist in the directory (sorted by name, like the real runtime), if any. */
+export function loadConfList(dir: string): { file: string; conf: ConfList } | undefined {
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.conflist'))
+    .sort();
+  if (files.length === 0) return undefined;
+  const file = join(dir, files[0]!);
+  try {
+    return { file, conf: JSON.parse(readFileSync(file, 'utf8')) as ConfList };
+  } catch (err) {
+    throw new AmbitError('CNI_BAD_CONFIG', `cannot parse ${file}: ${(err as Error).message}`, {
+      value: file,
+      cause: err,
+    });
+  }
+}
+
+export function prevResult(p: CniPod): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0',
+    interfaces: [{ name: p.hostVeth }, { name: 'eth0', sandbox: netnsPath(p.netns) }],
+    ips: [{ address: `${p.podIP}/32`, gateway: p.gateway, interface: 1 }],
+  };
+}
+
+/** Runs the CNI command for the pod; throws with the plugin's error message on failure. */
+export async function invokeCni(dir: string, command: 'ADD' | 'DEL', p: CniPod): Promise<string[]> {
+  const loaded = loadConfList(dir);
+  if (!loaded) return [];
+  const ran: string[] = [];
+  for (const plugin of loaded.conf.plugins ?? []) {
+    if (plugin.type !== 'ambit-cni') continue;
+    const input = JSON.stringify({
+      cniVersion: loaded.conf.cniVersion ?? '1.0.0',
+      name: loaded.conf.name ?? 'ambit',
+      ...plugin,
+      prevResult: prevResult(p),
+    });
+    const [node, ...args] = ambitArgv();
+    const r = await run(node!, [...args, 'cni', 'plugin'], {
+      input,
+      allowFail: true,
+      timeoutMs: 60_000,
+      env: {
+        ...process.env,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: p.uid,
+        CNI_NETNS: netnsPath(p.netns),
+        CNI_IFNAME: 'eth0',
+        CNI_ARGS: `K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_UID=${p.uid}`,
+        CNI_PATH: join(repoRoot(), 'bin'),
+      },
+    });
+    if (r.code !== 0) {
+      let msg = r.stdout.trim() || r.stderr.trim();
+      try {
+        const e = JSON.parse(r.stdout) as { msg?: string; details?: string };
+        msg = [e.msg, e.details].filter((x) => x).join(': ') || msg;
+      } catch {
+        /* not CNI error JSON: show the raw output */
+      }
+      throw new AmbitError('CNI_FAILED', `CNI ${command} (${loaded.file}) failed: ${msg}`, {
+        value: p.uid,
+        hint: 'see the node agent log',
+      });
+    }
+    ran.push(loaded.file);
+  }
+  return ran;
+}

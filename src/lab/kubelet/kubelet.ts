@@ -1,0 +1,178 @@
+/**
+ * The lab kubelet of one node: watches Pods with spec.nodeName=<node>, runs one PodWorker per
+ * pod (calls into a worker are serialized), probes readiness, keeps the Node Ready, and on
+ * start cleans up what a previous kubelet of this node left behind.
+ */
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import { Informer } from '../../k8s/informer.js';
+import { resources } from '../../k8s/resources.js';
+import type { Pod } from '../../k8s/types.js';
+import { netnsExists } from '../../sys/netlink.js';
+import { isOurs, readPidFile, stopProcess } from '../../sys/process.js';
+import { destroyPodNet } from '../net/pod-net.js';
+import { nodeStatus } from '../orchestrator/nodes.js';
+import { invokeCni } from './cni.js';
+import type { KubeletContext } from './context.js';
+import { PodWorker, type PodRecord } from './pod.js';
+
+const PROBE_MS = 1000;
+const HEARTBEAT_MS = 10_000;
+
+export class Kubelet {
+  private readonly workers = new Map<string, PodWorker>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly informer: Informer<Pod>;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly ctx: KubeletContext) {
+    this.informer = new Informer<Pod>(
+      ctx.client,
+      resources.pods,
+      { fieldSelector: `spec.nodeName=${ctx.node.name}` },
+      ctx.log,
+    );
+    this.informer.on('add', (p) => this.onPod(p));
+    this.informer.on('update', (p) => this.onPod(p));
+    this.informer.on('delete', (p) => this.onDeleted(p));
+    ctx.takenIps = (except) => {
+      const s = new Set<string>();
+      for (const p of this.informer.list()) {
+        if (p.metadata.uid !== except && !p.spec?.hostNetwork && p.status?.podIP)
+          s.add(p.status.podIP);
+      }
+      return s;
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.cleanupLeftovers();
+    await this.heartbeat();
+    await this.informer.start();
+    this.timers.push(setInterval(() => this.probeAll(), PROBE_MS));
+    this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
+    this.ctx.log.info('kubelet running', { node: this.ctx.node.name, pods: this.workers.size });
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.informer.stop();
+  }
+
+  private enqueue(uid: string, fn: () => Promise<void>): void {
+    const prev = this.queues.get(uid) ?? Promise.resolve();
+    const next = prev
+      .then(fn)
+      .catch((err: unknown) =>
+        this.ctx.log.error('pod work failed', { uid, error: errorMessage(err) }),
+      );
+    this.queues.set(uid, next);
+    void next.then(() => {
+      if (this.queues.get(uid) === next) this.queues.delete(uid);
+    });
+  }
+
+  private onPod(pod: Pod): void {
+    const uid = pod.metadata.uid;
+    if (!uid) return;
+    let w = this.workers.get(uid);
+    if (!w) {
+      const phase = pod.status?.phase;
+      if ((phase === 'Succeeded' || phase === 'Failed') && !pod.metadata.deletionTimestamp) return;
+      w = new PodWorker(this.ctx, pod, (fn) => this.enqueue(uid, fn));
+      this.workers.set(uid, w);
+    }
+    w.pod = pod;
+    const worker = w;
+    if (pod.metadata.deletionTimestamp) {
+      if (worker.isTerminating) return;
+      this.enqueue(uid, async () => {
+        await worker.terminate(true);
+        this.workers.delete(uid);
+      });
+    } else {
+      this.enqueue(uid, () => worker.sync());
+    }
+  }
+
+  private onDeleted(pod: Pod): void {
+    const uid = pod.metadata.uid ?? '';
+    const w = this.workers.get(uid);
+    if (!w) return;
+    this.enqueue(uid, async () => {
+      await w.terminate(false);
+      this.workers.delete(uid);
+    });
+  }
+
+  private probeAll(): void {
+    for (const w of this.workers.values()) {
+      w.probe().catch((err: unknown) =>
+        this.ctx.log.debug('probe failed', { pod: w.key, error: errorMessage(err) }),
+      );
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.ctx.client.patch(
+        resources.nodes,
+        this.ctx.node.name,
+        { status: nodeStatus(this.ctx.node) },
+        { subresource: 'status' },
+      );
+    } catch (err) {
+      this.ctx.log.warn('node status update failed', { error: errorMessage(err) });
+    }
+  }
+
+  /** Stops processes and removes networks of pods a previous kubelet of this node set up. */
+  private async cleanupLeftovers(): Promise<void> {
+    let files: string[] = [];
+    try {
+      files = readdirSync(this.ctx.recordDir).filter((f) => f.endsWith('.json'));
+    } catch {
+      return;
+    }
+    const pidFiles = readdirSync(this.ctx.paths.pids);
+    for (const f of files) {
+      let rec: PodRecord;
+      try {
+        rec = JSON.parse(readFileSync(join(this.ctx.recordDir, f), 'utf8')) as PodRecord;
+      } catch {
+        rmSync(join(this.ctx.recordDir, f), { force: true });
+        continue;
+      }
+      for (const pf of pidFiles.filter((p) => p.startsWith(`pod-${rec.uid.slice(0, 8)}-`))) {
+        const pr = readPidFile(join(this.ctx.paths.pids, pf));
+        if (pr && isOurs(pr)) await stopProcess(pr.pid, 3000, true);
+        rmSync(join(this.ctx.paths.pids, pf), { force: true });
+      }
+      if (rec.netns && rec.hostVeth && netnsExists(rec.netns)) {
+        if (rec.podIP) {
+          await invokeCni(this.ctx.cniDir, 'DEL', {
+            uid: rec.uid,
+            name: rec.name,
+            namespace: rec.namespace,
+            netns: rec.netns,
+            hostVeth: rec.hostVeth,
+            podIP: rec.podIP,
+            gateway: this.ctx.ipam.gateway(),
+          }).catch((err: unknown) =>
+            this.ctx.log.warn('CNI DEL of a leftover pod failed', { error: errorMessage(err) }),
+          );
+        }
+        await destroyPodNet({
+          nodeNetns: this.ctx.nodeNetns,
+          podNetns: rec.netns,
+          hostVeth: rec.hostVeth,
+        });
+      }
+      rmSync(join(this.ctx.recordDir, f), { force: true });
+      this.ctx.log.info('cleaned up a pod of a previous kubelet', {
+        pod: `${rec.namespace}/${rec.name}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * One pod's lifecycle on this node: set up (address, netns + veth, files, CNI ADD), start
+ * and restart its containers per restartPolicy with capped backoff, report status, and tear
+ * everything down on deletion. Calls into a PodWorker are serialized by the kubelet.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError, errorMessage } from '../../errors.js';
+import { KubeApiError } from '../../k8s/client.js';
+import { resourcePath, resources } from '../../k8s/resources.js';
+import type { Container, Pod } from '../../k8s/types.js';
+import { stopProcess } from '../../sys/process.js';
+import { netnsNames } from '../cluster/cluster.js';
+import { createPodNet, destroyPodNet, hostVethName } from '../net/pod-net.js';
+import { invokeCni, type CniPod } from './cni.js';
+import type { KubeletContext } from './context.js';
+import { IP_ANNOTATION } from './ipam.js';
+import { probeReady } from './probe.js';
+import { containerArgv, DEFAULT_PATH, startContainer } from './runner.js';
+import { computeStatus, type ContainerView } from './status.js';
+import { writeConfigMapVolumes, writeToken } from './volumes.js';
+
+export const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
+export const VETH_ANNOTATION = 'lab.ambit.dev/host-veth';
+const RETRY_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_RESET_MS = 60_000;
+
+interface ContainerRt extends ContainerView {
+  spec: Container;
+  child?: ChildProcess;
+  startedAtMs: number;
+  failures: number;
+  timer?: NodeJS.Timeout;
+}
+
+/** What a kubelet writes per pod so that a restarted kubelet can clean up after itself. */
+export interface PodRecord {
+  uid: string;
+  namespace: string;
+  name: string;
+  netns?: string;
+  hostVeth?: string;
+  podIP?: string;
+}
+
+export class PodWorker {
+  pod: Pod;
+  readonly uid: string;
+  private readonly hostNetwork: boolean;
+  private net: { netns: string; veth: string; ip: string } | undefined;
+  private initialized = false;
+  private cniDone = false;
+  private pendingReason: { reason: string; message: string } | undefined;
+  private extraEnv: Record<string, string> = {};
+  private readonly containers = new Map<string, ContainerRt>();
+  private terminating = false;
+  private gone = false;
+  private readonly startTime = new Date().toISOString();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: KubeletContext,
+    pod: Pod,
+    private readonly enqueue: (fn: () => Promise<void>) => void,
+  ) {
+    this.pod = pod;
+    this.uid = pod.metadata.uid ?? '';
+    this.hostNetwork = pod.spec?.hostNetwork === true;
+    for (const c of pod.spec?.containers ?? []) {
+      this.containers.set(c.name, {
+        spec: c,
+        name: c.name,
+        image: c.image ?? '',
+        state: { waiting: { reason: 'ContainerCreating' } },
+        restartCount: 0,
+        ready: false,
+        started: false,
+        final: false,
+        startedAtMs: 0,
+        failures: 0,
+      });
+    }
+  }
+
+  get key(): string {
+    return `${this.pod.metadata.namespace ?? 'default'}/${this.pod.metadata.name}`;
+  }
+
+  get podDir(): string {
+    return join(
+      this.ctx.paths.pods,
+      `${this.pod.metadata.namespace ?? 'default'}_${this.pod.metadata.name}`,
+    );
+  }
+
+  get isTerminating(): boolean {
+    return this.terminating;
+  }
+
+  private get podIP(): string | undefined {
+    return this.hostNetwork ? this.ctx.node.ip : this.net?.ip;
+  }
+
+  private pidFile(container: string): string {
+    return join(this.ctx.paths.pids, `pod-${this.uid.slice(0, 8)}-${container}.pid`);
+  }
+
+  /** Brings the pod towards running: set up what is missing, then start containers. */
+  async sync(): Promise<void> {
+    if (this.terminating || this.gone) return;
+    if (this.initialized) return;
+    try {
+      await this.setup();
+    } catch (err) {
+      const code = err instanceof AmbitError ? err.code : 'ERROR';
+      const reason =
+        code === 'KUBELET_CONFIGMAP_MISSING' ||
+        code === 'KUBELET_NO_TOKEN' ||
+        code === 'K8S_API_ERROR'
+          ? 'FailedMount'
+          : 'FailedCreatePodSandBox';
+      const message = errorMessage(err);
+      this.pendingReason = { reason, message };
+      this.ctx.events.emit(this.pod, 'Warning', reason, message);
+      this.report();
+      this.retryTimer = setTimeout(() => this.enqueue(() => this.sync()), RETRY_MS);
+      return;
+    }
+    this.initialized = true;
+    this.pendingReason = undefined;
+    for (const name of this.containers.keys()) this.startOne(name);
+    this.report();
+  }
+
+  private async setup(): Promise<void> {
+    const pod = this.pod;
+    const ns = pod.metadata.namespace ?? 'default';
+    if (!this.hostNetwork && !this.net) {
+      const ip = this.ctx.ipam.allocate(this.uid, {
+        pinned: pod.metadata.annotations?.[IP_ANNOTATION],
+        previous: pod.status?.podIP,
+        taken: this.ctx.takenIps(this.uid),
+      });
+      const net = {
+        netns: netnsNames.pod(this.ctx.lab, this.uid),
+        veth: hostVethName(this.uid),
+        ip,
+      };
+      this.writeRecord({ netns: net.netns, hostVeth: net.veth, podIP: ip });
+      try {
+        await createPodNet({
+          nodeNetns: this.ctx.nodeNetns,
+          podNetns: net.netns,
+          hostVeth: net.veth,
+          podIP: ip,
+          gateway: this.ctx.ipam.gateway(),
+          podCIDR: this.ctx.node.podCIDR,
+          namespace: ns,
+          dnsIP: this.ctx.cluster.dnsIP,
+        });
+      } catch (err) {
+        await destroyPodNet({
+          nodeNetns: this.ctx.nodeNetns,
+          podNetns: net.netns,
+          hostVeth: net.veth,
+        }).catch(() => undefined);
+        this.ctx.ipam.release(this.uid);
+        throw err;
+      }
+      this.net = net;
+      await this.ctx.client.patch(
+        resources.pods,
+        pod.metadata.name,
+        {
+          metadata: { annotations: { [NETNS_ANNOTATION]: net.netns, [VETH_ANNOTATION]: net.veth } },
+        },
+        { namespace: ns },
+      );
+      this.report();
+    } else if (this.hostNetwork) {
+      this.writeRecord({});
+    }
+    mkdirSync(this.podDir, { recursive: true });
+    const tokenFile = await writeToken(this.ctx.client, pod, this.podDir);
+    const volumeEnv = await writeConfigMapVolumes(this.ctx.client, pod, this.podDir);
+    this.extraEnv = { ...volumeEnv, AMBIT_KUBE_TOKEN_FILE: tokenFile };
+    if (!this.hostNetwork && !this.cniDone && this.net) {
+      await invokeCni(this.ctx.cniDir, 'ADD', this.cniPod());
+      this.cniDone = true;
+    }
+  }
+
+  private cniPod(): CniPod {
+    return {
+      uid: this.uid,
+      name: this.pod.metadata.name,
+      namespace: this.pod.metadata.namespace ?? 'default',
+      netns: this.net!.netns,
+      hostVeth: this.net!.veth,
+      podIP: this.net!.ip,
+      gateway: this.ctx.ipam.gateway(),
+    };
+  }
+
+  private writeRecord(r: Omit<PodRecord, 'uid' | 'namespace' | 'name'>): void {
+    const rec: PodRecord = {
+      uid: this.uid,
+      namespace: this.pod.metadata.namespace ?? 'default',
+      name: this.pod.metadata.name,
+      ...r,
+    };
+    mkdirSync(this.ctx.recordDir, { recursive: true });
+    writeFileSync(join(this.ctx.recordDir, `${this.uid}.json`), JSON.stringify(rec) + '\n');
+  }
+
+  private env(c: Container): Record<string, string> {
+    const pod = this.pod;
+    const ns = pod.metadata.namespace ?? 'default';
+    const base: Record<string, string> = {
+      PATH: process.env.PATH ?? DEFAULT_PATH,
+      HOME: '/root',
+    };
+    for (const k of ['AMBIT_TSX', 'AMBIT_LOG', 'LANG']) {
+      const v = process.env[k];
+      if (v !== undefined) base[k] = v;
+    }
+    const fields: Record<string, string> = {
+      'metadata.name': pod.metadata.name,
+      'metadata.namespace': ns,
+      'metadata.uid': this.uid,
+      'spec.nodeName': this.ctx.node.name,
+      'spec.serviceAccountName': pod.spec?.serviceAccountName ?? 'default',
+      'status.podIP': this.podIP ?? '',
+      'status.hostIP': this.ctx.node.ip,
+    };
+    const specEnv: Record<string, string> = {};
+    for (const e of (c.env ?? []) as {
+      name: string;
+      value?: string;
+      valueFrom?: { fieldRef?: { fieldPath?: string } };
+    }[]) {
+      const ref = e.valueFrom?.fieldRef?.fieldPath;
+      specEnv[e.name] = e.value ?? (ref ? (fields[ref] ?? '') : '');
+    }
+    return {
+      ...base,
+      POD_NAME: pod.metadata.name,
+      POD_NAMESPACE: ns,
+      POD_UID: this.uid,
+      NODE_NAME: this.ctx.node.name,
+      INSTANCE_IP: this.podIP ?? '',
+      HOST_IP: this.ctx.node.ip,
+      SERVICE_ACCOUNT: pod.spec?.serviceAccountName ?? 'default',
+      AMBIT_LAB: this.ctx.lab,
+      AMBIT_STATE_DIR: this.ctx.stateBase,
+      AMBIT_KUBE_SERVER: this.ctx.inLabServer,
+      AMBIT_POD_DIR: this.podDir,
+      ...this.extraEnv,
+      ...specEnv,
+    };
+  }
+
+  private startOne(name: string): void {
+    const rt = this.containers.get(name);
+    if (!rt || this.terminating || this.gone) return;
+    rt.timer = undefined;
+    let child: ChildProcess;
+    try {
+      child = startContainer({
+        netns: this.hostNetwork ? this.ctx.nodeNetns : this.net!.netns,
+        argv: containerArgv(rt.spec),
+        env: this.env(rt.spec),
+        cwd: this.podDir,
+        logFile: join(this.podDir, `${name}.log`),
+        pidFile: this.pidFile(name),
+      });
+    } catch (err) {
+      const message = errorMessage(err);
+      rt.state = { waiting: { reason: 'CreateContainerError', message } };
+      this.ctx.events.emit(this.pod, 'Warning', 'Failed', `container ${name}: ${message}`);
+      this.scheduleRestart(rt);
+      this.report();
+      return;
+    }
+    if (rt.started) rt.restartCount++;
+    rt.started = true;
+    rt.child = child;
+    rt.pid = child.pid;
+    rt.startedAtMs = Date.now();
+    rt.state = { running: { startedAt: new Date().toISOString() } };
+    rt.ready = rt.spec.readinessProbe === undefined;
+    rt.final = false;
+    child.on('exit', (code, signal) => this.onExit(rt, child, code, signal));
+    child.on('error', (err) =>
+      this.ctx.log.warn('container error', { pod: this.key, name, error: err.message }),
+    );
+    this.ctx.events.emit(this.pod, 'Normal', 'Started', `Started container ${name}`);
+    this.report();
+  }
+
+  private onExit(
+    rt: ContainerRt,
+    child: ChildProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
+    if (rt.child !== child) return;
+    rt.child = undefined;
+    rt.pid = undefined;
+    rt.ready = false;
+    try {
+      unlinkSync(this.pidFile(rt.name));
+    } catch {
+      /* already removed */
+    }
+    const exitCode = code ?? 128 + (signal ? (osSignal(signal) ?? 0) : 0);
+    const startedAt = 'running' in rt.state ? rt.state.running.startedAt : undefined;
+    rt.state = {
+      terminated: {
+        exitCode,
+        ...(signal ? { signal: osSignal(signal) } : {}),
+        reason: exitCode === 0 ? 'Completed' : 'Error',
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      },
+    };
+    if (this.terminating || this.gone) return;
+    const policy = this.pod.spec?.restartPolicy ?? 'Always';
+    if (policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0)) {
+      if (exitCode !== 0) {
+        this.ctx.events.emit(
+          this.pod,
+          'Warning',
+          'BackOff',
+          `container ${rt.name} exited with ${exitCode}`,
+        );
+      }
+      this.scheduleRestart(rt);
+    } else {
+      rt.final = true;
+    }
+    this.report();
+  }
+
+  private scheduleRestart(rt: ContainerRt): void {
+    if (rt.startedAtMs > 0 && Date.now() - rt.startedAtMs > BACKOFF_RESET_MS) rt.failures = 0;
+    const delay = Math.min(RETRY_MS * 2 ** rt.failures, BACKOFF_MAX_MS);
+    rt.failures++;
+    if ('terminated' in rt.state) {
+      rt.lastState = rt.state;
+      rt.state = {
+        waiting: {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${rt.name} pod=${this.pod.metadata.name}`,
+        },
+      };
+    }
+    rt.timer = setTimeout(() => this.enqueue(() => Promise.resolve(this.startOne(rt.name))), delay);
+  }
+
+  /** Probes running containers that have a readiness probe; reports on change. */
+  async probe(): Promise<void> {
+    const ip = this.podIP;
+    if (!ip || this.terminating) return;
+    for (const rt of this.containers.values()) {
+      if (!rt.child || !rt.spec.readinessProbe) continue;
+      const ok = await probeReady(rt.spec, ip);
+      if (ok !== rt.ready && rt.child) {
+        rt.ready = ok;
+        this.report();
+      }
+    }
+  }
+
+  /** Status reports are coalesced: many changes in a burst become one PATCH. */
+  report(): void {
+    if (this.gone || this.reportTimer) return;
+    this.reportTimer = setTimeout(() => {
+      this.reportTimer = undefined;
+      if (this.gone) return;
+      const status = computeStatus({
+        initialized: this.initialized,
+        podIP: this.podIP,
+        hostIP: this.ctx.node.ip,
+        startTime: this.startTime,
+        containers: [...this.containers.values()],
+        pendingReason: this.pendingReason,
+      });
+      this.ctx.client
+        .patch(
+          resources.pods,
+          this.pod.metadata.name,
+          { status },
+          {
+            namespace: this.pod.metadata.namespace,
+            subresource: 'status',
+          },
+        )
+        .catch((err: unknown) => {
+          if (err instanceof KubeApiError && err.status === 404) return;
+          this.ctx.log.warn('status update failed', { pod: this.key, error: errorMessage(err) });
+          this.report();
+        });
+    }, 50);
+  }
+
+  /**
+   * Stops containers (SIGTERM, SIGKILL after the grace period), CNI DEL, removes the network
+   * and files; with `deleteFromApi`, finally deletes the Pod object for good.
+   */
+  async terminate(deleteFromApi: boolean): Promise<void> {
+    if (this.gone) return;
+    this.terminating = true;
+    clearTimeout(this.retryTimer);
+    const meta = this.pod.metadata as { deletionGracePeriodSeconds?: number };
+    const grace =
+      meta.deletionGracePeriodSeconds ?? this.pod.spec?.terminationGracePeriodSeconds ?? 30;
+    await Promise.all(
+      [...this.containers.values()].map(async (rt) => {
+        clearTimeout(rt.timer);
+        if (rt.pid !== undefined) await stopProcess(rt.pid, grace * 1000, true);
+        try {
+          unlinkSync(this.pidFile(rt.name));
+        } catch {
+          /* none */
+        }
+      }),
+    );
+    if (this.cniDone && this.net) {
+      try {
+        await invokeCni(this.ctx.cniDir, 'DEL', this.cniPod());
+      } catch (err) {
+        this.ctx.events.emit(this.pod, 'Warning', 'FailedKillPod', errorMessage(err));
+      }
+    }
+    if (this.net) {
+      await destroyPodNet({
+        nodeNetns: this.ctx.nodeNetns,
+        podNetns: this.net.netns,
+        hostVeth: this.net.veth,
+      });
+    }
+    this.ctx.ipam.release(this.uid);
+    rmSync(this.podDir, { recursive: true, force: true });
+    rmSync(join(this.ctx.recordDir, `${this.uid}.json`), { force: true });
+    this.gone = true;
+    clearTimeout(this.reportTimer);
+    if (deleteFromApi) {
+      const ns = this.pod.metadata.namespace ?? 'default';
+      try {
+        await this.ctx.client.request(
+          'DELETE',
+          resourcePath(resources.pods, ns, this.pod.metadata.name),
+          {
+            apiVersion: 'v1',
+            kind: 'DeleteOptions',
+            gracePeriodSeconds: 0,
+            preconditions: { uid: this.uid },
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof KubeApiError && (err.status === 404 || err.status === 409))) throw err;
+      }
+    }
+    this.ctx.log.info('pod removed', { pod: this.key, uid: this.uid });
+  }
+}
+
+function osSignal(s: NodeJS.Signals): number | undefined {
+  const table: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGKILL: 9,
+    SIGTERM: 15,
+    SIGSEGV: 11,
+    SIGABRT: 6,
+  };
+  return table[s];
+}

@@ -1,0 +1,51 @@
+/** Readiness probes (httpGet, tcpSocket), run from the node's netns like the real kubelet. */
+import http from 'node:http';
+import net from 'node:net';
+import type { Container } from '../../k8s/types.js';
+
+const TIMEOUT_MS = 1000;
+
+function resolvePort(c: Container, port: number | string): number | undefined {
+  if (typeof port === 'number') return port;
+  if (/^\d+$/.test(port)) return Number(port);
+  return c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+/** True when the container has no readiness probe or its probe passes against `ip`. */
+export async function probeReady(c: Container, ip: string): Promise<boolean> {
+  const p = c.readinessProbe;
+  if (!p) return true;
+  if (p.httpGet) {
+    const port = resolvePort(c, p.httpGet.port);
+    if (port === undefined) return false;
+    return new Promise((resolve) => {
+      const req = http.get(
+        { host: ip, port, path: p.httpGet!.path ?? '/', timeout: TIMEOUT_MS, agent: false },
+        (res) => {
+          res.resume();
+          const code = res.statusCode ?? 0;
+          resolve(code >= 200 && code < 400);
+        },
+      );
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
+  }
+  if (p.tcpSocket) {
+    const port = resolvePort(c, p.tcpSocket.port);
+    if (port === undefined) return false;
+    return new Promise((resolve) => {
+      const s = net.connect({ host: ip, port, timeout: TIMEOUT_MS });
+      s.on('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.on('error', () => resolve(false));
+    });
+  }
+  return true;
+}

@@ -1,0 +1,92 @@
+/**
+ * Container processes: what to run for a container (built-in `ambit/<x>` images or the
+ * spec's command), checked before starting so a missing program is a clear pod error, then
+ * started inside the pod's netns (`ip netns exec`, which also mounts the pod's resolv.conf)
+ * in its own process group, output appended to `<podDir>/<container>.log`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError } from '../../errors.js';
+import type { Container } from '../../k8s/types.js';
+import { spawnDetached, writePidFile } from '../../sys/process.js';
+import { ambitArgv } from '../cluster/paths.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** `ambit/<image>` with no command runs this `ambit` subcommand. */
+const builtins: Record<string, string[]> = {
+  'ambit/httpbin': ['lab', 'app', 'httpbin'],
+  'ambit/sleep': ['lab', 'app', 'sleep'],
+  'ambit/dns': ['lab', 'app', 'dns'],
+  'ambit/ztunnel': ['ztunnel'],
+  'ambit/controlplane': ['controlplane'],
+  'ambit/cni': ['cni', 'run'],
+};
+
+function imageName(image: string | undefined): string {
+  return (image ?? '').replace(/:[^/]*$/, '');
+}
+
+/** The argv of a container; throws KUBELET_NO_COMMAND when neither image nor command say. */
+export function containerArgv(c: Container): string[] {
+  const args = c.args ?? [];
+  if (c.command && c.command.length > 0) return [...c.command, ...args];
+  const builtin = builtins[imageName(c.image)];
+  if (builtin) return [...ambitArgv(), ...builtin, ...args];
+  throw new AmbitError(
+    'KUBELET_NO_COMMAND',
+    `container ${c.name}: image ${JSON.stringify(c.image ?? '')} is not built in and has no command`,
+    { value: c.image, hint: `built-in images: ${Object.keys(builtins).join(', ')}` },
+  );
+}
+
+/** Resolves a program like execvp would; undefined when it cannot be run. */
+export function findExecutable(cmd: string, path = DEFAULT_PATH): string | undefined {
+  const ok = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes('/')) return ok(cmd) ? cmd : undefined;
+  for (const dir of path.split(':')) {
+    if (dir && ok(join(dir, cmd))) return join(dir, cmd);
+  }
+  return undefined;
+}
+
+export interface StartSpec {
+  /** Network namespace to run in (the pod's, or the node's for hostNetwork pods). */
+  netns: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  logFile: string;
+  pidFile: string;
+}
+
+/** Starts the container process; throws KUBELET_NO_EXECUTABLE when the program is missing. */
+export function startContainer(s: StartSpec): ChildProcess {
+  const prog = s.argv[0] ?? '';
+  if (!findExecutable(prog, s.env.PATH ?? DEFAULT_PATH)) {
+    throw new AmbitError(
+      'KUBELET_NO_EXECUTABLE',
+      `exec: ${JSON.stringify(prog)}: executable file not found in $PATH`,
+      { value: prog },
+    );
+  }
+  const child = spawnDetached({
+    argv: ['ip', 'netns', 'exec', s.netns, ...s.argv],
+    logFile: s.logFile,
+    env: s.env,
+    cwd: s.cwd,
+  });
+  if (child.pid !== undefined) {
+    // `ip netns exec` execs the program, so the PID and command line become the container's.
+    writePidFile(s.pidFile, { pid: child.pid, marker: s.argv.join(' ') });
+  }
+  return child;
+}

@@ -1,0 +1,140 @@
+/** `ambit lab status|list|exec`: read-only views of a lab, and a command inside a pod. */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { AmbitError } from '../../errors.js';
+import { KubeClient } from '../../k8s/client.js';
+import { resources } from '../../k8s/resources.js';
+import type { Node, Pod } from '../../k8s/types.js';
+import { netnsNames } from '../cluster/cluster.js';
+import { labPaths, stateRoot } from '../cluster/paths.js';
+import { daemonRunning } from './daemons.js';
+
+export function labClient(name: string): KubeClient {
+  const paths = labPaths(name);
+  if (!existsSync(paths.apiserverUrl) || !daemonRunning(paths, 'apiserver')) {
+    throw new AmbitError('LAB_NOT_RUNNING', `lab ${name} is not running`, {
+      value: name,
+      hint: `start it with \`ambit lab up${name === 'ambit' ? '' : ` --name ${name}`}\``,
+    });
+  }
+  return new KubeClient({ server: readFileSync(paths.apiserverUrl, 'utf8').trim() });
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]! + 3))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function age(ts: string | undefined): string {
+  if (!ts) return '<unknown>';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(ts)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+export async function labStatus(name: string, print: (l: string) => void): Promise<number> {
+  const client = labClient(name);
+  const [nodes, pods] = await Promise.all([
+    client.list<Node>(resources.nodes),
+    client.list<Pod>(resources.pods),
+  ]);
+  const nrows = [['NAME', 'STATUS', 'ROLES', 'AGE', 'INTERNAL-IP', 'POD-CIDR', 'NETNS']];
+  for (const n of nodes.items) {
+    const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    const roles = Object.keys(n.metadata.labels ?? {})
+      .filter((l) => l.startsWith('node-role.kubernetes.io/'))
+      .map((l) => l.slice('node-role.kubernetes.io/'.length));
+    nrows.push([
+      n.metadata.name,
+      ready ? 'Ready' : 'NotReady',
+      roles.join(',') || '<none>',
+      age(n.metadata.creationTimestamp),
+      n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '<none>',
+      n.spec?.podCIDR ?? '<none>',
+      netnsNames.node(name, n.metadata.name),
+    ]);
+  }
+  print(table(nrows));
+  print('');
+  const prows = [
+    ['NAMESPACE', 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', 'IP', 'NODE', 'NETNS'],
+  ];
+  for (const p of pods.items) {
+    const cs = p.status?.containerStatuses ?? [];
+    const waiting = cs
+      .map((s) => (s.state?.waiting as { reason?: string } | undefined)?.reason)
+      .find((r) => r);
+    prows.push([
+      p.metadata.namespace ?? '',
+      p.metadata.name,
+      `${cs.filter((s) => s.ready).length}/${p.spec?.containers.length ?? 0}`,
+      p.metadata.deletionTimestamp ? 'Terminating' : (waiting ?? p.status?.phase ?? 'Pending'),
+      String(cs.reduce((n, s) => n + s.restartCount, 0)),
+      age(p.metadata.creationTimestamp),
+      p.status?.podIP ?? '<none>',
+      p.spec?.nodeName ?? '<none>',
+      p.metadata.annotations?.['lab.ambit.dev/netns'] ?? '<none>',
+    ]);
+  }
+  print(table(prows));
+  return 0;
+}
+
+export function labList(print: (l: string) => void): number {
+  const root = stateRoot();
+  const names = existsSync(root) ? readdirSync(root) : [];
+  if (names.length === 0) {
+    print('no labs');
+    return 0;
+  }
+  const rows = [['NAME', 'STATE', 'API SERVER']];
+  for (const n of names.sort()) {
+    const paths = labPaths(n);
+    const up = daemonRunning(paths, 'apiserver');
+    const url = existsSync(paths.apiserverUrl)
+      ? readFileSync(paths.apiserverUrl, 'utf8').trim()
+      : '';
+    rows.push([n, up ? 'running' : 'stopped (run `ambit lab down` to clean up)', up ? url : '']);
+  }
+  print(table(rows));
+  return 0;
+}
+
+/** Runs `cmd` in the pod's network namespace with inherited stdio; resolves to its exit code. */
+export async function labExec(
+  name: string,
+  namespace: string,
+  pod: string,
+  cmd: string[],
+): Promise<number> {
+  const client = labClient(name);
+  const p = await client.tryGet<Pod>(resources.pods, pod, namespace);
+  if (!p) {
+    throw new AmbitError('LAB_NO_POD', `no pod ${namespace}/${pod} in lab ${name}`, {
+      value: pod,
+      hint: 'see `ambit lab status`',
+    });
+  }
+  const netns = p.spec?.hostNetwork
+    ? netnsNames.node(name, p.spec.nodeName ?? '')
+    : p.metadata.annotations?.['lab.ambit.dev/netns'];
+  if (!netns || !existsSync(`/run/netns/${netns}`)) {
+    throw new AmbitError('LAB_POD_NOT_RUNNING', `pod ${namespace}/${pod} has no network yet`, {
+      value: pod,
+      hint: `its phase is ${p.status?.phase ?? 'Pending'}`,
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', netns, ...cmd], { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
+  });
+}
