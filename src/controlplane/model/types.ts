@@ -1,0 +1,129 @@
+/**
+ * The model's inputs (the Kubernetes objects the control plane watches) and outputs.
+ */
+import type { Address, Authorization, Service, Workload } from '../../api/workload.js';
+import type {
+  Endpoints,
+  KubeObject,
+  Namespace,
+  Pod,
+  Service as KubeService,
+} from '../../k8s/types.js';
+
+export interface StringListSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+
+export interface PolicyOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: (string | number)[];
+  notPorts?: (string | number)[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface PolicyRule {
+  from?: { source?: StringListSource }[];
+  to?: { operation?: PolicyOperation }[];
+  when?: { key: string; values?: string[]; notValues?: string[] }[];
+}
+
+export interface AuthorizationPolicySpec {
+  selector?: { matchLabels?: Record<string, string> };
+  targetRef?: unknown;
+  targetRefs?: unknown[];
+  action?: string;
+  provider?: unknown;
+  rules?: PolicyRule[];
+}
+
+export type AuthorizationPolicy = KubeObject<
+  AuthorizationPolicySpec,
+  { conditions?: Condition[] } & Record<string, unknown>
+>;
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface GatewaySpec {
+  gatewayClassName?: string;
+  listeners?: { name?: string; port?: number; protocol?: string }[];
+}
+
+export type Gateway = KubeObject<GatewaySpec, { addresses?: { type?: string; value: string }[] }>;
+
+/** Everything the model reads, as listed from the API. */
+export interface Snapshot {
+  namespaces: Namespace[];
+  pods: Pod[];
+  services: KubeService[];
+  endpoints: Endpoints[];
+  serviceAccounts: KubeObject[];
+  policies: AuthorizationPolicy[];
+  gateways: Gateway[];
+}
+
+export interface ModelOptions {
+  trustDomain: string;
+  /** Policies here without a selector are GLOBAL (default istio-system). */
+  rootNamespace: string;
+  clusterId: string;
+  network: string;
+  domainSuffix: string;
+}
+
+export const defaultModelOptions: ModelOptions = {
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+  clusterId: 'Kubernetes',
+  network: '',
+  domainSuffix: 'cluster.local',
+};
+
+/** How a policy was taken: written to its status (condition ZtunnelAccepted) and as Events. */
+export interface PolicyReport {
+  namespace: string;
+  name: string;
+  uid?: string;
+  generation?: number;
+  /** Sent to ztunnel exactly as written. */
+  accepted: boolean;
+  /** Sent at all (possibly changed, see message). */
+  sent: boolean;
+  reason: 'Accepted' | 'UnsupportedValue' | 'InvalidValue' | 'NotApplicable';
+  message: string;
+}
+
+export interface Model {
+  workloads: Workload[];
+  services: Service[];
+  authorizations: Authorization[];
+  reports: PolicyReport[];
+}
+
+export function addressesOf(m: Model): Address[] {
+  return [
+    ...m.workloads.map((workload) => ({ workload })),
+    ...m.services.map((service) => ({ service })),
+  ];
+}
