@@ -1,0 +1,21 @@
+/**
+ * `ambit lab controller-manager --lab N [--server URL]`: Deployments and DaemonSets → Pods,
+ * scheduling, Endpoints, default ServiceAccounts.
+ */
+import { createLogger } from '../../log.js';
+import { parseFlags } from '../apps/flags.js';
+import { labClient } from '../apps/kube-env.js';
+import { startControllerManager } from './manager.js';
+
+export async function run(args: string[]): Promise<number> {
+  const f = parseFlags(args);
+  const log = createLogger('controller-manager');
+  const client = labClient(f.values.get('server'), f.values.get('lab'));
+  const cm = await startControllerManager({ client, log });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await cm.stop();
+  return 0;
+}
