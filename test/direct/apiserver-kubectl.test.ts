@@ -118,7 +118,7 @@ interface Result {
   stderr: string;
 }
 
-describe(
+void describe(
   'apiserver with real kubectl',
   { skip: existsSync(kubectlBin) ? false : `no ${kubectlBin}` },
   () => {
@@ -166,14 +166,14 @@ describe(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('get ns lists the initial namespaces', async () => {
+    void test('get ns lists the initial namespaces', async () => {
       const out = await ok('get', 'ns');
       assert.match(out, /^NAME\s+STATUS\s+AGE/);
       for (const ns of ['default', 'istio-system', 'kube-public', 'kube-system'])
         assert.match(out, new RegExp(`^${ns}\\s+Active\\s+\\d+s`, 'm'));
     });
 
-    test('apply -f creates every kind of a multi-document manifest', async () => {
+    void test('apply -f creates every kind of a multi-document manifest', async () => {
       const out = await ok('apply', '-f', file('m1.yaml', manifest(1, 8000)));
       for (const what of [
         'namespace/demo',
@@ -195,7 +195,7 @@ describe(
       await client.get(resources.serviceaccounts, 'default', 'demo');
     });
 
-    test('re-applying a changed manifest patches the objects in place', async () => {
+    void test('re-applying a changed manifest patches the objects in place', async () => {
       const dep0 = await client.get(resources.deployments, 'httpbin', 'demo');
       const svc0 = await client.get<Service>(resources.services, 'httpbin', 'demo');
       const out = await ok('apply', '-f', file('m2.yaml', manifest(2, 8001, ', tier: web')));
@@ -217,7 +217,7 @@ describe(
       assert.equal(svc.metadata.labels?.tier, 'web');
     });
 
-    test('get pods -A -o wide shows pods across namespaces', async () => {
+    void test('get pods -A -o wide shows pods across namespaces', async () => {
       const out = await ok('get', 'pods', '-A', '-o', 'wide');
       const [head, ...rows] = out.trim().split('\n');
       assert.match(
@@ -234,7 +234,7 @@ describe(
       );
     });
 
-    test('get svc -o yaml gives full objects', async () => {
+    void test('get svc -o yaml gives full objects', async () => {
       const list = parse(await ok('get', 'svc', '-n', 'demo', '-o', 'yaml')) as {
         items: Service[];
       };
@@ -253,7 +253,7 @@ describe(
       );
     });
 
-    test('label and annotate', async () => {
+    void test('label and annotate', async () => {
       await ok('label', 'pod', 'sleep', '-n', 'demo', 'tier=backend');
       await ok('annotate', 'svc', 'httpbin', '-n', 'demo', 'note=hello world');
       const pod = await client.get<Pod>(resources.pods, 'sleep', 'demo');
@@ -277,7 +277,7 @@ describe(
       assert.equal(pod2.metadata.labels?.tier, undefined);
     });
 
-    test('an invalid manifest is refused naming the field', async () => {
+    void test('an invalid manifest is refused naming the field', async () => {
       const bad = file(
         'bad.yaml',
         'apiVersion: v1\nkind: Pod\nmetadata: {name: bad, namespace: demo}\nspec:\n  containers: []\n',
@@ -294,7 +294,7 @@ describe(
       assert.match(r2.stderr, /spec\.clusterIP: Invalid value: "10\.1\.2\.3"/);
     });
 
-    test('an unknown kind is refused', async () => {
+    void test('an unknown kind is refused', async () => {
       const r = await kubectl(
         'apply',
         '-f',
@@ -304,7 +304,7 @@ describe(
       assert.match(r.stderr, /no matches for kind "Widget" in version "example\.com\/v1"/);
     });
 
-    test('delete removes objects; pods on a node and namespaces wait for the kubelet', async () => {
+    void test('delete removes objects; pods on a node and namespaces wait for the kubelet', async () => {
       await ok('delete', 'pod', 'curl', '-n', 'demo');
       await assert.rejects(
         client.get(resources.pods, 'curl', 'demo'),

@@ -54,7 +54,7 @@ function collect(
   });
 }
 
-describe('apiserver watch', () => {
+void describe('apiserver watch', () => {
   let dir: string;
   let server: ApiServer;
   let client: KubeClient;
@@ -79,7 +79,7 @@ describe('apiserver watch', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('@kubernetes/client-node lists and watches', async () => {
+  void test('@kubernetes/client-node lists and watches', async () => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'lab', server: server.urls[0]!, skipTLSVerify: true }],
@@ -144,7 +144,7 @@ describe('apiserver watch', () => {
     await api.deleteNamespacedConfigMap({ name: 'typed', namespace: 'default' });
   });
 
-  test("the repo's Informer follows adds, updates and deletes", async () => {
+  void test("the repo's Informer follows adds, updates and deletes", async () => {
     const inf = new Informer<KubeObject & { data?: Record<string, string> }>(
       client,
       resources.configmaps,
@@ -197,7 +197,7 @@ describe('apiserver watch', () => {
     }
   });
 
-  test('bookmarks arrive and timeoutSeconds ends the stream', async () => {
+  void test('bookmarks arrive and timeoutSeconds ends the stream', async () => {
     const evs = await collect(client, { timeoutSeconds: 2 }, 2, (e) => e.type === 'BOOKMARK');
     assert.equal(evs.length, 2);
     assert.match(evs[0]!.object.metadata.resourceVersion ?? '', /^\d+$/);
@@ -210,7 +210,7 @@ describe('apiserver watch', () => {
     );
   });
 
-  test('a restart keeps every object and watches resume from their resourceVersion', async () => {
+  void test('a restart keeps every object and watches resume from their resourceVersion', async () => {
     await client.create(resources.configmaps, cm('keep-1', { x: '1' }));
     const mid = await client.create(resources.configmaps, cm('keep-2'));
     const rv = mid.metadata.resourceVersion!;
@@ -245,7 +245,7 @@ describe('apiserver watch', () => {
     );
   });
 
-  test('a watch from a compacted resourceVersion gets 410 Gone', async () => {
+  void test('a watch from a compacted resourceVersion gets 410 Gone', async () => {
     await server.close();
     await start({ historyLimit: 3 });
     const first = await client.create(resources.configmaps, cm('old-1'));

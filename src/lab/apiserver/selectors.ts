@@ -1,7 +1,7 @@
 /**
  * Label and field selectors as the Kubernetes API parses them:
  * labels `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-separated (AND);
- * fields `metadata.name`, `metadata.namespace`, `spec.nodeName`, `status.phase` with =, ==, !=.
+ * fields by dotted path (`metadata.name`, `spec.nodeName`, `status.phase`, …) with =, ==, !=.
  */
 import { badRequest } from './status.js';
 
@@ -106,7 +106,12 @@ export interface FieldTerm {
   value: string;
 }
 
-const supportedFields = ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'status.phase'];
+/**
+ * Kubernetes allows a few fields per kind (metadata.name, metadata.namespace, spec.nodeName,
+ * status.phase, involvedObject.* for events …); this server accepts any dotted path of plain
+ * field names, a superset.
+ */
+const fieldPath = /^[a-zA-Z][a-zA-Z0-9]*(\.[a-zA-Z][a-zA-Z0-9]*)*$/;
 
 export function parseFieldSelector(sel: string): FieldTerm[] {
   const out: FieldTerm[] = [];
@@ -114,10 +119,7 @@ export function parseFieldSelector(sel: string): FieldTerm[] {
     const m = part.match(/^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw badRequest(`invalid selector: '${part}'; can't understand '${part}'`);
     const path = m[1]!;
-    if (!supportedFields.includes(path))
-      throw badRequest(
-        `field label not supported: ${path} (supported: ${supportedFields.join(', ')})`,
-      );
+    if (!fieldPath.test(path)) throw badRequest(`field label not supported: ${path}`);
     out.push({ path, neg: m[2] === '!=', value: m[3]!.trim() });
   }
   return out;
