@@ -28,7 +28,7 @@ async function curl(...args: string[]): Promise<{ status: number; headers: strin
 
 const json = (b: Buffer) => JSON.parse(b.toString('utf8')) as Record<string, unknown>;
 
-test('/get: args, Title-Case headers, origin, url, sorted keys', async () => {
+void test('/get: args, Title-Case headers, origin, url, sorted keys', async () => {
   const r = await curl('-H', 'x-b3-traceid: abc', '-A', 'curl/test', `${base}/get?a=1&a=2&b=x`);
   assert.equal(r.status, 200);
   assert.match(r.headers, /content-type: application\/json/i);
@@ -46,7 +46,7 @@ test('/get: args, Title-Case headers, origin, url, sorted keys', async () => {
   assert.ok(r.body.toString().startsWith('{\n  "args"'), 'pretty-printed like httpbin');
 });
 
-test('/headers, /ip, X-Forwarded-For as origin and hidden by default', async () => {
+void test('/headers, /ip, X-Forwarded-For as origin and hidden by default', async () => {
   const h = json((await curl('-H', 'X-Forwarded-For: 10.244.2.8', `${base}/headers`)).body);
   assert.equal((h.headers as Record<string, string>)['X-Forwarded-For'], undefined);
   const shown = json(
@@ -59,7 +59,7 @@ test('/headers, /ip, X-Forwarded-For as origin and hidden by default', async () 
   });
 });
 
-test('/status/{code} and weighted choices', async () => {
+void test('/status/{code} and weighted choices', async () => {
   assert.equal((await curl(`${base}/status/503`)).status, 503);
   const teapot = await curl(`${base}/status/418`);
   assert.equal(teapot.status, 418);
@@ -82,7 +82,7 @@ test('/status/{code} and weighted choices', async () => {
   assert.equal(parseStatusCodes('99'), undefined);
 });
 
-test('/bytes/{n}: exact length, reproducible with seed, capped', async () => {
+void test('/bytes/{n}: exact length, reproducible with seed, capped', async () => {
   const a = await curl(`${base}/bytes/100000?seed=7`);
   const b = await curl(`${base}/bytes/100000?seed=7`);
   const c = await curl(`${base}/bytes/100000`);
@@ -96,7 +96,7 @@ test('/bytes/{n}: exact length, reproducible with seed, capped', async () => {
   assert.equal(big.body.length, 5 * 1024 * 1024);
 });
 
-test('/delay/{s}, /anything, /post, 404 and 405', async () => {
+void test('/delay/{s}, /anything, /post, 404 and 405', async () => {
   const d = await curl(`${base}/delay/0.2?x=1`);
   assert.equal(d.status, 200);
   assert.deepEqual(json(d.body).args, { x: '1' });
@@ -125,7 +125,7 @@ test('/delay/{s}, /anything, /post, 404 and 405', async () => {
   assert.match(root.body.toString(), /<h1>httpbin/);
 });
 
-test('titleCase is Python str.title()', () => {
+void test('titleCase is Python str.title()', () => {
   assert.equal(titleCase('x-b3-traceid'), 'X-B3-Traceid');
   assert.equal(titleCase('user-agent'), 'User-Agent');
   assert.equal(titleCase('X-REQUEST-ID'), 'X-Request-Id');

@@ -47,7 +47,7 @@ function pod(
   };
 }
 
-test('scheduler: worker with fewest pods, never the control plane without toleration', () => {
+void test('scheduler: worker with fewest pods, never the control plane without toleration', () => {
   const placed = [pod('a', { nodeName: 'worker' }), pod('b', { nodeName: 'worker' })];
   assert.equal(chooseNode(pod('x'), nodes, placed).node, 'worker2');
   assert.equal(chooseNode(pod('x'), nodes, []).node, 'worker', 'ties broken by name');
@@ -75,7 +75,7 @@ test('scheduler: worker with fewest pods, never the control plane without tolera
   assert.equal(chooseNode(tolerated, nodes, []).node, 'control-plane');
 });
 
-test('scheduler: nodeSelector, pinned IP and not-ready nodes', () => {
+void test('scheduler: nodeSelector, pinned IP and not-ready nodes', () => {
   assert.equal(
     chooseNode(pod('x', { nodeSelector: { 'kubernetes.io/hostname': 'worker2' } }), nodes, []).node,
     'worker2',
@@ -99,7 +99,7 @@ test('scheduler: nodeSelector, pinned IP and not-ready nodes', () => {
   );
 });
 
-test('endpoints: ready and not-ready addresses, targetRef, named and numeric target ports', () => {
+void test('endpoints: ready and not-ready addresses, targetRef, named and numeric target ports', () => {
   const svc: Service = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -172,7 +172,7 @@ test('endpoints: ready and not-ready addresses, targetRef, named and numeric tar
   );
 });
 
-test('deployment pods: <name>-<10 hex>-<5 k8s alphabet>, template labels + hash, owner', () => {
+void test('deployment pods: <name>-<10 hex>-<5 k8s alphabet>, template labels + hash, owner', () => {
   const d: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -237,7 +237,7 @@ test('deployment pods: <name>-<10 hex>-<5 k8s alphabet>, template labels + hash,
   assert.equal(st.conditions?.[0]?.status, 'False');
 });
 
-test('daemonset pods: node-pinned, IP offset inside the node pod CIDR, taints honoured', () => {
+void test('daemonset pods: node-pinned, IP offset inside the node pod CIDR, taints honoured', () => {
   const ds: DaemonSet = {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',

@@ -59,7 +59,7 @@ function ask(name: string, type: 'A' | 'AAAA' | 'SRV' | 'PTR' | 'MX' = 'A', edns
   return resp;
 }
 
-test('A for <svc>.<ns>.svc.cluster.local is the ClusterIP, authoritative, id echoed', () => {
+void test('A for <svc>.<ns>.svc.cluster.local is the ClusterIP, authoritative, id echoed', () => {
   const r = ask('httpbin.default.svc.cluster.local');
   assert.equal(r.id, 4242);
   assert.equal(r.rcode, 'NOERROR');
@@ -73,7 +73,7 @@ test('A for <svc>.<ns>.svc.cluster.local is the ClusterIP, authoritative, id ech
   assert.equal(ask('HTTPBIN.Default.svc.cluster.local.').answers?.length, 1);
 });
 
-test('search-path expansions: wrong-namespace tries are NXDOMAIN, the right one answers', () => {
+void test('search-path expansions: wrong-namespace tries are NXDOMAIN, the right one answers', () => {
   // from a pod in default, "httpbin" is tried as httpbin.default.svc.cluster.local first
   assert.equal(ask('httpbin.default.svc.cluster.local').rcode, 'NOERROR');
   // "httpbin.default" gets expanded to httpbin.default.default.svc.cluster.local first
@@ -85,7 +85,7 @@ test('search-path expansions: wrong-namespace tries are NXDOMAIN, the right one 
   assert.equal(ask('httpbin.kube-system.svc.cluster.local').rcode, 'NXDOMAIN');
 });
 
-test('AAAA for a known name is empty NOERROR (NODATA); for unknown NXDOMAIN', () => {
+void test('AAAA for a known name is empty NOERROR (NODATA); for unknown NXDOMAIN', () => {
   const r = ask('httpbin.default.svc.cluster.local', 'AAAA');
   assert.equal(r.rcode, 'NOERROR');
   assert.equal(r.answers?.length, 0);
@@ -93,7 +93,7 @@ test('AAAA for a known name is empty NOERROR (NODATA); for unknown NXDOMAIN', ()
   assert.equal(ask('nope.default.svc.cluster.local', 'AAAA').rcode, 'NXDOMAIN');
 });
 
-test('pod names, namespaces, SRV, PTR and headless services', () => {
+void test('pod names, namespaces, SRV, PTR and headless services', () => {
   const p = ask('10-244-2-8.default.pod.cluster.local');
   assert.equal((p.answers?.[0] as { data: string }).data, '10.244.2.8');
   assert.equal(ask('10-244-2-999.default.pod.cluster.local').rcode, 'NXDOMAIN');
@@ -115,19 +115,19 @@ test('pod names, namespaces, SRV, PTR and headless services', () => {
   ]);
 });
 
-test('names outside the cluster are REFUSED at once (no upstream)', () => {
+void test('names outside the cluster are REFUSED at once (no upstream)', () => {
   const r = ask('example.com');
   assert.equal(r.rcode, 'REFUSED');
   assert.equal(r.answers?.length, 0);
   assert.equal(ask('example.com', 'AAAA').rcode, 'REFUSED');
 });
 
-test('EDNS queries get an OPT record back', () => {
+void test('EDNS queries get an OPT record back', () => {
   const r = ask('httpbin.default.svc.cluster.local', 'A', true);
   assert.equal(r.additionals?.find((a) => a.type === 'OPT')?.type, 'OPT');
 });
 
-test('more than one question is FORMERR', () => {
+void test('more than one question is FORMERR', () => {
   const q = dnsPacket.decode(
     dnsPacket.encode({
       type: 'query',
@@ -141,7 +141,7 @@ test('more than one question is FORMERR', () => {
   assert.equal((answerQuery(q, idx).flags ?? 0) & 0xf, RCODE.FORMERR);
 });
 
-test('dnsServices: services with headless endpoint addresses', () => {
+void test('dnsServices: services with headless endpoint addresses', () => {
   const list = dnsServices(
     [
       {

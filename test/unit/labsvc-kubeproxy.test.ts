@@ -34,7 +34,7 @@ function eps(
   };
 }
 
-test('chain names are kube-proxy hashes (values seen on kind clusters)', () => {
+void test('chain names are kube-proxy hashes (values seen on kind clusters)', () => {
   assert.equal(serviceChain('kube-system/kube-dns:dns', 'UDP'), 'KUBE-SVC-TCOU7JCQXEZGVUNU');
   assert.equal(serviceChain('kube-system/kube-dns:dns-tcp', 'TCP'), 'KUBE-SVC-ERIFXISQEP7F7OF4');
   assert.equal(serviceChain('kube-system/kube-dns:metrics', 'TCP'), 'KUBE-SVC-JD5MR3NA4I4DYORP');
@@ -44,14 +44,14 @@ test('chain names are kube-proxy hashes (values seen on kind clusters)', () => {
   assert.notEqual(sep, endpointChain('default/httpbin:http', 'TCP', '10.244.1.8:80'));
 });
 
-test('base32 matches RFC 4648 test vectors', () => {
+void test('base32 matches RFC 4648 test vectors', () => {
   assert.equal(base32(Buffer.from('')), '');
   assert.equal(base32(Buffer.from('f')), 'MY======');
   assert.equal(base32(Buffer.from('foob')), 'MZXW6YQ=');
   assert.equal(base32(Buffer.from('foobar')), 'MZXW6YTBOI======');
 });
 
-test('probabilities: 1/(n-i), last endpoint unconditional', () => {
+void test('probabilities: 1/(n-i), last endpoint unconditional', () => {
   assert.equal(probability(0, 2), '0.5000000000');
   assert.equal(probability(0, 3), '0.3333333333');
   assert.equal(probability(1, 3), '0.5000000000');
@@ -86,7 +86,7 @@ test('probabilities: 1/(n-i), last endpoint unconditional', () => {
   assert.match(jumps[2]!, /-> 10\.244\.2\.3:8080" -j KUBE-SEP-/);
 });
 
-test('renders the seeds cluster: httpbin TCP and kube-dns UDP+TCP, DNAT per endpoint', () => {
+void test('renders the seeds cluster: httpbin TCP and kube-dns UDP+TCP, DNAT per endpoint', () => {
   const r = renderProxyRules(
     [
       svc('default', 'httpbin', '10.96.0.105', {
@@ -141,7 +141,7 @@ test('renders the seeds cluster: httpbin TCP and kube-dns UDP+TCP, DNAT per endp
   assert.deepEqual(r.filter.rules, []);
 });
 
-test('a service without ready endpoints is rejected in filter, not DNATed', () => {
+void test('a service without ready endpoints is rejected in filter, not DNATed', () => {
   const r = renderProxyRules(
     [svc('default', 'web', '10.96.0.50', { ports: [{ port: 80 }] })],
     [
@@ -159,7 +159,7 @@ test('a service without ready endpoints is rejected in filter, not DNATed', () =
   assert.ok(!r.nat.rules.some((l) => l.includes('10.96.0.50')));
 });
 
-test('restore plan: jumps appended only when missing, stale chains flushed and deleted', () => {
+void test('restore plan: jumps appended only when missing, stale chains flushed and deleted', () => {
   const r = renderProxyRules(
     [svc('default', 'web', '10.96.0.50', { ports: [{ port: 80 }] })],
     [eps('default', 'web', ['10.244.1.9'], [{ port: 80 }])],
