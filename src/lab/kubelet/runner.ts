@@ -5,7 +5,7 @@
  * in its own process group, output appended to `<podDir>/<container>.log`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import type { Container } from '../../k8s/types.js';
@@ -43,10 +43,12 @@ export function containerArgv(c: Container): string[] {
 
 /** Resolves a program like execvp would; undefined when it cannot be run. */
 export function findExecutable(cmd: string, path = DEFAULT_PATH): string | undefined {
+  // access(X_OK) succeeds for root on files without any x bit; execve does not.
   const ok = (p: string) => {
     try {
       accessSync(p, constants.X_OK);
-      return true;
+      const st = statSync(p);
+      return st.isFile() && (st.mode & 0o111) !== 0;
     } catch {
       return false;
     }

@@ -1,0 +1,239 @@
+/**
+ * `ambit lab up` with the default (seeds) cluster: addresses and routes as in the seeds, sleep
+ * reaching httpbin through cluster DNS and the ClusterIP, real kubectl against the lab, a new
+ * Deployment coming up and going away with its namespace and processes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { run, type RunResult } from '../../src/sys/exec.js';
+import { labName, skipUnlessRoot } from '../helpers/root.js';
+
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
+  return d;
+}
+const bin = join(repoRoot(), 'bin', 'ambit');
+const N = labName('up');
+const stateDir = join(process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs', N);
+const kubeconfig = join(stateDir, 'kubeconfig');
+
+function ambit(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return run(process.execPath, [bin, ...args], { allowFail: true, timeoutMs });
+}
+function kubectl(args: string[], input?: string): Promise<RunResult> {
+  return run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+    allowFail: true,
+    input,
+    timeoutMs: 60_000,
+  });
+}
+interface PodJson {
+  metadata: { name: string; uid: string; annotations?: Record<string, string> };
+  status?: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[] };
+}
+async function pods(selector: string): Promise<PodJson[]> {
+  const r = await kubectl(['get', 'pods', '-n', 'default', '-l', selector, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+}
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+const ready = (p: PodJson) =>
+  p.status?.phase === 'Running' &&
+  (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 }, () => {
+  let sleepPod = '';
+  const tmp = mkdtempSync(join(tmpdir(), 'ambit-lab-up-'));
+
+  before(async () => {
+    const r = await ambit(['lab', 'up', '--name', N, '--timeout', '120'], 180_000);
+    assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /\[1\/\d+\] creating state directory/);
+    sleepPod = (await pods('app=sleep'))[0]!.metadata.name;
+  });
+
+  after(async () => {
+    const r = await ambit(['lab', 'down', '--name', N], 120_000);
+    rmSync(tmp, { recursive: true, force: true });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('gives the seeds addresses and routes', async () => {
+    const addr = (await run('ip', ['-n', `${N}-worker2`, '-o', 'addr'])).stdout;
+    assert.match(addr, /eth0\s+inet 172\.18\.0\.3\/16/);
+    const routes = (await run('ip', ['-n', `${N}-worker2`, 'route'])).stdout;
+    assert.match(routes, /^default via 172\.18\.0\.1 dev eth0/m);
+    assert.match(routes, /^10\.244\.0\.0\/24 via 172\.18\.0\.2 dev eth0/m);
+    assert.match(routes, /^10\.244\.1\.0\/24 via 172\.18\.0\.4 dev eth0/m);
+    assert.match(routes, /^10\.244\.2\.8 dev veth[0-9a-f]{8} scope host/m);
+    const fwd = await run('sysctl', ['-n', 'net.ipv4.ip_forward'], { netns: `${N}-worker2` });
+    assert.equal(fwd.stdout.trim(), '1');
+    const wr = (await run('ip', ['-n', `${N}-worker`, 'route'])).stdout;
+    assert.match(wr, /^10\.244\.2\.0\/24 via 172\.18\.0\.3 dev eth0/m);
+    assert.match(wr, /^10\.244\.1\.7 dev veth[0-9a-f]{8} scope host/m);
+
+    const [sp] = await pods('app=sleep');
+    const podNs = sp!.metadata.annotations?.['lab.ambit.dev/netns'] ?? '';
+    assert.equal(podNs, `${N}-p${sp!.metadata.uid.replace(/-/g, '').slice(0, 8)}`);
+    const veth = sp!.metadata.annotations?.['lab.ambit.dev/host-veth'] ?? '';
+    assert.match(
+      (await run('ip', ['-n', `${N}-worker2`, '-o', 'addr', 'show', veth])).stdout,
+      /inet 10\.244\.2\.1\/32/,
+    );
+    assert.match(
+      (await run('ip', ['-n', podNs, '-o', 'addr'])).stdout,
+      /eth0\s+inet 10\.244\.2\.8\/32/,
+    );
+    const pr = (await run('ip', ['-n', podNs, 'route'])).stdout;
+    assert.match(pr, /^default via 10\.244\.2\.1 dev eth0/m);
+    assert.match(pr, /^10\.244\.2\.0\/24 via 10\.244\.2\.1 dev eth0 src 10\.244\.2\.8/m);
+    assert.match(pr, /^10\.244\.2\.1 dev eth0 scope link/m);
+    assert.match(
+      readFileSync(`/etc/netns/${podNs}/resolv.conf`, 'utf8'),
+      /^nameserver 10\.96\.0\.10$/m,
+    );
+  });
+
+  it('sleep curls httpbin through cluster DNS and the ClusterIP', async () => {
+    const dns = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      sleepPod,
+      '--',
+      'getent',
+      'hosts',
+      'httpbin',
+    ]);
+    assert.equal(dns.code, 0, dns.stderr);
+    assert.match(dns.stdout, /^10\.96\.0\.105\s+httpbin\.default\.svc\.cluster\.local/);
+    const r = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      sleepPod,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      'http://httpbin:8000/get',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const body = JSON.parse(r.stdout) as {
+      origin: string;
+      url: string;
+      headers: Record<string, string>;
+    };
+    assert.equal(body.origin, '10.244.2.8');
+    assert.equal(body.url, 'http://httpbin:8000/get');
+    assert.equal(body.headers.Host, 'httpbin:8000');
+    // The ClusterIP rule on sleep's node counted the connection (DNAT by kube-proxy's chains).
+    const nat = await run('iptables-save', ['-c', '-t', 'nat'], { netns: `${N}-worker2` });
+    const rule = nat.stdout
+      .split('\n')
+      .find((l) => l.includes('-d 10.96.0.105/32') && l.includes('--dport 8000'));
+    assert.ok(rule, `no ClusterIP rule in\n${nat.stdout}`);
+    assert.match(rule, /^\[[1-9]\d*:\d+\]/, `rule never matched: ${rule}`);
+    // exec passes the exit code through
+    const ex = await ambit(['lab', 'exec', '--name', N, sleepPod, '--', 'sh', '-c', 'exit 7']);
+    assert.equal(ex.code, 7);
+  });
+
+  it('serves kubectl get pods -A -o wide', async () => {
+    const r = await kubectl(['get', 'pods', '-A', '-o', 'wide']);
+    assert.equal(r.code, 0, r.stderr);
+    const line = r.stdout.split('\n').find((l) => l.includes('httpbin-'));
+    assert.ok(line, r.stdout);
+    assert.match(line, /Running/);
+    assert.match(line, /10\.244\.1\.7\s+worker\s/);
+    const st = await ambit(['lab', 'status', '--name', N]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /worker2\s+Ready/);
+    assert.match(st.stdout, /sleep-\S+\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.2\.8\s+worker2/);
+  });
+
+  it('runs a Deployment applied with kubectl, reachable from sleep, removed by kubectl delete', async () => {
+    const conf = join(tmp, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `pid ${tmp}/nginx.pid;\nerror_log ${tmp}/error.log;\nevents {}\nhttp {\n  access_log off;\n` +
+        `  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy;\n` +
+        `  fastcgi_temp_path ${tmp}/fcgi; uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;\n` +
+        `  server { listen 8080; location / { return 200 "hello from nginx\\n"; } }\n}\n`,
+    );
+    const manifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: worker}
+      containers:
+        - name: nginx
+          image: nginx
+          command: [nginx, -c, ${conf}, -g, 'daemon off;']
+          ports: [{containerPort: 8080}]
+          readinessProbe: {httpGet: {path: /, port: 8080}}
+`;
+    const ap = await kubectl(['apply', '-f', '-'], manifest);
+    assert.equal(ap.code, 0, ap.stderr);
+    const pod = await until('web pod ready', async () => (await pods('app=web')).find(ready));
+    const ip = pod.status!.podIP!;
+    assert.match(ip, /^10\.244\.1\.\d+$/);
+    const podNs = pod.metadata.annotations!['lab.ambit.dev/netns']!;
+    assert.ok(existsSync(`/run/netns/${podNs}`));
+    const pids = (await run('ip', ['netns', 'pids', podNs])).stdout
+      .trim()
+      .split('\n')
+      .filter((x) => x);
+    assert.ok(pids.length >= 2, `nginx master and worker in ${podNs}: ${pids.join(',')}`);
+
+    const r = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      sleepPod,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      `http://${ip}:8080/`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello from nginx\n');
+
+    const del = await kubectl(['delete', 'deployment', 'web', '--wait=true', '--timeout=60s']);
+    assert.equal(del.code, 0, del.stderr);
+    await until('web pods gone', async () =>
+      (await pods('app=web')).length === 0 ? true : undefined,
+    );
+    await until('pod netns removed', async () =>
+      existsSync(`/run/netns/${podNs}`) ? undefined : true,
+    );
+    for (const pid of pids)
+      assert.equal(existsSync(`/proc/${pid}`), false, `nginx process ${pid} still runs`);
+    assert.equal(existsSync(`/etc/netns/${podNs}`), false);
+  });
+});
