@@ -55,7 +55,7 @@ const ready = (p: PodJson) =>
   p.status?.phase === 'Running' &&
   (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
-describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 }, () => {
+void describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 }, () => {
   let sleepPod = '';
   const tmp = mkdtempSync(join(tmpdir(), 'ambit-lab-up-'));
 
@@ -72,7 +72,7 @@ describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 },
     assert.equal(r.code, 0, r.stderr);
   });
 
-  it('gives the seeds addresses and routes', async () => {
+  void it('gives the seeds addresses and routes', async () => {
     const addr = (await run('ip', ['-n', `${N}-worker2`, '-o', 'addr'])).stdout;
     assert.match(addr, /eth0\s+inet 172\.18\.0\.3\/16/);
     const routes = (await run('ip', ['-n', `${N}-worker2`, 'route'])).stdout;
@@ -108,7 +108,7 @@ describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 },
     );
   });
 
-  it('sleep curls httpbin through cluster DNS and the ClusterIP', async () => {
+  void it('sleep curls httpbin through cluster DNS and the ClusterIP', async () => {
     const dns = await ambit([
       'lab',
       'exec',
@@ -156,7 +156,7 @@ describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 },
     assert.equal(ex.code, 7);
   });
 
-  it('serves kubectl get pods -A -o wide', async () => {
+  void it('serves kubectl get pods -A -o wide', async () => {
     const r = await kubectl(['get', 'pods', '-A', '-o', 'wide']);
     assert.equal(r.code, 0, r.stderr);
     const line = r.stdout.split('\n').find((l) => l.includes('httpbin-'));
@@ -169,7 +169,7 @@ describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 },
     assert.match(st.stdout, /sleep-\S+\s+1\/1\s+Running\s+0\s+\S+\s+10\.244\.2\.8\s+worker2/);
   });
 
-  it('runs a Deployment applied with kubectl, reachable from sleep, removed by kubectl delete', async () => {
+  void it('runs a Deployment applied with kubectl, reachable from sleep, removed by kubectl delete', async () => {
     const conf = join(tmp, 'nginx.conf');
     writeFileSync(
       conf,

@@ -23,8 +23,8 @@ nodes:
 ${nodes}`;
 const cp = '  - {name: cp, ip: 172.18.0.2, podCIDR: 10.244.0.0/24, role: control-plane}\n';
 
-describe('cluster file', () => {
-  it('defaults to the seeds cluster', () => {
+void describe('cluster file', () => {
+  void it('defaults to the seeds cluster', () => {
     const c = validateCluster({});
     assert.deepEqual(c, defaultCluster());
     assert.deepEqual(
@@ -37,13 +37,13 @@ describe('cluster file', () => {
     );
   });
 
-  it('accepts a valid custom cluster', () => {
+  void it('accepts a valid custom cluster', () => {
     const c = parseCluster(base(cp + '  - {name: w1, ip: 172.18.0.9, podCIDR: 10.244.5.0/24}\n'));
     assert.equal(c.name, 'lab1');
     assert.equal(c.nodes[1]!.role, 'worker');
   });
 
-  it('rejects a bad CIDR, naming field and value', () => {
+  void it('rejects a bad CIDR, naming field and value', () => {
     fails(
       base(cp + '  - {name: w1, ip: 172.18.0.9, podCIDR: 10.244.5.1/24}\n'),
       'nodes[1].podCIDR',
@@ -53,7 +53,7 @@ describe('cluster file', () => {
     fails(base(cp).replace('10.96.0.0/16', 'ten'), 'serviceCIDR', '"ten"');
   });
 
-  it('rejects duplicate IPs and the gateway as a node IP', () => {
+  void it('rejects duplicate IPs and the gateway as a node IP', () => {
     fails(
       base(cp + '  - {name: w1, ip: 172.18.0.2, podCIDR: 10.244.5.0/24}\n'),
       'nodes[1].ip',
@@ -67,7 +67,7 @@ describe('cluster file', () => {
     );
   });
 
-  it('rejects overlapping pod CIDRs', () => {
+  void it('rejects overlapping pod CIDRs', () => {
     fails(
       base(cp + '  - {name: w1, ip: 172.18.0.9, podCIDR: 10.244.0.0/16}\n'),
       'nodes[1].podCIDR',
@@ -79,7 +79,7 @@ describe('cluster file', () => {
     );
   });
 
-  it('rejects a node IP outside the underlay', () => {
+  void it('rejects a node IP outside the underlay', () => {
     fails(
       base(cp + '  - {name: w1, ip: 172.19.0.9, podCIDR: 10.244.5.0/24}\n'),
       'nodes[1].ip',
@@ -92,7 +92,7 @@ describe('cluster file', () => {
     );
   });
 
-  it('rejects names too long for network namespaces or with bad characters', () => {
+  void it('rejects names too long for network namespaces or with bad characters', () => {
     fails(base(cp).replace('name: lab1', 'name: waytoolongname'), 'name', 'waytoolongname');
     fails(base(cp).replace('name: lab1', 'name: a-b'), '"a-b"');
     fails(
@@ -102,7 +102,7 @@ describe('cluster file', () => {
     fails(base(cp + '  - {name: Worker_1, ip: 172.18.0.9, podCIDR: 10.244.5.0/24}\n'), 'Worker_1');
   });
 
-  it('rejects duplicate names, bad roles, no or two control planes, unknown fields', () => {
+  void it('rejects duplicate names, bad roles, no or two control planes, unknown fields', () => {
     fails(
       base(cp + '  - {name: cp, ip: 172.18.0.9, podCIDR: 10.244.5.0/24}\n'),
       'duplicate node name',

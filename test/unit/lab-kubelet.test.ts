@@ -8,8 +8,8 @@ import { volumeEnvName } from '../../src/lab/kubelet/volumes.js';
 import { hostVethName, resolvConf } from '../../src/lab/net/pod-net.js';
 import { netnsNames } from '../../src/lab/cluster/cluster.js';
 
-describe('kubelet IPAM', () => {
-  it('allocates the lowest free address from .2, leaving .3 to the ztunnel', () => {
+void describe('kubelet IPAM', () => {
+  void it('allocates the lowest free address from .2, leaving .3 to the ztunnel', () => {
     const ipam = new Ipam('10.244.1.0/24');
     assert.equal(ipam.gateway(), '10.244.1.1');
     assert.equal(ipam.allocate('a', {}), '10.244.1.2');
@@ -21,7 +21,7 @@ describe('kubelet IPAM', () => {
     assert.equal(ipam.allocate('d', {}), '10.244.1.2');
   });
 
-  it('rejects pins outside the node CIDR or in use, with codes', () => {
+  void it('rejects pins outside the node CIDR or in use, with codes', () => {
     const ipam = new Ipam('10.244.1.0/24');
     ipam.allocate('a', { pinned: '10.244.1.7' });
     assert.throws(
@@ -38,7 +38,7 @@ describe('kubelet IPAM', () => {
     );
   });
 
-  it('keeps a previous address when free and runs out cleanly', () => {
+  void it('keeps a previous address when free and runs out cleanly', () => {
     const ipam = new Ipam('10.244.1.0/28');
     assert.equal(ipam.allocate('p', { previous: '10.244.1.9' }), '10.244.1.9');
     for (let i = 0; i < 11; i++) ipam.allocate(`x${i}`, {});
@@ -49,8 +49,8 @@ describe('kubelet IPAM', () => {
   });
 });
 
-describe('container commands', () => {
-  it('runs built-in images through ambit and appends args', () => {
+void describe('container commands', () => {
+  void it('runs built-in images through ambit and appends args', () => {
     const argv = containerArgv({ name: 'h', image: 'ambit/httpbin', args: ['--port', '80'] });
     assert.deepEqual(argv.slice(-5), ['lab', 'app', 'httpbin', '--port', '80']);
     assert.ok(argv[1]!.endsWith('/bin/ambit'));
@@ -63,18 +63,18 @@ describe('container commands', () => {
     );
   });
 
-  it('refuses an unknown image without a command', () => {
+  void it('refuses an unknown image without a command', () => {
     assert.throws(() => containerArgv({ name: 'c', image: 'busybox' }), /busybox.*no command/);
   });
 
-  it('finds executables on PATH like execvp', () => {
+  void it('finds executables on PATH like execvp', () => {
     assert.ok(findExecutable('sh'));
     assert.equal(findExecutable('no-such-program-ambit'), undefined);
     assert.equal(findExecutable('/etc/passwd'), undefined, 'not executable');
   });
 });
 
-describe('pod status', () => {
+void describe('pod status', () => {
   const view = (over: Partial<PodView>): PodView => ({
     initialized: true,
     podIP: '10.244.1.7',
@@ -85,7 +85,7 @@ describe('pod status', () => {
   });
   const running = { running: { startedAt: 'x' } };
 
-  it('is Running and Ready with all containers ready', () => {
+  void it('is Running and Ready with all containers ready', () => {
     const s = computeStatus(
       view({
         containers: [
@@ -106,7 +106,7 @@ describe('pod status', () => {
     assert.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'True');
   });
 
-  it('is Pending before setup, showing why on the containers', () => {
+  void it('is Pending before setup, showing why on the containers', () => {
     const s = computeStatus(
       view({
         initialized: false,
@@ -133,7 +133,7 @@ describe('pod status', () => {
     assert.equal(s.conditions!.find((c) => c.type === 'Ready')!.status, 'False');
   });
 
-  it('ends Succeeded or Failed when no container restarts', () => {
+  void it('ends Succeeded or Failed when no container restarts', () => {
     const done = (exitCode: number) => ({
       name: 'a',
       image: 'i',
@@ -149,8 +149,8 @@ describe('pod status', () => {
   });
 });
 
-describe('names and files', () => {
-  it('names namespaces, veths and volume env vars by convention', () => {
+void describe('names and files', () => {
+  void it('names namespaces, veths and volume env vars by convention', () => {
     assert.equal(
       netnsNames.pod('ambit', '1a2b3c4d-5e6f-7788-99aa-bbccddeeff00'),
       'ambit-p1a2b3c4d',
