@@ -36,6 +36,9 @@ export const TRACE_CHAINS = {
 
 export const TRACE_TABLE_PREFIX = 'ambit_trace_';
 
+/** Packets traced per flow direction before the rate limit (SYN, handshake ACK, data...). */
+export const TRACE_BURST = 5;
+
 /** UDP port of the readiness probe: a datagram to 127.0.0.1 on it is traced too. */
 export const PROBE_PORT = 9;
 
@@ -58,9 +61,12 @@ export function traceTableScript(table: string, flows: readonly TraceFlow[]): st
     throw new AmbitError('TRACE_BAD_TABLE', `bad trace table name ${table}`, { value: table });
   }
   const arm: string[] = [];
+  // Only the first packets of each direction are traced (then one a second): the monitor
+  // reads far slower than the kernel reports, and a burst overflows its socket (ENOBUFS).
+  const limit = `limit rate 1/second burst ${TRACE_BURST} packets`;
   for (const f of flows) {
-    arm.push(`${flowMatch(f, false)} meta nftrace set 1`);
-    arm.push(`${flowMatch(f, true)} meta nftrace set 1`);
+    arm.push(`${flowMatch(f, false)} ${limit} meta nftrace set 1`);
+    arm.push(`${flowMatch(f, true)} ${limit} meta nftrace set 1`);
   }
   arm.push(`ip daddr 127.0.0.1 udp dport ${PROBE_PORT} meta nftrace set 1`);
   const chain = (name: string, hook: string, prio: number, rules: string[]) =>

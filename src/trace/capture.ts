@@ -45,6 +45,8 @@ export interface Capture<T> {
   lines: MonitorLine[];
   events: TraceEvent[];
   warnings: string[];
+  /** True when a monitor lost events (it stopped early, e.g. on ENOBUFS). */
+  incomplete: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,12 +98,14 @@ export async function capture<T>(
     const result = await action();
     await sleep(opts.settleMs ?? 500);
     await cleanup();
+    let incomplete = false;
     for (const m of monitors) {
+      if (m.died) incomplete = true;
       if (m.died)
         warnings.push(`monitor in ${m.netns} stopped early (${m.died}); its events are incomplete`);
     }
     const lines = monitors.flatMap((m) => m.lines).sort((a, b) => a.seq - b.seq);
-    return { result, lines, events: parseMonitorLines(lines), warnings };
+    return { result, lines, events: parseMonitorLines(lines), warnings, incomplete };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

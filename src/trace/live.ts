@@ -1,0 +1,83 @@
+/**
+ * `traceLive`: trace a curl from a pod of a running lab. The lab's API server says where
+ * things are: the client pod's address and network namespace (annotation
+ * `lab.ambit.dev/netns`), and every pod's and node's namespace for display names; every
+ * namespace named `<lab>-*` is armed.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError } from '../errors.js';
+import { KubeClient } from '../k8s/client.js';
+import { resources } from '../k8s/resources.js';
+import type { Pod } from '../k8s/types.js';
+import { listNetns } from '../sys/nftrace.js';
+import { traceCurl, type TraceResult } from './session.js';
+
+export interface LiveOptions {
+  pod: string;
+  url: string;
+  lab?: string;
+  namespace?: string;
+  /** API server URL; default from `<state>/labs/<lab>/apiserver.url`. */
+  server?: string;
+  clientPort?: number;
+}
+
+const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
+
+export function labStateDir(lab: string): string {
+  return join(process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs', lab);
+}
+
+function apiServer(lab: string): string {
+  const file = join(labStateDir(lab), 'apiserver.url');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new AmbitError('TRACE_NO_LAB', `lab ${lab} is not running (no ${file})`, {
+      value: lab,
+      hint: 'start it with `ambit lab up` or pass --lab',
+      cause: err,
+    });
+  }
+}
+
+export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
+  const lab = opts.lab ?? 'ambit';
+  const kube = new KubeClient({ server: opts.server ?? apiServer(lab) });
+  const ns = opts.namespace ?? 'default';
+  const pods = (await kube.list<Pod>(resources.pods)).items;
+  const pod = pods.find((p) => p.metadata.name === opts.pod && p.metadata.namespace === ns);
+  if (!pod) {
+    throw new AmbitError('TRACE_NO_POD', `no pod ${ns}/${opts.pod} in lab ${lab}`, {
+      value: `${ns}/${opts.pod}`,
+      hint: 'list pods with `kubectl get pods -A`; pass -n for another namespace',
+    });
+  }
+  const clientNetns = pod.metadata.annotations?.[NETNS_ANNOTATION];
+  const clientIp = pod.status?.podIP;
+  if (!clientNetns || !clientIp) {
+    throw new AmbitError('TRACE_POD_NOT_RUNNING', `pod ${ns}/${opts.pod} has no netns or IP yet`, {
+      value: `${ns}/${opts.pod}`,
+      hint: 'wait until it is Running',
+    });
+  }
+  const names = new Map<string, string>();
+  for (const p of pods) {
+    const n = p.metadata.annotations?.[NETNS_ANNOTATION];
+    // hostNetwork pods share their node's namespace, which keeps the node's name.
+    if (n && !(p.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork) {
+      names.set(n, p.metadata.name);
+    }
+  }
+  const netns = (await listNetns()).filter((n) => n.startsWith(`${lab}-`));
+  for (const n of netns) if (!names.has(n)) names.set(n, n.slice(lab.length + 1));
+  return traceCurl({
+    netns,
+    names,
+    clientNetns,
+    clientIp,
+    url: opts.url,
+    ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
+  });
+}

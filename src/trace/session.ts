@@ -1,0 +1,92 @@
+/**
+ * Trace one curl: arm the kernel trace for the client's connection (fixed source port, so
+ * the tuple is known before the first packet), for everything to and from the client's
+ * address (ztunnel's spoofed connection to the server), and for HBONE (port 15008); run curl
+ * inside the client's namespace; return the response, the path and the raw monitor lines.
+ */
+import { run } from '../sys/exec.js';
+import type { MonitorLine, TraceFlow } from '../sys/nftrace.js';
+import { buildPath, capture } from './capture.js';
+import type { TracePath } from './model.js';
+
+export interface CurlTraceOptions {
+  /** Namespaces to arm (every namespace the path may cross). */
+  netns: readonly string[];
+  /** Display names of namespaces (node and pod names). */
+  names?: Map<string, string>;
+  clientNetns: string;
+  clientIp: string;
+  url: string;
+  /** curl's source port (default: random in 40000–49999). */
+  clientPort?: number;
+  hbonePort?: number;
+  timeoutSeconds?: number;
+}
+
+export interface TraceResponse {
+  /** curl's exit code (0 = a response came back). */
+  exitCode: number;
+  /** HTTP status, 0 when there was none. */
+  status: number;
+  body: string;
+  stderr: string;
+}
+
+export interface TraceResult {
+  response: TraceResponse;
+  path: TracePath;
+  raw: MonitorLine[];
+}
+
+const STATUS_MARK = '\nambit-trace-http-status:';
+
+export function traceFlows(clientIp: string, clientPort: number, hbonePort = 15008): TraceFlow[] {
+  return [
+    { proto: 'tcp', src: clientIp, sport: clientPort },
+    { proto: 'tcp', src: clientIp },
+    { proto: 'tcp', dport: hbonePort },
+  ];
+}
+
+export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
+  let clientPort = o.clientPort ?? 40000 + Math.floor(Math.random() * 10000);
+  const timeout = o.timeoutSeconds ?? 10;
+  const once = () =>
+    capture({ netns: o.netns, flows: traceFlows(o.clientIp, clientPort, o.hbonePort) }, () =>
+      run(
+        'curl',
+        [
+          '-sS',
+          '-m',
+          String(timeout),
+          '--local-port',
+          String(clientPort),
+          '-w',
+          `${STATUS_MARK}%{http_code}`,
+          o.url,
+        ],
+        { netns: o.clientNetns, allowFail: true, timeoutMs: (timeout + 5) * 1000 },
+      ),
+    );
+  // A monitor that fell behind lost events; the request is repeatable, the trace is not.
+  let cap = await once();
+  for (let i = 0; i < 2 && cap.incomplete; i++) {
+    clientPort = clientPort >= 65000 ? 40000 : clientPort + 1; // the old tuple is in TIME_WAIT
+    cap = await once();
+  }
+  const out = cap.result.stdout;
+  const at = out.lastIndexOf(STATUS_MARK);
+  const response: TraceResponse = {
+    exitCode: cap.result.code,
+    status: at >= 0 ? Number(out.slice(at + STATUS_MARK.length).trim()) || 0 : 0,
+    body: at >= 0 ? out.slice(0, at) : out,
+    stderr: cap.result.stderr.trim(),
+  };
+  const path = await buildPath(o.netns, cap.events, {
+    clientIp: o.clientIp,
+    clientPort,
+    ...(o.names ? { names: o.names } : {}),
+  });
+  path.warnings.unshift(...cap.warnings);
+  return { response, path, raw: cap.lines };
+}
