@@ -1,5 +1,2 @@
-// Scaffolding: replaced by the component that owns `ambit controlplane`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit controlplane: not built yet');
-  return Promise.resolve(2);
-}
+/** `ambit controlplane`: the control plane (istiod): delta xDS and CA. */
+export { run } from '../controlplane/main.js';

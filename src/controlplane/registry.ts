@@ -1,0 +1,127 @@
+/**
+ * Watches the Kubernetes objects the model reads (list+watch informers) and rebuilds the model
+ * after each burst of changes, debounced (default 50 ms) so that one `kubectl apply` becomes one
+ * push that reaches ztunnels well within a second. Kinds the API server does not serve yet
+ * (e.g. Gateway API CRDs) are retried in the background and count as empty until then.
+ */
+import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../errors.js';
+import type { KubeClient } from '../k8s/client.js';
+import { Informer } from '../k8s/informer.js';
+import { resources, type Resource } from '../k8s/resources.js';
+import type { KubeObject, Namespace, Pod } from '../k8s/types.js';
+import type { Logger } from '../log.js';
+import { buildModel, type Model, type ModelOptions, type Snapshot } from './model/index.js';
+
+const KINDS = {
+  namespaces: resources.namespaces,
+  pods: resources.pods,
+  services: resources.services,
+  endpoints: resources.endpoints,
+  serviceAccounts: resources.serviceaccounts,
+  policies: resources.authorizationpolicies,
+  gateways: resources.gateways,
+} as const satisfies Record<keyof Snapshot, Resource>;
+
+/** Kinds without which the model would be wrong; the rest may be missing on a bare cluster. */
+const REQUIRED = new Set<keyof Snapshot>(['namespaces', 'pods', 'services']);
+
+export interface RegistryEvents {
+  model: [model: Model];
+  namespace: [ns: Namespace];
+}
+
+export class Registry extends EventEmitter<RegistryEvents> {
+  readonly informers = new Map<keyof Snapshot, Informer<KubeObject>>();
+  model: Model | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly kube: KubeClient,
+    private readonly log: Logger,
+    private readonly modelOptions: Partial<ModelOptions> = {},
+    private readonly debounceMs = 50,
+  ) {
+    super();
+  }
+
+  /** Resolves once the required kinds are synced and the first model is built. */
+  async start(): Promise<void> {
+    const starts: Promise<void>[] = [];
+    for (const [key, res] of Object.entries(KINDS) as [keyof Snapshot, Resource][]) {
+      const inf = new Informer<KubeObject>(this.kube, res, {}, this.log.child(res.plural));
+      const changed = () => this.schedule();
+      inf.on('add', (o) => {
+        changed();
+        if (key === 'namespaces') this.emit('namespace', o as Namespace);
+      });
+      inf.on('update', changed);
+      inf.on('delete', changed);
+      this.informers.set(key, inf);
+      const p = this.startInformer(key, inf);
+      if (REQUIRED.has(key)) starts.push(p);
+    }
+    await Promise.all(starts);
+    this.rebuild();
+  }
+
+  private async startInformer(key: keyof Snapshot, inf: Informer<KubeObject>): Promise<void> {
+    let delay = 500;
+    for (;;) {
+      try {
+        await inf.start();
+        return;
+      } catch (err) {
+        if (this.stopped) return;
+        this.log.warn('cannot list; retrying', { kind: key, error: errorMessage(err) });
+        await sleep(delay);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.rebuild();
+    }, this.debounceMs);
+  }
+
+  snapshot(): Snapshot {
+    const of = <T>(k: keyof Snapshot) => (this.informers.get(k)?.list() ?? []) as T[];
+    return {
+      namespaces: of('namespaces'),
+      pods: of('pods'),
+      services: of('services'),
+      endpoints: of('endpoints'),
+      serviceAccounts: of('serviceAccounts'),
+      policies: of('policies'),
+      gateways: of('gateways'),
+    };
+  }
+
+  pod(namespace: string, name: string): Pod | undefined {
+    return this.informers.get('pods')?.cache.get(`${namespace}/${name}`) as Pod | undefined;
+  }
+
+  rebuild(): void {
+    try {
+      this.model = buildModel(this.snapshot(), this.modelOptions);
+      this.emit('model', this.model);
+    } catch (err) {
+      // Bad input must never take the control plane down; keep the previous model.
+      this.log.error('model rebuild failed; keeping the previous state', {
+        error: errorMessage(err),
+      });
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The CA over gRPC + TLS against an in-process API server (TokenReview, pods): a ztunnel gets
+ * certificates only for identities of pods on its node; `openssl verify` accepts them; exactly
+ * one SPIFFE URI SAN; malformed SANs and untrusted callers are refused; a restart with the same
+ * state directory keeps the root.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { startControlPlane, type ControlPlane } from '../../src/controlplane/server.js';
+import { resources } from '../../src/k8s/resources.js';
+import type { KubeObject } from '../../src/k8s/types.js';
+import { createLogger } from '../../src/log.js';
+import { createCsr, requestCertificate } from '../../src/xds/ca-client.js';
+import { bearerMetadata, openChannel } from '../../src/xds/transport.js';
+import {
+  CA_PATH,
+  decodeCertResponse,
+  encodeCertRequest,
+  type CertResponse,
+} from '../../src/xds/wire.js';
+import {
+  podToken,
+  seedMesh,
+  startTestCluster,
+  until,
+  type TestCluster,
+} from '../helpers/xds-cluster.js';
+
+let cluster: TestCluster;
+let cp: ControlPlane;
+let ztW2Token: string;
+let sleepToken: string;
+const logLines: string[] = [];
+const SLEEP = 'spiffe://cluster.local/ns/default/sa/sleep';
+const HTTPBIN = 'spiffe://cluster.local/ns/default/sa/httpbin';
+
+async function start(): Promise<ControlPlane> {
+  return startControlPlane({
+    kube: cluster.kube,
+    log: createLogger('cp', (l) => logLines.push(l)),
+    stateDir: join(cluster.dir, 'controlplane'),
+    host: '127.0.0.1',
+    port: 0,
+    debugHost: '127.0.0.1',
+    debugPort: 0,
+    trustedAccounts: ['istio-system/ztunnel'],
+  });
+}
+
+const ask = (identity: string, tokenFile: string, impersonate = true) =>
+  requestCertificate({
+    address: `127.0.0.1:${cp.grpcPort}`,
+    rootCa: cp.ca.rootPem,
+    tokenFile,
+    identity,
+    impersonate,
+  });
+
+function openssl(args: string[]): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+before(async () => {
+  cluster = await startTestCluster();
+  const mesh = await seedMesh(cluster.kube);
+  ztW2Token = await podToken(cluster.kube, mesh.ztunnelWorker2, cluster.dir);
+  sleepToken = await podToken(cluster.kube, mesh.sleep, cluster.dir);
+  cp = await start();
+});
+
+after(async () => {
+  await cp?.close();
+  await cluster?.close();
+});
+
+void test('a CSR for a pod on the caller node is signed and verifies with openssl', async () => {
+  const cert = await ask(SLEEP, ztW2Token);
+  assert.equal(cert.certChainPem.length, 2, 'leaf and root');
+  const root = join(cluster.dir, 'root.pem');
+  const leaf = join(cluster.dir, 'sleep.pem');
+  writeFileSync(root, cp.ca.rootPem);
+  writeFileSync(leaf, cert.certChainPem[0]!);
+  assert.match(openssl(['verify', '-CAfile', root, leaf]), /sleep\.pem: OK/);
+  const text = openssl(['x509', '-in', leaf, '-noout', '-text']);
+  const san = /X509v3 Subject Alternative Name: critical\s*\n\s*(.+)\n/.exec(text)?.[1]?.trim();
+  assert.equal(san, `URI:${SLEEP}`, 'exactly one SAN: the SPIFFE URI');
+  assert.match(text, /ASN1 OID: prime256v1/);
+  assert.match(text, /Digital Signature, Key Encipherment/);
+  assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
+  const hours = (cert.notAfter.getTime() - cert.notBefore.getTime()) / 3600_000;
+  assert.ok(hours > 23.9 && hours < 24.1, `24 h lifetime (got ${hours})`);
+  // The key matches the certificate.
+  const keyFile = join(cluster.dir, 'sleep.key');
+  writeFileSync(keyFile, cert.keyPem);
+  assert.equal(
+    openssl(['pkey', '-in', keyFile, '-pubout']),
+    openssl(['x509', '-in', leaf, '-noout', '-pubkey']),
+  );
+});
+
+void test('an identity of a pod on another node is refused', async () => {
+  await assert.rejects(ask(HTTPBIN, ztW2Token), (err: Error) => {
+    assert.match(
+      err.message,
+      /no pod with identity spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin is scheduled on node worker2/,
+    );
+    assert.match(err.message, /PERMISSION_DENIED/);
+    return true;
+  });
+});
+
+void test('a caller that is not a trusted ztunnel may not impersonate, but gets its own identity', async () => {
+  await assert.rejects(ask(SLEEP, sleepToken), /may impersonate[\s\S]*PERMISSION_DENIED/);
+  const own = await ask(SLEEP, sleepToken, false);
+  assert.equal(own.identity, SLEEP);
+  await assert.rejects(ask(HTTPBIN, sleepToken, false), /may only request its own identity/);
+});
+
+function rawCall(csr: string, impersonated: string, tokenFile?: string): Promise<CertResponse> {
+  const client = openChannel({ address: `127.0.0.1:${cp.grpcPort}`, rootCa: cp.ca.rootPem });
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      CA_PATH,
+      encodeCertRequest,
+      decodeCertResponse,
+      { csr, validityDuration: 3600, metadata: { ImpersonatedIdentity: impersonated } },
+      bearerMetadata(tokenFile),
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res!);
+      },
+    );
+  });
+}
+
+void test('malformed SANs, CSRs and missing tokens are refused with clear errors', async () => {
+  const bad = await createCsr('spiffe://cluster.local/ns/default/sleep');
+  await assert.rejects(
+    rawCall(bad.csrPem, 'spiffe://cluster.local/ns/default/sleep', ztW2Token),
+    (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(e.details, /malformed SPIFFE identity/);
+      return true;
+    },
+  );
+  const other = await createCsr(HTTPBIN);
+  await assert.rejects(rawCall(other.csrPem, SLEEP, ztW2Token), (e: grpc.ServiceError) => {
+    assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(e.details, /URI SANs .*httpbin.* differ from .*sleep/);
+    return true;
+  });
+  await assert.rejects(
+    rawCall(
+      '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n',
+      SLEEP,
+      ztW2Token,
+    ),
+    (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+      return true;
+    },
+  );
+  const good = await createCsr(SLEEP);
+  await assert.rejects(rawCall(good.csrPem, SLEEP), (e: grpc.ServiceError) => {
+    assert.equal(e.code, grpc.status.UNAUTHENTICATED);
+    return true;
+  });
+  assert.ok(logLines.some((l) => l.includes('certificate request refused')));
+});
+
+void test('the root is published as ConfigMap istio-ca-root-cert in every namespace', async () => {
+  for (const ns of ['default', 'istio-system', 'kube-system']) {
+    const cm = await until(`configmap in ${ns}`, () =>
+      cluster.kube.tryGet<KubeObject & { data?: Record<string, string> }>(
+        resources.configmaps,
+        'istio-ca-root-cert',
+        ns,
+      ),
+    );
+    assert.equal(cm.data?.['root-cert.pem'], cp.ca.rootPem);
+  }
+  await cluster.kube.create(resources.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'late' },
+  });
+  await until('configmap in a new namespace', () =>
+    cluster.kube.tryGet(resources.configmaps, 'istio-ca-root-cert', 'late'),
+  );
+});
+
+void test('after a restart with the same state dir, old certificates verify and new ones chain to the same root', async () => {
+  const before = await ask(SLEEP, ztW2Token);
+  const rootBefore = cp.ca.rootPem;
+  await cp.close();
+  cp = await start();
+  assert.equal(cp.ca.rootPem, rootBefore, 'same root');
+  const afterCert = await ask(SLEEP, ztW2Token);
+  const root = join(cluster.dir, 'root2.pem');
+  writeFileSync(root, cp.ca.rootPem);
+  for (const [n, c] of [
+    ['old', before],
+    ['new', afterCert],
+  ] as const) {
+    const f = join(cluster.dir, `${n}.pem`);
+    writeFileSync(f, c.certChainPem[0]!);
+    assert.match(openssl(['verify', '-CAfile', root, f]), /: OK/);
+  }
+});
