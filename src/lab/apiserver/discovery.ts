@@ -43,6 +43,16 @@ export function group(name: string): Record<string, unknown> | undefined {
   return v ? { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(name, v) } : undefined;
 }
 
+/** Subresources whose objects are of another kind than their parent. */
+const subresourceKinds: Record<
+  string,
+  { kind: string; group?: string; version?: string; verbs: string[] }
+> = {
+  token: { kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] },
+  binding: { kind: 'Binding', verbs: ['create'] },
+  scale: { kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] },
+};
+
 export function resourceList(group: string, version: string): Record<string, unknown> | undefined {
   const ks = kinds.filter((k) => k.group === group && k.version === version);
   if (ks.length === 0) return undefined;
@@ -62,13 +72,14 @@ export function resourceList(group: string, version: string): Record<string, unk
       storageVersionHash: '',
     });
     for (const sub of k.subresources) {
+      const special = subresourceKinds[sub];
       list.push({
         name: `${k.plural}/${sub}`,
         singularName: '',
         namespaced: k.namespaced,
-        kind: sub === 'token' ? 'TokenRequest' : k.kind,
-        ...(sub === 'token' ? { group: 'authentication.k8s.io', version: 'v1' } : {}),
-        verbs: sub === 'token' ? ['create'] : ['get', 'patch', 'update'],
+        kind: special?.kind ?? k.kind,
+        ...(special?.group !== undefined ? { group: special.group, version: special.version } : {}),
+        verbs: special?.verbs ?? ['get', 'patch', 'update'],
       });
     }
   }

@@ -12,6 +12,7 @@ import {
   alreadyExists,
   ApiError,
   badRequest,
+  cause,
   conflict,
   invalid,
   namespaceNotFound,
@@ -191,6 +192,29 @@ export class Registry {
     const gone = this.remove(k, cur);
     if (opts.propagationPolicy !== 'Orphan') this.deleteDependents(cur);
     return gone;
+  }
+
+  /** pods/binding: the scheduler's way to set spec.nodeName, once. */
+  bind(ns: string, name: string, body: unknown): Obj {
+    const target = isObj(body) && isObj(body.target) ? body.target : undefined;
+    const node = target?.name;
+    if (typeof node !== 'string' || node === '')
+      throw invalid(podKind, name, [cause.required('target.name')]);
+    const pod = this.get(podKind, ns, name);
+    const spec = isObj(pod.spec) ? pod.spec : {};
+    if (spec.nodeName)
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${String(spec.nodeName)}"`,
+      );
+    if (pod.metadata.deletionTimestamp)
+      throw new ApiError(
+        409,
+        'Conflict',
+        `pod ${name} is being deleted, cannot be assigned to a node`,
+      );
+    return this.patch(podKind, ns, name, 'merge', { spec: { nodeName: node } });
   }
 
   /** Removes namespaces whose deletion has finished (all their objects gone). */

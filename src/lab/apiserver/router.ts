@@ -9,7 +9,7 @@ import { tokenRequest, tokenReview, requester } from './auth.js';
 import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
-import { patchKindOf } from './patch.js';
+import { applyPatch, patchKindOf } from './patch.js';
 import type { DeleteOptions, Registry } from './registry.js';
 import { objectFilter } from './selectors.js';
 import {
@@ -23,6 +23,34 @@ import type { Obj } from './store.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import type { TokenSigner } from './tokens.js';
 import { serveWatch } from './watch.js';
+
+/** The autoscaling/v1 Scale view of a Deployment. */
+function toScale(o: Obj): Record<string, unknown> {
+  const spec = (o.spec ?? {}) as {
+    replicas?: number;
+    selector?: { matchLabels?: Record<string, string> };
+  };
+  const status = (o.status ?? {}) as { replicas?: number };
+  const m = o.metadata;
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+    },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: {
+      replicas: status.replicas ?? 0,
+      selector: Object.entries(spec.selector?.matchLabels ?? {})
+        .map(([a, b]) => `${a}=${b}`)
+        .join(','),
+    },
+  };
+}
 
 export interface RouterDeps {
   registry: Registry;
@@ -239,6 +267,41 @@ export function createRouter(
       if (method !== 'POST') throw methodNotAllowed('serviceaccounts/token supports only create');
       const body = parseBody(await readBody(req), req.headers['content-type']);
       return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body));
+    }
+
+    if (sub === 'binding') {
+      if (method !== 'POST') throw methodNotAllowed('pods/binding supports only create');
+      const body = parseBody(await readBody(req), req.headers['content-type']);
+      registry.bind(ns ?? 'default', name, body);
+      return send(res, 201, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        code: 201,
+      });
+    }
+
+    if (sub === 'scale') {
+      if (method === 'GET') return send(res, 200, toScale(registry.get(k, ns, name)));
+      let replicas: unknown;
+      if (method === 'PUT') {
+        const body = parseBody(await readBody(req), req.headers['content-type']) as {
+          spec?: { replicas?: unknown };
+        };
+        replicas = body.spec?.replicas;
+      } else if (method === 'PATCH') {
+        const type = patchKindOf(req.headers['content-type']);
+        if (!type) throw unsupportedMediaType(req.headers['content-type'] ?? '');
+        const body = parseBody(await readBody(req), 'application/json');
+        const scaled = applyPatch(type, toScale(registry.get(k, ns, name)), body) as {
+          spec?: { replicas?: unknown };
+        };
+        replicas = scaled.spec?.replicas;
+      } else throw methodNotAllowed(`${method} is not supported on ${k.plural}/scale`);
+      if (typeof replicas !== 'number') throw badRequest('scale needs spec.replicas (a number)');
+      const o = registry.patch(k, ns, name, 'merge', { spec: { replicas } }, { dryRun });
+      return send(res, 200, toScale(o));
     }
 
     switch (method) {
