@@ -109,7 +109,7 @@ void describe('apiserver semantics', () => {
         template: { metadata: { labels: { app: 'd' } }, spec: { containers: [{ name: 'c' }] } },
       },
     });
-    assert.equal((d.spec as { replicas: number }).replicas, 1, 'replicas default to 1');
+    assert.equal((d.spec as unknown as { replicas: number }).replicas, 1, 'replicas default to 1');
     const d2 = await c.patch(
       resources.deployments,
       'd',
@@ -177,7 +177,7 @@ void describe('apiserver semantics', () => {
       status(409),
     );
 
-    const owner = await c.create(resources.configmaps, {
+    const owner = await c.create<KubeObject>(resources.configmaps, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'owner', namespace: 'default' },
@@ -261,7 +261,7 @@ void describe('apiserver semantics', () => {
       kind: 'ServiceAccount',
       metadata: { name: 'ztunnel', namespace: 'istio-system' },
     });
-    const zt = await c.create(resources.pods, {
+    const zt = await c.create<Pod>(resources.pods, {
       ...pod('zt'),
       metadata: { name: 'zt', namespace: 'istio-system' },
       spec: { serviceAccountName: 'ztunnel', containers: [{ name: 'z' }] },
