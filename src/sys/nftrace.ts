@@ -5,9 +5,9 @@
  * priority -350 in prerouting/output (before raw, mangle and nat) and set `meta nftrace 1` on
  * packets of the traced flows; every later chain the packet crosses then reports its matched
  * rules on the NFNLGRP_NFTRACE netlink group, read here with `xtables-monitor --trace`
- * (iptables syntax, the way the seeds print rules). Empty "end" chains at priority 500 on every
- * hook make the kernel report each hook's final devices and packet mark even where no other
- * rule matched. Our table never touches anyone else's: disarming deletes it whole.
+ * (iptables syntax, the way the seeds print rules). Empty "end" chains at priority 500 on
+ * prerouting, output and postrouting make the kernel report the mark routing used and the
+ * devices even where no other rule matched. Our table never touches anyone else's: disarming deletes it whole.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AmbitError } from '../errors.js';
@@ -27,8 +27,6 @@ export const TRACE_CHAINS = {
   arm: { prerouting: 'pre_arm', output: 'out_arm' },
   end: {
     prerouting: 'pre_end',
-    input: 'in_end',
-    forward: 'fwd_end',
     output: 'out_end',
     postrouting: 'post_end',
   },
@@ -37,7 +35,7 @@ export const TRACE_CHAINS = {
 export const TRACE_TABLE_PREFIX = 'ambit_trace_';
 
 /** Packets traced per flow direction before the rate limit (SYN, handshake ACK, data...). */
-export const TRACE_BURST = 5;
+export const TRACE_BURST = 3;
 
 /** UDP port of the readiness probe: a datagram to 127.0.0.1 on it is traced too. */
 export const PROBE_PORT = 9;

@@ -37,8 +37,6 @@ const BASE_HOOKS: Record<string, Hook> = {
   [TRACE_CHAINS.arm.prerouting]: 'prerouting',
   [TRACE_CHAINS.arm.output]: 'output',
   [TRACE_CHAINS.end.prerouting]: 'prerouting',
-  [TRACE_CHAINS.end.input]: 'input',
-  [TRACE_CHAINS.end.forward]: 'forward',
   [TRACE_CHAINS.end.output]: 'output',
   [TRACE_CHAINS.end.postrouting]: 'postrouting',
 };
