@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import * as dnsPacket from 'dns-packet';
-import type { Packet } from 'dns-packet';
+import type { DecodedPacket } from 'dns-packet';
 import { ServiceIndex } from '../../src/lab/dns/answer.js';
 import { startDnsServer, type DnsServer } from '../../src/lab/dns/server.js';
 
@@ -22,7 +22,7 @@ before(async () => {
 });
 after(() => srv.close());
 
-type Resp = Packet & { rcode: string };
+type Resp = DecodedPacket & { rcode: string };
 
 function query(name: string, type: 'A' | 'AAAA' = 'A', id = 7): Buffer {
   return dnsPacket.encode({
