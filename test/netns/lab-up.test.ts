@@ -236,4 +236,140 @@ spec:
       assert.equal(existsSync(`/proc/${pid}`), false, `nginx process ${pid} still runs`);
     assert.equal(existsSync(`/etc/netns/${podNs}`), false);
   });
+
+  void it('gives pods env, a bound token and ConfigMap volumes (waiting for a missing ConfigMap)', async () => {
+    const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: cmpod, namespace: default}
+spec:
+  nodeName: worker2
+  volumes: [{name: cfg, configMap: {name: greeting}}]
+  containers:
+    - name: c
+      image: shell
+      command: [sh, -c, 'cat $AMBIT_VOLUME_CFG/hello; echo "pod=$POD_NAME ip=$INSTANCE_IP node=$NODE_NAME host=$HOST_IP"; cat $AMBIT_KUBE_TOKEN_FILE > $AMBIT_POD_DIR/token-copy; exec sleep 1000']
+`;
+    assert.equal((await kubectl(['apply', '-f', '-'], pod)).code, 0);
+    type Full = PodJson & {
+      status?: { containerStatuses?: { state?: { waiting?: { reason?: string } } }[] };
+    };
+    const get = async () =>
+      JSON.parse((await kubectl(['get', 'pod', 'cmpod', '-o', 'json'])).stdout) as Full;
+    await until('cmpod waiting for its ConfigMap', async () => {
+      const p = await get();
+      return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'ContainerCreating'
+        ? true
+        : undefined;
+    });
+    await sleep(1500);
+    assert.equal((await get()).status?.phase, 'Pending');
+    const cm =
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: greeting, namespace: default}\ndata: {hello: "hi from a configmap"}\n';
+    assert.equal((await kubectl(['apply', '-f', '-'], cm)).code, 0);
+    const p = await until('cmpod ready', async () => {
+      const x = await get();
+      return ready(x) ? x : undefined;
+    });
+    const log = join(stateDir, 'pods', 'default_cmpod', 'c.log');
+    await until('container output', () =>
+      Promise.resolve(
+        existsSync(log) && readFileSync(log, 'utf8').includes('pod=') ? true : undefined,
+      ),
+    );
+    const text = readFileSync(log, 'utf8');
+    assert.match(text, /^hi from a configmap/);
+    assert.match(
+      text,
+      new RegExp(
+        `pod=cmpod ip=${p.status!.podIP!.replace(/\./g, '\\.')} node=worker2 host=172\\.18\\.0\\.3`,
+      ),
+    );
+    const token = readFileSync(
+      join(stateDir, 'pods', 'default_cmpod', 'token-copy'),
+      'utf8',
+    ).trim();
+    const review = await kubectl(
+      ['create', '-f', '-', '-o', 'json'],
+      JSON.stringify({
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token },
+      }),
+    );
+    assert.equal(review.code, 0, review.stderr);
+    const st = (
+      JSON.parse(review.stdout) as {
+        status: {
+          authenticated: boolean;
+          user: { username: string; extra?: Record<string, string[]> };
+        };
+      }
+    ).status;
+    assert.equal(st.authenticated, true);
+    assert.equal(st.user.username, 'system:serviceaccount:default:default');
+    assert.deepEqual(st.user.extra?.['authentication.kubernetes.io/pod-name'], ['cmpod']);
+    assert.equal((await kubectl(['delete', 'pod', 'cmpod', '--timeout=60s'])).code, 0);
+  });
+
+  void it('survives bad pods and restarts crashed containers', async () => {
+    const bad = `apiVersion: v1
+kind: Pod
+metadata: {name: nocmd, namespace: default}
+spec:
+  nodeName: worker
+  containers: [{name: c, image: x, command: [no-such-program-ambit]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher, namespace: default}
+spec:
+  nodeName: worker
+  containers: [{name: c, image: x, command: [sh, -c, 'exit 3']}]
+`;
+    assert.equal((await kubectl(['apply', '-f', '-'], bad)).code, 0);
+    type Full = {
+      status?: {
+        phase?: string;
+        containerStatuses?: {
+          restartCount: number;
+          state?: { waiting?: { reason?: string; message?: string } };
+          lastState?: { terminated?: { exitCode: number } };
+        }[];
+      };
+    };
+    const get = async (n: string) =>
+      JSON.parse((await kubectl(['get', 'pod', n, '-o', 'json'])).stdout) as Full;
+    const nocmd = await until('nocmd error', async () => {
+      const s = (await get('nocmd')).status?.containerStatuses?.[0];
+      return s?.state?.waiting?.reason === 'CreateContainerError' ? s : undefined;
+    });
+    assert.match(nocmd.state!.waiting!.message!, /no-such-program-ambit.*not found/);
+    const crash = await until('crasher restarted', async () => {
+      const s = (await get('crasher')).status?.containerStatuses?.[0];
+      return s && s.restartCount >= 1 && s.lastState?.terminated ? s : undefined;
+    });
+    assert.equal(crash.lastState!.terminated!.exitCode, 3);
+    const ev = await kubectl(['get', 'events', '-o', 'json']);
+    assert.match(ev.stdout, /executable file not found/);
+    // The kubelet of that node still serves new pods.
+    const ok = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      sleepPod,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      'http://httpbin:8000/status/200',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+    ]);
+    assert.equal(ok.stdout, '200');
+    assert.equal((await kubectl(['delete', 'pod', 'nocmd', 'crasher', '--timeout=60s'])).code, 0);
+  });
 });

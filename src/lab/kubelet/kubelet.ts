@@ -19,6 +19,7 @@ import { PodWorker, type PodRecord } from './pod.js';
 
 const PROBE_MS = 1000;
 const HEARTBEAT_MS = 10_000;
+const VOLUME_SYNC_MS = 5000;
 
 export class Kubelet {
   private readonly workers = new Map<string, PodWorker>();
@@ -52,6 +53,7 @@ export class Kubelet {
     await this.informer.start();
     this.timers.push(setInterval(() => this.probeAll(), PROBE_MS));
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
+    this.timers.push(setInterval(() => this.refreshVolumes(), VOLUME_SYNC_MS));
     this.ctx.log.info('kubelet running', { node: this.ctx.node.name, pods: this.workers.size });
   }
 
@@ -110,6 +112,18 @@ export class Kubelet {
     for (const w of this.workers.values()) {
       w.probe().catch((err: unknown) =>
         this.ctx.log.debug('probe failed', { pod: w.key, error: errorMessage(err) }),
+      );
+    }
+  }
+
+  private refreshVolumes(): void {
+    for (const w of this.workers.values()) {
+      this.enqueue(w.uid, () =>
+        w
+          .refreshVolumes()
+          .catch((err: unknown) =>
+            this.ctx.log.debug('volume refresh failed', { pod: w.key, error: errorMessage(err) }),
+          ),
       );
     }
   }

@@ -24,6 +24,7 @@ import { writeConfigMapVolumes, writeToken } from './volumes.js';
 export const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
 export const VETH_ANNOTATION = 'lab.ambit.dev/host-veth';
 const RETRY_MS = 1000;
+const REPORT_RETRY_MS = 2000;
 const BACKOFF_MAX_MS = 30_000;
 const BACKOFF_RESET_MS = 60_000;
 
@@ -376,7 +377,7 @@ export class PodWorker {
   }
 
   /** Status reports are coalesced: many changes in a burst become one PATCH. */
-  report(): void {
+  report(delayMs = 50): void {
     if (this.gone || this.reportTimer) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
@@ -394,17 +395,24 @@ export class PodWorker {
           resources.pods,
           this.pod.metadata.name,
           { status },
-          {
-            namespace: this.pod.metadata.namespace,
-            subresource: 'status',
-          },
+          { namespace: this.pod.metadata.namespace, subresource: 'status' },
         )
         .catch((err: unknown) => {
           if (err instanceof KubeApiError && err.status === 404) return;
-          this.ctx.log.warn('status update failed', { pod: this.key, error: errorMessage(err) });
-          this.report();
+          this.ctx.log.warn('status update failed, retrying', {
+            pod: this.key,
+            error: errorMessage(err),
+          });
+          // The API server may be restarting: try again in a while, not in a tight loop.
+          this.report(REPORT_RETRY_MS);
         });
-    }, 50);
+    }, delayMs);
+  }
+
+  /** Rewrites ConfigMap volumes from the API (Kubernetes syncs them periodically too). */
+  async refreshVolumes(): Promise<void> {
+    if (!this.initialized || this.terminating || this.gone) return;
+    await writeConfigMapVolumes(this.ctx.client, this.pod, this.podDir);
   }
 
   /**
