@@ -1,5 +1,46 @@
-// Scaffolding: replaced by the component that owns `ambit x`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit x: not built yet');
-  return Promise.resolve(2);
+/**
+ * `ambit x`: experimental/debug views of the control plane.
+ *   config-dump --node N   what the control plane sends to node N's ztunnel (computed from the API)
+ *   ztunnels               connected ztunnels and their last ACKed versions (from istiod's :15014)
+ */
+import { AmbitError } from '../errors.js';
+import { parseFlags } from '../controlplane/flags.js';
+import {
+  computeConfigDump,
+  fetchConnections,
+  formatConnections,
+  labKubeClient,
+} from '../controlplane/inspect.js';
+
+const USAGE = `usage: ambit x <command>
+  config-dump [--lab N] [--server URL] --node NODE   workloads (seed-004 JSON), services, policies for NODE
+  ztunnels [--lab N] [--server URL] [--json]         connected ztunnels: node, ACKed version, nonce, NACKs`;
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (!sub || sub === '-h' || sub === '--help') {
+    console.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  const f = parseFlags(rest, ['json']);
+  const kube = labKubeClient(f.get('lab'), f.get('server'));
+  switch (sub) {
+    case 'config-dump': {
+      const node = f.get('node');
+      if (!node)
+        throw new AmbitError('CLI_MISSING_VALUE', 'config-dump needs --node', {
+          hint: 'e.g. ambit x config-dump --node worker2',
+        });
+      console.log(JSON.stringify(await computeConfigDump(kube, node), null, 2));
+      return 0;
+    }
+    case 'ztunnels': {
+      const conns = await fetchConnections(kube);
+      console.log(f.has('json') ? JSON.stringify(conns, null, 2) : formatConnections(conns));
+      return 0;
+    }
+    default:
+      console.error(`ambit x: unknown command ${JSON.stringify(sub)}\n${USAGE}`);
+      return 2;
+  }
 }

@@ -16,7 +16,12 @@ import {
   serviceHostname,
 } from './workloads.js';
 
-export { renderWorkloadJson, renderConfigDump } from './render.js';
+export {
+  renderWorkloadJson,
+  renderConfigDump,
+  type ConfigDump,
+  type WorkloadJson,
+} from './render.js';
 export * from './types.js';
 
 const appProtocols: Record<string, NonNullable<ServicePort['appProtocol']>> = {

@@ -1,0 +1,97 @@
+/**
+ * `ambit x` support: compute from the API what the control plane sends to a node (without
+ * needing it to run), and fetch the running control plane's view of connected ztunnels.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError } from '../errors.js';
+import { KubeClient } from '../k8s/client.js';
+import { resources, type Resource } from '../k8s/resources.js';
+import type { KubeObject, Pod } from '../k8s/types.js';
+import { httpGetInNetns } from '../sys/netns-http.js';
+import { labStateDir } from './flags.js';
+import { buildModel, renderConfigDump, type ConfigDump, type Snapshot } from './model/index.js';
+import type { ConnectionInfo } from './xds/ads.js';
+
+/** The API server of a lab (`<state>/apiserver.url`), else AMBIT_KUBE_SERVER. */
+export function labKubeClient(lab: string | undefined, server?: string): KubeClient {
+  if (server) return new KubeClient({ server });
+  const name = lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const file = join(labStateDir(name), 'apiserver.url');
+  if (existsSync(file)) return new KubeClient({ server: readFileSync(file, 'utf8').trim() });
+  if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
+  throw new AmbitError('X_NO_LAB', `lab ${name} is not running (no ${file})`, {
+    value: name,
+    hint: 'start it with `ambit lab up`, or pass --server http://127.0.0.1:<port>',
+  });
+}
+
+async function listOptional(kube: KubeClient, res: Resource): Promise<KubeObject[]> {
+  try {
+    return (await kube.list<KubeObject>(res)).items;
+  } catch {
+    return [];
+  }
+}
+
+export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
+  const [namespaces, pods, services, endpoints, serviceAccounts, policies, gateways] =
+    await Promise.all([
+      kube.list(resources.namespaces).then((l) => l.items),
+      kube.list(resources.pods).then((l) => l.items),
+      kube.list(resources.services).then((l) => l.items),
+      listOptional(kube, resources.endpoints),
+      listOptional(kube, resources.serviceaccounts),
+      listOptional(kube, resources.authorizationpolicies),
+      listOptional(kube, resources.gateways),
+    ]);
+  return { namespaces, pods, services, endpoints, serviceAccounts, policies, gateways } as Snapshot;
+}
+
+export async function computeConfigDump(kube: KubeClient, node: string): Promise<ConfigDump> {
+  return renderConfigDump(buildModel(await fetchSnapshot(kube)), node);
+}
+
+/** The control plane's /debug/connections, fetched inside its pod's network namespace. */
+export async function fetchConnections(kube: KubeClient): Promise<ConnectionInfo[]> {
+  const pods = await kube.list<Pod>(resources.pods, {
+    namespace: 'istio-system',
+    labelSelector: 'app=istiod',
+  });
+  const pod = pods.items.find(
+    (p) => p.status?.phase === 'Running' && p.metadata.annotations?.['lab.ambit.dev/netns'],
+  );
+  if (!pod)
+    throw new AmbitError('X_NO_CONTROLPLANE', 'no running istiod pod in istio-system', {
+      hint: 'is the mesh installed? (`ambit lab status`)',
+    });
+  const netns = pod.metadata.annotations!['lab.ambit.dev/netns']!;
+  const body = await httpGetInNetns(netns, 'http://127.0.0.1:15014/debug/connections');
+  return JSON.parse(body) as ConnectionInfo[];
+}
+
+export function formatConnections(conns: ConnectionInfo[]): string {
+  const short = (t: string) => t.replace('type.googleapis.com/', '');
+  const rows = [['NODE', 'POD', 'TYPE', 'ACKED VERSION', 'NONCE', 'RESOURCES', 'LAST NACK']];
+  for (const c of conns)
+    for (const [t, s] of Object.entries(c.types))
+      rows.push([
+        c.node,
+        c.pod ?? c.nodeId,
+        short(t),
+        s.lastAck?.version ?? '-',
+        s.lastAck?.nonce ?? '-',
+        String(s.resources),
+        s.lastNack ? `${s.lastNack.at} ${s.lastNack.message}` : '-',
+      ]);
+  if (rows.length === 1) return 'no ztunnel connected';
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((v, i) => v.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
