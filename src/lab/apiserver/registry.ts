@@ -217,6 +217,20 @@ export class Registry {
     return this.patch(podKind, ns, name, 'merge', { spec: { nodeName: node } });
   }
 
+  /** Events older than `maxAgeMs` go, as Kubernetes' event TTL (1 h) removes them. */
+  expireEvents(maxAgeMs: number, now = Date.now()): number {
+    const evKind = kinds.find((k) => k.kind === 'Event')!;
+    let n = 0;
+    for (const ev of this.store.list(kindKey(evKind))) {
+      const ts = ev.lastTimestamp ?? ev.eventTime ?? ev.metadata.creationTimestamp;
+      if (typeof ts === 'string' && now - Date.parse(ts) > maxAgeMs) {
+        this.remove(evKind, ev);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Removes namespaces whose deletion has finished (all their objects gone). */
   finalizeNamespaces(): void {
     for (const ns of this.store.list(kindKey(nsKind))) {

@@ -102,12 +102,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
   log.info('serving', { urls: urls.join(','), state: dir, resourceVersion: store.resourceVersion });
 
+  const eventTtl = setInterval(() => {
+    try {
+      registry.expireEvents(60 * 60_000);
+    } catch (err) {
+      log.warn('event expiry failed', { error: (err as Error).message });
+    }
+  }, 60_000);
+  eventTtl.unref();
+
   let closed = false;
   return {
     urls,
     close: async () => {
       if (closed) return;
       closed = true;
+      clearInterval(eventTtl);
       await closeAll();
       store.close();
       log.info('stopped', { resourceVersion: store.resourceVersion });
