@@ -6,8 +6,8 @@
  * packets of the traced flows; every later chain the packet crosses then reports its matched
  * rules on the NFNLGRP_NFTRACE netlink group, read here with `xtables-monitor --trace`
  * (iptables syntax, the way the seeds print rules). Empty "end" chains at priority 500 on
- * prerouting, output and postrouting make the kernel report the mark routing used and the
- * devices even where no other rule matched. Our table never touches anyone else's: disarming deletes it whole.
+ * prerouting and output make the kernel report the mark routing used even where no other
+ * rule matched. Our table never touches anyone else's: disarming deletes it whole.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AmbitError } from '../errors.js';
@@ -20,6 +20,8 @@ export interface TraceFlow {
   dst?: string;
   sport?: number;
   dport?: number;
+  /** Leave out this source port (its packets belong to another, separately limited flow). */
+  exceptSport?: number;
 }
 
 /** Chains of the trace table, by hook; `arm` chains set nftrace, `end` chains only report. */
@@ -28,14 +30,13 @@ export const TRACE_CHAINS = {
   end: {
     prerouting: 'pre_end',
     output: 'out_end',
-    postrouting: 'post_end',
   },
 } as const;
 
 export const TRACE_TABLE_PREFIX = 'ambit_trace_';
 
-/** Packets traced per flow direction before the rate limit (SYN, handshake ACK, data...). */
-export const TRACE_BURST = 3;
+/** Packets traced per flow direction before the rate limit: the SYN (or SYN-ACK) and one later. */
+export const TRACE_BURST = 2;
 
 /** UDP port of the readiness probe: a datagram to 127.0.0.1 on it is traced too. */
 export const PROBE_PORT = 9;
@@ -50,6 +51,9 @@ function flowMatch(f: TraceFlow, reverse: boolean): string {
   parts.push(`meta l4proto ${f.proto}`);
   if (sport !== undefined) parts.push(`${f.proto} sport ${sport}`);
   if (dport !== undefined) parts.push(`${f.proto} dport ${dport}`);
+  if (f.exceptSport !== undefined) {
+    parts.push(`${f.proto} ${reverse ? 'dport' : 'sport'} != ${f.exceptSport}`);
+  }
   return parts.join(' ');
 }
 

@@ -22,7 +22,7 @@ import {
   type MonitorLine,
   type TraceFlow,
 } from '../sys/nftrace.js';
-import { correlate } from './correlate.js';
+import { correlate, reorder } from './correlate.js';
 import type { TraceEvent, TracePath } from './model.js';
 import { addRoutes } from './routes.js';
 import { buildTopology, type NetnsLinks } from './topology.js';
@@ -135,10 +135,8 @@ export async function buildPath(
     ),
   );
   const traversals = buildTraversals(events);
-  const c = correlate(traversals, {
-    ...o,
-    topology: buildTopology(links),
-  });
+  const topology = buildTopology(links);
+  const c = correlate(traversals, { ...o, topology });
   const warnings = traversals.flatMap((t) => t.warnings);
   warnings.push(
     ...(await addRoutes(c, {
@@ -146,6 +144,7 @@ export async function buildPath(
       rules: (n) => ipRules(n),
     })),
   );
+  reorder(c, topology, o.names);
   for (const conn of c.connections) {
     const [ip, port] = conn.client.split(':');
     const seen = new Set<string>();

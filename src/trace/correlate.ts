@@ -230,3 +230,23 @@ export function correlate(ts: readonly Traversal[], o: CorrelateOptions = {}): C
   }
   return { connections, traversals };
 }
+
+/** Orders each packet's hops again, once route lookups filled in devices no chain reported. */
+export function reorder(c: Correlated, topo?: Topology, names?: Map<string, string>): void {
+  for (const conn of c.connections) {
+    for (const p of conn.packets) {
+      const byT = new Map<Traversal, Hop>();
+      for (const h of p.hops) {
+        const t = c.traversals.get(h);
+        if (t) byT.set(t, h);
+      }
+      if (byT.size !== p.hops.length) continue;
+      p.hops = orderHops([...byT.keys()], topo).map(({ t, viaBridge }) => {
+        const h = byT.get(t)!;
+        if (viaBridge) h.viaBridge = names?.get(viaBridge) ?? viaBridge;
+        else delete h.viaBridge;
+        return h;
+      });
+    }
+  }
+}

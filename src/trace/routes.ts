@@ -51,6 +51,11 @@ export async function addRoutes(c: Correlated, oracle: RouteOracle): Promise<str
     const res = parseRouteGet(r.text);
     if (!res) continue;
     hop.route = res.line;
+    // No chain after routing reported the device: the kernel's route names it.
+    if (!hop.outDev && !res.local && res.dev) {
+      hop.outDev = res.dev;
+      t.outDev = res.dev;
+    }
     hop.routeTable = tableName(res.table);
     let rules = rulesCache.get(t.netns);
     if (!rules) {

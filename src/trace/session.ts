@@ -43,7 +43,7 @@ const STATUS_MARK = '\nambit-trace-http-status:';
 export function traceFlows(clientIp: string, clientPort: number, hbonePort = 15008): TraceFlow[] {
   return [
     { proto: 'tcp', src: clientIp, sport: clientPort },
-    { proto: 'tcp', src: clientIp },
+    { proto: 'tcp', src: clientIp, exceptSport: clientPort },
     { proto: 'tcp', dport: hbonePort },
   ];
 }

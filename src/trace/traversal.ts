@@ -38,7 +38,6 @@ const BASE_HOOKS: Record<string, Hook> = {
   [TRACE_CHAINS.arm.output]: 'output',
   [TRACE_CHAINS.end.prerouting]: 'prerouting',
   [TRACE_CHAINS.end.output]: 'output',
-  [TRACE_CHAINS.end.postrouting]: 'postrouting',
 };
 
 const END_CHAINS = new Set<string>(Object.values(TRACE_CHAINS.end));
