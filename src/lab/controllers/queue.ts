@@ -11,6 +11,7 @@ export class WorkQueue {
   private readonly delayed = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
   private wake: (() => void) | undefined;
+  private busy = false;
   private stopped = false;
   private done: Promise<void> | undefined;
 
@@ -56,8 +57,6 @@ export class WorkQueue {
     while ((this.pending.size > 0 || this.busy) && Date.now() < until)
       await new Promise((r) => setTimeout(r, 20));
   }
-
-  private busy = false;
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
