@@ -4,7 +4,7 @@
  * Deployment coming up and going away with its namespace and processes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -371,5 +371,92 @@ spec:
     ]);
     assert.equal(ok.stdout, '200');
     assert.equal((await kubectl(['delete', 'pod', 'nocmd', 'crasher', '--timeout=60s'])).code, 0);
+  });
+
+  void it('calls the CNI hook: ADD after the network is up (failure = Pending + Event + retry), DEL before teardown', async () => {
+    const cniDir = join(stateDir, 'nodes', 'worker2', 'cni');
+    const rec = join(tmp, 'cni.log');
+    const failFlag = join(tmp, 'cni-fail');
+    mkdirSync(join(cniDir, 'bin'), { recursive: true });
+    mkdirSync(join(cniDir, 'net.d'), { recursive: true });
+    writeFileSync(
+      join(cniDir, 'bin', 'rec-cni'),
+      `#!/bin/sh
+ns=$(basename "$CNI_NETNS")
+{ echo "$CNI_COMMAND id=$CNI_CONTAINERID netns=$CNI_NETNS if=$CNI_IFNAME args=$CNI_ARGS exists=$(test -e "$CNI_NETNS" && echo yes || echo no)"
+  echo "addr=$(ip -n "$ns" -o -4 addr show eth0 2>/dev/null | awk '{print $4}')"
+  echo "stdin=$(cat)"; } >> ${rec}
+if [ "$CNI_COMMAND" = ADD ] && [ -e ${failFlag} ]; then
+  echo '{"cniVersion":"1.0.0","code":999,"msg":"rec-cni refuses","details":"test says no"}'; exit 1
+fi
+echo '{"cniVersion":"1.0.0"}'
+`,
+      { mode: 0o755 },
+    );
+    writeFileSync(failFlag, '');
+    writeFileSync(
+      join(cniDir, 'net.d', '10-test.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'test',
+        plugins: [{ type: 'ptp' }, { type: 'rec-cni', marker: 'm1' }],
+      }),
+    );
+    try {
+      const pod =
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: cnipod, namespace: default}\nspec:\n  nodeName: worker2\n  containers: [{name: c, image: x, command: [sleep, "1000"]}]\n';
+      assert.equal((await kubectl(['apply', '-f', '-'], pod)).code, 0);
+      await until('CNI failure event', async () =>
+        (await kubectl(['get', 'events', '-o', 'json'])).stdout.includes(
+          'rec-cni refuses: test says no',
+        )
+          ? true
+          : undefined,
+      );
+      const pending = JSON.parse(
+        (await kubectl(['get', 'pod', 'cnipod', '-o', 'json'])).stdout,
+      ) as PodJson;
+      assert.equal(pending.status?.phase, 'Pending');
+      rmSync(failFlag);
+      const p = await until('cnipod ready after the hook succeeds', async () => {
+        const x = JSON.parse(
+          (await kubectl(['get', 'pod', 'cnipod', '-o', 'json'])).stdout,
+        ) as PodJson;
+        return ready(x) ? x : undefined;
+      });
+      const uid = p.metadata.uid;
+      const podNs = p.metadata.annotations!['lab.ambit.dev/netns']!;
+      const adds = readFileSync(rec, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('ADD'));
+      assert.ok(adds.length >= 2, 'failed ADD was retried');
+      assert.equal(
+        adds[0],
+        `ADD id=${uid} netns=/run/netns/${podNs} if=eth0 args=K8S_POD_NAMESPACE=default;K8S_POD_NAME=cnipod;K8S_POD_UID=${uid} exists=yes`,
+      );
+      const text = readFileSync(rec, 'utf8');
+      assert.ok(text.includes(`addr=${p.status!.podIP!}/32`), 'network was up before ADD');
+      const stdin = JSON.parse(
+        text
+          .split('\n')
+          .find((l) => l.startsWith('stdin='))!
+          .slice(6),
+      ) as Record<string, unknown>;
+      assert.equal(stdin.type, 'rec-cni');
+      assert.equal(stdin.marker, 'm1');
+      assert.deepEqual((stdin.prevResult as { ips: unknown[] }).ips, [
+        { address: `${p.status!.podIP!}/32`, gateway: '10.244.2.1', interface: 1 },
+      ]);
+      assert.equal((await kubectl(['delete', 'pod', 'cnipod', '--timeout=60s'])).code, 0);
+      await until('DEL recorded', () =>
+        Promise.resolve(readFileSync(rec, 'utf8').includes('DEL id=') ? true : undefined),
+      );
+      const del = readFileSync(rec, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('DEL'))!;
+      assert.match(del, /exists=yes$/, 'DEL ran before the netns was removed');
+    } finally {
+      rmSync(join(cniDir, 'net.d', '10-test.conflist'), { force: true });
+    }
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Calls the node agent the way a container runtime calls a CNI plugin: for each plugin of
  * type `ambit-cni` in the node's first `*.conflist`, run `ambit cni plugin` with the CNI_*
- * environment and the plugin config (plus prevResult) on stdin. Other plugin types are the
- * kubelet's own ptp wiring and are skipped.
+ * environment and the plugin config (plus prevResult) on stdin. A plugin of another type runs
+ * when an executable of that name exists in the node's `cni/bin/` (CNI_PATH semantics);
+ * otherwise it is taken to be the wiring the kubelet does itself (ptp, host-local) and skipped.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { AmbitError } from '../../errors.js';
 import { run } from '../../sys/exec.js';
 import { netnsPath } from '../../sys/netlink.js';
 import { ambitArgv, repoRoot } from '../cluster/paths.js';
+import { findExecutable } from './runner.js';
 
 export interface CniPod {
   uid: string;
@@ -58,16 +60,26 @@ export async function invokeCni(dir: string, command: 'ADD' | 'DEL', p: CniPod):
   const loaded = loadConfList(dir);
   if (!loaded) return [];
   const ran: string[] = [];
-  for (const plugin of loaded.conf.plugins ?? []) {
-    if (plugin.type !== 'ambit-cni') continue;
+  const binDir = join(dir, '..', 'bin');
+  const plugins = loaded.conf.plugins ?? [];
+  // DEL runs the chain in reverse order, as the CNI spec says.
+  for (const plugin of command === 'DEL' ? [...plugins].reverse() : plugins) {
+    let argv: string[];
+    if (plugin.type === 'ambit-cni') argv = [...ambitArgv(), 'cni', 'plugin'];
+    else if (
+      plugin.type &&
+      /^[\w.-]+$/.test(plugin.type) &&
+      findExecutable(join(binDir, plugin.type))
+    )
+      argv = [join(binDir, plugin.type)];
+    else continue;
     const input = JSON.stringify({
       cniVersion: loaded.conf.cniVersion ?? '1.0.0',
       name: loaded.conf.name ?? 'ambit',
       ...plugin,
       prevResult: prevResult(p),
     });
-    const [node, ...args] = ambitArgv();
-    const r = await run(node!, [...args, 'cni', 'plugin'], {
+    const r = await run(argv[0]!, argv.slice(1), {
       input,
       allowFail: true,
       timeoutMs: 60_000,
@@ -78,7 +90,7 @@ export async function invokeCni(dir: string, command: 'ADD' | 'DEL', p: CniPod):
         CNI_NETNS: netnsPath(p.netns),
         CNI_IFNAME: 'eth0',
         CNI_ARGS: `K8S_POD_NAMESPACE=${p.namespace};K8S_POD_NAME=${p.name};K8S_POD_UID=${p.uid}`,
-        CNI_PATH: join(repoRoot(), 'bin'),
+        CNI_PATH: `${binDir}:${join(repoRoot(), 'bin')}`,
       },
     });
     if (r.code !== 0) {
@@ -89,12 +101,16 @@ export async function invokeCni(dir: string, command: 'ADD' | 'DEL', p: CniPod):
       } catch {
         /* not CNI error JSON: show the raw output */
       }
-      throw new AmbitError('CNI_FAILED', `CNI ${command} (${loaded.file}) failed: ${msg}`, {
-        value: p.uid,
-        hint: 'see the node agent log',
-      });
+      throw new AmbitError(
+        'CNI_FAILED',
+        `CNI ${command} ${plugin.type} (${loaded.file}) failed: ${msg}`,
+        {
+          value: p.uid,
+          hint: 'see the node agent log',
+        },
+      );
     }
-    ran.push(loaded.file);
+    ran.push(plugin.type ?? '');
   }
   return ran;
 }
