@@ -73,29 +73,41 @@ function refuse(stream: http2.ServerHttp2Stream, status: number, reason?: string
 }
 
 /**
- * Splices an accepted CONNECT stream to its upstream: FIN travels as END_STREAM and back, a
- * reset on either side resets the other (CONNECT_ERROR toward the peer, as RFC 9113 §8.5).
+ * Splices a CONNECT stream (either end of the tunnel) to its TCP side: FIN travels as
+ * END_STREAM and back, a reset on either side resets the other (RST_STREAM(CONNECT_ERROR)
+ * toward the peer, RFC 9113 §8.5; a TCP RST toward the upstream).
  */
 export function splice(
   stream: Duplex & { close?: (code?: number) => void; rstCode?: number },
   upstream: Duplex,
 ): void {
-  stream.pipe(upstream);
+  // Node ends the readable side of a stream for a received RST_STREAM too (even NO_ERROR, what
+  // a plain destroy() sends), so the upstream FIN is sent by hand, never for an aborted stream.
+  let aborted = false;
+  stream.pipe(upstream, { end: false });
   upstream.pipe(stream);
   const resetUpstream = () => {
+    if (upstream.destroyed) return;
     const sock = upstream as Duplex & { resetAndDestroy?: () => void };
     if (typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
     else upstream.destroy();
   };
+  stream.on('aborted', () => {
+    aborted = true;
+    resetUpstream();
+  });
+  stream.on('end', () => {
+    if (!aborted && (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR) upstream.end();
+  });
+  stream.on('error', resetUpstream);
+  stream.on('close', () => {
+    const clean =
+      !aborted && (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR && stream.readableEnded;
+    if (!clean) resetUpstream();
+  });
   upstream.on('error', () => {
     if (!stream.destroyed) stream.close?.(NGHTTP2_CONNECT_ERROR);
     stream.destroy();
-  });
-  stream.on('error', () => resetUpstream());
-  stream.on('close', () => {
-    // A clean close means both directions ended; anything else is a reset to pass on.
-    const clean = (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR && stream.readableEnded;
-    if (!clean && !upstream.destroyed) resetUpstream();
   });
   upstream.on('close', () => {
     if (!stream.destroyed && !upstream.readableEnded) stream.close?.(NGHTTP2_CONNECT_ERROR);
