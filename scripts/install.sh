@@ -11,6 +11,8 @@ for pair in ip:iproute2 iptables:iptables ipset:ipset nft:nftables conntrack:con
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+# The benchmarks also draw a chart (SVG → PNG).
+if [ "${1:-}" = "--bench" ]; then command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

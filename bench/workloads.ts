@@ -1,0 +1,145 @@
+/** One measurement each, run from inside the client pod's network namespace. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError } from '../src/errors.js';
+import { repoRoot } from '../src/lab/cluster/paths.js';
+import { out } from '../src/sys/exec.js';
+import type { Endpoint } from './setup.js';
+
+export async function iperf(
+  netns: string,
+  t: Endpoint,
+  streams: number,
+  seconds: number,
+): Promise<{ gbps: number }> {
+  const text = await out(
+    'iperf3',
+    ['-c', t.host, '-p', String(t.iperfPort), '-t', String(seconds), '-P', String(streams), '-J'],
+    {
+      netns,
+      timeoutMs: (seconds + 30) * 1000,
+    },
+  );
+  const j = JSON.parse(text) as {
+    end?: { sum_received?: { bits_per_second?: number } };
+    error?: string;
+  };
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (j.error || bps === undefined) {
+    throw new AmbitError(
+      'BENCH_IPERF_FAILED',
+      `iperf3 to ${t.host}:${t.iperfPort} failed: ${j.error ?? 'no result'}`,
+      { value: t },
+    );
+  }
+  return { gbps: bps / 1e9 };
+}
+
+function loadgen(
+  netns: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<Record<string, number>> {
+  const js = join(repoRoot(), 'dist', 'bench', 'tools', 'loadgen.js');
+  return out(process.execPath, [js, ...args], { netns, timeoutMs }).then(
+    (s) => JSON.parse(s) as Record<string, number>,
+  );
+}
+
+export interface LatencyResult {
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  serviceP50Ms: number;
+  requests: number;
+  errors: number;
+}
+
+export async function latency(
+  netns: string,
+  t: Endpoint,
+  connections: number,
+  seconds: number,
+  rate = 1000,
+): Promise<LatencyResult> {
+  const r = await loadgen(
+    netns,
+    [
+      'latency',
+      '--host',
+      t.host,
+      '--port',
+      String(t.echoPort),
+      '--rate',
+      String(rate),
+      '--connections',
+      String(connections),
+      '--size',
+      '1024',
+      '--seconds',
+      String(seconds),
+      '--warmup',
+      '2',
+    ],
+    (seconds + 30) * 1000,
+  );
+  return r as unknown as LatencyResult;
+}
+
+export async function connrate(
+  netns: string,
+  t: Endpoint,
+  seconds: number,
+): Promise<{ perSecond: number; errors: number }> {
+  const r = await loadgen(
+    netns,
+    [
+      'connrate',
+      '--host',
+      t.host,
+      '--port',
+      String(t.echoPort),
+      '--concurrency',
+      '8',
+      '--seconds',
+      String(seconds),
+    ],
+    (seconds + 30) * 1000,
+  );
+  return { perSecond: r.perSecond ?? 0, errors: r.errors ?? 0 };
+}
+
+/** CPU seconds and peak RSS of a set of processes (the two ztunnels, or the two stunnels). */
+export class ProcessMeter {
+  private startCpu = 0;
+  constructor(private readonly pids: number[]) {}
+
+  private cpuSeconds(): number {
+    let ticks = 0;
+    for (const pid of this.pids) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    }
+    return ticks / 100; // USER_HZ is 100 on Linux
+  }
+
+  /** Resets the peak-RSS watermark (VmHWM) and notes CPU time so far. */
+  start(): void {
+    for (const pid of this.pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    this.startCpu = this.cpuSeconds();
+  }
+
+  /** CPU seconds used since start, and the largest peak RSS among the processes (MB). */
+  stop(): { cpuSeconds: number; peakRssMb: number } {
+    let peak = 0;
+    for (const pid of this.pids) {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      peak = Math.max(peak, Number(m?.[1] ?? 0) / 1024);
+    }
+    return {
+      cpuSeconds: Math.round((this.cpuSeconds() - this.startCpu) * 100) / 100,
+      peakRssMb: Math.round(peak * 10) / 10,
+    };
+  }
+}

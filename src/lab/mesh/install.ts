@@ -1,0 +1,171 @@
+/**
+ * Installs the mesh into a running lab through the Kubernetes API, the way Istio's ambient
+ * profile does: istiod (control plane + CA), then on every node the node agent (istio-cni,
+ * host network) and a ztunnel pod at the node's .3 address (the seeds' layout), and finally
+ * enrols namespaces with `istio.io/dataplane-mode=ambient`.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AmbitError, errorMessage } from '../../errors.js';
+import type { KubeClient } from '../../k8s/client.js';
+import { resources } from '../../k8s/resources.js';
+import type { KubeObject, Node, Pod } from '../../k8s/types.js';
+import { repoRoot } from '../cluster/paths.js';
+import { applyObjects, parseManifests } from '../orchestrator/manifests.js';
+import { podReady } from '../orchestrator/wait.js';
+
+export const MESH_NAMESPACE = 'istio-system';
+export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
+
+export interface MeshOptions {
+  /** ztunnel answers pods' DNS on 15053 (ISTIO_META_DNS_CAPTURE). */
+  dnsCapture?: boolean;
+  timeoutMs?: number;
+  /** Reports each step as it completes. */
+  progress?: (step: string, ms: number) => void;
+}
+
+/** The ztunnel pod of `node`: at `.3` of the node's pod CIDR, as in the seeds. */
+export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
+  const cidr = node.spec?.podCIDR;
+  if (!cidr) {
+    throw new AmbitError(
+      'MESH_NODE_NO_POD_CIDR',
+      `node ${node.metadata.name} has no spec.podCIDR`,
+      {
+        value: node.metadata.name,
+      },
+    );
+  }
+  const ip = cidr.replace(/\.\d+\/\d+$/, '.3');
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `ztunnel-${node.metadata.name}`,
+      namespace: MESH_NAMESPACE,
+      labels: { app: 'ztunnel', 'sidecar.istio.io/inject': 'false' },
+      annotations: { 'ambient.istio.io/redirection': 'disabled', 'lab.ambit.dev/ip': ip },
+    },
+    spec: {
+      nodeName: node.metadata.name,
+      serviceAccountName: 'ztunnel',
+      terminationGracePeriodSeconds: 10,
+      containers: [
+        {
+          name: 'istio-proxy',
+          image: 'ambit/ztunnel',
+          env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }],
+          ports: [
+            { containerPort: 15008, name: 'hbone' },
+            { containerPort: 15020, name: 'metrics' },
+          ],
+          readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } },
+        },
+      ],
+      volumes: [{ name: 'istio-ca-root-cert', configMap: { name: 'istio-ca-root-cert' } }],
+    } as Pod['spec'],
+  };
+}
+
+/** The node agent of `node`: a host-network pod, like the istio-cni-node DaemonSet. */
+export function cniPod(node: Node): Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `istio-cni-node-${node.metadata.name}`,
+      namespace: MESH_NAMESPACE,
+      labels: { 'k8s-app': 'istio-cni-node' },
+      annotations: { 'ambient.istio.io/redirection': 'disabled' },
+    },
+    spec: {
+      nodeName: node.metadata.name,
+      hostNetwork: true,
+      serviceAccountName: 'istio-cni',
+      terminationGracePeriodSeconds: 10,
+      containers: [{ name: 'install-cni', image: 'ambit/cni' }],
+    },
+  };
+}
+
+async function waitReady(client: KubeClient, names: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = names.join(', ');
+  while (Date.now() < deadline) {
+    try {
+      const pods = await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE });
+      const waiting = names.filter((n) => {
+        const p = pods.items.find(
+          (x) => x.metadata.name === n || x.metadata.name.startsWith(`${n}-`),
+        );
+        return !p || !podReady(p);
+      });
+      if (waiting.length === 0) return;
+      pending = waiting.join(', ');
+    } catch (err) {
+      pending = errorMessage(err);
+    }
+    await sleep(250);
+  }
+  throw new AmbitError(
+    'MESH_NOT_READY',
+    `mesh pods not ready after ${timeoutMs / 1000}s: ${pending}`,
+    {
+      value: pending,
+      hint: 'see the pod logs under the lab state dir (pods/istio-system_*/*.log)',
+    },
+  );
+}
+
+export async function installMesh(client: KubeClient, opts: MeshOptions = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 90_000;
+  const step = async (name: string, fn: () => Promise<void>) => {
+    const t = Date.now();
+    await fn();
+    opts.progress?.(name, Date.now() - t);
+  };
+  const nodes = (await client.list<Node>(resources.nodes)).items;
+  const manifest = join(repoRoot(), 'src', 'lab', 'mesh', 'istiod.yaml');
+  await step('control plane (istiod) ready', async () => {
+    await applyObjects(client, parseManifests(readFileSync(manifest, 'utf8'), manifest));
+    await waitReady(client, ['istiod'], timeoutMs);
+  });
+  await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
+    await applyObjects(
+      client,
+      nodes.map((n) => cniPod(n) as KubeObject),
+    );
+    await waitReady(
+      client,
+      nodes.map((n) => `istio-cni-node-${n.metadata.name}`),
+      timeoutMs,
+    );
+  });
+  await step(`ztunnels on ${nodes.length} nodes`, async () => {
+    await applyObjects(
+      client,
+      nodes.map((n) => ztunnelPod(n, opts.dnsCapture ?? false) as KubeObject),
+    );
+    await waitReady(
+      client,
+      nodes.map((n) => `ztunnel-${n.metadata.name}`),
+      timeoutMs,
+    );
+  });
+}
+
+/** Enrols (or releases) a namespace: the label the node agent and control plane act on. */
+export async function setAmbient(
+  client: KubeClient,
+  namespace: string,
+  enabled: boolean,
+): Promise<void> {
+  await client.patch(
+    resources.namespaces,
+    namespace,
+    { metadata: { labels: { [DATAPLANE_MODE_LABEL]: enabled ? 'ambient' : null } } },
+    { type: 'merge' },
+  );
+}
