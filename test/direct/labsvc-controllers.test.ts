@@ -20,17 +20,19 @@ import { createLogger } from '../../src/log.js';
 
 const quiet = createLogger('test', () => undefined);
 
-function repoRoot(): string {
+/** The checkout holding the manifests (from test/direct or dist/test/direct). */
+function manifestsDir(): string {
   let d = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
+    const m = path.join(d, 'src/lab/manifests');
     try {
-      readFileSync(path.join(d, 'package.json'));
-      return d;
+      readFileSync(path.join(m, 'base.yaml'));
+      return m;
     } catch {
       d = path.dirname(d);
     }
   }
-  throw new Error('no package.json above the test');
+  throw new Error('no src/lab/manifests above the test');
 }
 
 let dir: string;
@@ -129,7 +131,7 @@ before(async () => {
     });
   }
   for (const f of ['base.yaml', 'scenario.yaml']) {
-    const text = readFileSync(path.join(repoRoot(), 'src/lab/manifests', f), 'utf8');
+    const text = readFileSync(path.join(manifestsDir(), f), 'utf8');
     for (const doc of parseAllDocuments(text)) await apply(doc.toJS() as KubeObject);
   }
   cm = await startControllerManager({ client, log: quiet });
