@@ -60,6 +60,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     s.headersTimeout = 60_000;
     s.keepAliveTimeout = 60_000;
     servers.push(s);
+    s.on('clientError', (err, socket) => {
+      log.debug('bad client connection', { error: err.message });
+      socket.destroy();
+    });
     return s;
   };
   const closeAll = async (): Promise<void> => {
@@ -100,6 +104,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       cause: err,
     });
   }
+  // After startup, a listener error (e.g. out of file descriptors) is logged, not fatal.
+  for (const s of servers)
+    s.on('error', (err) => log.error('listener error', { error: err.message }));
   log.info('serving', { urls: urls.join(','), state: dir, resourceVersion: store.resourceVersion });
 
   const eventTtl = setInterval(() => {

@@ -115,4 +115,6 @@ export function serveWatch(store: Store, res: ServerResponse, p: WatchParams): v
   };
   res.on('close', stop);
   res.on('finish', stop);
+  // A client that vanished mid-write must not take the server down.
+  res.on('error', stop);
 }
