@@ -273,6 +273,7 @@ export class Ztunnel {
       ...renderState(this.state),
       certificates: await Promise.resolve(this.deps.identity.dump()),
       connections: this.connections.dump(),
+      hbonePool: this.deps.hboneClient.stats(),
       config: {
         nodeName: this.config.nodeName,
         podName: this.config.podName,

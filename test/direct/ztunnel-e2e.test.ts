@@ -358,6 +358,43 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     push(b, [], [], ['default/deny-default']);
   });
 
+  void it('a policy change cuts a connection with data queued both sides', async () => {
+    const firehose = net.createServer((c) => {
+      c.on('error', () => undefined);
+      const chunk = Buffer.alloc(1 << 20, 7);
+      const pump = () => {
+        while (!c.destroyed && c.write(chunk));
+      };
+      c.on('drain', pump);
+      pump();
+    });
+    const port = await listenOn(firehose, HTTPBIN);
+    try {
+      dstA = { ip: HTTPBIN, port };
+      const s = net.connect({ host: '127.0.0.1', port: pa.outbound, localAddress: SLEEP });
+      s.on('error', () => undefined);
+      // Read a little, then stop: windows and buffers fill up along the whole path.
+      await new Promise<void>((resolve) => s.once('data', () => resolve()));
+      s.pause();
+      await new Promise((r) => setTimeout(r, 500));
+      const closed = new Promise<void>((r) => s.once('close', () => r()));
+      push(
+        b,
+        [],
+        [policy('deny-default', 'DENY', [rule([{ namespaces: [{ exact: 'default' }] }])])],
+      );
+      // A paused socket does not poll, so it could not notice a reset: read on.
+      s.resume();
+      await Promise.race([
+        closed,
+        new Promise((_, rej) => setTimeout(() => rej(new Error('client not cut within 3s')), 3000)),
+      ]);
+    } finally {
+      push(b, [], [], ['default/deny-default']);
+      firehose.close();
+    }
+  });
+
   void it('inbound plaintext (15006): non-mesh client reaches the pod; STRICT refuses it', async () => {
     dstB = { ip: HTTPBIN, port: appPort };
     const res = await request(pb.inboundPlaintext, OUTSIDER);
