@@ -1,5 +1,33 @@
-// Scaffolding: replaced by the component that owns `ambit demo`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit demo: not built yet');
-  return Promise.resolve(2);
+/**
+ * `ambit demo [--name N] [--no-trace]`: the seeds' scenario end to end, every hop shown.
+ * `ambit demo --down [--name N]`: take the demo's lab down.
+ */
+import { AmbitError } from '../errors.js';
+import { demoDown, runDemo } from '../demo/demo.js';
+
+export async function run(args: string[]): Promise<number> {
+  let lab = 'ambit';
+  let down = false;
+  let trace = true;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--down') down = true;
+    else if (a === '--no-trace') trace = false;
+    else if (a === '--name') lab = args[++i] ?? lab;
+    else if (a === '-h' || a === '--help') {
+      console.log('usage: ambit demo [--name N] [--no-trace] | ambit demo --down [--name N]');
+      return 0;
+    } else
+      throw new AmbitError('DEMO_USAGE', `unknown argument ${a}`, {
+        value: a,
+        hint: 'see `ambit demo --help`',
+      });
+  }
+  if (process.getuid?.() !== 0) {
+    throw new AmbitError('DEMO_NEEDS_ROOT', 'the demo builds network namespaces and needs root', {
+      hint: 'run it with sudo',
+    });
+  }
+  const print = (l: string) => console.log(l);
+  return down ? demoDown(lab, print) : runDemo({ lab, trace, print });
 }

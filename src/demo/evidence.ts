@@ -1,0 +1,96 @@
+/**
+ * What the demo shows besides the trace, read from the live system: the TCP connections one
+ * request creates (from `ss` in each namespace while a slow request is in flight) and the
+ * mTLS identities on the HBONE hop (from the destination ztunnel's access log).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { labPaths } from '../lab/cluster/paths.js';
+import { run } from '../sys/exec.js';
+
+export interface PodRef {
+  name: string;
+  namespace: string;
+  netns: string;
+  ip: string;
+}
+
+export interface Socket {
+  pod: string;
+  local: string;
+  peer: string;
+}
+
+/** Established TCP sockets in `pod`'s namespace whose either end uses one of `ports`. */
+export async function sockets(pod: PodRef, ports: number[]): Promise<Socket[]> {
+  const r = await run('ss', ['-tnH', 'state', 'established'], {
+    netns: pod.netns,
+    allowFail: true,
+  });
+  const out: Socket[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 4) continue;
+    const [local, peer] = [f[2]!, f[3]!];
+    const port = (a: string) => Number(a.slice(a.lastIndexOf(':') + 1));
+    if (ports.includes(port(local)) || ports.includes(port(peer)))
+      out.push({ pod: pod.name, local, peer });
+  }
+  return out;
+}
+
+/**
+ * Runs a request that takes `seconds` from the client pod and, while it is open, lists the
+ * sockets of every connection it caused in each namespace on the path.
+ */
+export async function connectionsInFlight(
+  client: PodRef,
+  url: string,
+  path: PodRef[],
+  ports: number[],
+): Promise<Socket[]> {
+  const curl = spawn(
+    'ip',
+    ['netns', 'exec', client.netns, 'curl', '-sS', '-m', '10', '-o', '/dev/null', url],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const done = new Promise<void>((resolve) => curl.once('close', () => resolve()));
+  await sleep(800);
+  const found = (await Promise.all([client, ...path].map((p) => sockets(p, ports)))).flat();
+  await done;
+  return found;
+}
+
+export interface AccessLine {
+  text: string;
+  fields: Record<string, string>;
+}
+
+/** The newest `connection complete` access-log line of `pod` matching every given field. */
+export function lastAccessLog(
+  lab: string,
+  pod: { namespace: string; name: string },
+  match: Record<string, string>,
+): AccessLine | undefined {
+  const dir = join(labPaths(lab).pods, `${pod.namespace}_${pod.name}`);
+  if (!existsSync(dir)) return undefined;
+  const lines: string[] = [];
+  for (const f of ['istio-proxy.log']) {
+    const p = join(dir, f);
+    if (existsSync(p)) lines.push(...readFileSync(p, 'utf8').split('\n'));
+  }
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const text = lines[i]!;
+    if (!text.includes(' access connection complete')) continue;
+    const fields: Record<string, string> = {};
+    for (const m of text.matchAll(/([\w.]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+      fields[m[1]!] = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    }
+    if (Object.entries(match).every(([k, v]) => fields[k]?.startsWith(v))) return { text, fields };
+  }
+  return undefined;
+}
