@@ -150,6 +150,25 @@ void test(
     // Unchanged input: nothing is re-applied and the jumps are not duplicated.
     assert.equal((await applier.apply(renderProxyRules(services, eps))).applied, false);
 
+    // Someone removes our PREROUTING jump: the next (periodic) apply puts it back, appended.
+    await sh(NODE, 'iptables', [
+      '-t',
+      'nat',
+      '-D',
+      'PREROUTING',
+      '-m',
+      'comment',
+      '--comment',
+      'kubernetes service portals',
+      '-j',
+      'KUBE-SERVICES',
+    ]);
+    assert.equal((await applier.apply(renderProxyRules(services, eps))).applied, true);
+    assert.deepEqual(
+      (await save()).split('\n').filter((l) => l.startsWith('-A PREROUTING')),
+      pre,
+    );
+
     // Endpoint moves to port 8080: the old SEP chain is gone, traffic follows.
     eps = [endpoints('web', [{ ip: '192.168.250.2', port: 8080 }]), eps[1]!];
     assert.equal((await applier.apply(renderProxyRules(services, eps))).applied, true);

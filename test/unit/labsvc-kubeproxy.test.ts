@@ -195,6 +195,11 @@ COMMIT
   const plan = planRestore(r, saved);
   assert.deepEqual(plan.jumpsAdded, []);
   assert.deepEqual(plan.stale, ['nat/KUBE-SVC-OLDOLDOLDOLDOLDO']);
+  assert.ok(
+    plan.missing.includes('nat/KUBE-MARK-MASQ'),
+    'chains absent from the kernel are reported',
+  );
+  assert.ok(!plan.missing.includes('nat/KUBE-SERVICES'));
   assert.ok(plan.text.includes(':KUBE-SVC-OLDOLDOLDOLDOLDO - [0:0]\n'));
   assert.ok(plan.text.includes('\n-X KUBE-SVC-OLDOLDOLDOLDOLDO\nCOMMIT'));
   assert.ok(!plan.text.includes('ztunnel'), 'other chains are left alone');

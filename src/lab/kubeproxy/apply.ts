@@ -20,12 +20,15 @@ export class RuleApplier {
 
   constructor(private readonly opts: { netns?: string; log?: Logger } = {}) {}
 
-  /** Applies `rules` unless they equal the last applied ones and our jumps are still in place. */
+  /**
+   * Applies `rules` unless they equal the last applied ones and the kernel still has our jumps
+   * and chains (a periodic call repairs what someone else removed).
+   */
   async apply(rules: ProxyRules, force = false): Promise<ApplyResult> {
     const key = JSON.stringify([rules.nat, rules.filter]);
     const saved = parseSave((await run('iptables-save', [], { netns: this.opts.netns })).stdout);
     const plan = planRestore(rules, saved);
-    const drift = plan.jumpsAdded.length > 0 || plan.stale.length > 0;
+    const drift = plan.jumpsAdded.length > 0 || plan.stale.length > 0 || plan.missing.length > 0;
     if (!force && key === this.last && !drift) return { applied: false, conntrackFlushed: [] };
     await run('iptables-restore', ['--noflush'], { netns: this.opts.netns, input: plan.text });
     this.last = key;

@@ -231,6 +231,8 @@ export interface RestorePlan {
   jumpsAdded: string[];
   /** Hashed chains no longer rendered, flushed and deleted. */
   stale: string[];
+  /** Rendered chains absent from the kernel (someone removed them): a reason to re-apply. */
+  missing: string[];
 }
 
 /**
@@ -242,6 +244,7 @@ export function planRestore(rules: ProxyRules, current: Map<string, SavedTable>)
   const out: string[] = [];
   const jumpsAdded: string[] = [];
   const allStale: string[] = [];
+  const missing: string[] = [];
   for (const table of ['filter', 'nat'] as const) {
     const want = rules[table];
     const saved = current.get(table) ?? { chains: new Set<string>(), rules: new Set<string>() };
@@ -259,6 +262,7 @@ export function planRestore(rules: ProxyRules, current: Map<string, SavedTable>)
     for (const c of stale) out.push(`-X ${c}`);
     out.push('COMMIT');
     allStale.push(...stale.map((c) => `${table}/${c}`));
+    missing.push(...want.chains.filter((c) => !saved.chains.has(c)).map((c) => `${table}/${c}`));
   }
-  return { text: out.join('\n') + '\n', jumpsAdded, stale: allStale };
+  return { text: out.join('\n') + '\n', jumpsAdded, stale: allStale, missing };
 }
