@@ -160,6 +160,12 @@ void describe(
       });
       client = new KubeClient({ server: server.urls[0]! });
       kc = file('kubeconfig', kubeconfig('t', server.urls[0]!));
+      // The node the sleep pod is scheduled to; its pods are deleted gracefully.
+      await client.create(resources.nodes, {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'worker2', labels: { 'kubernetes.io/hostname': 'worker2' } },
+      });
     });
     after(async () => {
       await server.close();

@@ -148,6 +148,11 @@ void describe('apiserver semantics', () => {
   });
 
   void test('pods on a node are deleted gracefully; owners take their dependents along', async () => {
+    await c.create(resources.nodes, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker' },
+    });
     const p = await c.create(resources.pods, pod('on-node', { nodeName: 'worker' }));
     await c.delete(resources.pods, 'on-node', 'default');
     const marked = await c.get<Pod>(resources.pods, 'on-node', 'default');
@@ -159,6 +164,10 @@ void describe('apiserver semantics', () => {
     await c.request('DELETE', '/api/v1/namespaces/default/pods/on-node?gracePeriodSeconds=0');
     await assert.rejects(c.get(resources.pods, 'on-node', 'default'), status(404));
     assert.ok(p.metadata.uid);
+    // No Node object, no kubelet: the pod goes at once.
+    await c.create(resources.pods, pod('nodeless', { nodeName: 'no-such-node' }));
+    await c.delete(resources.pods, 'nodeless', 'default');
+    await assert.rejects(c.get(resources.pods, 'nodeless', 'default'), status(404));
 
     const unscheduled = await c.create(resources.pods, pod('bind-me'));
     await c.request('POST', '/api/v1/namespaces/default/pods/bind-me/binding', {

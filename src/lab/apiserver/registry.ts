@@ -39,6 +39,7 @@ const nsKind = kinds.find((k) => k.kind === 'Namespace')!;
 const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
 const podKind = kinds.find((k) => k.kind === 'Pod')!;
 const svcKind = kinds.find((k) => k.kind === 'Service')!;
+const nodeKind = kinds.find((k) => k.kind === 'Node')!;
 
 const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
 function randomSuffix(): string {
@@ -178,8 +179,10 @@ export class Registry {
           ? spec.terminationGracePeriodSeconds
           : 30);
       const phase = isObj(cur.status) ? cur.status.phase : undefined;
-      // Pods on a node are stopped by their kubelet, which then deletes them for good.
-      if (grace > 0 && phase !== 'Succeeded' && phase !== 'Failed') {
+      // Pods on a node are stopped by their kubelet, which then deletes them for good; with no
+      // such Node there is no kubelet, and they go at once (Kubernetes' pod GC does the same).
+      const nodeExists = !!this.store.get(kindKey(nodeKind), undefined, String(spec.nodeName));
+      if (grace > 0 && nodeExists && phase !== 'Succeeded' && phase !== 'Failed') {
         if (cur.metadata.deletionTimestamp) return cur;
         cur.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000)
           .toISOString()
