@@ -203,7 +203,7 @@ spec:
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('a subscriber as worker2 receives the sleep and httpbin workloads and the httpbin service', async () => {
+  void it('a subscriber as worker2 receives the sleep and httpbin workloads and the httpbin service', async () => {
     const ready = events.find((e) => e.event === 'ready')!;
     const names = ready.addresses ?? [];
     const sleepPod = (await podJson('default', 'app=sleep'))[0]!.metadata.name;
@@ -213,7 +213,7 @@ spec:
     assert.ok(names.includes('default/httpbin.default.svc.cluster.local'));
   });
 
-  it('labelling a namespace ambient pushes exactly its workloads, as HBONE', async () => {
+  void it('labelling a namespace ambient pushes exactly its workloads, as HBONE', async () => {
     const from = events.length;
     const t0 = Date.now();
     assert.equal(
@@ -240,7 +240,7 @@ spec:
     assert.ok(d.workloads!.every((w) => w.tunnelProtocol === 'HBONE'));
   });
 
-  it('scaling a deployment adds and then removes exactly the new pod', async () => {
+  void it('scaling a deployment adds and then removes exactly the new pod', async () => {
     // The scenario's httpbin/sleep pin their addresses, so scale a deployment of our own.
     const deploy = `apiVersion: apps/v1
 kind: Deployment
@@ -322,7 +322,7 @@ spec:
   rules: [{from: [{source: {namespaces: [evil]}}], to: [{operation: {ports: ["80"]}}]}]
 `;
 
-  it('applying a policy pushes exactly that Authorization', async () => {
+  void it('applying a policy pushes exactly that Authorization', async () => {
     const from = events.length;
     assert.equal((await kubectl(['apply', '-f', '-'], policy('deny-evil'))).code, 0);
     const d = await until(
@@ -352,7 +352,7 @@ spec:
     assert.equal(st, 'Accepted');
   });
 
-  it('a NACK is logged by istiod and the previous state stays in force', async () => {
+  void it('a NACK is logged by istiod and the previous state stays in force', async () => {
     const from = events.length;
     assert.equal((await kubectl(['apply', '-f', '-'], policy('nack-me'))).code, 0);
     const n = await until(
@@ -379,7 +379,7 @@ spec:
     assert.match(x.stdout, /worker2 .*istio\.security\.Authorization.*nack-me rejected/);
   });
 
-  it('the CA signs identities of pods on worker2 only', async () => {
+  void it('the CA signs identities of pods on worker2 only', async () => {
     const { proc, events: evs } = startSubscriber([
       '--cert',
       'spiffe://cluster.local/ns/default/sa/sleep',
