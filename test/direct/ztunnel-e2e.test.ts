@@ -453,6 +453,30 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
       assert.deepEqual(fq.answers?.map(answerData), [VIP]);
       const short = await ask('httpbin');
       assert.deepEqual(short.answers?.map(answerData), [VIP]);
+      // TCP, length-prefixed, same answers.
+      const tcpAnswer = await new Promise<dnsPacket.DecodedPacket>((resolve, reject) => {
+        const c = net.connect({ host: '127.0.0.1', port: pa.dns!, localAddress: SLEEP });
+        let buf = Buffer.alloc(0);
+        c.setTimeout(3000, () => c.destroy(new Error('dns tcp timeout')));
+        c.on('error', reject);
+        c.on('connect', () =>
+          c.write(
+            dnsPacket.streamEncode({
+              type: 'query',
+              id: 9,
+              questions: [{ type: 'A', name: 'httpbin' }],
+            }),
+          ),
+        );
+        c.on('data', (d: Buffer) => {
+          buf = Buffer.concat([buf, d]);
+          if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+            c.end();
+            resolve(dnsPacket.streamDecode(buf) as dnsPacket.DecodedPacket);
+          }
+        });
+      });
+      assert.deepEqual(tcpAnswer.answers?.map(answerData), [VIP]);
       const other = await ask('example.com');
       assert.deepEqual(other.answers?.map(answerData), ['192.0.2.1']);
     } finally {
