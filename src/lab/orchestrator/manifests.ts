@@ -8,6 +8,7 @@ import { AmbitError } from '../../errors.js';
 import { KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { resources, type Resource } from '../../k8s/resources.js';
 import type { KubeObject } from '../../k8s/types.js';
+import { controlPlane, type Cluster } from '../cluster/cluster.js';
 
 export function resourceFor(apiVersion: string, kind: string): Resource {
   for (const r of Object.values(resources)) {
@@ -62,4 +63,24 @@ export async function applyObjects(client: KubeClient, objs: KubeObject[]): Prom
 
 export async function applyFile(client: KubeClient, file: string): Promise<KubeObject[]> {
   return applyObjects(client, parseManifests(readFileSync(file, 'utf8'), file));
+}
+
+/**
+ * The base manifests are written for the default cluster; for another cluster file, point
+ * the DNS pods at its control-plane node and the kube-dns Service at its dnsIP.
+ */
+export function adaptBase(objs: KubeObject[], c: Cluster): KubeObject[] {
+  const cp = controlPlane(c).name;
+  for (const o of objs) {
+    const tmpl = (o.spec as { template?: { spec?: { nodeSelector?: Record<string, string> } } })
+      ?.template?.spec;
+    const sel = tmpl?.nodeSelector;
+    if (sel?.['kubernetes.io/hostname'] === 'control-plane') sel['kubernetes.io/hostname'] = cp;
+    const svc = o.spec as { clusterIP?: string; clusterIPs?: string[] } | undefined;
+    if (o.kind === 'Service' && o.metadata.name === 'kube-dns' && svc?.clusterIP) {
+      svc.clusterIP = c.dnsIP;
+      if (svc.clusterIPs) svc.clusterIPs = [c.dnsIP];
+    }
+  }
+  return objs;
 }

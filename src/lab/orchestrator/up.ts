@@ -9,11 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
 import { netnsList } from '../../sys/netlink.js';
-import { inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
+import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
+import { run } from '../../sys/exec.js';
 import { labPaths, repoRoot, type LabPaths } from '../cluster/paths.js';
 import { createNode, createUnderlay } from '../net/cluster-net.js';
 import { checkAlive, daemonRunning, entryExists, startDaemon, type Daemon } from './daemons.js';
-import { applyFile } from './manifests.js';
+import { adaptBase, applyFile, applyObjects, parseManifests } from './manifests.js';
 import { registerNode } from './nodes.js';
 import { waitForPods } from './wait.js';
 
@@ -59,6 +60,32 @@ async function waitForApiServer(paths: LabPaths, d: Daemon, timeoutMs: number): 
     value: paths.apiserverUrl,
     hint: `see ${d.log}`,
   });
+}
+
+/** Pods and node daemons use the in-lab address; check it from inside the control-plane node. */
+async function waitForInLabApiServer(c: Cluster, d: Daemon, timeoutMs: number): Promise<void> {
+  const url = `${inLabServer(c)}/version`;
+  const netns = netnsNames.node(c.name, controlPlane(c).name);
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    checkAlive(d);
+    const r = await run('curl', ['-sS', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', url], {
+      netns,
+      allowFail: true,
+    });
+    if (r.stdout.trim() === '200') return;
+    last = r.stderr.trim() || `HTTP ${r.stdout.trim()}`;
+    await sleep(200);
+  }
+  throw new AmbitError(
+    'LAB_APISERVER_NOT_IN_LAB',
+    `API server not reachable at ${url} inside ${netns}: ${last}`,
+    {
+      value: url,
+      hint: `see ${d.log}`,
+    },
+  );
 }
 
 function writeKubeconfigIfMissing(paths: LabPaths, name: string, url: string): void {
@@ -124,6 +151,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
         });
         daemons.push(d);
         userUrl = await waitForApiServer(paths, d, 30_000);
+        await waitForInLabApiServer(c, d, 10_000);
         writeKubeconfigIfMissing(paths, c.name, userUrl);
         client = new KubeClient({ server: userUrl });
       },
@@ -178,7 +206,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
       fn: async () => {
         const f = manifest('base.yaml');
         if (!f) return notBuilt('manifests/base.yaml');
-        await applyFile(client!, f);
+        await applyObjects(client!, adaptBase(parseManifests(readFileSync(f, 'utf8'), f), c));
         return undefined;
       },
     },
@@ -189,6 +217,8 @@ export async function labUp(opts: UpOptions): Promise<number> {
       fn: async () => {
         const f = manifest('scenario.yaml');
         if (!f) return notBuilt('manifests/scenario.yaml');
+        const need = ['worker', 'worker2'].filter((n) => !c.nodes.some((x) => x.name === n));
+        if (need.length > 0) return `skipped: the scenario needs nodes named ${need.join(' and ')}`;
         await applyFile(client!, f);
         return undefined;
       },
