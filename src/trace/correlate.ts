@@ -17,6 +17,8 @@ export interface LinkPeer {
 export interface Topology {
   peers: Map<string, LinkPeer>;
   bridges: Set<string>;
+  /** `${netns}/${dev}` of bridge devices: a packet in on one is switched, not routed. */
+  bridgeDevs?: Set<string>;
 }
 
 export interface CorrelateOptions {
@@ -57,7 +59,12 @@ function ends(t: Traversal): [Endpoint, Endpoint] {
 
 function groupConnections(ts: readonly Traversal[], hbonePort: number): Conn[] {
   const clients = new Map<string, Endpoint>();
-  for (const t of ts) if (isSyn(t)) clients.set(key(ends(t)[0]), ends(t)[1]);
+  // The server as the client addressed it: from the SYN where it was sent (before any DNAT).
+  for (const t of ts) {
+    if (!isSyn(t)) continue;
+    const k = key(ends(t)[0]);
+    if (local(t) || !clients.has(k)) clients.set(k, ends(t)[1]);
+  }
   const conns = new Map<string, Conn>();
   for (const t of ts) {
     if (t.packet.proto !== 'tcp') continue;
@@ -158,7 +165,12 @@ export function orderHops(
   return out;
 }
 
-function toHop(t: Traversal, part: number, names: Map<string, string> | undefined): Hop {
+function toHop(
+  t: Traversal,
+  part: number,
+  names: Map<string, string> | undefined,
+  topo?: Topology,
+): Hop {
   const h: Hop = {
     part,
     netns: t.netns,
@@ -179,6 +191,7 @@ function toHop(t: Traversal, part: number, names: Map<string, string> | undefine
   if (t.packet.dport !== undefined) h.dport = t.packet.dport;
   if (t.packet.ipId !== undefined) h.ipId = t.packet.ipId;
   if (t.tproxy) h.tproxy = t.tproxy;
+  if (t.inDev && topo?.bridgeDevs?.has(`${t.netns}/${t.inDev}`)) h.bridged = true;
   return h;
 }
 
@@ -208,7 +221,7 @@ export function correlate(ts: readonly Traversal[], o: CorrelateOptions = {}): C
       const picked = selectPacket(k.up ? c.up : c.down, k.pred);
       if (picked.length === 0) continue;
       const hops = orderHops(picked, o.topology).map(({ t, viaBridge }) => {
-        const h = toHop(t, part, o.names);
+        const h = toHop(t, part, o.names, o.topology);
         if (viaBridge) h.viaBridge = o.names?.get(viaBridge) ?? viaBridge;
         traversals.set(h, t);
         return h;

@@ -78,6 +78,8 @@ export interface Hop {
   route?: string;
   routeQuery?: string;
   tproxy?: TproxyRedirect;
+  /** True when the packet came in on a bridge device: switched (br_netfilter), not routed. */
+  bridged?: boolean;
   /** True when the packet reached an underlay bridge between the previous hop and this one. */
   viaBridge?: string;
   src: string;

@@ -23,11 +23,13 @@ export function renderHop(h: Hop): string[] {
   const lines: string[] = [];
   if (h.viaBridge) lines.push(`    ~ across ${h.viaBridge} (bridge)`);
   const from = h.inDev ? `in ${h.inDev}` : 'from a local socket';
-  const to = h.outDev
-    ? `out ${h.outDev}`
-    : h.tproxy
-      ? `to local socket ${h.tproxy.ip}:${h.tproxy.port}`
-      : 'to a local socket';
+  const to = h.bridged
+    ? `bridged${h.outDev && h.outDev !== h.inDev ? ` out ${h.outDev}` : ''}`
+    : h.outDev
+      ? `out ${h.outDev}`
+      : h.tproxy
+        ? `to local socket ${h.tproxy.ip}:${h.tproxy.port}`
+        : 'to a local socket';
   const tuple = `${h.src}:${h.sport ?? ''} → ${h.dst}:${h.dport ?? ''} ${h.flags.join(',')}`;
   lines.push(`    [${h.name}] ${from} → ${to}   (${tuple})`);
   let prev = h.markIn;

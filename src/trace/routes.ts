@@ -28,7 +28,9 @@ export async function addRoutes(c: Correlated, oracle: RouteOracle): Promise<str
   for (const [hop, t] of c.traversals) {
     const routed = t.hooks.includes('prerouting') || t.hooks.includes('output');
     // A bridged packet (in and out the same bridge) is switched, not routed.
-    if (!routed || !t.routeDst || (t.inDev !== undefined && t.inDev === t.outDev)) continue;
+    if (!routed || !t.routeDst || hop.bridged || (t.inDev !== undefined && t.inDev === t.outDev)) {
+      continue;
+    }
     const fromOutside = t.hooks.includes('prerouting');
     let q: { dst: string; src?: string; iif?: string; mark?: number } = {
       dst: t.routeDst,

@@ -42,11 +42,15 @@ export interface NetnsLinks {
 export function buildTopology(byNetns: Map<string, NetnsLinks>): Topology {
   const peers = new Map<string, LinkPeer>();
   const bridges = new Set<string>();
+  const bridgeDevs = new Set<string>();
   const all: { netns: string; l: Link }[] = [];
   for (const [netns, { links }] of byNetns) {
     for (const l of toLinks(links)) {
       all.push({ netns, l });
-      if (l.kind === 'bridge') bridges.add(netns);
+      if (l.kind === 'bridge') {
+        bridges.add(netns);
+        bridgeDevs.add(`${netns}/${l.ifname}`);
+      }
     }
   }
   for (const a of all) {
@@ -73,5 +77,5 @@ export function buildTopology(byNetns: Map<string, NetnsLinks>): Topology {
       if (b) peers.set(`${a.netns}/${a.l.ifname}`, { netns: b.netns, dev: b.l.ifname });
     }
   }
-  return { peers, bridges };
+  return { peers, bridges, bridgeDevs };
 }
