@@ -1,0 +1,90 @@
+// `ambit lab apiserver` as its own process: files it writes, SIGTERM, restart on the same port.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, test } from 'node:test';
+import { parse } from 'yaml';
+import { KubeClient } from '../../src/k8s/client.js';
+import { resources } from '../../src/k8s/resources.js';
+
+function repoRoot(): string {
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 10 && !existsSync(path.join(d, 'package.json')); i++) d = path.dirname(d);
+  return d;
+}
+
+const lab = `ta${process.pid.toString(36).slice(-4)}`;
+
+void describe('ambit lab apiserver', () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'ambit-apiserver-main-'));
+  const state = path.join(base, 'labs', lab);
+  const procs: ChildProcess[] = [];
+  after(() => {
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  const start = async (): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> => {
+    const proc = spawn(
+      path.join(repoRoot(), 'bin', 'ambit'),
+      ['lab', 'apiserver', '--lab', lab, '--state-dir', base],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AMBIT_LOG: 'info' } },
+    );
+    procs.push(proc);
+    let err = '';
+    proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    for (let i = 0; i < 300; i++) {
+      // The url file is written once the server serves; a previous run's file may exist.
+      if (/ ready /.test(err))
+        return {
+          proc,
+          url: readFileSync(path.join(state, 'apiserver.url'), 'utf8').trim(),
+          stderr: () => err,
+        };
+      if (proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`apiserver did not start: ${err}`);
+  };
+  const stop = (proc: ChildProcess): Promise<number | null> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+      proc.kill('SIGTERM');
+    });
+
+  void test('serves, writes url and kubeconfig, stops on SIGTERM, keeps its port', async () => {
+    const a = await start();
+    assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const kc = parse(readFileSync(path.join(state, 'kubeconfig'), 'utf8')) as {
+      'current-context': string;
+      clusters: { name: string; cluster: { server: string } }[];
+    };
+    assert.equal(kc['current-context'], lab);
+    assert.deepEqual(kc.clusters, [{ name: lab, cluster: { server: a.url } }]);
+    const client = new KubeClient({ server: a.url });
+    await client.create(resources.configmaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'persisted', namespace: 'default' },
+    });
+    assert.equal(await stop(a.proc), 0, a.stderr());
+    assert.ok(existsSync(path.join(state, 'apiserver', 'snapshot.json')));
+
+    const b = await start();
+    assert.equal(b.url, a.url, 'a restart reuses the port, so kubeconfigs stay valid');
+    const cm = await new KubeClient({ server: b.url }).get(
+      resources.configmaps,
+      'persisted',
+      'default',
+    );
+    assert.equal(cm.metadata.name, 'persisted');
+    assert.equal(await stop(b.proc), 0, b.stderr());
+  });
+});
