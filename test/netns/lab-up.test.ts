@@ -459,4 +459,27 @@ echo '{"cniVersion":"1.0.0"}'
       rmSync(join(cniDir, 'net.d', '10-test.conflist'), { force: true });
     }
   });
+
+  void it('runs hostNetwork pods in the node netns', async () => {
+    const pod =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: hostpod, namespace: default}\nspec:\n  nodeName: worker2\n  hostNetwork: true\n  containers: [{name: c, image: x, command: [sh, -c, "ip -o -4 addr show eth0; exec sleep 1000"]}]\n';
+    assert.equal((await kubectl(['apply', '-f', '-'], pod)).code, 0);
+    const p = await until('hostpod ready', async () => {
+      const x = JSON.parse(
+        (await kubectl(['get', 'pod', 'hostpod', '-o', 'json'])).stdout,
+      ) as PodJson;
+      return ready(x) ? x : undefined;
+    });
+    assert.equal(p.status?.podIP, '172.18.0.3');
+    assert.equal(p.metadata.annotations?.['lab.ambit.dev/netns'], `${N}-worker2`);
+    const log = join(stateDir, 'pods', 'default_hostpod', 'c.log');
+    await until('hostpod output', () =>
+      Promise.resolve(
+        existsSync(log) && readFileSync(log, 'utf8').includes('inet') ? true : undefined,
+      ),
+    );
+    assert.match(readFileSync(log, 'utf8'), /eth0\s+inet 172\.18\.0\.3\/16/);
+    assert.equal((await kubectl(['delete', 'pod', 'hostpod', '--timeout=60s'])).code, 0);
+    assert.ok(existsSync(`/run/netns/${N}-worker2`), 'the node netns stays');
+  });
 });

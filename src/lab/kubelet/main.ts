@@ -76,5 +76,6 @@ export async function run(args: string[]): Promise<number> {
   // Pods keep running (as with a real kubelet); `ambit lab down` stops them.
   await kubelet.stop();
   log.info('kubelet stopped');
-  return 0;
+  // Restart timers and handles of detached container processes would keep the loop alive.
+  process.exit(0);
 }

@@ -181,8 +181,14 @@ export class PodWorker {
         { namespace: ns },
       );
       this.report();
-    } else if (this.hostNetwork) {
+    } else if (this.hostNetwork && !pod.metadata.annotations?.[NETNS_ANNOTATION]) {
       this.writeRecord({});
+      await this.ctx.client.patch(
+        resources.pods,
+        pod.metadata.name,
+        { metadata: { annotations: { [NETNS_ANNOTATION]: this.ctx.nodeNetns } } },
+        { namespace: ns },
+      );
     }
     mkdirSync(this.podDir, { recursive: true });
     const tokenFile = await writeToken(this.ctx.client, pod, this.podDir);
