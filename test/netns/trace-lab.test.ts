@@ -1,0 +1,111 @@
+/**
+ * `traceLive` against a real lab: first without the mesh (kube-proxy's DNAT path), then with
+ * the mesh installed and the namespace enrolled (`ambit demo --no-trace`), where the traced
+ * path must hold seed 000's hops in order.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { KubeClient } from '../../src/k8s/client.js';
+import { resources } from '../../src/k8s/resources.js';
+import type { Pod } from '../../src/k8s/types.js';
+import { run } from '../../src/sys/exec.js';
+import { labStateDir, traceLive } from '../../src/trace/live.js';
+import type { Hop } from '../../src/trace/model.js';
+import { renderPath } from '../../src/trace/render.js';
+import { assertSeedsPath } from '../helpers/trace-expect.js';
+import { labName, skipUnlessRoot } from '../helpers/root.js';
+
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8 && !existsSync(join(d, 'package.json')); i++) d = dirname(d);
+  return d;
+}
+
+const lab = labName('tr');
+const ambit = join(repoRoot(), 'bin', 'ambit');
+const env = {
+  ...process.env,
+  ...(import.meta.url.endsWith('.ts') ? { AMBIT_TSX: '1' } : {}),
+};
+
+async function ambitRun(args: string[], timeoutMs: number) {
+  return run(ambit, args, { allowFail: true, timeoutMs, env });
+}
+
+async function podName(app: string): Promise<string> {
+  const server = readFileSync(join(labStateDir(lab), 'apiserver.url'), 'utf8').trim();
+  const pods = await new KubeClient({ server }).list<Pod>(resources.pods, {
+    namespace: 'default',
+    labelSelector: `app=${app}`,
+  });
+  const p = pods.items[0];
+  assert.ok(p, `no ${app} pod`);
+  return p.metadata.name;
+}
+
+let up = false;
+
+before(async () => {
+  if (skipUnlessRoot) return;
+  const r = await ambitRun(['lab', 'up', '--name', lab], 240_000);
+  assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
+  up = true;
+});
+
+after(async () => {
+  if (skipUnlessRoot) return;
+  await ambitRun(['demo', '--down', '--name', lab], 120_000);
+  await ambitRun(['lab', 'down', '--name', lab], 120_000);
+});
+
+void test(
+  'without the mesh: the kube-proxy path, DNAT on the client node',
+  { skip: skipUnlessRoot },
+  async () => {
+    assert.ok(up);
+    const sleep = await podName('sleep');
+    const httpbin = await podName('httpbin');
+    const r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
+    assert.equal(r.response.status, 200, r.response.stderr);
+    const text = renderPath(r.path);
+    const c = r.path.connections.find((x) => x.part === 1);
+    assert.ok(c, text);
+    const syn = c.packets.find((p) => p.kind === 'first')?.hops ?? [];
+    const names = syn.filter((h) => !h.bridged).map((h) => h.name);
+    assert.deepEqual(names, [sleep, 'worker2', 'worker', httpbin], text);
+    const nodeA = syn.find((h) => h.name === 'worker2') as Hop;
+    assert.ok(
+      nodeA.rules.some((x) => /-j DNAT --to-destination 10\.244\.1\.7:80/.test(x.rule)),
+      text,
+    );
+    assert.equal(nodeA.routeTable, 'main');
+    assert.equal(nodeA.outDev, 'eth0');
+  },
+);
+
+void test('with the mesh: seed 000’s hops in order', { skip: skipUnlessRoot }, async () => {
+  assert.ok(up);
+  const d = await ambitRun(['demo', '--name', lab, '--no-trace'], 300_000);
+  assert.equal(d.code, 0, `ambit demo --no-trace failed:\n${d.stdout}\n${d.stderr}`);
+  const sleep = await podName('sleep');
+  const httpbin = await podName('httpbin');
+  const r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
+  assert.equal(r.response.status, 200, r.response.stderr);
+  const text = renderPath(r.path);
+  try {
+    assertSeedsPath(r.path, {
+      sleep,
+      nodeA: 'worker2',
+      zA: 'ztunnel-worker2',
+      nodeB: 'worker',
+      zB: 'ztunnel-worker',
+      httpbin,
+    });
+  } catch (err) {
+    console.error(text);
+    throw err;
+  }
+});
