@@ -37,7 +37,7 @@ async function freePort(): Promise<number> {
 }
 
 const ambit = join(repoRoot(), 'bin', 'ambit');
-const env = { ...process.env, AMBIT_TSX: process.env.AMBIT_TSX ?? '1' };
+const env = { ...process.env };
 let cluster: TestCluster;
 let proc: ChildProcess | undefined;
 let stderr = '';
