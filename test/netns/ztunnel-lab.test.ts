@@ -1,0 +1,314 @@
+/**
+ * ztunnel in the real lab: `ambit lab up` (API server, kubelets, kube-proxy, DNS, sleep and
+ * httpbin), the control plane (istiod Deployment: delta xDS + CA) and one `ambit ztunnel` pod per
+ * worker, configured only through the Kubernetes API. Policies are applied with kubectl.
+ *
+ * Capture: until the node agent (`ambit cni`) is in this checkout, the test installs the
+ * iptables redirection backend itself, with the same code the agent runs, from the pods'
+ * kubelet annotations. Everything on the traffic path is production code.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { IptablesBackend } from '../../src/redirect/iptables/backend.js';
+import { run } from '../../src/sys/exec.js';
+import { labName, skipUnlessRoot } from '../helpers/root.js';
+
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d);
+    if (up === d) throw new Error('no package.json above the test');
+    d = up;
+  }
+  return d;
+}
+
+const ROOT = repoRoot();
+const LAB = labName('zt');
+const STATE = process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit';
+const KUBECONFIG = join(STATE, 'labs', LAB, 'kubeconfig');
+const SLEEP_ID = 'spiffe://cluster.local/ns/default/sa/sleep';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ambit = (args: string[], timeoutMs = 120_000) =>
+  run(join(ROOT, 'bin', 'ambit'), args, { allowFail: true, timeoutMs });
+const kubectl = (args: string[], input?: string) =>
+  run('kubectl', ['--kubeconfig', KUBECONFIG, ...args], { input, allowFail: true });
+
+interface PodJson {
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
+  status?: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+async function pods(): Promise<PodJson[]> {
+  const r = await kubectl(['get', 'pods', '-A', '-o', 'json']);
+  return r.code === 0 ? (JSON.parse(r.stdout) as { items: PodJson[] }).items : [];
+}
+
+const ready = (p: PodJson) =>
+  p.status?.phase === 'Running' &&
+  (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+async function waitPods(names: string[], ms = 90_000): Promise<Map<string, PodJson>> {
+  const deadline = Date.now() + ms;
+  let last: PodJson[] = [];
+  while (Date.now() < deadline) {
+    last = await pods();
+    const found = new Map<string, PodJson>();
+    for (const n of names) {
+      const p = last.find((x) => x.metadata.name === n || x.metadata.name.startsWith(`${n}-`));
+      if (p && ready(p)) found.set(n, p);
+    }
+    if (found.size === names.length) return found;
+    await sleep(300);
+  }
+  throw new Error(
+    `pods not ready: ${names.join(',')}; have ${last.map((p) => `${p.metadata.name}:${p.status?.phase}`).join(' ')}`,
+  );
+}
+
+const ztunnelYaml = (node: string, n: number) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ztunnel-${node}
+  namespace: istio-system
+  labels: {app: ztunnel}
+  annotations: {ambient.istio.io/redirection: disabled, lab.ambit.dev/ip: 10.244.${n}.3}
+spec:
+  nodeName: ${node}
+  serviceAccountName: ztunnel
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: istio-proxy
+    image: ambit/ztunnel
+    readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}}
+  volumes: [{name: istio-ca-root-cert, configMap: {name: istio-ca-root-cert}}]
+`;
+
+const otherYaml = `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: other, namespace: default}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: other
+  namespace: default
+  labels: {app: other}
+  annotations: {lab.ambit.dev/ip: 10.244.2.9}
+spec:
+  nodeName: worker2
+  serviceAccountName: other
+  containers: [{name: other, image: ambit/sleep}]
+`;
+
+void describe(
+  'ztunnel in the lab (control plane over xDS, kubectl policies)',
+  { skip: skipUnlessRoot, timeout: 600_000 },
+  () => {
+    const backends: IptablesBackend[] = [];
+    let sleepPod = '';
+    const logOf = (pod: string) =>
+      readFileSync(
+        join(STATE, 'labs', LAB, 'pods', `istio-system_${pod}`, 'istio-proxy.log'),
+        'utf8',
+      );
+    const curl = (pod: string, url: string, maxTime = 5) =>
+      ambit(
+        [
+          'lab',
+          'exec',
+          '--name',
+          LAB,
+          pod,
+          '--',
+          'curl',
+          '-sS',
+          '--max-time',
+          String(maxTime),
+          url,
+        ],
+        (maxTime + 20) * 1000,
+      );
+    /** Retries `check` until it holds (policy propagation is asynchronous), bounded. */
+    const eventually = async (what: string, check: () => Promise<boolean>, ms = 5000) => {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        if (await check()) return;
+        await sleep(200);
+      }
+      assert.fail(`${what} did not happen within ${ms} ms`);
+    };
+
+    before(async () => {
+      const up = await ambit(['lab', 'up', '--name', LAB], 240_000);
+      assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
+      assert.equal(
+        (await kubectl(['apply', '-f', join(ROOT, 'src', 'lab', 'mesh', 'istiod.yaml')])).code,
+        0,
+      );
+      await kubectl(
+        ['apply', '-f', '-'],
+        ztunnelYaml('worker', 1) + '---\n' + ztunnelYaml('worker2', 2),
+      );
+      await kubectl(['apply', '-f', '-'], otherYaml);
+      await kubectl(['label', 'ns', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite']);
+      const p = await waitPods([
+        'ztunnel-worker',
+        'ztunnel-worker2',
+        'sleep',
+        'httpbin',
+        'other',
+        'istiod',
+      ]);
+      sleepPod = p.get('sleep')!.metadata.name;
+      const info = (x: PodJson) => ({
+        ip: x.status!.podIP!,
+        uid: x.metadata.uid,
+        netns: x.metadata.annotations!['lab.ambit.dev/netns']!,
+        veth: x.metadata.annotations!['lab.ambit.dev/host-veth']!,
+      });
+      const wire = async (node: string, n: number, zt: PodJson, apps: PodJson[]) => {
+        const b = new IptablesBackend({
+          netns: `${LAB}-${node}`,
+          stateFile: join(STATE, 'labs', LAB, `test-redirect-${node}.json`),
+          hostIp: `10.244.${n}.1`,
+        });
+        backends.push(b);
+        const z = info(zt);
+        await b.setZtunnel({ podIp: z.ip, hostVeth: z.veth, netns: z.netns, dnsCapture: false });
+        for (const a of apps.map(info)) await b.addPod({ ip: a.ip, uid: a.uid, hostVeth: a.veth });
+      };
+      await wire('worker2', 2, p.get('ztunnel-worker2')!, [p.get('sleep')!, p.get('other')!]);
+      await wire('worker', 1, p.get('ztunnel-worker')!, [p.get('httpbin')!]);
+    });
+
+    after(async () => {
+      for (const b of backends) await b.uninstall().catch(() => undefined);
+      await ambit(['lab', 'down', '--name', LAB], 120_000);
+    });
+
+    void it('curl sleep → httpbin:8000 returns origin 10.244.2.8; ztunnel B logs the sleep identity', async () => {
+      const r = await curl(sleepPod, 'http://httpbin:8000/get');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { origin: string }).origin, '10.244.2.8');
+      await eventually('inbound access log line', () =>
+        Promise.resolve(logOf('ztunnel-worker').includes(`src.identity=${SLEEP_ID}`)),
+      );
+      await eventually('outbound access log line', () =>
+        Promise.resolve(
+          logOf('ztunnel-worker2')
+            .split('\n')
+            .some(
+              (l) =>
+                l.includes('direction=outbound') && l.includes('dst.hbone_addr=10.244.1.7:15008'),
+            ),
+        ),
+      );
+    });
+
+    void it('ztunnel got its state and certificates from the control plane', async () => {
+      const dump = await ambit([
+        'lab',
+        'exec',
+        '--name',
+        LAB,
+        '-n',
+        'istio-system',
+        'ztunnel-worker2',
+        '--',
+        'curl',
+        '-sS',
+        'http://127.0.0.1:15000/config_dump',
+      ]);
+      const d = JSON.parse(dump.stdout) as {
+        workloads: Record<string, { protocol: string; serviceAccount: string }>;
+        certificates: { identity: string; state: string }[];
+      };
+      assert.equal(d.workloads['10.244.2.8']?.protocol, 'HBONE');
+      assert.equal(d.workloads['10.244.1.7']?.serviceAccount, 'httpbin');
+      const ids = d.certificates
+        .filter((c) => c.state === 'Available')
+        .map((c) => c.identity)
+        .sort();
+      assert.deepEqual(ids, ['spiffe://cluster.local/ns/default/sa/other', SLEEP_ID]);
+    });
+
+    void it('policies with kubectl: ALLOW only sa/sleep; DENY by namespace; delete restores; open connections re-checked', async () => {
+      const ok = async (pod: string) => (await curl(pod, 'http://httpbin:8000/get', 3)).code === 0;
+      const allow = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-sleep, namespace: default}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: ALLOW
+  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]}]
+`;
+      assert.equal((await kubectl(['apply', '-f', '-'], allow)).code, 0);
+      try {
+        await eventually('other refused', async () => !(await ok('other')));
+        assert.ok(await ok(sleepPod), 'sleep still admitted');
+      } finally {
+        await kubectl(['delete', 'authorizationpolicy', 'allow-sleep', '-n', 'default']);
+      }
+      await eventually('other admitted again', () => ok('other'));
+
+      const deny = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-default, namespace: default}
+spec:
+  action: DENY
+  rules: [{from: [{source: {namespaces: ["default"]}}]}]
+`;
+      // A request in flight (httpbin answers after 6 s) is cut when the DENY arrives.
+      const started = Date.now();
+      const slow = curl(sleepPod, 'http://httpbin:8000/delay/6', 15);
+      await sleep(1000);
+      try {
+        assert.equal((await kubectl(['apply', '-f', '-'], deny)).code, 0);
+        const r = await slow;
+        assert.notEqual(r.code, 0, 'the open connection was closed by the policy change');
+        assert.ok(Date.now() - started < 6000, 'closed before httpbin would have answered');
+        await eventually('sleep refused by namespace', async () => !(await ok(sleepPod)));
+      } finally {
+        await kubectl(['delete', 'authorizationpolicy', 'deny-default', '-n', 'default']);
+      }
+      await eventually('sleep admitted again', () => ok(sleepPod));
+    });
+
+    void it('killing ztunnel on worker2: new connections fail closed; when it is back they succeed', async () => {
+      const zt = (await pods()).find((p) => p.metadata.name === 'ztunnel-worker2')!;
+      const netns = zt.metadata.annotations!['lab.ambit.dev/netns']!;
+      const pids = (await run('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean);
+      assert.ok(pids.length > 0, 'ztunnel process found');
+      const sleepNs = (await pods()).find((p) => p.metadata.name === sleepPod)!.metadata
+        .annotations!['lab.ambit.dev/netns']!;
+      const fast = (url: string) =>
+        run('curl', ['-sS', '--max-time', '1', url], { netns: sleepNs, allowFail: true });
+      await run('kill', ['-9', ...pids], { allowFail: true });
+      // Right away, before the kubelet restarts it: nothing listens behind TPROXY any more.
+      const down = await fast('http://10.96.0.105:8000/get');
+      assert.notEqual(down.code, 0, 'no ztunnel: the connection must fail (no bypass)');
+      const direct = await fast('http://10.244.1.7/get');
+      assert.notEqual(direct.code, 0, 'the pod IP does not bypass either');
+      // A bypass would have reached httpbin's node in plaintext, i.e. through 15006.
+      assert.ok(
+        !logOf('ztunnel-worker')
+          .split('\n')
+          .some(
+            (l) => l.includes('direction=inbound_plaintext') && l.includes('src.addr=10.244.2.8'),
+          ),
+        'nothing from sleep arrived outside HBONE',
+      );
+      // The kubelet restarts the container; the node rules are untouched.
+      await eventually(
+        'served again after restart',
+        async () => (await curl(sleepPod, 'http://httpbin:8000/get', 3)).code === 0,
+        60_000,
+      );
+    });
+  },
+);
