@@ -78,6 +78,8 @@ export interface Hop {
   route?: string;
   routeQuery?: string;
   tproxy?: TproxyRedirect;
+  /** True when the kernel's route lookup delivered it locally (a `local` route). */
+  delivered?: boolean;
   /** True when the packet came in on a bridge device: switched (br_netfilter), not routed. */
   bridged?: boolean;
   /** True when the packet reached an underlay bridge between the previous hop and this one. */

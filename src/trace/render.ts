@@ -29,7 +29,9 @@ export function renderHop(h: Hop): string[] {
       ? `out ${h.outDev}`
       : h.tproxy
         ? `to local socket ${h.tproxy.ip}:${h.tproxy.port}`
-        : 'to a local socket';
+        : h.delivered || h.hooks.includes('input')
+          ? 'to a local socket'
+          : 'out ? (no chain or route reported it)';
   const tuple = `${h.src}:${h.sport ?? ''} → ${h.dst}:${h.dport ?? ''} ${h.flags.join(',')}`;
   lines.push(`    [${h.name}] ${from} → ${to}   (${tuple})`);
   let prev = h.markIn;

@@ -53,6 +53,7 @@ export async function addRoutes(c: Correlated, oracle: RouteOracle): Promise<str
     const res = parseRouteGet(r.text);
     if (!res) continue;
     hop.route = res.line;
+    if (res.local) hop.delivered = true;
     // No chain after routing reported the device: the kernel's route names it.
     if (!hop.outDev && !res.local && res.dev) {
       hop.outDev = res.dev;
