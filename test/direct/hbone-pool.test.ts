@@ -71,6 +71,8 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     hbone = createHboneServer({
       server: listener,
       trustDomain: 'cluster.local',
+      pingIntervalMs: 100,
+      pingTimeoutMs: 300,
       certificateFor: () => Promise.resolve(serverCert),
       onConnect: async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
@@ -144,7 +146,7 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     await eventually('server side closed', () => hbone.connections() === serverBefore);
   });
 
-  void it('drops a connection whose PINGs go unanswered', async () => {
+  void it('both ends drop a connection whose PINGs go unanswered', async () => {
     // A relay between client and server that can silently stop forwarding (a dead peer).
     let blackhole = false;
     const relayed = new Set<net.Socket>();
@@ -159,7 +161,10 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
           if (!blackhole) to.write(d);
         });
         from.on('error', () => undefined);
-        from.on('close', () => to.destroy());
+        // A dead path carries no FIN or RST either: each end must notice on its own.
+        from.on('close', () => {
+          if (!blackhole) to.destroy();
+        });
       }
     });
     const relayPort = await listen(relay, '127.0.0.1');
@@ -169,7 +174,9 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
         pingTimeoutMs: 300,
         dial: () => net.connect(relayPort, '127.0.0.1'),
       });
+      const serverBefore = hbone.connections();
       const { stream } = await c.connect(req());
+      assert.equal(hbone.connections(), serverBefore + 1);
       const ended = new Promise<void>((r) => {
         stream.on('error', () => undefined);
         stream.once('close', () => r());
@@ -180,6 +187,7 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       blackhole = true;
       await eventually('dead connection dropped', () => c.stats().connections === 0);
       await ended;
+      await eventually('server dropped it too', () => hbone.connections() === serverBefore);
     } finally {
       for (const s of relayed) s.destroy();
       relay.close();

@@ -103,6 +103,7 @@ class Pool implements HboneClient {
           })
           .finally(() => {
             pool.dialing = undefined;
+            if (pool.conns.length === 0 && this.pools.get(key) === pool) this.pools.delete(key);
           });
       }
       // Waiters of a failed dial fail with it rather than each redialing in turn (no storm).

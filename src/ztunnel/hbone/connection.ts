@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
 import { type CertMaterial, ALPN_H2, SecureContextCache, TLS_MIN_VERSION } from '../tls/options.js';
 import { uriSans } from '../tls/spiffe.js';
+import { startKeepalive } from './keepalive.js';
 import { clientSettings, flattenHeaders, sessionMemoryMb } from './settings.js';
 import { type HboneDialRequest, HboneError } from './types.js';
 
@@ -24,6 +25,9 @@ export interface ConnectionTuning {
   maxFrameSize: number;
   dial?: (ip: string, port: number) => net.Socket;
 }
+
+/** ztunnel: TCP keepalive after 180 s idle. */
+const TCP_KEEPALIVE_MS = 180_000;
 
 function hostPort(ip: string, port: number): string {
   return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -56,6 +60,7 @@ export function dialTls(
     const raw = t.dial
       ? t.dial(req.dstIp, req.dstPort)
       : net.connect({ host: req.dstIp, port: req.dstPort, noDelay: true });
+    raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
     const want = req.dstIdentities;
     const sock = tls.connect({
       socket: raw,
@@ -116,8 +121,7 @@ export class PooledConnection {
   active = 0;
   closed = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
-  private pingDeadline: NodeJS.Timeout | undefined;
+  private readonly stopKeepalive: () => void;
 
   private constructor(
     readonly key: string,
@@ -133,7 +137,12 @@ export class PooledConnection {
     });
     session.on('close', () => this.markGone());
     session.on('connect', () => session.setLocalWindowSize(t.connectionWindow));
-    this.pingTimer = setInterval(() => this.ping(), t.pingIntervalMs).unref();
+    this.stopKeepalive = startKeepalive(session, t.pingIntervalMs, t.pingTimeoutMs, () => {
+      log.warn('hbone ping timeout, dropping connection', { key });
+      this.destroy(
+        new HboneError('HBONE_TIMEOUT', `hbone ping timed out after ${t.pingTimeoutMs} ms`),
+      );
+    });
     this.armIdle();
   }
 
@@ -271,8 +280,7 @@ export class PooledConnection {
   private markGone(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pingDeadline);
+    this.stopKeepalive();
     clearTimeout(this.idleTimer);
     this.onGone(this);
   }
@@ -286,24 +294,5 @@ export class PooledConnection {
         this.close();
       }
     }, this.t.idleTimeoutMs).unref();
-  }
-
-  private ping(): void {
-    if (this.closed || this.pingDeadline || this.session.connecting) return;
-    this.pingDeadline = setTimeout(() => {
-      this.log.warn('hbone ping timeout, dropping connection', { key: this.key });
-      this.destroy(
-        new HboneError('HBONE_TIMEOUT', `hbone ping timed out after ${this.t.pingTimeoutMs} ms`),
-      );
-    }, this.t.pingTimeoutMs).unref();
-    const sent = this.session.ping((err) => {
-      if (err) return; // The session is going away; close/destroy handles it.
-      clearTimeout(this.pingDeadline);
-      this.pingDeadline = undefined;
-    });
-    if (!sent) {
-      clearTimeout(this.pingDeadline);
-      this.pingDeadline = undefined;
-    }
   }
 }

@@ -24,10 +24,13 @@ import {
 import { spiffeIdsOf, tryParseSpiffe } from '../tls/spiffe.js';
 import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
 import { parseAuthority } from './authority.js';
+import { startKeepalive } from './keepalive.js';
 import type { HboneServerOptions } from './types.js';
 
 export interface HboneServerTuning {
   handshakeTimeoutMs?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
   streamWindow?: number;
   connectionWindow?: number;
   maxFrameSize?: number;
@@ -118,6 +121,8 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
   const log = opts.log ?? createLogger('ztunnel/hbone-server');
   const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HBONE_DEFAULTS.handshakeTimeoutMs;
   const connectionWindow = opts.connectionWindow ?? HBONE_DEFAULTS.connectionWindow;
+  const pingIntervalMs = opts.pingIntervalMs ?? HBONE_DEFAULTS.pingIntervalMs;
+  const pingTimeoutMs = opts.pingTimeoutMs ?? HBONE_DEFAULTS.pingTimeoutMs;
   const maxHeaderListSize = opts.maxHeaderListSize ?? HBONE_DEFAULTS.serverMaxHeaderListSize;
   const h2Options: http2.ServerOptions = {
     settings: serverSettings({
@@ -158,6 +163,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     raw.once('close', () => sockets.delete(raw));
     raw.on('error', (err) => log.debug('hbone socket error', { err: errorMessage(err) }));
     raw.setNoDelay(true);
+    raw.setKeepAlive(true, 180_000);
     const local = unmapped(raw.localAddress);
     // Covers the certificate lookup; tls.Server's handshakeTimeout covers the handshake.
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);
@@ -199,6 +205,10 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     const session = http2.performServerHandshake(sock, h2Options);
     sessions.add(session);
     session.on('connect', () => session.setLocalWindowSize(connectionWindow));
+    startKeepalive(session, pingIntervalMs, pingTimeoutMs, () => {
+      log.warn('hbone ping timeout, dropping connection', { peer });
+      session.destroy();
+    });
     session.on('close', () => sessions.delete(session));
     session.on('error', (err) =>
       log.debug('hbone session error', { peer, err: errorMessage(err) }),
