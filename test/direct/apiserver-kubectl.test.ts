@@ -283,6 +283,39 @@ void describe(
       assert.equal(pod2.metadata.labels?.tier, undefined);
     });
 
+    void test('create token (a protobuf TokenRequest) gives a token TokenReview accepts', async () => {
+      const token = (
+        await ok(
+          'create',
+          'token',
+          'default',
+          '-n',
+          'demo',
+          '--audience',
+          'istio-ca',
+          '--bound-object-kind',
+          'Pod',
+          '--bound-object-name',
+          'sleep',
+        )
+      ).trim();
+      const review = await client.request<{
+        status: {
+          authenticated: boolean;
+          user: { username: string; extra: Record<string, string[]> };
+        };
+      }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: ['istio-ca'] },
+      });
+      assert.equal(review.status.authenticated, true);
+      assert.equal(review.status.user.username, 'system:serviceaccount:demo:default');
+      assert.deepEqual(review.status.user.extra['authentication.kubernetes.io/pod-name'], [
+        'sleep',
+      ]);
+    });
+
     void test('an invalid manifest is refused naming the field', async () => {
       const bad = file(
         'bad.yaml',

@@ -10,6 +10,7 @@ import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
 import { applyPatch, patchKindOf } from './patch.js';
+import { decodeTokenRequest } from './protobuf.js';
 import type { DeleteOptions, Registry } from './registry.js';
 import { objectFilter } from './selectors.js';
 import {
@@ -70,6 +71,10 @@ interface Target {
 const maxBody = 8 * 1024 * 1024;
 
 function readBody(req: IncomingMessage): Promise<string> {
+  return readRaw(req).then((b) => b.toString('utf8'));
+}
+
+function readRaw(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
@@ -80,12 +85,16 @@ function readBody(req: IncomingMessage): Promise<string> {
         req.destroy();
       } else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
+const isProtobuf = (ct: string | undefined): boolean =>
+  (ct ?? '').startsWith('application/vnd.kubernetes.protobuf');
+
 function parseBody(text: string, contentType: string | undefined): unknown {
+  if (isProtobuf(contentType)) throw unsupportedMediaType(contentType!);
   if (text.trim() === '') throw badRequest('the request body is empty');
   try {
     return /yaml/.test(contentType ?? '') ? parseYaml(text) : JSON.parse(text);
@@ -265,7 +274,10 @@ export function createRouter(
 
     if (sub === 'token') {
       if (method !== 'POST') throw methodNotAllowed('serviceaccounts/token supports only create');
-      const body = parseBody(await readBody(req), req.headers['content-type']);
+      const ct = req.headers['content-type'];
+      const body = isProtobuf(ct)
+        ? decodeTokenRequest(await readRaw(req))
+        : parseBody(await readBody(req), ct);
       return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body));
     }
 
