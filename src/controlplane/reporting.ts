@@ -38,7 +38,11 @@ export class PolicyReporter {
     reports: PolicyReport[],
     policy: (ns: string, name: string) => AuthorizationPolicy | undefined,
   ): Promise<void> {
-    this.running = this.running.then(() => this.pass(reports, policy));
+    this.running = this.running
+      .then(() => this.pass(reports, policy))
+      .catch((err: unknown) =>
+        this.log.error('policy status pass failed', { error: errorMessage(err) }),
+      );
     return this.running;
   }
 
