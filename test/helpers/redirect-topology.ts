@@ -54,6 +54,12 @@ export async function buildFixtureTopology(): Promise<CaptureTopology> {
   const addNs = async (name: string) => {
     await run('ip', ['netns', 'add', name]);
     created.push(name);
+    // No IPv6: its autoconfiguration chatter would show up in the per-device packet counts.
+    await run(
+      'sysctl',
+      ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1'],
+      { netns: name },
+    );
     await ipn(name, 'link', 'set', 'lo', 'up');
   };
   const destroy = async () => {
