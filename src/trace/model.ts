@@ -41,6 +41,8 @@ export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting'
 
 /** A rule that matched, with the packet mark after it. */
 export interface MatchedRule {
+  /** The netfilter hook it ran in (routing happens after prerouting/output). */
+  hook?: Hook;
   table: string;
   chain: string;
   rule: string;

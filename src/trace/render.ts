@@ -34,22 +34,30 @@ export function renderHop(h: Hop): string[] {
           : 'out ? (no chain or route reported it)';
   const tuple = `${h.src}:${h.sport ?? ''} → ${h.dst}:${h.dport ?? ''} ${h.flags.join(',')}`;
   lines.push(`    [${h.name}] ${from} → ${to}   (${tuple})`);
-  let prev = h.markIn;
-  for (const r of h.rules) {
-    let s = `      ${r.table} ${r.chain}: ${ruleSpec(r.rule)}`;
-    if (r.markAfter !== prev) s += r.markKnown ? ` → mark ${hex(r.markAfter)}` : ' → mark ?';
-    prev = r.markAfter;
-    lines.push(s);
-  }
+  const routeLines: string[] = [];
   if (h.tproxy) {
-    lines.push(
+    routeLines.push(
       `      TPROXY → ${h.tproxy.ip}:${h.tproxy.port} (original destination ${h.dst}:${h.dport ?? ''} kept) mark ${h.tproxy.mark}`,
     );
   }
   if (h.route) {
     const rule = h.ipRule ? `rule ${h.ipRule}` : `table ${h.routeTable ?? '?'}`;
-    lines.push(`      ${rule} → ${h.route}`);
+    routeLines.push(`      ${rule} → ${h.route}`);
   }
+  // Routing runs after prerouting (or output): print it where the kernel made the decision.
+  let routed = false;
+  let prev = h.markIn;
+  for (const r of h.rules) {
+    if (!routed && r.hook && r.hook !== 'prerouting' && r.hook !== 'output') {
+      lines.push(...routeLines);
+      routed = true;
+    }
+    let s = `      ${r.table} ${r.chain}: ${ruleSpec(r.rule)}`;
+    if (r.markAfter !== prev) s += r.markKnown ? ` → mark ${hex(r.markAfter)}` : ' → mark ?';
+    prev = r.markAfter;
+    lines.push(s);
+  }
+  if (!routed) lines.push(...routeLines);
   return lines;
 }
 

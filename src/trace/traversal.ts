@@ -112,6 +112,7 @@ function finish(t: Traversal): void {
       mark = after ?? mark;
       known = k;
       t.rules.push({
+        ...(hook ? { hook } : {}),
         table: ev.table,
         chain: ev.chain,
         rule: ev.rule,
