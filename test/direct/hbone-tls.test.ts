@@ -235,4 +235,71 @@ void describe('hbone peer verification', { timeout: 60_000 }, () => {
     await assertServes();
     assert.ok(accepted >= 3);
   });
+
+  void it('the server closes an authenticated client that speaks garbage instead of HTTP/2', async () => {
+    const before = connects;
+    const sock = tls.connect({
+      host: HBONE_IP,
+      port,
+      key: clientCert.keyPem,
+      cert: clientCert.certChainPem.join(''),
+      ca: ca.rootPem,
+      ALPNProtocols: ['h2'],
+      servername: '',
+      checkServerIdentity: () => undefined,
+    });
+    await new Promise((r) => sock.once('secureConnect', r));
+    sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + '\xff'.repeat(64));
+    sock.resume();
+    await closed(sock);
+    assert.equal(connects, before);
+    await assertServes();
+  });
+
+  void it('a destination without a certificate is closed; others are unaffected', async () => {
+    const l2 = net.createServer();
+    const p2 = await listen(l2, HBONE_IP);
+    const s2 = createHboneServer({
+      server: l2,
+      trustDomain: 'cluster.local',
+      certificateFor: (local) => Promise.reject(new Error(`no workload ${local}`)),
+      onConnect: () => Promise.resolve({ status: 503 }),
+    });
+    try {
+      await assert.rejects(
+        client(clientCert).connect(req({ dstPort: p2 })),
+        (err: unknown) => err instanceof HboneError && err.code !== 'HBONE_STATUS',
+      );
+      await assertServes();
+    } finally {
+      await s2.close(false);
+      l2.close();
+    }
+  });
+
+  void it('new connections pick up a rotated server certificate', async () => {
+    const c = client(clientCert);
+    const seen = async () => {
+      const sock = tls.connect({
+        host: HBONE_IP,
+        port,
+        key: clientCert.keyPem,
+        cert: clientCert.certChainPem.join(''),
+        ca: ca.rootPem,
+        ALPNProtocols: ['h2'],
+        servername: '',
+        checkServerIdentity: () => undefined,
+      });
+      await new Promise((r) => sock.once('secureConnect', r));
+      const serial = sock.getPeerX509Certificate()?.serialNumber;
+      sock.destroy();
+      return serial;
+    };
+    const old = await seen();
+    serverCert = await ca.issue(SERVER_ID);
+    const rotated = await seen();
+    assert.notEqual(rotated, old);
+    const { stream } = await c.connect(req());
+    assert.equal(await echoOnce(stream, 'rotated'), 'rotated');
+  });
 });
