@@ -482,4 +482,59 @@ echo '{"cniVersion":"1.0.0"}'
     assert.equal((await kubectl(['delete', 'pod', 'hostpod', '--timeout=60s'])).code, 0);
     assert.ok(existsSync(`/run/netns/${N}-worker2`), 'the node netns stays');
   });
+
+  void it('a restarted kubelet adopts running pods; up restarts a dead daemon', async () => {
+    const pidOf = (f: string) =>
+      Number(readFileSync(join(stateDir, 'pids', f), 'utf8').split('\n')[0]);
+    const sp = (await pods('app=sleep'))[0]!;
+    const sleepPid = pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`);
+    const kubeletPid = pidOf('kubelet-worker2.pid');
+    process.kill(kubeletPid, 'SIGKILL');
+    const gone = (pid: number) => {
+      try {
+        return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    await until('kubelet gone', () => Promise.resolve(gone(kubeletPid) ? true : undefined));
+    const up = await ambit(['lab', 'up', '--name', N]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /already running/);
+    assert.match(up.stdout, /restarted kubelet-worker2/);
+    const log = join(stateDir, 'logs', 'kubelet-worker2.log');
+    await until('adoption', () =>
+      Promise.resolve(
+        readFileSync(log, 'utf8').includes(`adopted pod pod=default/${sp.metadata.name}`)
+          ? true
+          : undefined,
+      ),
+    );
+    assert.equal(pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`), sleepPid, 'same process');
+    const r = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      sp.metadata.name,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      'http://httpbin:8000/ip',
+    ]);
+    assert.deepEqual(JSON.parse(r.stdout), { origin: '10.244.2.8' });
+    // An adopted process that dies is noticed and restarted.
+    process.kill(sleepPid, 'SIGKILL');
+    await until('sleep restarted', async () => {
+      const p = (await pods('app=sleep'))[0] as PodJson & {
+        status?: { containerStatuses?: { restartCount: number }[] };
+      };
+      return (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && ready(p)
+        ? true
+        : undefined;
+    });
+    assert.notEqual(pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`), sleepPid);
+  });
 });

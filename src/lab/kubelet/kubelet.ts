@@ -1,21 +1,16 @@
 /**
  * The lab kubelet of one node: watches Pods with spec.nodeName=<node>, runs one PodWorker per
  * pod (calls into a worker are serialized), probes readiness, keeps the Node Ready, and on
- * start cleans up what a previous kubelet of this node left behind.
+ * start adopts the pods a previous kubelet of this node started (removing those deleted since).
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Pod } from '../../k8s/types.js';
-import { netnsExists } from '../../sys/netlink.js';
-import { isOurs, readPidFile, stopProcess } from '../../sys/process.js';
-import { destroyPodNet } from '../net/pod-net.js';
 import { nodeStatus } from '../orchestrator/nodes.js';
-import { invokeCni } from './cni.js';
 import type { KubeletContext } from './context.js';
-import { PodWorker, type PodRecord } from './pod.js';
+import { loadLeftovers, removeLeftover, type Leftover } from './leftovers.js';
+import { PodWorker } from './pod.js';
 
 const PROBE_MS = 1000;
 const HEARTBEAT_MS = 10_000;
@@ -26,6 +21,7 @@ export class Kubelet {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly informer: Informer<Pod>;
   private timers: NodeJS.Timeout[] = [];
+  private leftovers = new Map<string, Leftover>();
 
   constructor(private readonly ctx: KubeletContext) {
     this.informer = new Informer<Pod>(
@@ -48,9 +44,14 @@ export class Kubelet {
   }
 
   async start(): Promise<void> {
-    await this.cleanupLeftovers();
+    this.leftovers = loadLeftovers(this.ctx);
     await this.heartbeat();
     await this.informer.start();
+    // Pods of a previous kubelet that no longer exist in the API: remove what they left.
+    for (const [uid, l] of this.leftovers) {
+      this.leftovers.delete(uid);
+      this.enqueue(uid, () => removeLeftover(this.ctx, l));
+    }
     this.timers.push(setInterval(() => this.probeAll(), PROBE_MS));
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.refreshVolumes(), VOLUME_SYNC_MS));
@@ -84,6 +85,12 @@ export class Kubelet {
       if ((phase === 'Succeeded' || phase === 'Failed') && !pod.metadata.deletionTimestamp) return;
       w = new PodWorker(this.ctx, pod, (fn) => this.enqueue(uid, fn));
       this.workers.set(uid, w);
+      const left = this.leftovers.get(uid);
+      if (left) {
+        this.leftovers.delete(uid);
+        const worker = w;
+        this.enqueue(uid, () => worker.adopt(left));
+      }
     }
     w.pod = pod;
     const worker = w;
@@ -138,55 +145,6 @@ export class Kubelet {
       );
     } catch (err) {
       this.ctx.log.warn('node status update failed', { error: errorMessage(err) });
-    }
-  }
-
-  /** Stops processes and removes networks of pods a previous kubelet of this node set up. */
-  private async cleanupLeftovers(): Promise<void> {
-    let files: string[] = [];
-    try {
-      files = readdirSync(this.ctx.recordDir).filter((f) => f.endsWith('.json'));
-    } catch {
-      return;
-    }
-    const pidFiles = readdirSync(this.ctx.paths.pids);
-    for (const f of files) {
-      let rec: PodRecord;
-      try {
-        rec = JSON.parse(readFileSync(join(this.ctx.recordDir, f), 'utf8')) as PodRecord;
-      } catch {
-        rmSync(join(this.ctx.recordDir, f), { force: true });
-        continue;
-      }
-      for (const pf of pidFiles.filter((p) => p.startsWith(`pod-${rec.uid.slice(0, 8)}-`))) {
-        const pr = readPidFile(join(this.ctx.paths.pids, pf));
-        if (pr && isOurs(pr)) await stopProcess(pr.pid, 3000, true);
-        rmSync(join(this.ctx.paths.pids, pf), { force: true });
-      }
-      if (rec.netns && rec.hostVeth && netnsExists(rec.netns)) {
-        if (rec.podIP) {
-          await invokeCni(this.ctx.cniDir, 'DEL', {
-            uid: rec.uid,
-            name: rec.name,
-            namespace: rec.namespace,
-            netns: rec.netns,
-            hostVeth: rec.hostVeth,
-            podIP: rec.podIP,
-            gateway: this.ctx.ipam.gateway(),
-          }).catch((err: unknown) =>
-            this.ctx.log.warn('CNI DEL of a leftover pod failed', { error: errorMessage(err) }),
-          );
-        }
-        await destroyPodNet({
-          nodeNetns: this.ctx.nodeNetns,
-          podNetns: rec.netns,
-          hostVeth: rec.hostVeth,
-        });
-      }
-      rmSync(join(this.ctx.recordDir, f), { force: true });
-      this.ctx.log.info('cleaned up a pod of a previous kubelet', {
-        pod: `${rec.namespace}/${rec.name}`,
-      });
     }
   }
 }

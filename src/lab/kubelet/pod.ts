@@ -10,16 +10,18 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeApiError } from '../../k8s/client.js';
 import { resourcePath, resources } from '../../k8s/resources.js';
 import type { Container, Pod } from '../../k8s/types.js';
-import { stopProcess } from '../../sys/process.js';
+import { netnsExists } from '../../sys/netlink.js';
+import { alive, isOurs, stopProcess } from '../../sys/process.js';
 import { netnsNames } from '../cluster/cluster.js';
 import { createPodNet, destroyPodNet, hostVethName } from '../net/pod-net.js';
 import { invokeCni, type CniPod } from './cni.js';
 import type { KubeletContext } from './context.js';
 import { IP_ANNOTATION } from './ipam.js';
+import { pidFileName, removeLeftover, type Leftover, type PodRecord } from './leftovers.js';
 import { probeReady } from './probe.js';
 import { containerArgv, DEFAULT_PATH, startContainer } from './runner.js';
 import { computeStatus, type ContainerView } from './status.js';
-import { writeConfigMapVolumes, writeToken } from './volumes.js';
+import { podVolumes, volumeEnvName, writeConfigMapVolumes, writeToken } from './volumes.js';
 
 export const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
 export const VETH_ANNOTATION = 'lab.ambit.dev/host-veth';
@@ -34,16 +36,6 @@ interface ContainerRt extends ContainerView {
   startedAtMs: number;
   failures: number;
   timer?: NodeJS.Timeout;
-}
-
-/** What a kubelet writes per pod so that a restarted kubelet can clean up after itself. */
-export interface PodRecord {
-  uid: string;
-  namespace: string;
-  name: string;
-  netns?: string;
-  hostVeth?: string;
-  podIP?: string;
 }
 
 export class PodWorker {
@@ -106,7 +98,7 @@ export class PodWorker {
   }
 
   private pidFile(container: string): string {
-    return join(this.ctx.paths.pids, `pod-${this.uid.slice(0, 8)}-${container}.pid`);
+    return join(this.ctx.paths.pids, pidFileName(this.uid, container));
   }
 
   /** Brings the pod towards running: set up what is missing, then start containers. */
@@ -132,7 +124,66 @@ export class PodWorker {
     }
     this.initialized = true;
     this.pendingReason = undefined;
+    this.writeRecord({
+      netns: this.net?.netns,
+      hostVeth: this.net?.veth,
+      podIP: this.net?.ip,
+      complete: true,
+      cniDone: this.cniDone,
+    });
     for (const name of this.containers.keys()) this.startOne(name);
+    this.report();
+  }
+
+  /**
+   * Takes over a pod a previous kubelet of this node set up: its network and the container
+   * processes still running (their exits are noticed by polling, as they are not our
+   * children). An incomplete setup is removed and done again.
+   */
+  async adopt(l: Leftover): Promise<void> {
+    const r = l.rec;
+    const netOk = this.hostNetwork || (r.netns && r.hostVeth && r.podIP && netnsExists(r.netns));
+    if (!r.complete || !netOk) {
+      await removeLeftover(this.ctx, l);
+      return;
+    }
+    if (!this.hostNetwork) {
+      try {
+        this.ctx.ipam.allocate(this.uid, { pinned: r.podIP });
+      } catch (err) {
+        this.ctx.log.warn('cannot adopt pod address, setting the pod up again', {
+          pod: this.key,
+          error: errorMessage(err),
+        });
+        await removeLeftover(this.ctx, l);
+        return;
+      }
+      this.net = { netns: r.netns!, veth: r.hostVeth!, ip: r.podIP! };
+    }
+    this.cniDone = r.cniDone === true;
+    this.extraEnv = { AMBIT_KUBE_TOKEN_FILE: join(this.podDir, 'token') };
+    for (const v of podVolumes(this.pod)) {
+      this.extraEnv[volumeEnvName(v.name)] = join(this.podDir, 'volumes', v.name);
+    }
+    this.initialized = true;
+    const reported = new Map((this.pod.status?.containerStatuses ?? []).map((c) => [c.name, c]));
+    for (const rt of this.containers.values()) {
+      const pr = l.pids.get(rt.name);
+      const prev = reported.get(rt.name);
+      rt.restartCount = prev?.restartCount ?? 0;
+      if (pr && isOurs(pr)) {
+        rt.pid = pr.pid;
+        rt.started = true;
+        rt.startedAtMs = Date.now();
+        const running = prev?.state?.running as { startedAt?: string } | undefined;
+        rt.state = { running: { startedAt: running?.startedAt ?? new Date().toISOString() } };
+        rt.ready = rt.spec.readinessProbe === undefined;
+      } else {
+        rt.started = rt.restartCount > 0 || prev !== undefined;
+        this.startOne(rt.name);
+      }
+    }
+    this.ctx.log.info('adopted pod', { pod: this.key, ip: this.podIP });
     this.report();
   }
 
@@ -300,7 +351,9 @@ export class PodWorker {
     rt.state = { running: { startedAt: new Date().toISOString() } };
     rt.ready = rt.spec.readinessProbe === undefined;
     rt.final = false;
-    child.on('exit', (code, signal) => this.onExit(rt, child, code, signal));
+    child.on('exit', (code, signal) => {
+      if (rt.child === child) this.onExit(rt, code, signal);
+    });
     child.on('error', (err) =>
       this.ctx.log.warn('container error', { pod: this.key, name, error: err.message }),
     );
@@ -310,11 +363,10 @@ export class PodWorker {
 
   private onExit(
     rt: ContainerRt,
-    child: ChildProcess,
     code: number | null,
     signal: NodeJS.Signals | null,
+    message?: string,
   ): void {
-    if (rt.child !== child) return;
     rt.child = undefined;
     rt.pid = undefined;
     rt.ready = false;
@@ -329,7 +381,8 @@ export class PodWorker {
       terminated: {
         exitCode,
         ...(signal ? { signal: osSignal(signal) } : {}),
-        reason: exitCode === 0 ? 'Completed' : 'Error',
+        reason: message ? 'Unknown' : exitCode === 0 ? 'Completed' : 'Error',
+        ...(message ? { message } : {}),
         startedAt,
         finishedAt: new Date().toISOString(),
       },
@@ -373,9 +426,18 @@ export class PodWorker {
     const ip = this.podIP;
     if (!ip || this.terminating) return;
     for (const rt of this.containers.values()) {
-      if (!rt.child || !rt.spec.readinessProbe) continue;
+      // Adopted processes are not our children: notice their exit by polling.
+      if (rt.pid !== undefined && !rt.child && !alive(rt.pid)) {
+        this.onExit(
+          rt,
+          255,
+          null,
+          'exit status unknown: the process was adopted after a kubelet restart',
+        );
+      }
+      if (rt.pid === undefined || !rt.spec.readinessProbe) continue;
       const ok = await probeReady(rt.spec, ip);
-      if (ok !== rt.ready && rt.child) {
+      if (ok !== rt.ready && rt.pid !== undefined) {
         rt.ready = ok;
         this.report();
       }

@@ -13,7 +13,14 @@ import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/
 import { run } from '../../sys/exec.js';
 import { labPaths, repoRoot, type LabPaths } from '../cluster/paths.js';
 import { createNode, createUnderlay } from '../net/cluster-net.js';
-import { checkAlive, daemonRunning, entryExists, startDaemon, type Daemon } from './daemons.js';
+import {
+  checkAlive,
+  daemonRunning,
+  entryExists,
+  startDaemon,
+  type Daemon,
+  type DaemonSpec,
+} from './daemons.js';
 import { adaptBase, applyFile, applyObjects, parseManifests } from './manifests.js';
 import { registerNode } from './nodes.js';
 import { waitForPods } from './wait.js';
@@ -110,7 +117,14 @@ export async function labUp(opts: UpOptions): Promise<number> {
   const paths = labPaths(c.name);
   if (daemonRunning(paths, 'apiserver')) {
     print(`lab ${c.name} is already running`);
-    printSummary(print, c, paths);
+    const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
+    const url = readFileSync(paths.apiserverUrl, 'utf8').trim();
+    for (const spec of daemonSpecs(running, url)) {
+      if (daemonRunning(paths, spec.name) || !entryExists(spec.entry)) continue;
+      startDaemon(paths, spec);
+      print(`  restarted ${spec.name} (it was not running)`);
+    }
+    printSummary(print, running, paths);
     return 0;
   }
   const leftovers = (await netnsList()).filter((n) => n.startsWith(`${c.name}-`));
@@ -124,6 +138,11 @@ export async function labUp(opts: UpOptions): Promise<number> {
   const daemons: Daemon[] = [];
   let client: KubeClient | undefined;
   let userUrl = '';
+  const startOptional = (spec: NamedSpec): string | undefined => {
+    if (!entryExists(spec.entry)) return notBuilt(spec.entry);
+    daemons.push(startDaemon(paths, spec));
+    return undefined;
+  };
   const steps: Step[] = [
     {
       title: `creating state directory ${paths.dir}`,
@@ -164,41 +183,17 @@ export async function labUp(opts: UpOptions): Promise<number> {
     },
     {
       title: 'starting controller-manager',
-      fn: () => {
-        if (!entryExists('controllers/main')) return notBuilt('controllers/main');
-        daemons.push(
-          startDaemon(paths, {
-            name: 'controller-manager',
-            args: ['lab', 'controller-manager', '--lab', c.name],
-            env: labEnv(c, userUrl),
-          }),
-        );
-        return undefined;
-      },
+      fn: () =>
+        startOptional(daemonSpecs(c, userUrl).find((d) => d.name === 'controller-manager')!),
     },
     ...c.nodes.map((n) => ({
       title: `starting kubelet and kube-proxy on ${n.name}`,
       fn: () => {
-        const netns = netnsNames.node(c.name, n.name);
-        const env = labEnv(c, inLabServer(c));
-        daemons.push(
-          startDaemon(paths, {
-            name: `kubelet-${n.name}`,
-            args: ['lab', 'kubelet', '--lab', c.name, '--node', n.name],
-            netns,
-            env,
-          }),
+        const specs = daemonSpecs(c, userUrl);
+        const notes = [`kubelet-${n.name}`, `kube-proxy-${n.name}`].map((name) =>
+          startOptional(specs.find((d) => d.name === name)!),
         );
-        if (!entryExists('kubeproxy/main')) return notBuilt('kubeproxy/main');
-        daemons.push(
-          startDaemon(paths, {
-            name: `kube-proxy-${n.name}`,
-            args: ['lab', 'kube-proxy', '--lab', c.name, '--node', n.name],
-            netns,
-            env,
-          }),
-        );
-        return undefined;
+        return notes.find((x) => x !== undefined);
       },
     })),
     {
@@ -249,6 +244,41 @@ export async function labUp(opts: UpOptions): Promise<number> {
   print(`lab ${c.name} is up`);
   printSummary(print, c, paths);
   return 0;
+}
+
+type NamedSpec = DaemonSpec & { entry: string };
+
+/** The daemons besides the apiserver: controller-manager, and per node kubelet + kube-proxy. */
+export function daemonSpecs(c: Cluster, userUrl: string): NamedSpec[] {
+  const specs: NamedSpec[] = [
+    {
+      name: 'controller-manager',
+      entry: 'controllers/main',
+      args: ['lab', 'controller-manager', '--lab', c.name],
+      env: labEnv(c, userUrl),
+    },
+  ];
+  for (const n of c.nodes) {
+    const netns = netnsNames.node(c.name, n.name);
+    const env = labEnv(c, inLabServer(c));
+    specs.push(
+      {
+        name: `kubelet-${n.name}`,
+        entry: 'kubelet/main',
+        args: ['lab', 'kubelet', '--lab', c.name, '--node', n.name],
+        netns,
+        env,
+      },
+      {
+        name: `kube-proxy-${n.name}`,
+        entry: 'kubeproxy/main',
+        args: ['lab', 'kube-proxy', '--lab', c.name, '--node', n.name],
+        netns,
+        env,
+      },
+    );
+  }
+  return specs;
 }
 
 function manifest(name: string): string | undefined {
