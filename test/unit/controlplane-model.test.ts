@@ -204,3 +204,19 @@ void test('every model resource survives the protobuf codec unchanged', () => {
   for (const service of m.services)
     assert.deepEqual(decodeAddress(encodeAddress({ service })), { service });
 });
+
+void test('a pod with a malformed IP is left out instead of breaking the push', () => {
+  const bad = `---
+apiVersion: v1
+kind: Pod
+metadata: {name: weird, namespace: default, uid: uid-weird}
+spec: {nodeName: worker, containers: [{name: w, image: nginx}]}
+status: {phase: Running, podIP: "10.244.1.999", conditions: [{type: Ready, status: "True"}]}
+`;
+  const m = buildModel(snapshotOf(clusterYaml, bad));
+  assert.equal(
+    m.workloads.find((w) => w.name === 'weird'),
+    undefined,
+  );
+  for (const workload of m.workloads) assert.doesNotThrow(() => encodeAddress({ workload }));
+});

@@ -2,6 +2,7 @@
  * The control plane's model: a pure function from the Kubernetes objects it watches to the
  * Workload, Service and Authorization resources it pushes (plus a report per policy).
  */
+import { isIP } from 'node:net';
 import type { Service, ServicePort, Workload } from '../../api/workload.js';
 import type { Namespace, Service as KubeService } from '../../k8s/types.js';
 import { convertPolicy, selects } from './authorization.js';
@@ -73,7 +74,7 @@ function buildService(
     namespace: svc.metadata.namespace ?? 'default',
     hostname: serviceHostname(svc, opts),
     addresses: ips
-      .filter((ip) => ip && ip !== 'None')
+      .filter((ip) => isIP(ip) !== 0)
       .map((address) => ({ network: opts.network, address })),
     ports,
     subjectAltNames: [],

@@ -4,6 +4,7 @@
  * workload name/type from labels and owners, status from readiness, and the services that
  * select the pod with their resolved target ports.
  */
+import { isIP } from 'node:net';
 import type { Workload, WorkloadType } from '../../api/workload.js';
 import type { Namespace, Pod, Service as KubeService } from '../../k8s/types.js';
 import type { ModelOptions } from './types.js';
@@ -93,7 +94,7 @@ export function isMeshCandidate(pod: Pod): boolean {
   if (pod.metadata.deletionTimestamp) return false;
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return false;
   if (pod.spec?.hostNetwork) return false;
-  return Boolean(pod.status?.podIP);
+  return isIP(pod.status?.podIP ?? '') !== 0;
 }
 
 export function selectorMatches(
@@ -129,7 +130,10 @@ export function buildWorkload(pod: Pod, ns: Namespace | undefined, opts: ModelOp
   const labels = pod.metadata.labels ?? {};
   const wl = workloadNameAndType(pod);
   const ips = pod.status?.podIPs?.map((x) => x.ip) ?? [];
-  const addresses = ips.length ? ips : pod.status?.podIP ? [pod.status.podIP] : [];
+  // Only well-formed IPs: one bad status must not block the whole push.
+  const addresses = (ips.length ? ips : pod.status?.podIP ? [pod.status.podIP] : []).filter(
+    (ip) => isIP(ip) !== 0,
+  );
   return {
     uid: podUid(pod, opts),
     name: pod.metadata.name,
