@@ -70,3 +70,23 @@ void test('old events expire', () => {
   );
   store.close();
 });
+
+void test('standard namespaces only at first start; default ServiceAccounts at every start', () => {
+  const dir = tmp();
+  const nsKind = kinds.find((k) => k.kind === 'Namespace')!;
+  const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
+  const a = open(dir);
+  a.reg.bootstrap();
+  assert.equal(a.reg.get(saKind, 'istio-system', 'default').metadata.name, 'default');
+  a.reg.delete(nsKind, undefined, 'kube-public');
+  a.reg.delete(saKind, 'istio-system', 'default');
+  a.store.close();
+  const b = open(dir);
+  b.reg.bootstrap();
+  assert.deepEqual(
+    b.reg.list(nsKind, undefined, () => true).map((n) => n.metadata.name),
+    ['default', 'istio-system', 'kube-system'],
+  );
+  assert.ok(b.reg.get(saKind, 'istio-system', 'default').metadata.uid);
+  b.store.close();
+});

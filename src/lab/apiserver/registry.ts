@@ -63,17 +63,16 @@ export class Registry {
     private readonly log?: Logger,
   ) {}
 
-  /** First start: the standard namespaces and their default ServiceAccounts. */
+  /**
+   * First start: the standard namespaces. Every start: a `default` ServiceAccount in every
+   * active namespace (what Kubernetes' service-account controller keeps true).
+   */
   bootstrap(): void {
-    for (const ns of initialNamespaces) {
-      if (!this.store.get(kindKey(nsKind), undefined, ns))
-        this.create(nsKind, undefined, {
-          apiVersion: 'v1',
-          kind: 'Namespace',
-          metadata: { name: ns },
-        });
-      this.ensureDefaultServiceAccount(ns);
-    }
+    if (this.store.resourceVersion === 0)
+      for (const name of initialNamespaces)
+        this.create(nsKind, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    for (const ns of this.store.list(kindKey(nsKind)))
+      if (!ns.metadata.deletionTimestamp) this.ensureDefaultServiceAccount(ns.metadata.name);
   }
 
   get(k: Kind, ns: string | undefined, name: string): Obj {
