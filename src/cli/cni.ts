@@ -1,5 +1,103 @@
-// Scaffolding: replaced by the component that owns `ambit cni`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit cni: not built yet');
-  return Promise.resolve(2);
+/**
+ * `ambit cni`: the node agent (istio-cni).
+ *   run        the agent (a hostNetwork pod per node; env NODE_NAME, AMBIT_LAB, AMBIT_KUBE_SERVER)
+ *   plugin     the CNI plugin the kubelet calls on pod ADD/DEL
+ *   uninstall  remove every capture rule of a node (the explicit form of the agent's exit cleanup)
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AmbitError } from '../errors.js';
+import { KubeClient } from '../k8s/client.js';
+import { createLogger } from '../log.js';
+import { CONFLIST_NAME, NodeAgent } from '../redirect/agent.js';
+import { IptablesBackend } from '../redirect/iptables/backend.js';
+import { agentPaths, nodeNetns } from '../redirect/paths.js';
+import { runPlugin } from '../redirect/plugin.js';
+
+const USAGE = `usage: ambit cni <command>
+  run [--node X] [--lab N] [--netns NS] [--keep-on-exit]   the node agent
+  plugin                                                   CNI plugin (stdin: config, env: CNI_*)
+  uninstall --node X [--lab N]                             remove the node's capture state`;
+
+function need(v: string | undefined, what: string, hint: string): string {
+  if (!v) throw new AmbitError('CNI_MISSING_ARG', `missing ${what}`, { hint });
+  return v;
+}
+
+async function runAgent(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      node: { type: 'string' },
+      lab: { type: 'string' },
+      netns: { type: 'string' },
+      'keep-on-exit': { type: 'boolean' },
+    },
+  });
+  const node = need(values.node ?? process.env.NODE_NAME, 'node name', 'set NODE_NAME or --node');
+  const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const paths = agentPaths(lab, node);
+  const log = createLogger(`cni/${node}`);
+  const backend = new IptablesBackend({
+    netns: values.netns,
+    stateFile: paths.stateFile,
+    log: log.child('iptables'),
+  });
+  const agent = new NodeAgent({
+    client: KubeClient.fromEnv(),
+    node,
+    backend,
+    cniDir: paths.cniDir,
+    socketPath: paths.socket,
+    netns: values.netns,
+    log,
+  });
+  await agent.start();
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const uninstall = !values['keep-on-exit'];
+  log.info('stopping', { signal, uninstall });
+  await agent.stop(uninstall);
+  return 0;
+}
+
+async function uninstall(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { node: { type: 'string' }, lab: { type: 'string' } },
+  });
+  const node = need(values.node, '--node', 'ambit cni uninstall --lab N --node X');
+  const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const paths = agentPaths(lab, node);
+  rmSync(join(paths.cniDir, CONFLIST_NAME), { force: true });
+  await new IptablesBackend({
+    netns: nodeNetns(lab, node),
+    stateFile: paths.stateFile,
+  }).uninstall();
+  console.log(`removed capture state of node ${node} (lab ${lab})`);
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  let s = '';
+  for await (const chunk of process.stdin) s += String(chunk);
+  return s;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'run':
+      return runAgent(rest);
+    case 'plugin':
+      return runPlugin(await readStdin(), process.env);
+    case 'uninstall':
+      return uninstall(rest);
+    default:
+      console.error(USAGE);
+      return sub === undefined || sub === '-h' || sub === '--help' ? 0 : 2;
+  }
 }

@@ -1,5 +1,34 @@
-// Scaffolding: replaced by the component that owns `ambit node`.
-export function run(_args: string[]): Promise<number> {
-  console.error('ambit node: not built yet');
-  return Promise.resolve(2);
+/** `ambit node rules <node> [--lab N]`: the node's and its ztunnel pod's live capture state. */
+import { parseArgs } from 'node:util';
+import { IptablesBackend } from '../redirect/iptables/backend.js';
+import { agentPaths, nodeNetns } from '../redirect/paths.js';
+import { nodeRulesReport } from '../redirect/rules-view.js';
+
+const USAGE = 'usage: ambit node rules <node> [--lab N]';
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'rules') {
+    console.error(USAGE);
+    return sub === undefined || sub === '-h' || sub === '--help' ? 0 : 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { lab: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const node = positionals[0];
+  if (!node) {
+    console.error(USAGE);
+    return 2;
+  }
+  const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const paths = agentPaths(lab, node);
+  // Only to learn which netns is the ztunnel's; every line printed is read from the kernel.
+  const z = new IptablesBackend({
+    netns: nodeNetns(lab, node),
+    stateFile: paths.stateFile,
+  }).status().ztunnel;
+  process.stdout.write(await nodeRulesReport(nodeNetns(lab, node), z?.netns));
+  return 0;
 }
