@@ -110,8 +110,11 @@ export class Store extends EventEmitter<{ event: [StoreEvent] }> {
   }
 
   close(): void {
-    this.compact();
-    this.persistence.close();
+    try {
+      this.compact();
+    } finally {
+      this.persistence.close();
+    }
   }
 
   private put(key: string, o: Obj): void {
