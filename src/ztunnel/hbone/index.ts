@@ -1,6 +1,7 @@
 /** The HBONE layer's public surface for the rest of ztunnel. */
 export { createHboneClient, poolKey, type HboneClientOptions } from './client.js';
-export { createHboneServer, splice, type HboneServer, type HboneServerTuning } from './server.js';
+export { createHboneServer, type HboneServer, type HboneServerTuning } from './server.js';
+export { splice } from './splice.js';
 export { parseAuthority, type Authority } from './authority.js';
 export { HBONE_DEFAULTS } from './settings.js';
 export * from './types.js';

@@ -12,7 +12,6 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import {
@@ -25,6 +24,7 @@ import { spiffeIdsOf, tryParseSpiffe } from '../tls/spiffe.js';
 import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
 import { parseAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
+import { splice } from './splice.js';
 import type { HboneServerOptions } from './types.js';
 
 export interface HboneServerTuning {
@@ -46,7 +46,7 @@ export interface HboneServer {
   connections(): number;
 }
 
-const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } = http2.constants;
+const { NGHTTP2_CONNECT_ERROR, HTTP2_HEADER_STATUS } = http2.constants;
 
 function unmapped(ip: string | undefined): string {
   if (!ip) return '';
@@ -73,48 +73,6 @@ function refuse(stream: http2.ServerHttp2Stream, status: number, reason?: string
   } catch {
     stream.close(NGHTTP2_CONNECT_ERROR);
   }
-}
-
-/**
- * Splices a CONNECT stream (either end of the tunnel) to its TCP side: FIN travels as
- * END_STREAM and back, a reset on either side resets the other (RST_STREAM(CONNECT_ERROR)
- * toward the peer, RFC 9113 §8.5; a TCP RST toward the upstream).
- */
-export function splice(
-  stream: Duplex & { close?: (code?: number) => void; rstCode?: number },
-  upstream: Duplex,
-): void {
-  // Node ends the readable side of a stream for a received RST_STREAM too (even NO_ERROR, what
-  // a plain destroy() sends), so the upstream FIN is sent by hand, never for an aborted stream.
-  let aborted = false;
-  stream.pipe(upstream, { end: false });
-  upstream.pipe(stream);
-  const resetUpstream = () => {
-    if (upstream.destroyed) return;
-    const sock = upstream as Duplex & { resetAndDestroy?: () => void };
-    if (typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
-    else upstream.destroy();
-  };
-  stream.on('aborted', () => {
-    aborted = true;
-    resetUpstream();
-  });
-  stream.on('end', () => {
-    if (!aborted && (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR) upstream.end();
-  });
-  stream.on('error', resetUpstream);
-  stream.on('close', () => {
-    const clean =
-      !aborted && (stream.rstCode ?? NGHTTP2_NO_ERROR) === NGHTTP2_NO_ERROR && stream.readableEnded;
-    if (!clean) resetUpstream();
-  });
-  upstream.on('error', () => {
-    if (!stream.destroyed) stream.close?.(NGHTTP2_CONNECT_ERROR);
-    stream.destroy();
-  });
-  upstream.on('close', () => {
-    if (!stream.destroyed && !upstream.readableEnded) stream.close?.(NGHTTP2_CONNECT_ERROR);
-  });
 }
 
 export function createHboneServer(opts: HboneServerOptions & HboneServerTuning): HboneServer {
