@@ -67,7 +67,14 @@ export function renderConnection(c: ConnectionPath): string[] {
     lines.push(`  ${KIND_TITLE[p.kind]}`);
     for (const h of p.hops) lines.push(...renderHop(h));
   }
-  for (const ct of c.conntrack) lines.push(`  conntrack [${ct.netns}] ${ct.line}`);
+  for (const ct of c.conntrack) {
+    // conntrack prints the connection mark in decimal; the rules speak hex.
+    const line = ct.line.replace(
+      /\bmark=(\d+)/,
+      (_m, d: string) => `mark=${d} (0x${Number(d).toString(16)})`,
+    );
+    lines.push(`  conntrack [${ct.netns}] ${line}`);
+  }
   return lines;
 }
 
