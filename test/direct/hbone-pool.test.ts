@@ -127,6 +127,38 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     assert.equal(accepted - acceptedBefore, 2);
   });
 
+  void it('opens more connections when the server allows fewer streams than we would', async () => {
+    const l2 = net.createServer();
+    const p2 = await listen(l2, HBONE_IP);
+    let accepted2 = 0;
+    l2.on('connection', () => accepted2++);
+    const s2 = createHboneServer({
+      server: l2,
+      trustDomain: 'cluster.local',
+      maxConcurrentStreams: 2,
+      certificateFor: () => Promise.resolve(serverCert),
+      onConnect: async () => {
+        const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
+        await new Promise((r) => up.once('connect', r));
+        return { status: 200, upstream: up };
+      },
+    });
+    try {
+      const c = client();
+      // All five stay open at once: with a limit of 2, that needs 3 connections.
+      const open = await Promise.all(
+        Array.from({ length: 5 }, () => c.connect(req({ dstPort: p2 }))),
+      );
+      assert.equal(c.stats().connections, 3);
+      assert.equal(accepted2, 3);
+      const replies = await Promise.all(open.map((o, i) => roundTrip(o.stream, `s${i}`)));
+      assert.deepEqual(replies, ['s0', 's1', 's2', 's3', 's4']);
+    } finally {
+      await s2.close(false);
+      l2.close();
+    }
+  });
+
   void it('different pool keys get different connections', async () => {
     const c = client();
     const a = await c.connect(req({ srcIp: '127.0.0.1' }));

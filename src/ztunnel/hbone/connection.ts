@@ -113,6 +113,52 @@ export function dialTls(
   });
 }
 
+/**
+ * Waits for the server's first SETTINGS: until then Node assumes unlimited concurrent streams,
+ * and streams beyond the server's real limit would queue inside nghttp2 behind long-lived
+ * tunnels instead of going to a new connection. With TLS 1.3 this is also where a server that
+ * refused our certificate shows up (it closes right after the handshake).
+ */
+function serverSettings(
+  session: http2.ClientHttp2Session,
+  target: string,
+  timeoutMs: number,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      done(
+        new HboneError(
+          'HBONE_TIMEOUT',
+          `hbone connect to ${target}: no HTTP/2 SETTINGS after ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    const onClose = () =>
+      done(
+        new HboneError(
+          'HBONE_CONNECT_FAILED',
+          `hbone connect to ${target}: closed before HTTP/2 SETTINGS (did the server refuse our certificate?)`,
+        ),
+      );
+    const onError = (err: Error) =>
+      done(new HboneError('HBONE_CONNECT_FAILED', `hbone connect to ${target}: ${err.message}`));
+    const done = (err?: HboneError) => {
+      clearTimeout(timer);
+      session.removeListener('close', onClose);
+      session.removeListener('error', onError);
+      session.removeListener('remoteSettings', onSettings);
+      if (err) {
+        session.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const onSettings = () => done();
+    session.once('remoteSettings', onSettings);
+    session.once('close', onClose);
+    session.once('error', onError);
+  });
+}
+
 /** A CONNECT that never reached the server: the pool may retry it on another connection. */
 export class RetryableError extends HboneError {}
 
@@ -162,6 +208,7 @@ export class PooledConnection {
       maxSessionMemory: sessionMemoryMb(t.connectionWindow),
       peerMaxConcurrentStreams: t.maxStreamsPerConnection,
     });
+    await serverSettings(session, hostPort(req.dstIp, req.dstPort), t.connectTimeoutMs);
     return new PooledConnection(key, session, t, log, onGone);
   }
 
