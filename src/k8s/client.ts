@@ -156,7 +156,15 @@ export class KubeClient {
             while ((nl = buf.indexOf('\n')) >= 0) {
               const line = buf.slice(0, nl).trim();
               buf = buf.slice(nl + 1);
-              if (line) onEvent(JSON.parse(line) as WatchEvent<T>);
+              if (!line) continue;
+              // A bad line or a handler that throws (an ERROR event) ends this watch, not the process.
+              try {
+                onEvent(JSON.parse(line) as WatchEvent<T>);
+              } catch (err) {
+                req.destroy();
+                reject(err instanceof Error ? err : new Error(String(err)));
+                return;
+              }
             }
           });
           resp.on('end', () => resolve());
