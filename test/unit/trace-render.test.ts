@@ -158,3 +158,53 @@ void test('the rendered path reads like the seeds: rules, marks, ip rule, table,
   }
   assert.ok(asked.length > 0);
 });
+
+void test('topology: veth peers by ifindex and namespace id, tunnel pairs, bridges', async () => {
+  const { buildTopology } = await import('../../src/trace/topology.js');
+  const veth = (ifname: string, ifindex: number, link: number, nsid: number) => ({
+    ifname,
+    ifindex,
+    link_index: link,
+    link_netnsid: nsid,
+    linkinfo: { info_kind: 'veth' },
+  });
+  // Two nodes whose pod veths have the same ifindex pairs: only the namespace id tells them apart.
+  const topo = buildTopology(
+    new Map([
+      [
+        'n1',
+        {
+          links: [
+            veth('vethA', 6, 2, 0),
+            { ifname: 'istioout', ifindex: 9, linkinfo: { info_kind: 'vxlan' } },
+          ],
+          nsids: new Map([[0, 'z1']]),
+        },
+      ],
+      ['n2', { links: [veth('vethB', 6, 2, 0)], nsids: new Map([[0, 'z2']]) }],
+      [
+        'z1',
+        {
+          links: [
+            veth('eth0', 2, 6, 0),
+            { ifname: 'pistioout', ifindex: 4, linkinfo: { info_kind: 'vxlan' } },
+          ],
+          nsids: new Map([[0, 'n1']]),
+        },
+      ],
+      ['z2', { links: [veth('eth0', 2, 6, 0)], nsids: new Map([[0, 'n2']]) }],
+      [
+        'ul',
+        {
+          links: [{ ifname: 'br0', ifindex: 2, linkinfo: { info_kind: 'bridge' } }],
+          nsids: new Map(),
+        },
+      ],
+    ]),
+  );
+  assert.deepEqual(topo.peers.get('n1/vethA'), { netns: 'z1', dev: 'eth0' });
+  assert.deepEqual(topo.peers.get('n2/vethB'), { netns: 'z2', dev: 'eth0' });
+  assert.deepEqual(topo.peers.get('z2/eth0'), { netns: 'n2', dev: 'vethB' });
+  assert.deepEqual(topo.peers.get('n1/istioout'), { netns: 'z1', dev: 'pistioout' });
+  assert.ok(topo.bridges.has('ul') && topo.bridgeDevs?.has('ul/br0'));
+});
