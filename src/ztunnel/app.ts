@@ -211,7 +211,8 @@ export class Ztunnel {
     if (config.dnsCapture) {
       this.dns = new DnsProxy({
         state: this.state,
-        host,
+        host: config.dnsHost,
+        metrics: this.metrics,
         port: p.dns,
         upstream: config.dnsUpstream,
         log: this.log.child('dns'),

@@ -38,6 +38,11 @@ export interface ZtunnelConfig {
   inboundHost?: string;
   /** `ip` or `ip:port` of the resolver for non-mesh names (default: /etc/resolv.conf). */
   dnsUpstream?: string;
+  /**
+   * Where the DNS proxy binds: the node agent DNATs pods' port 53 to `<ztunnel pod IP>:15053`,
+   * so it must take traffic addressed to the pod IP, not only loopback.
+   */
+  dnsHost: string;
   /** Bind address for metrics/readiness. */
   statsHost: string;
   /** Listeners with IP_TRANSPARENT (needs CAP_NET_ADMIN; off only in direct tests). */
@@ -190,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ZtunnelConfig 
     dnsUpstream: env.DNS_UPSTREAM || undefined,
     ports,
     listenHost: '127.0.0.1',
+    dnsHost: env.DNS_PROXY_ADDR || '0.0.0.0',
     statsHost: '0.0.0.0',
     transparent: true,
     spoof: 'transparent',

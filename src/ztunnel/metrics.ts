@@ -56,6 +56,8 @@ function labelText(l: Record<string, string>): string {
 
 export class Metrics {
   private readonly series = new Map<Family, Map<string, number>>();
+  /** DNS proxy counters (ztunnel's unstable DNS metrics). */
+  private dns = { requests: 0, upstream: 0 };
 
   constructor(private readonly build: { tag: string } = { tag: '0.1.0' }) {
     for (const f of Object.keys(FAMILIES) as Family[]) this.series.set(f, new Map());
@@ -78,6 +80,14 @@ export class Metrics {
     this.add('istio_tcp_sent_bytes_total', labels, sent);
   }
 
+  dnsRequest(): void {
+    this.dns.requests++;
+  }
+
+  dnsUpstreamRequest(): void {
+    this.dns.upstream++;
+  }
+
   /** Sum of a family over series whose labels include all of `filter`. For tests and status. */
   value(f: Family, filter: Partial<ConnectionLabels> = {}): number {
     let total = 0;
@@ -96,6 +106,12 @@ export class Metrics {
       for (const [key, n] of this.series.get(f)!) lines.push(`${f}{${key}} ${n}`);
     }
     lines.push(
+      '# HELP istio_dns_requests_total Total number of DNS requests.',
+      '# TYPE istio_dns_requests_total counter',
+      `istio_dns_requests_total ${this.dns.requests}`,
+      '# HELP istio_dns_upstream_requests_total Total number of DNS requests forwarded upstream.',
+      '# TYPE istio_dns_upstream_requests_total counter',
+      `istio_dns_upstream_requests_total ${this.dns.upstream}`,
       '# HELP istio_build Istio component build info.',
       '# TYPE istio_build gauge',
       `istio_build{component="ztunnel",tag="${escape(this.build.tag)}"} 1`,

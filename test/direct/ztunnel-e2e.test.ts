@@ -68,6 +68,7 @@ function config(node: string, over: Partial<ZtunnelConfig>): ZtunnelConfig {
       readiness: 0,
     },
     listenHost: '127.0.0.1',
+    dnsHost: '127.0.0.1',
     statsHost: '127.0.0.1',
     transparent: false,
     spoof: 'bind',
@@ -478,6 +479,9 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
       });
       assert.deepEqual(tcpAnswer.answers?.map(answerData), [VIP]);
       const other = await ask('example.com');
+      const m = (await get(pa.metrics, '/metrics')).body;
+      assert.match(m, /istio_dns_requests_total [4-9]/);
+      assert.match(m, /istio_dns_upstream_requests_total [1-9]/);
       assert.deepEqual(other.answers?.map(answerData), ['192.0.2.1']);
     } finally {
       sock.close();

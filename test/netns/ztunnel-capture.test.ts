@@ -64,6 +64,7 @@ async function harness(file: string): Promise<void> {
       dnsCapture: false,
       ports: DEFAULT_PORTS,
       listenHost: '127.0.0.1',
+      dnsHost: '0.0.0.0',
       statsHost: '0.0.0.0',
       transparent: true,
       spoof: 'transparent',

@@ -70,7 +70,7 @@ async function waitPods(names: string[], ms = 90_000): Promise<Map<string, PodJs
   );
 }
 
-const ztunnelYaml = (node: string, n: number) => `apiVersion: v1
+const ztunnelYaml = (node: string, n: number, dnsCapture: boolean) => `apiVersion: v1
 kind: Pod
 metadata:
   name: ztunnel-${node}
@@ -84,6 +84,7 @@ spec:
   containers:
   - name: istio-proxy
     image: ambit/ztunnel
+    env: [{name: DNS_CAPTURE, value: "${dnsCapture}"}]
     readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}}
   volumes: [{name: istio-ca-root-cert, configMap: {name: istio-ca-root-cert}}]
 `;
@@ -152,7 +153,7 @@ void describe(
       );
       await kubectl(
         ['apply', '-f', '-'],
-        ztunnelYaml('worker', 1) + '---\n' + ztunnelYaml('worker2', 2),
+        ztunnelYaml('worker', 1, false) + '---\n' + ztunnelYaml('worker2', 2, true),
       );
       await kubectl(['apply', '-f', '-'], otherYaml);
       await kubectl(['label', 'ns', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite']);
@@ -179,7 +180,8 @@ void describe(
         });
         backends.push(b);
         const z = info(zt);
-        await b.setZtunnel({ podIp: z.ip, hostVeth: z.veth, netns: z.netns, dnsCapture: false });
+        // worker2's ztunnel answers its pods' DNS (DNS_CAPTURE=true above).
+        await b.setZtunnel({ podIp: z.ip, hostVeth: z.veth, netns: z.netns, dnsCapture: n === 2 });
         for (const a of apps.map(info)) await b.addPod({ ip: a.ip, uid: a.uid, hostVeth: a.veth });
       };
       await wire('worker2', 2, p.get('ztunnel-worker2')!, [p.get('sleep')!, p.get('other')!]);
@@ -235,6 +237,95 @@ void describe(
         .map((c) => c.identity)
         .sort();
       assert.deepEqual(ids, ['spiffe://cluster.local/ns/default/sa/other', SLEEP_ID]);
+    });
+
+    const metricsOf = async (pod: string) =>
+      (
+        await ambit([
+          'lab',
+          'exec',
+          '--name',
+          LAB,
+          '-n',
+          'istio-system',
+          pod,
+          '--',
+          'curl',
+          '-sS',
+          'http://127.0.0.1:15020/metrics',
+        ])
+      ).stdout;
+
+    void it('Istio TCP metrics on both ztunnels', async () => {
+      const b = await metricsOf('ztunnel-worker');
+      assert.match(
+        b,
+        /istio_tcp_connections_opened_total\{reporter="destination",[^}]*source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep",[^}]*destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin",[^}]*connection_security_policy="mutual_tls"[^}]*\} [1-9]/,
+      );
+      const a = await metricsOf('ztunnel-worker2');
+      assert.match(
+        a,
+        /istio_tcp_sent_bytes_total\{reporter="source",[^}]*destination_service="httpbin\.default\.svc\.cluster\.local"[^}]*\} [1-9]/,
+      );
+    });
+
+    void it("DNS capture: the pod's lookups are answered by ztunnel, the rest forwarded", async () => {
+      const count = (m: string, name: string) =>
+        Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)?.[1] ?? -1);
+      const before = await metricsOf('ztunnel-worker2');
+      const r = await curl(sleepPod, 'http://httpbin:8000/get');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        (await curl(sleepPod, 'http://no-such-name.example.invalid/', 3)).code !== 0,
+        true,
+      );
+      const after = await metricsOf('ztunnel-worker2');
+      assert.ok(
+        count(after, 'istio_dns_requests_total') > count(before, 'istio_dns_requests_total'),
+      );
+      assert.ok(
+        count(after, 'istio_dns_upstream_requests_total') >
+          count(before, 'istio_dns_upstream_requests_total'),
+      );
+    });
+
+    void it('control plane away: ztunnel keeps serving its last config, then resyncs', async () => {
+      const istiod = (await pods()).find((p) => p.metadata.name.startsWith('istiod-'))!;
+      const netns = istiod.metadata.annotations!['lab.ambit.dev/netns']!;
+      const pids = (await run('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean);
+      assert.ok(pids.length > 0);
+      await run('kill', ['-9', ...pids], { allowFail: true });
+      // Certificates and state are in hand: traffic keeps flowing while istiod is gone.
+      const r = await curl(sleepPod, 'http://httpbin:8000/get');
+      assert.equal(r.code, 0, r.stderr);
+      await eventually(
+        'ztunnel noticed the control plane left',
+        () => Promise.resolve(/xds disconnected/.test(logOf('ztunnel-worker'))),
+        10_000,
+      );
+      // istiod comes back (kubelet restart); a policy applied now reaches ztunnel B.
+      const deny = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-after-restart, namespace: default}
+spec:
+  action: DENY
+  rules: [{from: [{source: {namespaces: ["default"]}}]}]
+`;
+      assert.equal((await kubectl(['apply', '-f', '-'], deny)).code, 0);
+      try {
+        await eventually(
+          'policy enforced after resync',
+          async () => (await curl(sleepPod, 'http://httpbin:8000/get', 3)).code !== 0,
+          60_000,
+        );
+      } finally {
+        await kubectl(['delete', 'authorizationpolicy', 'deny-after-restart', '-n', 'default']);
+      }
+      await eventually(
+        'admitted again',
+        async () => (await curl(sleepPod, 'http://httpbin:8000/get', 3)).code === 0,
+        30_000,
+      );
     });
 
     void it('policies with kubectl: ALLOW only sa/sleep; DENY by namespace; delete restores; open connections re-checked', async () => {

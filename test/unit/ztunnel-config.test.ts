@@ -34,6 +34,7 @@ void test('the pod environment gives the production defaults', () => {
   );
   assert.deepEqual([c.ports.admin, c.ports.metrics, c.ports.readiness], [15000, 15020, 15021]);
   assert.equal(c.listenHost, '127.0.0.1');
+  assert.equal(c.dnsHost, '0.0.0.0'); // the node agent DNATs port 53 to <ztunnel pod IP>:15053
   assert.equal(c.transparent, true);
   assert.equal(c.spoof, 'transparent');
   assert.equal(c.dnsCapture, false);

@@ -9,6 +9,7 @@ import * as dnsPacket from 'dns-packet';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { plainIp } from '../headers.js';
+import type { Metrics } from '../metrics.js';
 import type { ZtunnelState } from '../state/store.js';
 import { resolveMesh } from './resolver.js';
 
@@ -28,6 +29,7 @@ export interface DnsServerOptions {
   /** `ip` or `ip:port` of the resolver for non-mesh names. */
   upstream?: string;
   log: Logger;
+  metrics?: Metrics;
   timeoutMs?: number;
 }
 
@@ -100,6 +102,7 @@ export class DnsProxy {
       return undefined;
     }
     const question = q.questions?.[0];
+    this.o.metrics?.dnsRequest();
     if (question && (question.type === 'A' || question.type === 'AAAA')) {
       const client = this.o.state.workloadByIp(clientIp);
       const vips = resolveMesh(this.o.state, question.name, client);
@@ -118,6 +121,7 @@ export class DnsProxy {
       }
     }
     this.forwarded++;
+    this.o.metrics?.dnsUpstreamRequest();
     return this.forward(msg, q);
   }
 
