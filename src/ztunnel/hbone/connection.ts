@@ -57,9 +57,15 @@ export function dialTls(
 ): Promise<tls.TLSSocket> {
   const target = hostPort(req.dstIp, req.dstPort);
   return new Promise((resolve, reject) => {
-    const raw = t.dial
-      ? t.dial(req.dstIp, req.dstPort)
-      : net.connect({ host: req.dstIp, port: req.dstPort, noDelay: true });
+    let raw: net.Socket;
+    try {
+      raw = t.dial
+        ? t.dial(req.dstIp, req.dstPort)
+        : net.connect({ host: req.dstIp, port: req.dstPort, noDelay: true });
+    } catch (err) {
+      reject(dialError(err, target));
+      return;
+    }
     raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
     const want = req.dstIdentities;
     const sock = tls.connect({
@@ -94,14 +100,17 @@ export function dialTls(
       raw.destroy();
       reject(dialError(err, target));
     };
+    const onClose = () => fail(new Error('connection closed during handshake'));
     raw.once('error', fail);
     sock.once('error', fail);
-    sock.once('close', () => fail(new Error('connection closed during handshake')));
+    sock.once('close', onClose);
     sock.once('secureConnect', () => {
       clearTimeout(timer);
       raw.removeListener('error', fail);
+      // The TLS socket owns the connection now; its errors reach the HTTP/2 session.
+      raw.on('error', () => undefined);
       sock.removeListener('error', fail);
-      sock.removeAllListeners('close');
+      sock.removeListener('close', onClose);
       if (sock.alpnProtocol !== 'h2') {
         fail(
           new HboneError('HBONE_TLS', `hbone connect to ${target}: server did not negotiate h2`),
@@ -251,8 +260,10 @@ export class PooledConnection {
         );
       } catch (err) {
         this.release();
+        // Retry elsewhere only if this connection is going away; bad headers fail as they are.
+        const E = this.session.closed || this.session.destroyed ? RetryableError : HboneError;
         reject(
-          new RetryableError(
+          new E(
             'HBONE_CONNECT_FAILED',
             `hbone CONNECT ${req.authority}: ${(err as Error).message}`,
           ),
@@ -287,7 +298,8 @@ export class PooledConnection {
           ),
         );
       });
-      stream.once('error', (err) =>
+      // Kept for the stream's life: a late error must never go unhandled (and crash ztunnel).
+      stream.on('error', (err) =>
         settle(
           new HboneError('HBONE_CONNECT_FAILED', `hbone CONNECT ${req.authority}: ${err.message}`),
         ),

@@ -195,24 +195,33 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     if (typeof authority !== 'string' || !parseAuthority(authority))
       return refuse(stream, 400, 'bad :authority');
     const req = { ...conn, authority, headers: flattenHeaders(headers) };
-    opts.onConnect(req).then(
-      (answer) => {
-        if (answer.status !== 200 || !answer.upstream) {
-          answer.upstream?.destroy();
-          return refuse(stream, answer.status === 200 ? 503 : answer.status, answer.reason);
-        }
-        if (stream.destroyed || stream.closed) {
-          answer.upstream.destroy();
-          return;
-        }
-        stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(answer.headers ?? {}) });
-        splice(stream, answer.upstream);
-      },
-      (err: unknown) => {
-        log.warn('hbone onConnect failed', { authority, err: errorMessage(err) });
-        refuse(stream, 503, 'internal error');
-      },
-    );
+    // Through a promise so a synchronous throw in onConnect is handled like a rejection.
+    Promise.resolve()
+      .then(() => opts.onConnect(req))
+      .then(
+        (answer) => {
+          if (answer.status !== 200 || !answer.upstream) {
+            answer.upstream?.destroy();
+            return refuse(stream, answer.status === 200 ? 503 : answer.status, answer.reason);
+          }
+          if (stream.destroyed || stream.closed) {
+            answer.upstream.destroy();
+            return;
+          }
+          try {
+            stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(answer.headers ?? {}) });
+          } catch (err) {
+            log.warn('hbone: cannot send response headers', { authority, err: errorMessage(err) });
+            answer.upstream.destroy();
+            return refuse(stream, 503, 'bad response headers');
+          }
+          splice(stream, answer.upstream);
+        },
+        (err: unknown) => {
+          log.warn('hbone onConnect failed', { authority, err: errorMessage(err) });
+          refuse(stream, 503, 'internal error');
+        },
+      );
   }
 
   opts.server.on('connection', onSocket);
