@@ -17,6 +17,8 @@ export interface LabPaths {
   apiserverUrl: string;
   kubeconfig: string;
   created: string;
+  /** Written when `up` finished; a running apiserver without it means a half-built lab. */
+  upDone: string;
 }
 
 export function labPaths(name: string, env: NodeJS.ProcessEnv = process.env): LabPaths {
@@ -31,6 +33,7 @@ export function labPaths(name: string, env: NodeJS.ProcessEnv = process.env): La
     apiserverUrl: join(dir, 'apiserver.url'),
     kubeconfig: join(dir, 'kubeconfig'),
     created: join(dir, 'created.jsonl'),
+    upDone: join(dir, 'up.done'),
   };
 }
 

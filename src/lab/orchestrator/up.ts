@@ -115,7 +115,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
   const c = opts.cluster;
   const print = opts.print ?? ((l: string) => console.log(l));
   const paths = labPaths(c.name);
-  if (daemonRunning(paths, 'apiserver')) {
+  if (daemonRunning(paths, 'apiserver') && existsSync(paths.upDone)) {
     print(`lab ${c.name} is already running`);
     const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
     const url = readFileSync(paths.apiserverUrl, 'utf8').trim();
@@ -129,10 +129,14 @@ export async function labUp(opts: UpOptions): Promise<number> {
   }
   const leftovers = (await netnsList()).filter((n) => n.startsWith(`${c.name}-`));
   if (existsSync(paths.dir) || leftovers.length > 0) {
-    throw new AmbitError('LAB_LEFTOVERS', `lab ${c.name} is not running but left things behind`, {
-      value: leftovers.length > 0 ? leftovers.join(' ') : paths.dir,
-      hint: `run \`ambit lab down --name ${c.name}\` first`,
-    });
+    throw new AmbitError(
+      'LAB_LEFTOVERS',
+      `lab ${c.name} is half-built or stopped: an earlier up did not finish or it was stopped`,
+      {
+        value: leftovers.length > 0 ? leftovers.join(' ') : paths.dir,
+        hint: `run \`ambit lab down --name ${c.name}\` first`,
+      },
+    );
   }
 
   const daemons: Daemon[] = [];
@@ -241,6 +245,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
     }
     print(`${prefix} … ${note ?? `${((Date.now() - t0) / 1000).toFixed(1)}s`}`);
   }
+  writeFileSync(paths.upDone, new Date().toISOString() + '\n');
   print(`lab ${c.name} is up`);
   printSummary(print, c, paths);
   return 0;
