@@ -3,16 +3,17 @@
  * httpbin), the control plane (istiod Deployment: delta xDS + CA) and one `ambit ztunnel` pod per
  * worker, configured only through the Kubernetes API. Policies are applied with kubectl.
  *
- * Capture: until the node agent (`ambit cni`) is in this checkout, the test installs the
- * iptables redirection backend itself, with the same code the agent runs, from the pods'
- * kubelet annotations. Everything on the traffic path is production code.
+ * The mesh is installed as `ambit demo` does it (istiod, an istio-cni node agent and a ztunnel
+ * per node, DNS capture on), and the default namespace is enrolled with its label: the node
+ * agent does the capture. Everything on the traffic path is production code.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { IptablesBackend } from '../../src/redirect/iptables/backend.js';
+import { KubeClient } from '../../src/k8s/client.js';
+import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
@@ -70,25 +71,6 @@ async function waitPods(names: string[], ms = 90_000): Promise<Map<string, PodJs
   );
 }
 
-const ztunnelYaml = (node: string, n: number, dnsCapture: boolean) => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ztunnel-${node}
-  namespace: istio-system
-  labels: {app: ztunnel}
-  annotations: {ambient.istio.io/redirection: disabled, lab.ambit.dev/ip: 10.244.${n}.3}
-spec:
-  nodeName: ${node}
-  serviceAccountName: ztunnel
-  terminationGracePeriodSeconds: 10
-  containers:
-  - name: istio-proxy
-    image: ambit/ztunnel
-    env: [{name: DNS_CAPTURE, value: "${dnsCapture}"}]
-    readinessProbe: {httpGet: {path: /healthz/ready, port: 15021}}
-  volumes: [{name: istio-ca-root-cert, configMap: {name: istio-ca-root-cert}}]
-`;
-
 const otherYaml = `apiVersion: v1
 kind: ServiceAccount
 metadata: {name: other, namespace: default}
@@ -110,7 +92,6 @@ void describe(
   'ztunnel in the lab (control plane over xDS, kubectl policies)',
   { skip: skipUnlessRoot, timeout: 600_000 },
   () => {
-    const backends: IptablesBackend[] = [];
     let sleepPod = '';
     const logOf = (pod: string) =>
       readFileSync(
@@ -147,16 +128,11 @@ void describe(
     before(async () => {
       const up = await ambit(['lab', 'up', '--name', LAB], 240_000);
       assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
-      assert.equal(
-        (await kubectl(['apply', '-f', join(ROOT, 'src', 'lab', 'mesh', 'istiod.yaml')])).code,
-        0,
-      );
-      await kubectl(
-        ['apply', '-f', '-'],
-        ztunnelYaml('worker', 1, false) + '---\n' + ztunnelYaml('worker2', 2, true),
-      );
+      const server = readFileSync(join(STATE, 'labs', LAB, 'apiserver.url'), 'utf8').trim();
+      const kube = new KubeClient({ server });
+      await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true });
       await kubectl(['apply', '-f', '-'], otherYaml);
-      await kubectl(['label', 'ns', 'default', 'istio.io/dataplane-mode=ambient', '--overwrite']);
+      await setAmbient(kube, 'default', true);
       const p = await waitPods([
         'ztunnel-worker',
         'ztunnel-worker2',
@@ -166,30 +142,19 @@ void describe(
         'istiod',
       ]);
       sleepPod = p.get('sleep')!.metadata.name;
-      const info = (x: PodJson) => ({
-        ip: x.status!.podIP!,
-        uid: x.metadata.uid,
-        netns: x.metadata.annotations!['lab.ambit.dev/netns']!,
-        veth: x.metadata.annotations!['lab.ambit.dev/host-veth']!,
-      });
-      const wire = async (node: string, n: number, zt: PodJson, apps: PodJson[]) => {
-        const b = new IptablesBackend({
-          netns: `${LAB}-${node}`,
-          stateFile: join(STATE, 'labs', LAB, `test-redirect-${node}.json`),
-          hostIp: `10.244.${n}.1`,
-        });
-        backends.push(b);
-        const z = info(zt);
-        // worker2's ztunnel answers its pods' DNS (DNS_CAPTURE=true above).
-        await b.setZtunnel({ podIp: z.ip, hostVeth: z.veth, netns: z.netns, dnsCapture: n === 2 });
-        for (const a of apps.map(info)) await b.addPod({ ip: a.ip, uid: a.uid, hostVeth: a.veth });
-      };
-      await wire('worker2', 2, p.get('ztunnel-worker2')!, [p.get('sleep')!, p.get('other')!]);
-      await wire('worker', 1, p.get('ztunnel-worker')!, [p.get('httpbin')!]);
+      // Enrolment is asynchronous (the agent watches the namespace label): wait until sleep's
+      // traffic shows up at its ztunnel.
+      await eventually(
+        'sleep captured',
+        async () => {
+          await curl(sleepPod, 'http://httpbin:8000/get', 2);
+          return logOf('ztunnel-worker2').includes('direction=outbound');
+        },
+        30_000,
+      );
     });
 
     after(async () => {
-      for (const b of backends) await b.uninstall().catch(() => undefined);
       await ambit(['lab', 'down', '--name', LAB], 120_000);
     });
 
