@@ -77,17 +77,27 @@ void describe('hbone CONNECT round trip', () => {
         local === HBONE_IP
           ? Promise.resolve(serverCert)
           : Promise.reject(new Error(`no pod ${local}`)),
-      onConnect: async (req) => {
+      onConnect: (req) => {
         seen.push(req);
         const port = Number(req.authority.split(':')[1]);
-        if (port === 1) return { status: 401, reason: 'denied by policy' };
-        const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
-        await new Promise<void>((resolve, reject) => {
-          up.once('connect', resolve);
-          up.once('error', reject);
-        }).catch(() => undefined);
-        if (up.destroyed) return { status: 503 };
-        return { status: 200, upstream: up, headers: { baggage: 'k8s.namespace.name=default' } };
+        if (port === 1) return Promise.resolve({ status: 401, reason: 'denied by policy' });
+        // Misbehaving deciders: the server answers 503 and keeps serving.
+        if (port === 2) throw new Error('synchronous bug');
+        if (port === 3)
+          return Promise.resolve({
+            status: 200,
+            upstream: net.connect({ host: '127.0.0.1', port: upstreamPort }),
+            headers: { 'bad header name': 'x' },
+          });
+        return (async () => {
+          const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
+          await new Promise<void>((resolve, reject) => {
+            up.once('connect', resolve);
+            up.once('error', reject);
+          }).catch(() => undefined);
+          if (up.destroyed) return { status: 503 };
+          return { status: 200, upstream: up, headers: { baggage: 'k8s.namespace.name=default' } };
+        })();
       },
     });
     client = createHboneClient({
@@ -160,6 +170,15 @@ void describe('hbone CONNECT round trip', () => {
         return true;
       },
     );
+  });
+
+  void it('answers 503 when the decider throws or gives bad headers', async () => {
+    for (const port of [2, 3]) {
+      await assert.rejects(
+        client.connect(dialReq({ authority: `${HBONE_IP}:${port}` })),
+        (err: unknown) => err instanceof HboneError && err.status === 503,
+      );
+    }
   });
 
   void it('answers 400 to a bad authority and to non-CONNECT requests', async () => {
