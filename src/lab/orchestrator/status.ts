@@ -7,7 +7,8 @@ import { resources } from '../../k8s/resources.js';
 import type { Node, Pod } from '../../k8s/types.js';
 import { netnsNames } from '../cluster/cluster.js';
 import { labPaths, stateRoot } from '../cluster/paths.js';
-import { daemonRunning } from './daemons.js';
+import { readPidFile } from '../../sys/process.js';
+import { daemonRunning, listPidFiles, logFile, pidFile } from './daemons.js';
 
 export function labClient(name: string): KubeClient {
   const paths = labPaths(name);
@@ -85,6 +86,20 @@ export async function labStatus(name: string, print: (l: string) => void): Promi
     ]);
   }
   print(table(prows));
+  print('');
+  const paths = labPaths(name);
+  const drows = [['DAEMON', 'PID', 'STATE', 'LOG']];
+  for (const f of listPidFiles(paths).filter((x) => !x.startsWith('pod-'))) {
+    const d = f.replace(/\.pid$/, '');
+    const rec = readPidFile(pidFile(paths, d));
+    drows.push([
+      d,
+      String(rec?.pid ?? '-'),
+      daemonRunning(paths, d) ? 'running' : 'DEAD',
+      logFile(paths, d),
+    ]);
+  }
+  print(table(drows));
   return 0;
 }
 

@@ -226,7 +226,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
   steps.push({
     title: 'waiting for all pods to be ready',
     fn: async () => {
-      await waitForPods(client!, opts.timeoutMs, () => daemons.forEach(checkAlive));
+      await waitForPods(client!, opts.timeoutMs, () => daemons.forEach(checkAlive), print);
     },
   });
 

@@ -33,9 +33,11 @@ export async function waitForPods(
   client: KubeClient,
   timeoutMs: number,
   check: () => void,
+  progress?: (line: string) => void,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = 'no answer yet';
+  let nextNote = Date.now() + 10_000;
   while (Date.now() < deadline) {
     check();
     try {
@@ -53,6 +55,10 @@ export async function waitForPods(
           : `${ready} of ${wanted} deployment pods exist`;
     } catch (err) {
       pending = errorMessage(err);
+    }
+    if (progress && Date.now() >= nextNote) {
+      progress(`      still waiting: ${pending}`);
+      nextNote = Date.now() + 10_000;
     }
     await sleep(250);
   }
