@@ -128,8 +128,13 @@ export class TraceMonitor {
     readonly netns: string,
     private readonly nextSeq: () => number,
   ) {
-    // Line-buffered: a pipe would otherwise hold the last events until exit, and lose them on kill.
-    const argv = commandLine('stdbuf', ['-oL', 'xtables-monitor', '--trace', '--ipv4'], netns);
+    // Line-buffered: a pipe would otherwise hold the last events until exit, and lose them on
+    // kill. Raised priority: a monitor that falls behind the kernel loses events (ENOBUFS).
+    const argv = commandLine(
+      'nice',
+      ['-n', '-10', 'stdbuf', '-oL', 'xtables-monitor', '--trace', '--ipv4'],
+      netns,
+    );
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) =>
       this.child.once('close', (code, signal) => {

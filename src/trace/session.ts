@@ -70,7 +70,8 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
     );
   // A monitor that fell behind lost events; the request is repeatable, the trace is not.
   let cap = await once();
-  for (let i = 0; i < 2 && cap.incomplete; i++) {
+  let retries = 0;
+  for (; retries < 2 && cap.incomplete; retries++) {
     clientPort = clientPort >= 65000 ? 40000 : clientPort + 1; // the old tuple is in TIME_WAIT
     cap = await once();
   }
@@ -88,5 +89,10 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
     ...(o.names ? { names: o.names } : {}),
   });
   path.warnings.unshift(...cap.warnings);
+  if (retries > 0) {
+    path.warnings.unshift(
+      `traced request repeated ${retries}× after a monitor overflow: connections pooled by the first try (HBONE) show no SYN`,
+    );
+  }
   return { response, path, raw: cap.lines };
 }
