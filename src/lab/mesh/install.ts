@@ -90,6 +90,17 @@ export function cniPod(node: Node): Pod {
   };
 }
 
+/**
+ * Creates the pods that do not exist yet. Existing ones are left alone: a pod's spec is
+ * immutable, and replacing its metadata would drop what the kubelet and agent annotated.
+ */
+async function createMissing(client: KubeClient, pods: Pod[]): Promise<void> {
+  for (const p of pods) {
+    const cur = await client.tryGet<Pod>(resources.pods, p.metadata.name, p.metadata.namespace);
+    if (!cur) await applyObjects(client, [p as KubeObject]);
+  }
+}
+
 async function waitReady(client: KubeClient, names: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = names.join(', ');
@@ -133,10 +144,7 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
     await waitReady(client, ['istiod'], timeoutMs);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
-    await applyObjects(
-      client,
-      nodes.map((n) => cniPod(n) as KubeObject),
-    );
+    await createMissing(client, nodes.map(cniPod));
     await waitReady(
       client,
       nodes.map((n) => `istio-cni-node-${n.metadata.name}`),
@@ -144,9 +152,9 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
     );
   });
   await step(`ztunnels on ${nodes.length} nodes`, async () => {
-    await applyObjects(
+    await createMissing(
       client,
-      nodes.map((n) => ztunnelPod(n, opts.dnsCapture ?? false) as KubeObject),
+      nodes.map((n) => ztunnelPod(n, opts.dnsCapture ?? false)),
     );
     await waitReady(
       client,
