@@ -195,6 +195,25 @@ void describe('IdentityManager', () => {
     assert.equal(maxInFlight, 8);
   });
 
+  void it('a hung CA call times out, frees its slot and is retried', async () => {
+    let calls = 0;
+    const m = manager((id) => {
+      calls++;
+      return calls === 1 ? new Promise<IssuedCertificate>(() => undefined) : issue10s(id);
+    }, 1);
+    const first = m.get(ID);
+    mock.timers.tick(30_000);
+    await assert.rejects(first, (err: unknown) => isCode(err, 'IDENTITY_FETCH_TIMEOUT'));
+    assert.match(m.dump()[0]?.state ?? '', /^Unavailable: .*timed out/);
+    // The only slot is free again: the backoff retry runs and succeeds.
+    for (let i = 0; i < 200 && calls < 2; i++) {
+      mock.timers.tick(50);
+      await settle(2);
+    }
+    await until('certificate issued', () => m.dump()[0]?.state === 'Available');
+    assert.equal(calls, 2);
+  });
+
   void it('rejects a certificate for another identity', async () => {
     const m = manager(() => ca.issue(spiffe('default', 'someone-else'), 10_000));
     await assert.rejects(m.get(ID), (err: unknown) => isCode(err, 'IDENTITY_BAD_CERT'));

@@ -20,6 +20,8 @@ export interface IdentityManagerOptions {
   /** Concurrent fetches; ztunnel uses 8. */
   concurrency?: number;
   backoff?: BackoffPolicy;
+  /** A fetch that has not answered by then counts as failed (and frees its slot); 30 s. */
+  fetchTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -148,7 +150,7 @@ export class IdentityManager implements CertificateSource {
     e.timer = undefined;
     e.retrying = false;
     const handle = this.sem.run(priority, async () =>
-      this.check(e.identity, await this.opts.fetch(e.identity)),
+      this.check(e.identity, await this.fetchWithTimeout(e.identity)),
     );
     const result = handle.result.then(
       (checked) => {
@@ -162,6 +164,25 @@ export class IdentityManager implements CertificateSource {
     );
     e.inflight = { result, raise: handle.raise };
     return result;
+  }
+
+  /** A hung CA call must not hold one of the 8 slots (and the identity) forever. */
+  private fetchWithTimeout(identity: string): Promise<IssuedCertificate> {
+    const ms = this.opts.fetchTimeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new AmbitError('IDENTITY_FETCH_TIMEOUT', `certificate fetch for ${identity} timed out`, {
+            value: ms,
+            hint: 'is the CA (istiod:15012) reachable?',
+          }),
+        );
+      }, ms);
+      Promise.resolve()
+        .then(() => this.opts.fetch(identity))
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
   }
 
   /** A certificate must name the identity we asked for and be valid now. */
