@@ -46,6 +46,7 @@ const USAGE = `usage: ambit lab <command>
   status [--name N]                                 nodes and pods
   list                                              labs on this machine
   exec [--name N] [-n ns] <pod> -- <cmd...>         run a command in a pod's network
+  logs [--name N] [-n ns] <pod> [-c container]      print a container's output
   kubeconfig [--name N]                             print the kubeconfig path
 daemons (started by up): ${Object.keys(daemons).join(', ')}`;
 
@@ -53,6 +54,7 @@ interface Flags {
   name?: string;
   file?: string;
   namespace: string;
+  container?: string;
   scenario: boolean;
   timeout: number;
   rest: string[];
@@ -73,6 +75,7 @@ export function parseFlags(args: string[]): Flags {
     } else if (a === '--name' || a === '--lab') f.name = checkLabName(val(), '--name');
     else if (a === '-f' || a === '--file') f.file = val();
     else if (a === '-n' || a === '--namespace') f.namespace = val();
+    else if (a === '-c' || a === '--container') f.container = val();
     else if (a === '--no-scenario') f.scenario = false;
     else if (a === '--timeout') f.timeout = Number(val());
     else if (a.startsWith('-'))
@@ -128,6 +131,16 @@ export async function run(args: string[]): Promise<number> {
       }
       const { labExec } = await import('../lab/orchestrator/status.js');
       return labExec(f.name ?? 'ambit', f.namespace, pod, cmd);
+    }
+    case 'logs': {
+      const f = parseFlags(rest);
+      const [pod] = f.rest;
+      if (!pod)
+        throw new AmbitError('CLI_USAGE', 'usage: ambit lab logs [-n ns] <pod> [-c container]');
+      const { labLogs } = await import('../lab/orchestrator/status.js');
+      return labLogs(f.name ?? 'ambit', f.namespace, pod, f.container, (t) =>
+        process.stdout.write(t),
+      );
     }
     case 'kubeconfig':
       print(labPaths(parseFlags(rest).name ?? 'ambit').kubeconfig);

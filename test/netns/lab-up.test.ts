@@ -479,6 +479,9 @@ echo '{"cniVersion":"1.0.0"}'
       ),
     );
     assert.match(readFileSync(log, 'utf8'), /eth0\s+inet 172\.18\.0\.3\/16/);
+    const lg = await ambit(['lab', 'logs', '--name', N, 'hostpod']);
+    assert.equal(lg.code, 0, lg.stderr);
+    assert.match(lg.stdout, /inet 172\.18\.0\.3\/16/);
     assert.equal((await kubectl(['delete', 'pod', 'hostpod', '--timeout=60s'])).code, 0);
     assert.ok(existsSync(`/run/netns/${N}-worker2`), 'the node netns stays');
   });

@@ -27,6 +27,7 @@ export const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
 export const VETH_ANNOTATION = 'lab.ambit.dev/host-veth';
 const RETRY_MS = 1000;
 const REPORT_RETRY_MS = 2000;
+const TOKEN_RENEW_MS = 12 * 3600_000;
 const BACKOFF_MAX_MS = 30_000;
 const BACKOFF_RESET_MS = 60_000;
 
@@ -53,6 +54,7 @@ export class PodWorker {
   private readonly startTime = new Date().toISOString();
   private retryTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
+  private tokenAt = 0;
 
   constructor(
     private readonly ctx: KubeletContext,
@@ -162,6 +164,7 @@ export class PodWorker {
     }
     this.cniDone = r.cniDone === true;
     this.extraEnv = { AMBIT_KUBE_TOKEN_FILE: join(this.podDir, 'token') };
+    this.tokenAt = 0; // its age is unknown: renew at the next volume sync
     for (const v of podVolumes(this.pod)) {
       this.extraEnv[volumeEnvName(v.name)] = join(this.podDir, 'volumes', v.name);
     }
@@ -243,6 +246,7 @@ export class PodWorker {
     }
     mkdirSync(this.podDir, { recursive: true });
     const tokenFile = await writeToken(this.ctx.client, pod, this.podDir);
+    this.tokenAt = Date.now();
     const volumeEnv = await writeConfigMapVolumes(this.ctx.client, pod, this.podDir);
     this.extraEnv = { ...volumeEnv, AMBIT_KUBE_TOKEN_FILE: tokenFile };
     if (!this.hostNetwork && !this.cniDone && this.net) {
@@ -477,10 +481,15 @@ export class PodWorker {
     }, delayMs);
   }
 
-  /** Rewrites ConfigMap volumes from the API (Kubernetes syncs them periodically too). */
+  /** Rewrites ConfigMap volumes from the API (Kubernetes syncs them periodically too), and renews the token. */
   async refreshVolumes(): Promise<void> {
     if (!this.initialized || this.terminating || this.gone) return;
     await writeConfigMapVolumes(this.ctx.client, this.pod, this.podDir);
+    // Tokens live 24 h; renew at half-life.
+    if (Date.now() - this.tokenAt > TOKEN_RENEW_MS) {
+      await writeToken(this.ctx.client, this.pod, this.podDir);
+      this.tokenAt = Date.now();
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 /** `ambit lab status|list|exec`: read-only views of a lab, and a command inside a pod. */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
@@ -152,4 +153,32 @@ export async function labExec(
     child.on('error', reject);
     child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
   });
+}
+
+/** Prints a container's log (`<podDir>/<container>.log`); the only container when not named. */
+export function labLogs(
+  name: string,
+  namespace: string,
+  pod: string,
+  container: string | undefined,
+  write: (text: string) => void,
+): number {
+  const dir = join(labPaths(name).pods, `${namespace}_${pod}`);
+  const logs = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.log')) : [];
+  if (logs.length === 0) {
+    throw new AmbitError('LAB_NO_POD', `no logs for pod ${namespace}/${pod} in lab ${name}`, {
+      value: pod,
+      hint: 'see `ambit lab status` (pods have logs once started on a node)',
+    });
+  }
+  const names = logs.map((f) => f.slice(0, -'.log'.length));
+  const chosen = container ?? (names.length === 1 ? names[0] : undefined);
+  if (!chosen || !names.includes(chosen)) {
+    throw new AmbitError('LAB_NO_CONTAINER', `pick a container of ${pod} with -c`, {
+      value: container,
+      hint: `containers: ${names.join(', ')}`,
+    });
+  }
+  write(readFileSync(join(dir, `${chosen}.log`), 'utf8'));
+  return 0;
 }
