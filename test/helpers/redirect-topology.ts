@@ -38,6 +38,11 @@ export interface CaptureTopology {
   ztunnelB: TopoPod;
   clusterIp: string;
   clusterPort: number;
+  /**
+   * True when nothing but the test's traffic crosses the tunnel devices (no IPv6 chatter), so
+   * per-device packet counts can be compared exactly.
+   */
+  quietDevices: boolean;
   /** Adds another pod (e.g. a replacement ztunnel) to `node`. */
   addPod(name: string, node: TopoNode, ip: string): Promise<TopoPod>;
   removePod(pod: TopoPod): Promise<void>;
@@ -163,6 +168,7 @@ export async function buildFixtureTopology(): Promise<CaptureTopology> {
       httpbin: await addPod('httpbin', worker, '10.244.1.7'),
       clusterIp: '10.96.0.105',
       clusterPort: 8000,
+      quietDevices: true,
       addPod,
       removePod,
       destroy,
