@@ -26,8 +26,7 @@ function mountsUnder(prefixes: string[]): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const mp = line.split(' ')[4];
-    if (mp && prefixes.some((p) => mp === p || mp.startsWith(p + '/') || mp.startsWith(p)))
-      out.push(mp);
+    if (mp && prefixes.some((p) => mp === p || mp.startsWith(p + '/'))) out.push(mp);
   }
   // Deepest first so nested mounts come off before their parents.
   return out.sort((a, b) => b.length - a.length);
