@@ -11,6 +11,7 @@ import { KubeClient } from '../../k8s/client.js';
 import { netnsList } from '../../sys/netlink.js';
 import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
 import { run } from '../../sys/exec.js';
+import { alive } from '../../sys/process.js';
 import { labPaths, repoRoot, type LabPaths } from '../cluster/paths.js';
 import { createNode, createUnderlay } from '../net/cluster-net.js';
 import {
@@ -239,6 +240,10 @@ export async function labUp(opts: UpOptions): Promise<number> {
     } catch (err) {
       print(`${prefix} … FAILED`);
       print(`lab up failed: ${errorMessage(err)}`);
+      for (const d of daemons.filter((x) => !alive(x.pid))) {
+        print(`  ${d.name} exited; the end of ${d.log}:`);
+        for (const l of tail(d.log, 5)) print(`    ${l}`);
+      }
       print(`  logs:     ${paths.logs}/`);
       print(`  clean up: ambit lab down --name ${c.name}`);
       return 1;
@@ -284,6 +289,14 @@ export function daemonSpecs(c: Cluster, userUrl: string): NamedSpec[] {
     );
   }
   return specs;
+}
+
+function tail(file: string, n: number): string[] {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+  } catch {
+    return [];
+  }
 }
 
 function manifest(name: string): string | undefined {
