@@ -111,16 +111,31 @@ export async function buildLabTopology(lab: string): Promise<CaptureTopology> {
     const removePod = async (pod: TopoPod) => {
       await kubectl(['delete', 'pod', '-n', 'default', pod.name, '--wait=true']);
     };
-    return {
-      tag: lab,
-      worker,
-      worker2,
-      quietDevices: false,
+    const pods = {
       ztunnelA: await addPod('ztunnel-a', worker2, '10.244.2.3'),
       sleep: await addPod('sleep', worker2, '10.244.2.8'),
       other: await addPod('other', worker2, '10.244.2.9'),
       ztunnelB: await addPod('ztunnel-b', worker, '10.244.1.3'),
       httpbin: await addPod('httpbin', worker, '10.244.1.7'),
+    };
+    // The suite snapshots the nodes first: wait until kube-proxy has httpbin's endpoint.
+    for (const n of [worker, worker2]) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const saved = (await run('iptables-save', [], { netns: n.netns })).stdout;
+        if (saved.includes('10.244.1.7:80') && !saved.includes('httpbin:http has no endpoints')) {
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`kube-proxy on ${n.name}: no httpbin endpoint`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return {
+      ...pods,
+      tag: lab,
+      worker,
+      worker2,
+      quietDevices: false,
       clusterIp: '10.96.0.105',
       clusterPort: 8000,
       addPod,

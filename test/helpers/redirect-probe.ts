@@ -69,7 +69,8 @@ export async function kernelState(netns: string): Promise<KernelState> {
   return {
     iptables: ipt,
     rules: await txt('ip', ['rule']),
-    routes: await txt('ip', ['route', 'show', 'table', 'all']),
+    // IPv4: all the backends touch (IPv6 link-local churn of pod veths is not ours).
+    routes: await txt('ip', ['-4', 'route', 'show', 'table', 'all']),
     ipset: await txt('ipset', ['save']),
     links: (await txt('ip', ['-br', 'link'])).replace(/\s+/g, ' '),
   };
