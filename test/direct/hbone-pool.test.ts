@@ -71,8 +71,6 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     hbone = createHboneServer({
       server: listener,
       trustDomain: 'cluster.local',
-      pingIntervalMs: 100,
-      pingTimeoutMs: 300,
       certificateFor: () => Promise.resolve(serverCert),
       onConnect: async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
@@ -179,11 +177,27 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
   });
 
   void it('both ends drop a connection whose PINGs go unanswered', async () => {
+    // Its own server with fast keepalive (generous timeouts: a loaded CI box must not trip them
+    // before the path goes dead).
+    const l3 = net.createServer();
+    const p3 = await listen(l3, HBONE_IP);
+    const s3 = createHboneServer({
+      server: l3,
+      trustDomain: 'cluster.local',
+      pingIntervalMs: 200,
+      pingTimeoutMs: 1000,
+      certificateFor: () => Promise.resolve(serverCert),
+      onConnect: async () => {
+        const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
+        await new Promise((r) => up.once('connect', r));
+        return { status: 200, upstream: up };
+      },
+    });
     // A relay between client and server that can silently stop forwarding (a dead peer).
     let blackhole = false;
     const relayed = new Set<net.Socket>();
     const relay = net.createServer((inbound) => {
-      const out = net.connect(port, HBONE_IP);
+      const out = net.connect(p3, HBONE_IP);
       relayed.add(inbound).add(out);
       for (const [from, to] of [
         [inbound, out],
@@ -202,27 +216,29 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     const relayPort = await listen(relay, '127.0.0.1');
     try {
       const c = client({
-        pingIntervalMs: 100,
-        pingTimeoutMs: 300,
+        pingIntervalMs: 200,
+        pingTimeoutMs: 1000,
         dial: () => net.connect(relayPort, '127.0.0.1'),
       });
-      const serverBefore = hbone.connections();
-      const { stream } = await c.connect(req());
-      assert.equal(hbone.connections(), serverBefore + 1);
+      const { stream } = await c.connect(req({ dstPort: p3 }));
+      assert.equal(s3.connections(), 1);
       const ended = new Promise<void>((r) => {
         stream.on('error', () => undefined);
         stream.once('close', () => r());
       });
       // Several ping rounds pass while the peer answers.
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 1000));
       assert.equal(c.stats().connections, 1);
+      assert.equal(s3.connections(), 1);
       blackhole = true;
       await eventually('dead connection dropped', () => c.stats().connections === 0);
       await ended;
-      await eventually('server dropped it too', () => hbone.connections() === serverBefore);
+      await eventually('server dropped it too', () => s3.connections() === 0);
     } finally {
       for (const s of relayed) s.destroy();
       relay.close();
+      await s3.close(false);
+      l3.close();
     }
   });
 

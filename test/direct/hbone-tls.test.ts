@@ -92,7 +92,8 @@ void describe('hbone peer verification', { timeout: 60_000 }, () => {
     hbone = createHboneServer({
       server: listener,
       trustDomain: 'cluster.local',
-      handshakeTimeoutMs: 400,
+      // Short enough for the stalled-client test, long enough for a loaded machine.
+      handshakeTimeoutMs: 1500,
       certificateFor: () => Promise.resolve(serverCert),
       onConnect: (req) => {
         connects++;
