@@ -540,4 +540,22 @@ echo '{"cniVersion":"1.0.0"}'
     });
     assert.notEqual(pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`), sleepPid);
   });
+
+  void it('reports Ready only while the readiness probe passes', async () => {
+    const flag = join(tmp, 'ready-flag');
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: probed, namespace: default}\nspec:\n  nodeName: worker\n  containers: [{name: c, image: x, command: [sleep, "1000"], readinessProbe: {exec: {command: [test, -e, ${flag}]}}}]\n`;
+    assert.equal((await kubectl(['apply', '-f', '-'], pod)).code, 0);
+    const get = async () =>
+      JSON.parse((await kubectl(['get', 'pod', 'probed', '-o', 'json'])).stdout) as PodJson;
+    await until('probed running', async () =>
+      (await get()).status?.phase === 'Running' ? true : undefined,
+    );
+    await sleep(2500);
+    assert.equal(ready(await get()), false, 'not ready while the probe fails');
+    writeFileSync(flag, '');
+    await until('probed ready', async () => (ready(await get()) ? true : undefined));
+    rmSync(flag);
+    await until('probed unready again', async () => (ready(await get()) ? undefined : true));
+    assert.equal((await kubectl(['delete', 'pod', 'probed', '--timeout=60s'])).code, 0);
+  });
 });

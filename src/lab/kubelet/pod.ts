@@ -440,7 +440,11 @@ export class PodWorker {
         );
       }
       if (rt.pid === undefined || !rt.spec.readinessProbe) continue;
-      const ok = await probeReady(rt.spec, ip);
+      const ok = await probeReady(
+        rt.spec,
+        ip,
+        this.hostNetwork ? this.ctx.nodeNetns : this.net?.netns,
+      );
       if (ok !== rt.ready && rt.pid !== undefined) {
         rt.ready = ok;
         this.report();

@@ -1,7 +1,8 @@
-/** Readiness probes (httpGet, tcpSocket), run from the node's netns like the real kubelet. */
+/** Readiness probes (httpGet, tcpSocket from the node's netns like the real kubelet; exec in the pod). */
 import http from 'node:http';
 import net from 'node:net';
 import type { Container } from '../../k8s/types.js';
+import { run } from '../../sys/exec.js';
 
 const TIMEOUT_MS = 1000;
 
@@ -11,10 +12,23 @@ function resolvePort(c: Container, port: number | string): number | undefined {
   return c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-/** True when the container has no readiness probe or its probe passes against `ip`. */
-export async function probeReady(c: Container, ip: string): Promise<boolean> {
-  const p = c.readinessProbe;
+/**
+ * True when the container has no readiness probe or its probe passes: httpGet/tcpSocket
+ * against `ip`, exec inside `netns` (exit 0).
+ */
+export async function probeReady(c: Container, ip: string, netns?: string): Promise<boolean> {
+  const p = c.readinessProbe as
+    (Container['readinessProbe'] & { exec?: { command?: string[] } }) | undefined;
   if (!p) return true;
+  const cmd = p.exec?.command;
+  if (cmd && cmd.length > 0) {
+    try {
+      const r = await run(cmd[0]!, cmd.slice(1), { netns, allowFail: true, timeoutMs: 5000 });
+      return r.code === 0;
+    } catch {
+      return false;
+    }
+  }
   if (p.httpGet) {
     const port = resolvePort(c, p.httpGet.port);
     if (port === undefined) return false;
