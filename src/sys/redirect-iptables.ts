@@ -32,8 +32,13 @@ export async function dropEmptyTable(netns: string | undefined, table: string): 
   if (/^-A /m.test(text) || /^:(?!(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) )/m.test(text))
     return false;
   if (!/^\*/m.test(text)) return false;
-  const r = await run('nft', ['delete', 'table', 'ip', table], { netns, allowFail: true });
-  return r.code === 0;
+  // A concurrent ruleset change (kube-proxy's restore) can make one attempt fail: retry a little.
+  for (let i = 0; i < 5; i++) {
+    const r = await run('nft', ['delete', 'table', 'ip', table], { netns, allowFail: true });
+    if (r.code === 0 || /No such file/.test(r.stderr)) return r.code === 0;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return false;
 }
 
 /** Counts `-A` lines per `<table> <rule>` key, e.g. how often a jump exists. */
