@@ -8,9 +8,10 @@
  * agent does the capture. Everything on the traffic path is production code.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
@@ -88,11 +89,54 @@ spec:
   containers: [{name: other, image: ambit/sleep}]
 `;
 
+/** nginx as a server pod on worker: real nginx, configured from a ConfigMap. */
+const WWW = `/tmp/ambit-zt-${LAB}`;
+const nginxYaml = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: nginx-conf, namespace: default}
+data:
+  nginx.conf: |
+    worker_processes 1; user root; pid ${WWW}/nginx.pid; error_log ${WWW}/error.log;
+    events { worker_connections 1024; }
+    http {
+      access_log ${WWW}/access.log;
+      client_body_temp_path ${WWW}/cb; proxy_temp_path ${WWW}/px; fastcgi_temp_path ${WWW}/fc;
+      uwsgi_temp_path ${WWW}/uw; scgi_temp_path ${WWW}/sc;
+      server {
+        listen 80;
+        location = /ip { default_type text/plain; return 200 "$remote_addr"; }
+        location /files/ { alias ${WWW}/files/; }
+      }
+    }
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nginx, namespace: default}
+spec:
+  selector: {app: nginx}
+  ports: [{port: 8080, targetPort: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nginx
+  namespace: default
+  labels: {app: nginx}
+spec:
+  nodeName: worker
+  containers:
+  - name: nginx
+    image: nginx
+    command: [sh, -c, 'exec nginx -c "$AMBIT_VOLUME_CONF/nginx.conf" -g "daemon off;"']
+  volumes: [{name: conf, configMap: {name: nginx-conf}}]
+`;
+
 void describe(
   'ztunnel in the lab (control plane over xDS, kubectl policies)',
   { skip: skipUnlessRoot, timeout: 600_000 },
   () => {
     let sleepPod = '';
+    let bigSha = '';
     const logOf = (pod: string) =>
       readFileSync(
         join(STATE, 'labs', LAB, 'pods', `istio-system_${pod}`, 'istio-proxy.log'),
@@ -132,6 +176,14 @@ void describe(
       const kube = new KubeClient({ server });
       await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true });
       await kubectl(['apply', '-f', '-'], otherYaml);
+      mkdirSync(`${WWW}/files`, { recursive: true });
+      await run('sh', ['-c', `head -c 1073741824 /dev/urandom > ${WWW}/files/big`], {
+        timeoutMs: 120_000,
+      });
+      bigSha = (await run('sha256sum', [`${WWW}/files/big`], { timeoutMs: 120_000 })).stdout.split(
+        ' ',
+      )[0]!;
+      await kubectl(['apply', '-f', '-'], nginxYaml);
       await setAmbient(kube, 'default', true);
       const p = await waitPods([
         'ztunnel-worker',
@@ -155,7 +207,9 @@ void describe(
     });
 
     after(async () => {
-      await ambit(['lab', 'down', '--name', LAB], 120_000);
+      const down = await ambit(['lab', 'down', '--name', LAB], 120_000);
+      rmSync(WWW, { recursive: true, force: true });
+      assert.equal(down.code, 0, `lab down: ${down.stdout}\n${down.stderr}`);
     });
 
     void it('curl sleep → httpbin:8000 returns origin 10.244.2.8; ztunnel B logs the sleep identity', async () => {
@@ -202,6 +256,67 @@ void describe(
         .map((c) => c.identity)
         .sort();
       assert.deepEqual(ids, ['spiffe://cluster.local/ns/default/sa/other', SLEEP_ID]);
+    });
+
+    const podNs = async (prefix: string) =>
+      (await pods()).find((p) => p.metadata.name.startsWith(prefix))!.metadata.annotations![
+        'lab.ambit.dev/netns'
+      ]!;
+    const established = async (netns: string, filter: string) =>
+      (await run('ss', ['-Htn', 'state', 'established', ...filter.split(' ')], { netns })).stdout
+        .split('\n')
+        .filter((l) => l.trim());
+
+    void it('three TCP connections per request; only TLS to 15008 between the nodes', async () => {
+      const dump = spawn(
+        'ip',
+        ['netns', 'exec', `${LAB}-underlay`, 'tcpdump', '-i', 'br0', '-nn', '-l', '-A', 'tcp'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      let captured = '';
+      dump.stdout!.on('data', (d: Buffer) => (captured += d.toString('latin1')));
+      await sleep(1000);
+      const slow = curl(sleepPod, 'http://httpbin:8000/delay/3', 10);
+      await sleep(1500);
+      const client = await established(await podNs('sleep'), 'dport = :8000');
+      const tunnel = await established(await podNs('ztunnel-worker2'), 'dport = :15008');
+      const server = await established(await podNs('httpbin'), 'sport = :80');
+      const r = await slow;
+      dump.kill('SIGINT');
+      await new Promise((res) => dump.once('exit', res));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(client.length, 1, client.join('\n'));
+      assert.match(client[0]!, /10\.244\.2\.8:\d+\s+10\.96\.\d+\.\d+:8000/);
+      assert.ok(
+        tunnel.some((l) => /10\.244\.2\.3:\d+\s+10\.244\.1\.7:15008/.test(l)),
+        tunnel.join('\n'),
+      );
+      assert.equal(server.length, 1, server.join('\n'));
+      assert.match(server[0]!, /10\.244\.1\.7:80\s+10\.244\.2\.8:\d+/);
+      const lines = captured
+        .split('\n')
+        .filter((l) => / IP 10\.244\.\d+\.\d+\.\d+ > 10\.244\./.test(l));
+      const crossNode = lines.filter((l) =>
+        /10\.244\.2\.\d+\.\d+ > 10\.244\.1\.|10\.244\.1\.\d+\.\d+ > 10\.244\.2\./.test(l),
+      );
+      assert.ok(crossNode.length > 4, `cross-node packets seen: ${crossNode.length}`);
+      for (const l of crossNode)
+        assert.match(l, /\.15008[ :]/, `non-HBONE packet between the nodes: ${l}`);
+      assert.ok(!captured.includes('GET /delay/3'), 'plaintext HTTP on the underlay');
+    });
+
+    void it('nginx as the server: $remote_addr is the sleep pod; 1 GiB arrives intact', async () => {
+      const r = await curl(sleepPod, 'http://nginx:8080/ip');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, '10.244.2.8');
+      const log = readFileSync(`${WWW}/access.log`, 'utf8').trim().split('\n');
+      assert.match(log.at(-1)!, /^10\.244\.2\.8 /);
+      const sum = await run(
+        'sh',
+        ['-c', 'curl -sS --max-time 150 http://nginx:8080/files/big | sha256sum'],
+        { netns: await podNs('sleep'), timeoutMs: 170_000 },
+      );
+      assert.equal(sum.stdout.split(' ')[0], bigSha);
     });
 
     const metricsOf = async (pod: string) =>
