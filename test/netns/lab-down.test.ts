@@ -104,10 +104,18 @@ void describe('lab down', { skip: skipUnlessRoot, timeout: 400_000 }, () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /LAB_LEFTOVERS.*ambit lab down --name/);
     const pids = await labPids(n);
-    const down = await ambit(['lab', 'down', '--name', n]);
-    assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, new RegExp(`removed netns ${n}-underlay`));
-    await assertGone(n, pids);
+    // Another lab's namespace whose name starts with this lab's name must survive.
+    const other = `${n}0-keep`;
+    await run('ip', ['netns', 'add', other]);
+    try {
+      const down = await ambit(['lab', 'down', '--name', n]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, new RegExp(`removed netns ${n}-underlay`));
+      await assertGone(n, pids);
+      assert.ok(existsSync(`/run/netns/${other}`), 'down removed a namespace of another lab');
+    } finally {
+      await run('ip', ['netns', 'delete', other], { allowFail: true });
+    }
   });
 
   void it('cleans up after an up that failed while pods were starting', async () => {
