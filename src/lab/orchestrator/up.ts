@@ -174,8 +174,8 @@ export async function labUp(opts: UpOptions): Promise<number> {
           env: labEnv(c, ''),
         });
         daemons.push(d);
-        userUrl = await waitForApiServer(paths, d, 30_000);
-        await waitForInLabApiServer(c, d, 10_000);
+        userUrl = await waitForApiServer(paths, d, 60_000);
+        await waitForInLabApiServer(c, d, 20_000);
         writeKubeconfigIfMissing(paths, c.name, userUrl);
         client = new KubeClient({ server: userUrl });
       },
