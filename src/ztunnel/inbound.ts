@@ -38,7 +38,17 @@ export class InboundProxy {
     return { ip: peer, workload: w && workloadIdentity(w) === req.peerIdentity ? w : undefined };
   }
 
+  /** Never rejects: bad input from the network is answered, logged, and serving goes on. */
   onConnect = async (req: HboneInboundRequest): Promise<Answer> => {
+    try {
+      return await this.decide(req);
+    } catch (err) {
+      this.ctx.log.error('inbound failed', { authority: req.authority, error: errorMessage(err) });
+      return { status: 503, reason: errorMessage(err) };
+    }
+  };
+
+  private async decide(req: HboneInboundRequest): Promise<Answer> {
     const { ctx } = this;
     const started = Date.now();
     const local = plainIp(req.localAddress);
@@ -141,5 +151,5 @@ export class InboundProxy {
       });
     });
     return { status: 200, headers: { baggage: baggage(dst) }, upstream: app };
-  };
+  }
 }
