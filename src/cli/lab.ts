@@ -125,7 +125,8 @@ export async function run(args: string[]): Promise<number> {
     case 'exec': {
       requireRoot();
       const f = parseFlags(rest);
-      const [pod, ...cmd] = f.rest;
+      const [podArg, ...cmd] = f.rest;
+      const pod = podArg?.replace(/^pods?\//, '');
       if (!pod || cmd.length === 0) {
         throw new AmbitError('CLI_USAGE', 'usage: ambit lab exec [-n ns] <pod> -- <cmd...>');
       }
