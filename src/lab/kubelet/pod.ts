@@ -55,6 +55,7 @@ export class PodWorker {
   private retryTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private tokenAt = 0;
+  private annotated = false;
 
   constructor(
     private readonly ctx: KubeletContext,
@@ -226,15 +227,17 @@ export class PodWorker {
         throw err;
       }
       this.net = net;
+      this.report();
+    }
+    if (this.net && !this.annotated) {
+      const { netns, veth } = this.net;
       await this.ctx.client.patch(
         resources.pods,
         pod.metadata.name,
-        {
-          metadata: { annotations: { [NETNS_ANNOTATION]: net.netns, [VETH_ANNOTATION]: net.veth } },
-        },
+        { metadata: { annotations: { [NETNS_ANNOTATION]: netns, [VETH_ANNOTATION]: veth } } },
         { namespace: ns },
       );
-      this.report();
+      this.annotated = true;
     } else if (this.hostNetwork && !pod.metadata.annotations?.[NETNS_ANNOTATION]) {
       this.writeRecord({});
       await this.ctx.client.patch(
