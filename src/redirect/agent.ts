@@ -53,6 +53,8 @@ export class NodeAgent {
   private running: Promise<void> | undefined;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Set by stop(): no event may touch the kernel after (or during) the exit cleanup. */
+  private stopped = false;
 
   constructor(private readonly o: AgentOptions) {
     const log = o.log;
@@ -85,6 +87,7 @@ export class NodeAgent {
 
   /** Stops watching; with `uninstall`, removes every capture rule (Istio does on exit). */
   async stop(uninstall: boolean): Promise<void> {
+    this.stopped = true;
     rmSync(join(this.o.cniDir, CONFLIST_NAME), { force: true });
     clearTimeout(this.timer);
     await Promise.all([this.pods.stop(), this.namespaces.stop()]);
@@ -96,7 +99,7 @@ export class NodeAgent {
 
   /** Coalesces bursts of events into one pass, soon (the 1 s budget is for all of it). */
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.reconcileNow();
@@ -111,6 +114,7 @@ export class NodeAgent {
     this.running = (async () => {
       do {
         this.dirty = false;
+        if (this.stopped) break;
         try {
           await this.reconcile();
         } catch (err) {
@@ -194,6 +198,7 @@ export class NodeAgent {
 
   /** The plugin's ADD: capture now if enrolled, so the app's first packet is already captured. */
   async handleCni(ev: CniEvent): Promise<{ captured: boolean }> {
+    if (this.stopped) throw new Error('node agent is shutting down');
     if (ev.command === 'DEL') {
       // Istio's CmdDelete is a no-op; releasing the IP here keeps a quick reuse clean.
       this.fromCni.delete(ev.uid);
