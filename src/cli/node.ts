@@ -1,5 +1,7 @@
 /** `ambit node rules <node> [--lab N]`: the node's and its ztunnel pod's live capture state. */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { AmbitError } from '../errors.js';
 import { IptablesBackend } from '../redirect/iptables/backend.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { nodeRulesReport } from '../redirect/rules-view.js';
@@ -24,6 +26,12 @@ export async function run(args: string[]): Promise<number> {
   }
   const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
   const paths = agentPaths(lab, node);
+  if (!existsSync(`/run/netns/${nodeNetns(lab, node)}`)) {
+    throw new AmbitError('NODE_NOT_FOUND', `no node ${node} in lab ${lab}`, {
+      value: nodeNetns(lab, node),
+      hint: 'see `ambit lab status --name <lab>` for its nodes',
+    });
+  }
   // Only to learn which netns is the ztunnel's; every line printed is read from the kernel.
   const z = new IptablesBackend({
     netns: nodeNetns(lab, node),
