@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AmbitError } from '../../src/errors.js';
+import { containerEnv } from '../../src/lab/kubelet/env.js';
 import { Ipam } from '../../src/lab/kubelet/ipam.js';
 import { containerArgv, findExecutable } from '../../src/lab/kubelet/runner.js';
 import { computeStatus, podPhase, type PodView } from '../../src/lab/kubelet/status.js';
@@ -162,5 +163,45 @@ void describe('names and files', () => {
       resolvConf('default', '10.96.0.10'),
       'nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n',
     );
+  });
+});
+
+void describe('container environment', () => {
+  void it('carries the conventions, the volume dirs and the spec env with fieldRefs', () => {
+    const env = containerEnv({
+      pod: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'ns1', uid: 'u-1' },
+        spec: { serviceAccountName: 'sa1', containers: [] },
+      },
+      container: {
+        name: 'c',
+        env: [
+          { name: 'A', value: '1' },
+          { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+          { name: 'POD_NAME', value: 'overridden' },
+        ] as { name: string; value?: string }[],
+      },
+      nodeName: 'worker',
+      hostIP: '172.18.0.4',
+      podIP: '10.244.1.9',
+      lab: 'ambit',
+      stateBase: '/var/lib/ambit',
+      server: 'http://172.18.0.2:6443',
+      podDir: '/var/lib/ambit/labs/ambit/pods/ns1_p',
+      extra: { AMBIT_VOLUME_CFG: '/x/volumes/cfg', AMBIT_KUBE_TOKEN_FILE: '/x/token' },
+    });
+    assert.equal(env.POD_NAMESPACE, 'ns1');
+    assert.equal(env.POD_UID, 'u-1');
+    assert.equal(env.INSTANCE_IP, '10.244.1.9');
+    assert.equal(env.HOST_IP, '172.18.0.4');
+    assert.equal(env.SERVICE_ACCOUNT, 'sa1');
+    assert.equal(env.AMBIT_KUBE_SERVER, 'http://172.18.0.2:6443');
+    assert.equal(env.AMBIT_VOLUME_CFG, '/x/volumes/cfg');
+    assert.equal(env.A, '1');
+    assert.equal(env.IP, '10.244.1.9');
+    assert.equal(env.POD_NAME, 'overridden', 'the spec env wins, as in Kubernetes');
+    assert.ok(env.PATH);
   });
 });

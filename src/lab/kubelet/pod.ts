@@ -19,7 +19,8 @@ import type { KubeletContext } from './context.js';
 import { IP_ANNOTATION } from './ipam.js';
 import { pidFileName, removeLeftover, type Leftover, type PodRecord } from './leftovers.js';
 import { probeReady } from './probe.js';
-import { containerArgv, DEFAULT_PATH, startContainer } from './runner.js';
+import { containerEnv } from './env.js';
+import { containerArgv, startContainer } from './runner.js';
 import { computeStatus, type ContainerView } from './status.js';
 import { podVolumes, volumeEnvName, writeConfigMapVolumes, writeToken } from './volumes.js';
 
@@ -282,50 +283,18 @@ export class PodWorker {
   }
 
   private env(c: Container): Record<string, string> {
-    const pod = this.pod;
-    const ns = pod.metadata.namespace ?? 'default';
-    const base: Record<string, string> = {
-      PATH: process.env.PATH ?? DEFAULT_PATH,
-      HOME: '/root',
-    };
-    for (const k of ['AMBIT_TSX', 'AMBIT_LOG', 'LANG']) {
-      const v = process.env[k];
-      if (v !== undefined) base[k] = v;
-    }
-    const fields: Record<string, string> = {
-      'metadata.name': pod.metadata.name,
-      'metadata.namespace': ns,
-      'metadata.uid': this.uid,
-      'spec.nodeName': this.ctx.node.name,
-      'spec.serviceAccountName': pod.spec?.serviceAccountName ?? 'default',
-      'status.podIP': this.podIP ?? '',
-      'status.hostIP': this.ctx.node.ip,
-    };
-    const specEnv: Record<string, string> = {};
-    for (const e of (c.env ?? []) as {
-      name: string;
-      value?: string;
-      valueFrom?: { fieldRef?: { fieldPath?: string } };
-    }[]) {
-      const ref = e.valueFrom?.fieldRef?.fieldPath;
-      specEnv[e.name] = e.value ?? (ref ? (fields[ref] ?? '') : '');
-    }
-    return {
-      ...base,
-      POD_NAME: pod.metadata.name,
-      POD_NAMESPACE: ns,
-      POD_UID: this.uid,
-      NODE_NAME: this.ctx.node.name,
-      INSTANCE_IP: this.podIP ?? '',
-      HOST_IP: this.ctx.node.ip,
-      SERVICE_ACCOUNT: pod.spec?.serviceAccountName ?? 'default',
-      AMBIT_LAB: this.ctx.lab,
-      AMBIT_STATE_DIR: this.ctx.stateBase,
-      AMBIT_KUBE_SERVER: this.ctx.inLabServer,
-      AMBIT_POD_DIR: this.podDir,
-      ...this.extraEnv,
-      ...specEnv,
-    };
+    return containerEnv({
+      pod: this.pod,
+      container: c,
+      nodeName: this.ctx.node.name,
+      hostIP: this.ctx.node.ip,
+      podIP: this.podIP ?? '',
+      lab: this.ctx.lab,
+      stateBase: this.ctx.stateBase,
+      server: this.ctx.inLabServer,
+      podDir: this.podDir,
+      extra: this.extraEnv,
+    });
   }
 
   private startOne(name: string): void {
