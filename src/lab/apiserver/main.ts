@@ -57,6 +57,19 @@ function previousPort(stateDir: string): number | undefined {
   }
 }
 
+function controlPlaneOf(stateDir: string): { name: string; ip: string } {
+  try {
+    const c = JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as {
+      nodes?: { name: string; ip: string; role?: string }[];
+    };
+    const n = c.nodes?.find((x) => x.role === 'control-plane');
+    if (n) return { name: n.name, ip: n.ip };
+  } catch {
+    /* no cluster file: the default lab */
+  }
+  return { name: 'control-plane', ip: labApiHost };
+}
+
 export async function run(args: string[]): Promise<number> {
   const log = createLogger('apiserver');
   let a: Args;
@@ -67,9 +80,12 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   mkdirSync(a.stateDir, { recursive: true });
-  const netns = `${a.lab}-control-plane`;
+  // The in-lab listener sits on the control-plane node; a custom cluster file may name and
+  // address that node differently (`lab up` records the cluster in <state>/cluster.json).
+  const cp = controlPlaneOf(a.stateDir);
+  const netns = `${a.lab}-${cp.name}`;
   const netnsListen = existsSync(`/run/netns/${netns}`)
-    ? { netns, host: labApiHost, port: labApiPort }
+    ? { netns, host: cp.ip, port: labApiPort }
     : undefined;
   const start = (port: number): Promise<ApiServer> =>
     startApiServer({
