@@ -2,48 +2,11 @@
  * Human-facing JSON of the model: a workload in the shape of ztunnel's (2023) config-dump entry
  * quoted in seed 004, and the whole config a node's ztunnel would receive.
  */
-import { spiffeId, type Authorization, type Service, type Workload } from '../../api/workload.js';
+import { spiffeId, type Authorization, type Service } from '../../api/workload.js';
+import { renderWorkloadJson, type WorkloadJson } from '../../api/workload-json.js';
 import type { Model } from './types.js';
 
-export interface WorkloadJson {
-  workloadIp: string | null;
-  waypointAddresses: string[];
-  gatewayAddress: string | null;
-  protocol: 'HBONE' | 'TCP';
-  name: string;
-  namespace: string;
-  serviceAccount: string;
-  workloadName: string;
-  workloadType: string;
-  canonicalName: string;
-  canonicalRevision: string;
-  node: string;
-  nativeHbone: boolean;
-  authorizationPolicies: string[];
-  status: 'Healthy' | 'Unhealthy';
-}
-
-export function renderWorkloadJson(w: Workload): WorkloadJson {
-  const wp = w.waypoint?.address?.address;
-  const gw = w.networkGateway?.address;
-  return {
-    workloadIp: w.addresses[0] ?? null,
-    waypointAddresses: wp ? [wp] : [],
-    gatewayAddress: gw ? `${gw.address}:${w.networkGateway!.hboneMtlsPort}` : null,
-    protocol: w.tunnelProtocol === 'HBONE' ? 'HBONE' : 'TCP',
-    name: w.name,
-    namespace: w.namespace,
-    serviceAccount: w.serviceAccount,
-    workloadName: w.workloadName,
-    workloadType: w.workloadType,
-    canonicalName: w.canonicalName,
-    canonicalRevision: w.canonicalRevision,
-    node: w.node,
-    nativeHbone: w.nativeTunnel,
-    authorizationPolicies: [...w.authorizationPolicies],
-    status: w.status,
-  };
-}
+export { renderWorkloadJson, type WorkloadJson } from '../../api/workload-json.js';
 
 export interface ConfigDump {
   node: string;

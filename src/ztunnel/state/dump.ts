@@ -3,36 +3,15 @@
  * 2023 JSON: `workloadIp`, `waypointAddresses`, `protocol: HBONE|TCP`, …), keyed by IP, with
  * today's `uid` and `services` added; services list their VIPs, ports and endpoints.
  */
-import type { GatewayAddress, Service, Workload } from '../../api/workload.js';
+import { renderWorkloadJson } from '../../api/workload-json.js';
+import type { Service, Workload } from '../../api/workload.js';
 import type { ZtunnelState } from './store.js';
-
-function gatewayIps(g: GatewayAddress | undefined): string[] {
-  if (!g) return [];
-  if (g.address) return [g.address.address];
-  return g.hostname ? [`${g.hostname.namespace}/${g.hostname.hostname}`] : [];
-}
 
 export function renderWorkload(w: Workload): Record<string, unknown> {
   return {
     uid: w.uid,
-    workloadIp: w.addresses[0] ?? null,
-    waypointAddresses: gatewayIps(w.waypoint),
-    gatewayAddress: w.networkGateway?.address
-      ? `${w.networkGateway.address.address}:${w.networkGateway.hboneMtlsPort}`
-      : null,
-    protocol: w.tunnelProtocol === 'HBONE' ? 'HBONE' : 'TCP',
-    name: w.name,
-    namespace: w.namespace,
+    ...renderWorkloadJson(w),
     trustDomain: w.trustDomain,
-    serviceAccount: w.serviceAccount,
-    workloadName: w.workloadName,
-    workloadType: w.workloadType,
-    canonicalName: w.canonicalName,
-    canonicalRevision: w.canonicalRevision,
-    node: w.node,
-    nativeHbone: w.nativeTunnel,
-    authorizationPolicies: w.authorizationPolicies,
-    status: w.status,
     clusterId: w.clusterId,
     services: Object.keys(w.services),
   };
