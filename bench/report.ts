@@ -32,6 +32,7 @@ export function aggregate(samples: Sample[]): Stats {
   const groups = new Map<string, number[]>();
   for (const x of samples) {
     for (const [metric, value] of Object.entries(x.metrics)) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) continue;
       const k = `${x.workload}\u0000${metric}\u0000${x.mode}`;
       groups.set(k, [...(groups.get(k) ?? []), value]);
     }
@@ -53,58 +54,119 @@ export interface Target {
   met: boolean;
 }
 
+/** What the mesh and stunnel add over direct, per latency workload and percentile. */
+export function addedLatency(
+  s: Stats,
+): { workload: string; pct: string; mesh: number; stunnel: number; ratio: number }[] {
+  const rows = [];
+  for (const w of Object.keys(s).filter((k) => k.startsWith('latency-'))) {
+    for (const pct of ['p50Ms', 'p90Ms', 'p99Ms']) {
+      const base = med(s, w, pct, 'direct');
+      const mesh = med(s, w, pct, 'mesh') - base;
+      const stunnel = med(s, w, pct, 'stunnel') - base;
+      rows.push({ workload: w, pct: pct.replace('Ms', ''), mesh, stunnel, ratio: mesh / stunnel });
+    }
+  }
+  return rows;
+}
+
 export function targets(s: Stats): Target[] {
   const tput = med(s, 'iperf-1', 'gbps', 'mesh') / med(s, 'iperf-1', 'gbps', 'stunnel');
   const addMesh = med(s, 'latency-4', 'p50Ms', 'mesh') - med(s, 'latency-4', 'p50Ms', 'direct');
   const addStunnel =
     med(s, 'latency-4', 'p50Ms', 'stunnel') - med(s, 'latency-4', 'p50Ms', 'direct');
   const conn = med(s, 'connrate', 'perSecond', 'mesh') / med(s, 'connrate', 'perSecond', 'stunnel');
-  const rss = Math.max(
-    med(s, 'latency-4', 'peakRssMb', 'mesh'),
-    med(s, 'latency-16', 'peakRssMb', 'mesh'),
-  );
+  // The larger of the two latency runs; a run that was not measured does not count.
+  const rssRuns = ['latency-4', 'latency-16']
+    .map((w) => med(s, w, 'peakRssMb', 'mesh'))
+    .filter((v) => Number.isFinite(v));
+  const rss = rssRuns.length ? Math.max(...rssRuns) : NaN;
+  // Judged on the figure the report shows (2 decimals), so 1.5000000000000002 meets "≤ 1.5".
   const r = (v: number) => Math.round(v * 100) / 100;
+  const latencyRatio = addMesh / addStunnel;
   return [
     {
       name: 'single-stream throughput, mesh/stunnel',
       measured: r(tput),
       goal: '≥ 0.8',
-      met: tput >= 0.8,
+      met: r(tput) >= 0.8,
     },
     {
       name: 'p50 added over direct at 1000 req/s (4 conns), mesh/stunnel',
-      measured: r(addMesh / addStunnel),
+      // When stunnel adds nothing measurable the ratio means nothing: judge the difference.
+      measured: addStunnel > 0 ? r(latencyRatio) : NaN,
       goal: '≤ 1.5',
-      met: addMesh / addStunnel <= 1.5,
+      met: addStunnel > 0 ? r(latencyRatio) <= 1.5 : addMesh <= 0,
     },
     {
       name: 'new connections per second, mesh/stunnel',
       measured: r(conn),
       goal: '≥ 0.7',
-      met: conn >= 0.7,
+      met: r(conn) >= 0.7,
     },
     {
       name: 'ztunnel peak RSS under the latency runs (MB)',
       measured: r(rss),
       goal: '≤ 80',
-      met: rss <= 80,
+      met: r(rss) <= 80,
     },
   ];
 }
 
 const fmt = (st: Stat | undefined, digits = 2): string =>
   st && st.n
-    ? `${st.median.toFixed(digits)} (${st.min.toFixed(digits)}–${st.max.toFixed(digits)})`
+    ? st.n > 1
+      ? `${st.median.toFixed(digits)} (${st.min.toFixed(digits)}–${st.max.toFixed(digits)})`
+      : st.median.toFixed(digits)
     : '–';
+
+const num = (v: number, digits = 2): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+/** Run parameters and raw counters that stay in the JSON but would only clutter the table. */
+const HIDDEN = new Set([
+  'rate',
+  'connections',
+  'size',
+  'seconds',
+  'sent',
+  'concurrency',
+  'requests',
+  'achievedRate',
+  'cpuSeconds',
+]);
 
 export function markdown(s: Stats, meta: Record<string, string>): string {
   const lines: string[] = ['# ambit benchmark', ''];
   for (const [k, v] of Object.entries(meta)) lines.push(`- ${k}: ${v}`);
-  lines.push('', 'Medians over rounds, (min–max) in brackets.', '');
+  lines.push('', '## Targets', '', '| target | measured | goal | met |', '|---|---|---|---|');
+  for (const t of targets(s)) {
+    const met = Number.isFinite(t.measured) ? (t.met ? 'yes' : '**no**') : 'not measured';
+    lines.push(`| ${t.name} | ${num(t.measured)} | ${t.goal} | ${met} |`);
+  }
+  lines.push(
+    '',
+    '## Latency added over direct (ms, from the medians)',
+    '',
+    '| workload | percentile | mesh adds | stunnel adds | mesh/stunnel |',
+    '|---|---|---|---|---|',
+  );
+  for (const r of addedLatency(s)) {
+    lines.push(
+      `| ${r.workload} | ${r.pct} | ${num(r.mesh, 3)} | ${num(r.stunnel, 3)} | ${num(r.ratio)} |`,
+    );
+  }
+  lines.push(
+    '',
+    '## All figures',
+    '',
+    'Medians over rounds, (min–max) when more than one round.',
+    '',
+  );
   lines.push('| workload | metric | direct | mesh | stunnel | mesh/direct | mesh/stunnel |');
   lines.push('|---|---|---|---|---|---|---|');
   for (const [w, metrics] of Object.entries(s)) {
     for (const [m, byMode] of Object.entries(metrics)) {
+      if (HIDDEN.has(m)) continue;
       const ratio = (a?: Stat, b?: Stat) =>
         a && b && b.median ? (a.median / b.median).toFixed(2) : '–';
       lines.push(
@@ -112,9 +174,6 @@ export function markdown(s: Stats, meta: Record<string, string>): string {
       );
     }
   }
-  lines.push('', '## Targets', '', '| target | measured | goal | met |', '|---|---|---|---|');
-  for (const t of targets(s))
-    lines.push(`| ${t.name} | ${t.measured} | ${t.goal} | ${t.met ? 'yes' : 'no'} |`);
   return lines.join('\n') + '\n';
 }
 

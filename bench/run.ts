@@ -3,13 +3,14 @@
  * alternation, round after round, and writes the report to bench/results/. The lab is torn down
  * at the end, also when a step fails (unless --keep).
  *
- *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--keep] [--profile mesh]
+ *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep]
+ *                          [--profile mesh:<workload>]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { errorMessage } from '../src/errors.js';
+import { AmbitError, errorMessage } from '../src/errors.js';
 import { resources } from '../src/k8s/resources.js';
 import type { Pod } from '../src/k8s/types.js';
 import { defaultCluster } from '../src/lab/cluster/cluster.js';
@@ -19,6 +20,7 @@ import { labDown } from '../src/lab/orchestrator/down.js';
 import { labClient } from '../src/lab/orchestrator/status.js';
 import { labUp } from '../src/lab/orchestrator/up.js';
 import {
+  addedLatency,
   aggregate,
   latencySvg,
   markdown,
@@ -27,8 +29,9 @@ import {
   type Mode,
   type Sample,
 } from './report.js';
+import { parseProfileArg, profileZtunnels, type ProfileRequest } from './profile.js';
 import { deployBenchPods, type BenchPods } from './setup.js';
-import { connrate, iperf, latency, ProcessMeter } from './workloads.js';
+import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
 
 const LAB = 'bench';
 
@@ -37,6 +40,18 @@ function arg(name: string, def: string): string {
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
+
+function count(name: string, def: string, min: number): number {
+  const v = arg(name, def);
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) {
+    throw new AmbitError('BENCH_BAD_ARG', `--${name} must be a number ≥ ${min}, got ${v}`, {
+      value: v,
+      hint: 'node dist/bench/run.js [--rounds 3] [--seconds 10] [--only iperf-1,connrate] [--keep] [--profile mesh:iperf-1]',
+    });
+  }
+  return n;
+}
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -65,37 +80,55 @@ async function meters(): Promise<Record<Mode, ProcessMeter | undefined>> {
   };
 }
 
-async function measure(pods: BenchPods, rounds: number, seconds: number): Promise<Sample[]> {
+type Run = (netns: string, mode: Mode) => Promise<Record<string, number>>;
+
+function workloadTable(pods: BenchPods, seconds: number): [string, Run][] {
+  const t = (m: Mode) => pods.targets[m];
+  return [
+    ['iperf-1', (n, m) => iperf(n, t(m), 1, seconds)],
+    ['iperf-8', (n, m) => iperf(n, t(m), 8, seconds)],
+    ['latency-4', async (n, m) => ({ ...(await latency(n, t(m), 4, seconds)) })],
+    ['latency-16', async (n, m) => ({ ...(await latency(n, t(m), 16, seconds)) })],
+    ['connrate', async (n, m) => ({ ...(await connrate(n, t(m), seconds)) })],
+  ];
+}
+const WORKLOADS = ['iperf-1', 'iperf-8', 'latency-4', 'latency-16', 'connrate'];
+
+const clientNetns = (pods: BenchPods, mode: Mode) =>
+  mode === 'mesh' ? pods.clientNetns.mesh : pods.clientNetns.direct;
+
+/** Per-unit costs of the proxies from the meter reading and the workload's own counts. */
+function withUsage(metrics: Record<string, number>, usage: Usage): void {
+  metrics.cpuSeconds = usage.cpuSeconds;
+  metrics.peakRssMb = usage.peakRssMb;
+  metrics.peakAnonMb = usage.peakAnonMb;
+  if (metrics.sent) metrics.cpuSecondsPer1000Req = (usage.cpuSeconds / metrics.sent) * 1000;
+  if (metrics.gib) metrics.cpuSecondsPerGiB = usage.cpuSeconds / metrics.gib;
+  if (metrics.perSecond && metrics.connections)
+    metrics.cpuSecondsPer1000Conn = (usage.cpuSeconds / metrics.connections) * 1000;
+}
+
+async function measure(
+  pods: BenchPods,
+  rounds: number,
+  seconds: number,
+  only: string[],
+): Promise<Sample[]> {
   const samples: Sample[] = [];
   const procs = await meters();
-  const workloads: [string, (netns: string, mode: Mode) => Promise<Record<string, number>>][] = [
-    ['iperf-1', (n, m) => iperf(n, pods.targets[m], 1, seconds)],
-    ['iperf-8', (n, m) => iperf(n, pods.targets[m], 8, seconds)],
-    ['latency-4', async (n, m) => ({ ...(await latency(n, pods.targets[m], 4, seconds)) })],
-    ['latency-16', async (n, m) => ({ ...(await latency(n, pods.targets[m], 16, seconds)) })],
-    ['connrate', async (n, m) => ({ ...(await connrate(n, pods.targets[m], seconds)) })],
-  ];
+  const workloads = workloadTable(pods, seconds).filter(([w]) => only.includes(w));
   for (let round = 1; round <= rounds; round++) {
     for (const [workload, run] of workloads) {
       // Rotate the order each round so no mode always runs first (cache, frequency effects).
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
       for (const mode of order) {
-        const netns = mode === 'mesh' ? pods.clientNetns.mesh : pods.clientNetns.direct;
         const meter = procs[mode];
-        meter?.start();
         const t = Date.now();
         try {
-          const metrics = await run(netns, mode);
+          meter?.start();
+          const metrics = await run(clientNetns(pods, mode), mode);
           const usage = meter?.stop();
-          if (usage) {
-            metrics.cpuSeconds = usage.cpuSeconds;
-            metrics.peakRssMb = usage.peakRssMb;
-            if (metrics.requests)
-              metrics.cpuSecondsPer1000Req = (usage.cpuSeconds / metrics.requests) * 1000;
-            if (metrics.gbps)
-              metrics.cpuSecondsPerGiB =
-                usage.cpuSeconds / ((metrics.gbps * seconds) / 8 / 1.073741824);
-          }
+          if (usage) withUsage(metrics, usage);
           samples.push({ round, mode, workload, metrics });
           log(
             `round ${round}/${rounds} ${workload.padEnd(10)} ${mode.padEnd(7)} ${summary(metrics)} (${((Date.now() - t) / 1000).toFixed(1)}s)`,
@@ -109,10 +142,41 @@ async function measure(pods: BenchPods, rounds: number, seconds: number): Promis
   return samples;
 }
 
+async function profile(
+  pods: BenchPods,
+  req: ProfileRequest,
+  seconds: number,
+  dir: string,
+): Promise<string> {
+  const mode = req.mode as Mode;
+  const run = workloadTable(pods, seconds).find(([w]) => w === req.workload)![1];
+  const netns = clientNetns(pods, mode);
+  const out = await profileZtunnels(labClient(LAB), {
+    nodes: ['worker2', 'worker'],
+    dir,
+    label: `${req.mode}:${req.workload}, ${seconds}s`,
+    probe: async () => {
+      const r = await connrate(netns, pods.targets[mode], 0.5);
+      return r.errors === 0 && r.perSecond > 0;
+    },
+    run: () => run(netns, mode),
+    log,
+  });
+  log(`profile: ${req.workload} under --cpu-prof: ${summary(out.metrics)}`);
+  log(`profile: raw profiles: ${out.files.join(', ')}`);
+  return (
+    out.markdown +
+    `\nWorkload result while profiled (the profiler slows ztunnel): ${summary(out.metrics)}.\n` +
+    `Open the raw .cpuprofile files in Chrome DevTools (Performance → Load profile) for the` +
+    ` call trees: ${out.files.join(', ')}\n`
+  );
+}
+
 function summary(m: Record<string, number>): string {
   if (m.gbps !== undefined) return `${m.gbps.toFixed(2)} Gbit/s`;
-  if (m.p50Ms !== undefined) return `p50 ${m.p50Ms} p90 ${m.p90Ms} p99 ${m.p99Ms} ms`;
-  if (m.perSecond !== undefined) return `${m.perSecond} conn/s`;
+  if (m.p50Ms !== undefined)
+    return `p50 ${m.p50Ms} p90 ${m.p90Ms} p99 ${m.p99Ms} ms, ${m.errors} errors`;
+  if (m.perSecond !== undefined) return `${m.perSecond} conn/s, ${m.errors} errors`;
   return JSON.stringify(m);
 }
 
@@ -126,13 +190,42 @@ function commit(): string {
   }
 }
 
+async function tearDown(): Promise<void> {
+  log('tearing the lab down');
+  await labDown(LAB, () => undefined).catch((e: unknown) =>
+    log(`lab down failed: ${errorMessage(e)}; run \`ambit lab down --name ${LAB}\``),
+  );
+}
+
 async function main(): Promise<number> {
-  const rounds = Number(arg('rounds', '3'));
-  const seconds = Number(arg('seconds', '10'));
+  const rounds = count('rounds', '3', 0);
+  const seconds = count('seconds', '10', 1);
+  const only = arg('only', WORKLOADS.join(',')).split(',');
+  for (const w of only) {
+    if (!WORKLOADS.includes(w)) {
+      throw new AmbitError('BENCH_BAD_ARG', `--only: unknown workload ${w}`, {
+        value: w,
+        hint: `workloads: ${WORKLOADS.join(', ')}`,
+      });
+    }
+  }
+  const profileArg = arg('profile', '');
+  const profileReq = profileArg ? parseProfileArg(profileArg, WORKLOADS) : undefined;
+  const keep = flag('keep');
   const outDir = join(repoRoot(), 'bench', 'results');
   const workDir = join(labPaths(LAB).dir, '..', `${LAB}-work`);
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
+  // Ctrl-C (or a CI timeout's SIGTERM) must not leave a lab of namespaces and daemons behind.
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${sig}: stopping`);
+    void (keep ? Promise.resolve() : tearDown()).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (existsSync(labPaths(LAB).dir)) await labDown(LAB, () => undefined);
     log('bringing up lab "bench" (the seeds\' cluster)');
@@ -149,21 +242,36 @@ async function main(): Promise<number> {
     });
     const pods = await deployBenchPods(client, workDir);
     log(`targets: ${JSON.stringify(pods.targets)}`);
-    const samples = await measure(pods, rounds, seconds);
-    const stats = aggregate(samples);
-    const meta = {
+    const samples = await measure(pods, rounds, seconds, only);
+    const meta: Record<string, string> = {
       commit: commit(),
       date: new Date().toISOString(),
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`,
       rounds: String(rounds),
       seconds: String(seconds),
-      command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}`,
+      command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}`,
     };
+    const stamp = `${meta.date!.slice(0, 10)}-${meta.commit}`;
     mkdirSync(outDir, { recursive: true });
-    const stamp = `${meta.date.slice(0, 10)}-${meta.commit}`;
+    if (profileReq) {
+      const md = await profile(pods, profileReq, seconds, join(workDir, 'profile'));
+      const file = `${stamp}-profile-${profileReq.mode}-${profileReq.workload}.md`;
+      writeFileSync(join(outDir, file), `# ambit ztunnel profile\n\n${md}`);
+      meta.profile = file;
+      log(`profile summary in bench/results/${file}`);
+    }
+    if (samples.length === 0) {
+      log(rounds === 0 ? 'no rounds asked for: no report' : 'no sample succeeded: no report');
+      return rounds === 0 ? 0 : 1;
+    }
+    const stats = aggregate(samples);
     writeFileSync(
       join(outDir, `${stamp}.json`),
-      JSON.stringify({ meta, stats, targets: targets(stats), samples }, null, 2) + '\n',
+      JSON.stringify(
+        { meta, stats, targets: targets(stats), added: addedLatency(stats), samples },
+        null,
+        2,
+      ) + '\n',
     );
     const md = markdown(stats, meta);
     writeFileSync(join(outDir, `${stamp}.md`), md);
@@ -184,12 +292,7 @@ async function main(): Promise<number> {
     log(`bench failed: ${errorMessage(err)}`);
     return 1;
   } finally {
-    if (!flag('keep')) {
-      log('tearing the lab down');
-      await labDown(LAB, () => undefined).catch((e: unknown) =>
-        log(`lab down failed: ${errorMessage(e)}; run \`ambit lab down --name ${LAB}\``),
-      );
-    }
+    if (!keep && !interrupted) await tearDown();
   }
 }
 

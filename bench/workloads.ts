@@ -11,7 +11,7 @@ export async function iperf(
   t: Endpoint,
   streams: number,
   seconds: number,
-): Promise<{ gbps: number }> {
+): Promise<{ gbps: number; gib: number }> {
   const text = await out(
     'iperf3',
     ['-c', t.host, '-p', String(t.iperfPort), '-t', String(seconds), '-P', String(streams), '-J'],
@@ -21,7 +21,7 @@ export async function iperf(
     },
   );
   const j = JSON.parse(text) as {
-    end?: { sum_received?: { bits_per_second?: number } };
+    end?: { sum_received?: { bits_per_second?: number; bytes?: number } };
     error?: string;
   };
   const bps = j.end?.sum_received?.bits_per_second;
@@ -32,7 +32,7 @@ export async function iperf(
       { value: t },
     );
   }
-  return { gbps: bps / 1e9 };
+  return { gbps: bps / 1e9, gib: (j.end?.sum_received?.bytes ?? 0) / 2 ** 30 };
 }
 
 function loadgen(
@@ -52,6 +52,8 @@ export interface LatencyResult {
   p99Ms: number;
   serviceP50Ms: number;
   requests: number;
+  /** Requests sent, warm-up included (what the proxies' CPU time was spent on). */
+  sent: number;
   errors: number;
 }
 
@@ -90,7 +92,7 @@ export async function connrate(
   netns: string,
   t: Endpoint,
   seconds: number,
-): Promise<{ perSecond: number; errors: number }> {
+): Promise<{ perSecond: number; connections: number; errors: number }> {
   const r = await loadgen(
     netns,
     [
@@ -106,12 +108,31 @@ export async function connrate(
     ],
     (seconds + 30) * 1000,
   );
-  return { perSecond: r.perSecond ?? 0, errors: r.errors ?? 0 };
+  return { perSecond: r.perSecond ?? 0, connections: r.connections ?? 0, errors: r.errors ?? 0 };
 }
 
-/** CPU seconds and peak RSS of a set of processes (the two ztunnels, or the two stunnels). */
+/** Reads `Name: <n> kB` from /proc/<pid>/status, in MB (0 when absent). */
+function statusMb(pid: number, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+export interface Usage {
+  cpuSeconds: number;
+  /** Largest peak RSS (VmHWM) among the processes, MB: what `ps`/`top` and the target use. */
+  peakRssMb: number;
+  /**
+   * Largest anonymous (private) RSS seen among the processes, sampled every 100 ms, MB. RSS also
+   * counts the mapped executable (~45 MB for node, shared by every Node process on the host).
+   */
+  peakAnonMb: number;
+}
+
+/** CPU seconds and peak memory of a set of processes (the two ztunnels, or the two stunnels). */
 export class ProcessMeter {
   private startCpu = 0;
+  private peakAnon = 0;
+  private timer: NodeJS.Timeout | undefined;
   constructor(private readonly pids: number[]) {}
 
   private cpuSeconds(): number {
@@ -124,22 +145,35 @@ export class ProcessMeter {
     return ticks / 100; // USER_HZ is 100 on Linux
   }
 
+  private sample(): void {
+    for (const pid of this.pids) {
+      try {
+        this.peakAnon = Math.max(this.peakAnon, statusMb(pid, 'RssAnon'));
+      } catch {
+        /* exited: stop() reports it */
+      }
+    }
+  }
+
   /** Resets the peak-RSS watermark (VmHWM) and notes CPU time so far. */
   start(): void {
     for (const pid of this.pids) writeFileSync(`/proc/${pid}/clear_refs`, '5');
     this.startCpu = this.cpuSeconds();
+    this.peakAnon = 0;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 100);
   }
 
-  /** CPU seconds used since start, and the largest peak RSS among the processes (MB). */
-  stop(): { cpuSeconds: number; peakRssMb: number } {
+  /** Usage since start(). */
+  stop(): Usage {
+    clearInterval(this.timer);
+    this.sample();
     let peak = 0;
-    for (const pid of this.pids) {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      peak = Math.max(peak, Number(m?.[1] ?? 0) / 1024);
-    }
+    for (const pid of this.pids) peak = Math.max(peak, statusMb(pid, 'VmHWM'));
     return {
       cpuSeconds: Math.round((this.cpuSeconds() - this.startCpu) * 100) / 100,
       peakRssMb: Math.round(peak * 10) / 10,
+      peakAnonMb: Math.round(this.peakAnon * 10) / 10,
     };
   }
 }

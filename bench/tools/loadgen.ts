@@ -4,7 +4,9 @@
  *   latency  --host H --port P --rate 1000 --connections 4 --size 1024 --seconds 20 --warmup 3
  *     Open loop: request k on a connection is due at t0 + k·(connections/rate) whatever happened
  *     before. A request that cannot go out on time (its connection still awaits an answer) waits
- *     and its latency still counts from when it was due, which corrects for coordinated omission.
+ *     and its latency still counts from when it was due, which corrects for coordinated omission;
+ *     one sent on an idle connection counts from when it went out (Node's timers fire up to ~1 ms
+ *     late, and that lateness is the generator's, not the path's).
  *   connrate --host H --port P --concurrency 8 --seconds 10
  *     Closed loop of connect, 1 byte each way, close, `concurrency` at a time.
  *
@@ -12,24 +14,90 @@
  */
 import net from 'node:net';
 
-type Args = Record<string, string>;
+export class UsageError extends Error {}
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = {};
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    if (k.startsWith('--')) a[k.slice(2)] = argv[++i] ?? '';
-  }
-  return a;
+export interface LatencyOptions {
+  host: string;
+  port: number;
+  rate: number;
+  connections: number;
+  size: number;
+  seconds: number;
+  warmup: number;
 }
 
-function num(a: Args, k: string, d: number): number {
-  const v = a[k];
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new Error(`--${k} must be a non-negative number, got ${JSON.stringify(v)}`);
-  return n;
+export interface ConnrateOptions {
+  host: string;
+  port: number;
+  concurrency: number;
+  seconds: number;
+}
+
+export type Command =
+  { mode: 'latency'; opts: LatencyOptions } | { mode: 'connrate'; opts: ConnrateOptions };
+
+const USAGE =
+  'usage: loadgen latency --host H --port P [--rate 1000] [--connections 4] [--size 1024] ' +
+  '[--seconds 20] [--warmup 3] | loadgen connrate --host H --port P [--concurrency 8] [--seconds 10]';
+
+const KNOWN: Record<Command['mode'], string[]> = {
+  latency: ['host', 'port', 'rate', 'connections', 'size', 'seconds', 'warmup'],
+  connrate: ['host', 'port', 'concurrency', 'seconds'],
+};
+
+/** Parses the command line; throws UsageError (with the offending option) on anything wrong. */
+export function parseCli(argv: string[]): Command {
+  const [mode, ...rest] = argv;
+  if (mode !== 'latency' && mode !== 'connrate') {
+    throw new UsageError(`unknown mode ${JSON.stringify(mode ?? '')}; ${USAGE}`);
+  }
+  const a: Record<string, string> = {};
+  for (let i = 0; i < rest.length; i++) {
+    const k = rest[i]!;
+    if (!k.startsWith('--') || !KNOWN[mode].includes(k.slice(2))) {
+      throw new UsageError(`unknown option ${JSON.stringify(k)} for ${mode}; ${USAGE}`);
+    }
+    const v = rest[++i];
+    if (v === undefined) throw new UsageError(`${k} needs a value`);
+    a[k.slice(2)] = v;
+  }
+  const num = (k: string, d: number, min: number, integer = false): number => {
+    const v = a[k];
+    if (v === undefined) return d;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+      throw new UsageError(
+        `--${k} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return n;
+  };
+  const host = a.host ?? '127.0.0.1';
+  const port = num('port', 9000, 1, true);
+  if (port > 65535) throw new UsageError(`--port must be ≤ 65535, got ${port}`);
+  if (mode === 'latency') {
+    return {
+      mode,
+      opts: {
+        host,
+        port,
+        rate: num('rate', 1000, 1),
+        connections: num('connections', 4, 1, true),
+        size: num('size', 1024, 1, true),
+        seconds: num('seconds', 20, 0.1),
+        warmup: num('warmup', 3, 0),
+      },
+    };
+  }
+  return {
+    mode,
+    opts: {
+      host,
+      port,
+      concurrency: num('concurrency', 8, 1, true),
+      seconds: num('seconds', 10, 0.1),
+    },
+  };
 }
 
 function connect(host: string, port: number): Promise<net.Socket> {
@@ -49,19 +117,16 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[idx]!;
 }
 
-async function latency(a: Args): Promise<object> {
-  const host = a.host ?? '127.0.0.1';
-  const port = num(a, 'port', 9000);
-  const rate = num(a, 'rate', 1000);
-  const conns = num(a, 'connections', 4);
-  const size = num(a, 'size', 1024);
-  const seconds = num(a, 'seconds', 20);
-  const warmup = num(a, 'warmup', 3);
+/** A connection that has not answered this long after the run's end is counted as failed. */
+const GRACE_MS = 5000;
+
+async function latency(o: LatencyOptions): Promise<object> {
+  const { host, port, rate, connections: conns, size, seconds, warmup } = o;
   const interval = (conns / rate) * 1000; // ms between requests on one connection
   const payload = Buffer.alloc(size, 0x61);
   const samples: number[] = [];
   // Service time (from the moment the request really went out): what the path costs, without
-  // the scheduler's lateness; `samples` (from the due time) is the coordinated-omission-corrected figure.
+  // queueing behind a slow answer; `samples` is the coordinated-omission-corrected figure.
   const service: number[] = [];
   let errors = 0;
   let sent = 0;
@@ -77,12 +142,20 @@ async function latency(a: Args): Promise<object> {
           // Stagger connections so the aggregate schedule is evenly spaced.
           let due = start + (i * interval) / conns;
           let inflight: number | undefined; // due time of the request awaiting its answer
+          let origin = 0; // what its latency counts from
           let sentAt = 0;
           let got = 0;
+          let finished = false;
           const queue: number[] = [];
-          const send = (dueAt: number) => {
+          const finish = () => {
+            if (finished) return;
+            finished = true;
+            resolve();
+          };
+          const send = (dueAt: number, from: number) => {
             inflight = dueAt;
             sentAt = performance.now();
+            origin = from || sentAt;
             got = 0;
             sent++;
             s.write(payload);
@@ -92,30 +165,41 @@ async function latency(a: Args): Promise<object> {
             if (inflight === undefined || got < size) return;
             const now = performance.now();
             if (inflight >= measureFrom && inflight < end) {
-              samples.push(now - inflight);
+              samples.push(now - origin);
               service.push(now - sentAt);
             }
             inflight = undefined;
+            // A request that waited for this answer counts from when it was due.
             const next = queue.shift();
-            if (next !== undefined) send(next);
+            if (next !== undefined) send(next, next);
           });
           s.on('error', () => {
             errors++;
-            resolve();
+            finish();
           });
+          s.on('close', finish);
           const tick = () => {
+            if (finished) return;
             const now = performance.now();
             while (due <= now && due < end) {
-              if (inflight === undefined) send(due);
+              // On an idle connection the request goes out now: the timer's own lateness
+              // (Node timers have 1 ms granularity) is the load generator's, not the path's.
+              if (inflight === undefined) send(due, 0);
               else queue.push(due);
               due += interval;
             }
             if (due >= end && inflight === undefined && queue.length === 0) {
               s.end();
-              resolve();
+              finish();
               return;
             }
-            setTimeout(tick, Math.max(0, due - performance.now()));
+            if (now > end + GRACE_MS) {
+              errors++;
+              s.destroy();
+              finish();
+              return;
+            }
+            setTimeout(tick, due < end ? Math.max(0, due - performance.now()) : 10);
           };
           tick();
         }),
@@ -125,7 +209,6 @@ async function latency(a: Args): Promise<object> {
   const svc = Float64Array.from(service).sort();
   const round = (v: number) => Math.round(v * 1000) / 1000;
   return {
-    workload: 'latency',
     rate,
     connections: conns,
     size,
@@ -144,17 +227,15 @@ async function latency(a: Args): Promise<object> {
   };
 }
 
-async function connrate(a: Args): Promise<object> {
-  const host = a.host ?? '127.0.0.1';
-  const port = num(a, 'port', 9000);
-  const concurrency = num(a, 'concurrency', 8);
-  const seconds = num(a, 'seconds', 10);
+async function connrate(o: ConnrateOptions): Promise<object> {
+  const { host, port, concurrency, seconds } = o;
   const end = performance.now() + seconds * 1000;
   let done = 0;
   let errors = 0;
   const one = () =>
     new Promise<void>((resolve) => {
       const s = net.connect({ host, port, noDelay: true });
+      s.setTimeout(GRACE_MS, () => s.destroy(new Error('timeout')));
       s.once('connect', () => s.write('x'));
       s.once('data', () => {
         done++;
@@ -168,11 +249,15 @@ async function connrate(a: Args): Promise<object> {
     });
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) await one();
+      while (performance.now() < end) {
+        const before = errors;
+        await one();
+        // A refused connection fails at once: do not spin the CPU the measured path needs.
+        if (errors > before) await new Promise((r) => setTimeout(r, 10));
+      }
     }),
   );
   return {
-    workload: 'connrate',
     concurrency,
     seconds,
     connections: done,
@@ -181,17 +266,26 @@ async function connrate(a: Args): Promise<object> {
   };
 }
 
-async function main(): Promise<void> {
-  const [mode, ...rest] = process.argv.slice(2);
-  const a = parseArgs(rest);
-  const result =
-    mode === 'latency' ? await latency(a) : mode === 'connrate' ? await connrate(a) : undefined;
-  if (!result) {
-    console.error('usage: loadgen latency|connrate --host H --port P [...]');
-    process.exitCode = 2;
-    return;
+async function main(): Promise<number> {
+  let cmd: Command;
+  try {
+    cmd = parseCli(process.argv.slice(2));
+  } catch (err) {
+    console.error(`loadgen: ${(err as Error).message}`);
+    return 2;
   }
-  console.log(JSON.stringify(result));
+  try {
+    const result = cmd.mode === 'latency' ? await latency(cmd.opts) : await connrate(cmd.opts);
+    console.log(JSON.stringify(result));
+    return 0;
+  } catch (err) {
+    console.error(
+      `loadgen: ${cmd.mode} to ${cmd.opts.host}:${cmd.opts.port}: ${(err as Error).message}`,
+    );
+    return 1;
+  }
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) void main();
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  void main().then((code) => (process.exitCode = code));
+}
