@@ -4,7 +4,7 @@
  *   ztunnels               connected ztunnels and their last ACKed versions (from istiod's :15014)
  */
 import { AmbitError } from '../errors.js';
-import { parseFlags } from '../controlplane/flags.js';
+import { parseFlags } from '../flags.js';
 import {
   computeConfigDump,
   fetchConnections,

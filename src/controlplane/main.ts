@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
-import { labStateDir, parseDuration, parseFlags } from './flags.js';
+import { parseFlags } from '../flags.js';
+import { labStateDir, parseDuration } from './flags.js';
 import { startControlPlane } from './server.js';
 
 export const USAGE = `usage: ambit controlplane [options]

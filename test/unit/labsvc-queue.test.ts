@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseFlags, intFlag } from '../../src/lab/apps/flags.js';
+import { parseFlags, intFlag } from '../../src/flags.js';
 import { Expectations } from '../../src/lab/controllers/expectations.js';
 import { WorkQueue } from '../../src/lab/controllers/queue.js';
 import type { LabPod } from '../../src/lab/controllers/types.js';

@@ -4,7 +4,7 @@
  */
 import { AmbitError } from '../../errors.js';
 import { createLogger } from '../../log.js';
-import { intFlag, parseFlags } from './flags.js';
+import { intFlag, parseFlags } from '../../flags.js';
 import { startHttpbin } from './httpbin.js';
 import { runSleep } from './sleep.js';
 

@@ -3,7 +3,7 @@
  * scheduling, Endpoints, default ServiceAccounts.
  */
 import { createLogger } from '../../log.js';
-import { parseFlags } from '../apps/flags.js';
+import { parseFlags } from '../../flags.js';
 import { labClient } from '../apps/kube-env.js';
 import { startControllerManager } from './manager.js';
 

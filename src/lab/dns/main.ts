@@ -8,7 +8,7 @@ import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
 import { createLogger, type Logger } from '../../log.js';
-import { intFlag, parseFlags } from '../apps/flags.js';
+import { intFlag, parseFlags } from '../../flags.js';
 import { labClient } from '../apps/kube-env.js';
 import { ServiceIndex, type DnsService } from './answer.js';
 import { startDnsServer } from './server.js';

@@ -1,12 +1,16 @@
 /**
- * A tiny `--name value` / `--name=value` / `--flag` parser shared by the lab's daemons and apps,
- * with errors that name the flag.
+ * `--name value` / `--name=value` / `--flag` parsing for ambit's commands and daemons, with
+ * errors that name the flag and the bad value.
  */
-import { AmbitError } from '../../errors.js';
+import { AmbitError } from './errors.js';
 
 export interface Flags {
   values: Map<string, string>;
   positional: string[];
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  /** An integer flag in [min, max], or `def` when absent. */
+  int(name: string, def: number, min?: number, max?: number): number;
 }
 
 export function parseFlags(args: readonly string[], booleans: readonly string[] = []): Flags {
@@ -30,16 +34,24 @@ export function parseFlags(args: readonly string[], booleans: readonly string[] 
       i++;
     }
   }
-  return { values, positional };
+  return {
+    values,
+    positional,
+    get: (n) => values.get(n),
+    has: (n) => values.has(n),
+    int(n, def, min = 0, max = 65535) {
+      const v = values.get(n);
+      if (v === undefined) return def;
+      const x = Number(v);
+      if (!Number.isInteger(x) || x < min || x > max)
+        throw new AmbitError('CLI_BAD_VALUE', `flag --${n} must be an integer in ${min}..${max}`, {
+          value: v,
+        });
+      return x;
+    },
+  };
 }
 
 export function intFlag(f: Flags, name: string, def: number, min = 0, max = 65535): number {
-  const v = f.values.get(name);
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new AmbitError('CLI_BAD_VALUE', `flag --${name} must be an integer in ${min}..${max}`, {
-      value: v,
-    });
-  return n;
+  return f.int(name, def, min, max);
 }
