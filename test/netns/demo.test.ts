@@ -121,6 +121,30 @@ test(
     );
     assert.match(r.stdout, /demo finished in \d+\.\ds/);
 
+    // The next step the demo suggests: exec into sleep by its Deployment's name, through the mesh.
+    const ip = await run(
+      ambit,
+      [
+        'lab',
+        'exec',
+        '--name',
+        lab,
+        'sleep',
+        '--',
+        'curl',
+        '-sS',
+        '-m',
+        '5',
+        'http://httpbin:8000/ip',
+      ],
+      {
+        allowFail: true,
+        env,
+      },
+    );
+    assert.equal(ip.code, 0, ip.stderr);
+    assert.match(ip.stdout, /"origin": "10\.244\.2\.8"/);
+
     // A second run reuses the running lab and still succeeds.
     const again = await demo(['--no-trace']);
     assert.equal(again.code, 0, `second demo failed:\n${again.stdout}\n${again.stderr}`);

@@ -124,6 +124,31 @@ export function labList(print: (l: string) => void): number {
   return 0;
 }
 
+/**
+ * The pod named `pod`, or else the one pod whose name is `<pod>-…` (a Deployment's pod by the
+ * Deployment's name: `ambit lab exec sleep -- …`).
+ */
+async function findPod(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  lab: string,
+): Promise<Pod> {
+  const exact = await client.tryGet<Pod>(resources.pods, pod, namespace);
+  if (exact) return exact;
+  const matches = (await client.list<Pod>(resources.pods, { namespace })).items.filter((p) =>
+    p.metadata.name.startsWith(`${pod}-`),
+  );
+  if (matches.length === 1) return matches[0]!;
+  throw new AmbitError(
+    'LAB_NO_POD',
+    matches.length === 0
+      ? `no pod ${namespace}/${pod} in lab ${lab}`
+      : `${matches.length} pods in ${namespace} start with ${pod}-: ${matches.map((m) => m.metadata.name).join(', ')}`,
+    { value: pod, hint: 'see `ambit lab status`; name the pod exactly' },
+  );
+}
+
 /** Runs `cmd` in the pod's network namespace with inherited stdio; resolves to its exit code. */
 export async function labExec(
   name: string,
@@ -132,13 +157,7 @@ export async function labExec(
   cmd: string[],
 ): Promise<number> {
   const client = labClient(name);
-  const p = await client.tryGet<Pod>(resources.pods, pod, namespace);
-  if (!p) {
-    throw new AmbitError('LAB_NO_POD', `no pod ${namespace}/${pod} in lab ${name}`, {
-      value: pod,
-      hint: 'see `ambit lab status`',
-    });
-  }
+  const p = await findPod(client, namespace, pod, name);
   const netns = p.spec?.hostNetwork
     ? netnsNames.node(name, p.spec.nodeName ?? '')
     : p.metadata.annotations?.['lab.ambit.dev/netns'];
