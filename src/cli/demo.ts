@@ -13,7 +13,7 @@ export async function run(args: string[]): Promise<number> {
     const a = args[i]!;
     if (a === '--down') down = true;
     else if (a === '--no-trace') trace = false;
-    else if (a === '--name') lab = args[++i] ?? lab;
+    else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
     else if (a === '-h' || a === '--help') {
       console.log('usage: ambit demo [--name N] [--no-trace] | ambit demo --down [--name N]');
       return 0;
