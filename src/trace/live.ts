@@ -47,7 +47,12 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
   const kube = new KubeClient({ server: opts.server ?? apiServer(lab) });
   const ns = opts.namespace ?? 'default';
   const pods = (await kube.list<Pod>(resources.pods)).items;
-  const pod = pods.find((p) => p.metadata.name === opts.pod && p.metadata.namespace === ns);
+  // The pod by name, or a Deployment's only pod by the Deployment's name (`sleep`).
+  const inNs = pods.filter((p) => p.metadata.namespace === ns);
+  const byPrefix = inNs.filter((p) => p.metadata.name.startsWith(`${opts.pod}-`));
+  const pod =
+    inNs.find((p) => p.metadata.name === opts.pod) ??
+    (byPrefix.length === 1 ? byPrefix[0] : undefined);
   if (!pod) {
     throw new AmbitError('TRACE_NO_POD', `no pod ${ns}/${opts.pod} in lab ${lab}`, {
       value: `${ns}/${opts.pod}`,
