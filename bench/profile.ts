@@ -73,6 +73,10 @@ export function respawnSpec(cur: Pod, command: string[] | undefined): Pod {
     ),
   );
   const spec = structuredClone(cur.spec) as NonNullable<Pod['spec']>;
+  // A profiled ztunnel writes its profile as it exits, after draining: give it time to, so
+  // the kubelet's SIGKILL at the end of the grace period does not lose the profile. 10 s is
+  // the installer's (src/lab/mesh/install.ts).
+  spec.terminationGracePeriodSeconds = command ? 60 : 10;
   for (const c of spec.containers) {
     if (command) c.command = command;
     else delete c.command;
@@ -162,6 +166,8 @@ export async function profileZtunnels(
     from = Date.now();
     metrics = await opts.run();
     to = Date.now();
+    // Let the workload's connections close, so the drain does not wait for them.
+    await sleep(1000);
   } finally {
     // Deleting the pods SIGTERMs the ztunnels: they drain and exit, and V8 writes the profiles.
     opts.log('profile: stopping the profiled ztunnels; starting plain ones');

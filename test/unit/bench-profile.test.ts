@@ -160,12 +160,15 @@ describe('bench profile switch', () => {
     });
     assert.equal((p as { status?: unknown }).status, undefined);
     assert.deepEqual(p.spec?.containers[0]?.command, cmd);
+    assert.equal(p.spec?.terminationGracePeriodSeconds, 60);
     assert.deepEqual(cmd.slice(1, 3), ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']);
     assert.match(cmd[3]!, /bin\/ambit$/);
     assert.equal(cmd[4], 'ztunnel');
     assert.deepEqual(p.spec?.containers[0]?.env, [{ name: 'A', value: '1' }]);
     // the original is untouched, and no command means the image's built-in one again
     assert.equal(cur.spec?.containers[0]?.command, undefined);
-    assert.equal(respawnSpec(p, undefined).spec?.containers[0]?.command, undefined);
+    const back = respawnSpec(p, undefined);
+    assert.equal(back.spec?.containers[0]?.command, undefined);
+    assert.equal(back.spec?.terminationGracePeriodSeconds, 10);
   });
 });
