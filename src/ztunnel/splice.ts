@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { forward } from './write-batch.js';
 
 export interface SpliceResult {
   /** Bytes copied downstream → upstream (the request direction). */
@@ -13,6 +14,16 @@ export interface SpliceResult {
   /** Bytes copied upstream → downstream (the response direction). */
   down: number;
   error?: Error;
+}
+
+/**
+ * An HTTP/2 stream closes itself once END_STREAM went both ways. Destroying it a moment earlier
+ * (its 'end' and 'finish' come before nghttp2 reports the close) sends RST_STREAM, and a server
+ * (nghttp2 ≥ 1.57, the rapid-reset defence) answers ~1000 of those plus 33/s with
+ * GOAWAY(INTERNAL_ERROR), resetting every stream on the connection.
+ */
+function isHttp2Stream(s: Duplex): boolean {
+  return (s as { session?: unknown }).session !== undefined;
 }
 
 function abort(s: Duplex, err?: Error): void {
@@ -24,15 +35,9 @@ function abort(s: Duplex, err?: Error): void {
   }
 }
 
-/** One direction: returns a function reporting bytes so far. */
+/** One direction, counting bytes; bursts go out as one write (see write-batch.ts). */
 function pump(src: Duplex, dst: Duplex, count: (n: number) => void): void {
-  src.on('data', (chunk: Buffer) => {
-    count(chunk.length);
-    if (!dst.write(chunk)) {
-      src.pause();
-      dst.once('drain', () => src.resume());
-    }
-  });
+  forward(src, dst, count);
   src.once('end', () => {
     if (!dst.destroyed && !dst.writableEnded) dst.end();
   });
@@ -51,7 +56,13 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
       // A side that closed without a clean end in both directions failed: reset the other.
       const clean = self.readableEnded && self.writableFinished;
       if (!clean) abort(other, result.error);
-      else if (!other.destroyed && other.readableEnded && other.writableFinished) other.destroy();
+      else if (
+        !other.destroyed &&
+        !isHttp2Stream(other) &&
+        other.readableEnded &&
+        other.writableFinished
+      )
+        other.destroy();
       if (++closed === 2) resolve(result);
     };
     const onError = (err: Error) => {
@@ -65,7 +76,7 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
     const maybeDone = (s: Duplex) => () => {
       if (s.readableEnded && s.writableFinished && !s.destroyed) s.destroy();
     };
-    for (const s of [down, up]) {
+    for (const s of [down, up].filter((x) => !isHttp2Stream(x))) {
       s.once('end', maybeDone(s));
       s.once('finish', maybeDone(s));
     }

@@ -4,6 +4,7 @@
  */
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { forward } from '../write-batch.js';
 
 const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -15,7 +16,7 @@ export function splice(
   // Node ends the readable side of a stream for a received RST_STREAM too (even NO_ERROR, what
   // a plain destroy() sends), so the upstream FIN is sent by hand, never for an aborted stream.
   let aborted = false;
-  stream.pipe(upstream, { end: false });
+  forward(stream, upstream);
   upstream.pipe(stream);
   const resetUpstream = () => {
     if (upstream.destroyed) return;
