@@ -131,6 +131,7 @@ const HIDDEN = new Set([
   'sent',
   'concurrency',
   'requests',
+  'gib',
   'achievedRate',
   'cpuSeconds',
 ]);
