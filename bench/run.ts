@@ -213,7 +213,9 @@ async function main(): Promise<number> {
   const profileReq = profileArg ? parseProfileArg(profileArg, WORKLOADS) : undefined;
   const keep = flag('keep');
   const outDir = join(repoRoot(), 'bench', 'results');
-  const workDir = join(labPaths(LAB).dir, '..', `${LAB}-work`);
+  // Outside the labs folder, so `ambit lab list` never mistakes it for a lab; kept after the run
+  // because the raw .cpuprofile files of --profile live there.
+  const workDir = join(labPaths(LAB).dir, '..', '..', 'bench');
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
   // Ctrl-C (or a CI timeout's SIGTERM) must not leave a lab of namespaces and daemons behind.
