@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { errorMessage } from '../errors.js';
+import { recordClose } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
@@ -70,17 +71,11 @@ export class InboundPassthroughProxy {
         verdict.reason === 'ExplicitlyDenied'
           ? `explicitly denied by: ${verdict.policy}`
           : 'allow policies exist, but none allowed';
-      ctx.metrics.connectionClosed(
-        { ...labels, response_flags: 'AuthorizationPolicyDenied' },
-        0,
-        0,
-      );
-      ctx.accessLog.write({
-        ...record,
+      recordClose(ctx, labels, record, started, {
         bytesSent: 0,
         bytesRecv: 0,
-        durationMs: Date.now() - started,
         error,
+        responseFlags: 'AuthorizationPolicyDenied',
       });
       return reset(socket);
     }
@@ -88,14 +83,11 @@ export class InboundPassthroughProxy {
     try {
       app = await connectApp(ctx.config, srcIp, dstIp, dstPort);
     } catch (err) {
-      const error = errorMessage(err);
-      ctx.metrics.connectionClosed({ ...labels, response_flags: 'ConnectionFailure' }, 0, 0);
-      ctx.accessLog.write({
-        ...record,
+      recordClose(ctx, labels, record, started, {
         bytesSent: 0,
         bytesRecv: 0,
-        durationMs: Date.now() - started,
-        error,
+        error: errorMessage(err),
+        responseFlags: 'ConnectionFailure',
       });
       return reset(socket);
     }
@@ -112,12 +104,9 @@ export class InboundPassthroughProxy {
     });
     const r = await splice(socket, app);
     untrack();
-    ctx.metrics.connectionClosed(labels, r.up, r.down);
-    ctx.accessLog.write({
-      ...record,
+    recordClose(ctx, labels, record, started, {
       bytesSent: r.up,
       bytesRecv: r.down,
-      durationMs: Date.now() - started,
       error: r.error ? errorMessage(r.error) : undefined,
     });
   }

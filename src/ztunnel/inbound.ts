@@ -8,6 +8,7 @@
 import type net from 'node:net';
 import type { Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
+import { recordClose } from './telemetry.js';
 import type { HboneInboundRequest, HboneServerOptions } from './hbone/types.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
@@ -99,16 +100,13 @@ export class InboundProxy {
       dstIdentity: workloadIdentity(dst),
     };
     ctx.metrics.connectionOpened(labels);
-    const fail = (flags: string, error: string) => {
-      ctx.metrics.connectionClosed({ ...labels, response_flags: flags }, 0, 0);
-      ctx.accessLog.write({
-        ...record,
+    const fail = (responseFlags: string, error: string) =>
+      recordClose(ctx, labels, record, started, {
         bytesSent: 0,
         bytesRecv: 0,
-        durationMs: Date.now() - started,
         error,
+        responseFlags,
       });
-    };
     const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
     if (!verdict.allowed) {
       const why =
@@ -141,12 +139,9 @@ export class InboundProxy {
     app.on('error', (e) => (error ??= errorMessage(e)));
     app.once('close', () => {
       untrack();
-      ctx.metrics.connectionClosed(labels, app.bytesWritten, app.bytesRead);
-      ctx.accessLog.write({
-        ...record,
+      recordClose(ctx, labels, record, started, {
         bytesSent: app.bytesWritten,
         bytesRecv: app.bytesRead,
-        durationMs: Date.now() - started,
         error,
       });
     });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayAddress, Service, Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
+import { recordClose } from './telemetry.js';
 import type { HboneClient } from './hbone/types.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
@@ -260,14 +261,11 @@ export class OutboundProxy {
         upstream = await connectTcp(plan.ip, plan.port);
       }
     } catch (err) {
-      const error = errorMessage(err);
-      ctx.metrics.connectionClosed({ ...labels, response_flags: 'ConnectionFailure' }, 0, 0);
-      ctx.accessLog.write({
-        ...record,
+      recordClose(ctx, labels, record, started, {
         bytesSent: 0,
         bytesRecv: 0,
-        durationMs: Date.now() - started,
-        error,
+        error: errorMessage(err),
+        responseFlags: 'ConnectionFailure',
       });
       return reset(socket);
     }
@@ -284,12 +282,9 @@ export class OutboundProxy {
     });
     const r = await splice(socket, upstream);
     untrack();
-    ctx.metrics.connectionClosed(labels, r.up, r.down);
-    ctx.accessLog.write({
-      ...record,
+    recordClose(ctx, labels, record, started, {
       bytesSent: r.up,
       bytesRecv: r.down,
-      durationMs: Date.now() - started,
       error: r.error ? errorMessage(r.error) : undefined,
     });
   }
