@@ -10,33 +10,22 @@ import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
-import { plainIp } from './headers.js';
+import { guard, reset, tupleOf } from './accepted.js';
 import { assertRbac } from './rbac.js';
 import { workloadIdentity } from './state/store.js';
 import { splice } from './splice.js';
-
-function reset(s: net.Socket): void {
-  if (!s.destroyed) s.resetAndDestroy();
-}
 
 export class InboundPassthroughProxy {
   constructor(private readonly ctx: ProxyContext) {}
 
   handle(socket: net.Socket, orig?: { ip: string; port: number }): void {
-    socket.on('error', () => undefined);
-    this.proxy(socket, orig).catch((err: unknown) => {
-      this.ctx.log.error('inbound plaintext failed', { error: errorMessage(err) });
-      reset(socket);
-    });
+    guard(this.ctx.log, 'inbound plaintext', socket, () => this.proxy(socket, orig));
   }
 
   private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
     const { ctx } = this;
     const started = Date.now();
-    const srcIp = plainIp(socket.remoteAddress);
-    const srcPort = socket.remotePort ?? 0;
-    const dstIp = orig?.ip ?? plainIp(socket.localAddress);
-    const dstPort = orig?.port ?? socket.localPort ?? 0;
+    const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
     if (ILLEGAL_PORTS.has(dstPort)) {
       ctx.log.warn('refused: destination is a ztunnel port', { dst: `${dstIp}:${dstPort}` });
       return reset(socket);

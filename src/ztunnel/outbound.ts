@@ -14,7 +14,8 @@ import type { HboneClient } from './hbone/types.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
-import { baggage, forwarded, plainIp, traceparent } from './headers.js';
+import { guard, reset, tupleOf } from './accepted.js';
+import { baggage, forwarded, traceparent } from './headers.js';
 import { chooseEndpoint } from './state/lb.js';
 import type { ZtunnelState } from './state/store.js';
 import { serviceKey, workloadIdentity } from './state/store.js';
@@ -161,10 +162,6 @@ function connectTcp(ip: string, port: number, timeoutMs = 10_000): Promise<net.S
   });
 }
 
-function reset(s: net.Socket): void {
-  if (!s.destroyed) s.resetAndDestroy();
-}
-
 export class OutboundProxy {
   constructor(
     private readonly ctx: ProxyContext,
@@ -177,20 +174,13 @@ export class OutboundProxy {
    * TPROXY); by default it is the socket's local address.
    */
   handle(socket: net.Socket, orig?: { ip: string; port: number }): void {
-    socket.on('error', () => undefined);
-    this.proxy(socket, orig).catch((err: unknown) => {
-      this.ctx.log.error('outbound failed', { error: errorMessage(err) });
-      reset(socket);
-    });
+    guard(this.ctx.log, 'outbound', socket, () => this.proxy(socket, orig));
   }
 
   private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
     const { ctx } = this;
     const started = Date.now();
-    const srcIp = plainIp(socket.remoteAddress);
-    const srcPort = socket.remotePort ?? 0;
-    const dstIp = orig?.ip ?? plainIp(socket.localAddress);
-    const dstPort = orig?.port ?? socket.localPort ?? 0;
+    const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
     if (
       ILLEGAL_PORTS.has(dstPort) &&
       (dstIp.startsWith('127.') || dstIp === ctx.config.instanceIp)

@@ -1,0 +1,46 @@
+/**
+ * What the two TPROXY listeners (15001, 15006) do with every accepted socket before their own
+ * logic: read the connection's 4-tuple (under TPROXY the local address is the original
+ * destination), and make sure no failure escapes as an unhandled rejection or leaves the
+ * client hanging.
+ */
+import type net from 'node:net';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { plainIp } from './headers.js';
+
+export interface Tuple {
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+}
+
+/** Resets (RST), so a refused client sees the failure at once rather than a clean close. */
+export function reset(s: net.Socket): void {
+  if (!s.destroyed) s.resetAndDestroy();
+}
+
+/** `orig` overrides the original destination (tests without TPROXY). */
+export function tupleOf(socket: net.Socket, orig?: { ip: string; port: number }): Tuple {
+  return {
+    srcIp: plainIp(socket.remoteAddress),
+    srcPort: socket.remotePort ?? 0,
+    dstIp: orig?.ip ?? plainIp(socket.localAddress),
+    dstPort: orig?.port ?? socket.localPort ?? 0,
+  };
+}
+
+/** Runs `proxy` for an accepted socket; any failure is logged and the client reset. */
+export function guard(
+  log: Logger,
+  what: string,
+  socket: net.Socket,
+  proxy: () => Promise<void>,
+): void {
+  socket.on('error', () => undefined);
+  proxy().catch((err: unknown) => {
+    log.error(`${what} failed`, { error: errorMessage(err) });
+    reset(socket);
+  });
+}
