@@ -3,25 +3,9 @@
  * and the gRPC services use. The proto directory is found from the repository root (the
  * directory holding package.json), so this works from sources (tsx) and from dist/.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import protobuf from 'protobufjs';
-import { AmbitError } from '../errors.js';
-
-export function repoRoot(from: string = import.meta.url): string {
-  let dir = dirname(fileURLToPath(from));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'proto'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  throw new AmbitError('XDS_PROTO_MISSING', 'cannot find the repository root holding proto/', {
-    value: from,
-    hint: 'run ambit from its repository checkout',
-  });
-}
+import { repoRoot } from '../repo.js';
 
 export interface Protos {
   root: protobuf.Root;

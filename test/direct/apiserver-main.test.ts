@@ -4,17 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { KubeClient } from '../../src/k8s/client.js';
 import { resources } from '../../src/k8s/resources.js';
-
-function repoRoot(): string {
-  let d = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10 && !existsSync(path.join(d, 'package.json')); i++) d = path.dirname(d);
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 const lab = `ta${process.pid.toString(36).slice(-4)}`;
 

@@ -4,10 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log.js';
@@ -19,14 +18,9 @@ import {
   until,
   type TestCluster,
 } from '../helpers/xds-cluster.js';
+import { repoRoot } from '../../src/repo.js';
 
 const run = promisify(execFile);
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();

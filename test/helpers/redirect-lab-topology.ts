@@ -5,21 +5,10 @@
  * (kube-proxy's DNAT), and stand-in ztunnel pods at 10.244.N.3 whose namespaces the suite's
  * transparent listeners occupy. Pod netns and host veths come from the kubelet's annotations.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { run } from '../../src/sys/exec.js';
 import type { CaptureTopology, TopoNode, TopoPod } from './redirect-topology.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('no package.json above the test helper');
-    d = up;
-  }
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 interface PodJson {
   metadata: { name: string; uid: string; annotations?: Record<string, string> };

@@ -16,12 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
+import { repoRoot } from '../../src/repo.js';
 
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-}
 const root = repoRoot();
 const bin = join(root, 'bin', 'ambit');
 const N = labName('cp');

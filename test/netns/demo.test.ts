@@ -4,18 +4,11 @@
  * hold seed 000's hops in order; a second run is safe; `--down` leaves nothing behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { run } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(join(d, 'package.json')); i++) d = dirname(d);
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 const lab = labName('dm');
 const ambit = join(repoRoot(), 'bin', 'ambit');

@@ -5,18 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
+import { repoRoot } from '../../src/repo.js';
 
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-}
 const bin = join(repoRoot(), 'bin', 'ambit');
 const stateBase = join(process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs');
 

@@ -4,24 +4,14 @@
  * Everything here goes through the Kubernetes API (kubectl) and is checked in the kernel.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../../src/sys/exec.js';
 import { ipsetMembers } from '../../src/sys/redirect-ipset.js';
 import { kernelState } from '../helpers/redirect-probe.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('no package.json above the test');
-    d = up;
-  }
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 const ROOT = repoRoot();
 const LAB = labName('ag');

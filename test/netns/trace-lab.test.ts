@@ -4,9 +4,8 @@
  * (so the HBONE connection is new, not pooled) must hold seed 000's hops in order.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { resources } from '../../src/k8s/resources.js';
@@ -18,12 +17,7 @@ import type { Hop } from '../../src/trace/model.js';
 import { renderPath } from '../../src/trace/render.js';
 import { assertSeedsPath } from '../helpers/trace-expect.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8 && !existsSync(join(d, 'package.json')); i++) d = dirname(d);
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 const lab = labName('tr');
 const ambit = join(repoRoot(), 'bin', 'ambit');

@@ -8,25 +8,15 @@
  * agent does the capture. Everything on the traffic path is production code.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
-
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) {
-    const up = dirname(d);
-    if (up === d) throw new Error('no package.json above the test');
-    d = up;
-  }
-  return d;
-}
+import { repoRoot } from '../../src/repo.js';
 
 const ROOT = repoRoot();
 const LAB = labName('zt');

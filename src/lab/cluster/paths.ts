@@ -1,7 +1,6 @@
 /** Where a lab keeps its state, and where this checkout of ambit lives. */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from '../../repo.js';
 
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs');
@@ -37,18 +36,7 @@ export function labPaths(name: string, env: NodeJS.ProcessEnv = process.env): La
   };
 }
 
-let root: string | undefined;
-
-/** The repository root: the nearest directory above this module holding package.json. */
-export function repoRoot(): string {
-  if (root) return root;
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(d, 'package.json'))) return (root = d);
-    d = dirname(d);
-  }
-  throw new Error('cannot find the ambit repository root (package.json) above ' + import.meta.url);
-}
+export { repoRoot };
 
 /** The argv prefix that runs this checkout's `ambit` CLI. */
 export function ambitArgv(): string[] {
