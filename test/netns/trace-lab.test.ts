@@ -102,7 +102,19 @@ void test('with the mesh: seed 000’s hops in order', { skip: skipUnlessRoot },
     assert.ok(Date.now() < deadline, 'sleep and httpbin were not captured within 60 s');
     await new Promise((r) => setTimeout(r, 500));
   }
-  const r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
+  let r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
+  // After a monitor overflow the request is repeated, and the repeat rides the HBONE connection
+  // the first try opened (no SYN to trace). A new ztunnel A has an empty pool: replace it, retrace.
+  for (let i = 0; i < 2 && r.path.warnings.some((w) => w.includes('repeated')); i++) {
+    await kube.delete(resources.pods, 'ztunnel-worker2', 'istio-system');
+    const gone = Date.now() + 60_000;
+    while (await kube.tryGet<Pod>(resources.pods, 'ztunnel-worker2', 'istio-system')) {
+      assert.ok(Date.now() < gone, 'ztunnel-worker2 not deleted within 60 s');
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    await installMesh(kube, { timeoutMs: 120_000 });
+    r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
+  }
   assert.equal(r.response.status, 200, r.response.stderr);
   const text = renderPath(r.path);
   try {
