@@ -35,7 +35,7 @@ function kind(
 export const kinds: Kind[] = [
   kind(resources.namespaces, ['ns'], ['status']),
   kind(resources.nodes, ['no'], ['status']),
-  kind(resources.pods, ['po'], ['status', 'binding']),
+  kind(resources.pods, ['po'], ['status', 'binding', 'log', 'exec', 'attach', 'portforward']),
   kind(resources.services, ['svc'], ['status']),
   kind(resources.endpoints, ['ep']),
   kind(resources.serviceaccounts, ['sa'], ['token']),

@@ -3,6 +3,7 @@
  * tokens and Table printing, and turns every failure into a `Status` answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../log.js';
 import { tokenRequest, tokenReview, requester } from './auth.js';
@@ -23,6 +24,11 @@ import {
 import type { Obj } from './store.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
 import type { TokenSigner } from './tokens.js';
+import {
+  isPodStreamSubresource,
+  podStreamHandlers,
+  type PodStreamContext,
+} from './subresources.js';
 import { serveWatch } from './watch.js';
 
 /** The autoscaling/v1 Scale view of a Deployment. */
@@ -161,6 +167,7 @@ export function createRouter(
   deps: RouterDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { registry, signer, log } = deps;
+  const podStreamContext = podStreamContextOf(deps);
 
   const discovery = (path: string, serverAddress: string): unknown => {
     if (path === '/version' || path === '/version/') return serverVersion;
@@ -176,9 +183,7 @@ export function createRouter(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://apiserver');
-    const q = url.searchParams;
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const { path, q, t } = targetOf(req.url);
     const method = req.method ?? 'GET';
     if (['/healthz', '/livez', '/readyz'].includes(path)) {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -201,14 +206,6 @@ export function createRouter(
       );
       if (d !== undefined) return send(res, 200, d);
     }
-    const segs = path
-      .split('/')
-      .filter((s) => s !== '')
-      .map(decodeURIComponent);
-    const t =
-      (segs[0] === 'api' && segs.length >= 3) || (segs[0] === 'apis' && segs.length >= 4)
-        ? resolve(segs)
-        : undefined;
     if (!t) throw pathNotFound(path);
     const dryRun = q.getAll('dryRun').includes('All');
     const { kind: k, namespace: ns, name, subresource: sub } = t;
@@ -270,6 +267,12 @@ export function createRouter(
         });
       }
       throw methodNotAllowed(`${method} is not supported on a collection`);
+    }
+
+    if (isPodStreamSubresource(sub)) {
+      const h = podStreamHandlers[sub]?.request;
+      if (!h) throw pathNotFound(path);
+      return h(req, res, podStreamContext(t, q));
     }
 
     if (sub === 'token') {
@@ -399,5 +402,73 @@ export function createRouter(
         else send(res, e.httpCode, e.toStatus());
       },
     );
+  };
+}
+
+function targetOf(rawUrl: string | undefined): { path: string; q: URLSearchParams; t?: Target } {
+  const url = new URL(rawUrl ?? '/', 'http://apiserver');
+  const path = url.pathname.replace(/\/+$/, '') || '/';
+  const segs = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map(decodeURIComponent);
+  const t =
+    (segs[0] === 'api' && segs.length >= 3) || (segs[0] === 'apis' && segs.length >= 4)
+      ? resolve(segs)
+      : undefined;
+  return { path, q: url.searchParams, t };
+}
+
+function podStreamContextOf(deps: RouterDeps): (t: Target, q: URLSearchParams) => PodStreamContext {
+  return (t, q) => {
+    const ns = t.namespace ?? 'default';
+    const name = t.name!;
+    return {
+      registry: deps.registry,
+      pod: deps.registry.get(t.kind, ns, name),
+      namespace: ns,
+      name,
+      subresource: t.subresource as PodStreamContext['subresource'],
+      query: q,
+      log: deps.log,
+    };
+  };
+}
+
+/**
+ * HTTP/1.1 Upgrade requests (kubectl exec / attach / port-forward over WebSocket or SPDY): the
+ * pod's stream handler takes the socket; anything else is answered with a Status and closed.
+ */
+export function createUpgradeRouter(
+  deps: RouterDeps,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const context = podStreamContextOf(deps);
+  const refuse = (socket: Duplex, e: ApiError): void => {
+    const body = JSON.stringify(e.toStatus());
+    socket.end(
+      `HTTP/1.1 ${e.httpCode} ${e.reason}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+  return (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const run = async (): Promise<void> => {
+      const { path, q, t } = targetOf(req.url);
+      const h =
+        t && t.kind.kind === 'Pod' && t.name && isPodStreamSubresource(t.subresource)
+          ? podStreamHandlers[t.subresource]?.upgrade
+          : undefined;
+      if (!t || !h) throw pathNotFound(path);
+      await h(req, socket, head, context(t, q));
+    };
+    run().catch((err: unknown) => {
+      const e =
+        err instanceof ApiError
+          ? err
+          : new ApiError(500, 'InternalError', `internal error: ${(err as Error).message}`);
+      deps.log.debug('upgrade refused', { url: req.url, code: e.httpCode, error: e.message });
+      if (socket.writable) refuse(socket, e);
+      else socket.destroy();
+    });
   };
 }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../../log.js';
 import { listen } from '../../sys/socket.js';
 import { Persistence } from './persist.js';
 import { Registry } from './registry.js';
-import { createRouter } from './router.js';
+import { createRouter, createUpgradeRouter } from './router.js';
 import { Store } from './store.js';
 import { TokenSigner } from './tokens.js';
 
@@ -44,12 +44,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const registry = new Registry(store, log);
   registry.bootstrap();
   registry.finalizeNamespaces();
-  const handler = createRouter({
+  const deps = {
     registry,
     signer: new TokenSigner(dir),
     log,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
-  });
+  };
+  const handler = createRouter(deps);
+  const upgrade = createUpgradeRouter(deps);
 
   const servers: http.Server[] = [];
   const urls: string[] = [];
@@ -59,6 +61,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     s.requestTimeout = 0;
     s.headersTimeout = 60_000;
     s.keepAliveTimeout = 60_000;
+    s.on('upgrade', upgrade);
     servers.push(s);
     s.on('clientError', (err, socket) => {
       log.debug('bad client connection', { error: err.message });

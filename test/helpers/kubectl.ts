@@ -1,0 +1,78 @@
+/** A lab API server in-process on loopback and the real kubectl (/usr/bin/kubectl) against it. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { KubeClient } from '../../src/k8s/client.js';
+import { kubeconfig } from '../../src/lab/apiserver/kubeconfig.js';
+import { startApiServer, type ApiServer } from '../../src/lab/apiserver/server.js';
+import { createLogger } from '../../src/log.js';
+
+export const kubectlBin = '/usr/bin/kubectl';
+export const skipUnlessKubectl: false | string = existsSync(kubectlBin)
+  ? false
+  : `no ${kubectlBin}`;
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KubectlHarness {
+  dir: string;
+  server: ApiServer;
+  client: KubeClient;
+  kubeconfigPath: string;
+  /** Runs kubectl asynchronously (the server runs in this process and must keep serving). */
+  kubectl(...args: string[]): Promise<KubectlResult>;
+  /** kubectl that must succeed; its stdout. */
+  ok(...args: string[]): Promise<string>;
+  file(name: string, text: string): string;
+  close(): Promise<void>;
+}
+
+export async function startKubectlHarness(tag: string): Promise<KubectlHarness> {
+  const dir = mkdtempSync(path.join(tmpdir(), `ambit-${tag}-`));
+  const server = await startApiServer({
+    stateDir: dir,
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    log: createLogger('apiserver', () => undefined),
+  });
+  const file = (name: string, text: string): string => {
+    const p = path.join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const kubeconfigPath = file('kubeconfig', kubeconfig('t', server.urls[0]!));
+  const kubectl = (...args: string[]): Promise<KubectlResult> =>
+    new Promise((resolve) => {
+      execFile(
+        kubectlBin,
+        ['--kubeconfig', kubeconfigPath, '--cache-dir', path.join(dir, 'cache'), ...args],
+        { timeout: 60_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+    });
+  return {
+    dir,
+    server,
+    client: new KubeClient({ server: server.urls[0]! }),
+    kubeconfigPath,
+    kubectl,
+    ok: async (...args) => {
+      const r = await kubectl(...args);
+      assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed: ${r.stderr}`);
+      return r.stdout;
+    },
+    file,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
