@@ -50,6 +50,8 @@ export class DeltaXdsClient extends EventEmitter<XdsClientEvents> implements Xds
   /** Per type: the last version ACKed. */
   readonly acked = new Map<string, string>();
   lastNack: { typeUrl: string; nonce: string; message: string } | undefined;
+  /** gRPC message bytes received over every stream so far (what the control plane pushed). */
+  bytesReceived = 0;
 
   private readonly log: Logger;
   private readonly received = new Set<string>();
@@ -110,7 +112,10 @@ export class DeltaXdsClient extends EventEmitter<XdsClientEvents> implements Xds
     const stream = this.channel.makeBidiStreamRequest<DeltaRequest, DeltaResponse>(
       ADS_PATH,
       encodeDeltaRequest,
-      decodeDeltaResponse,
+      (buf: Buffer) => {
+        this.bytesReceived += buf.length;
+        return decodeDeltaResponse(buf);
+      },
       md,
     );
     this.stream = stream;
