@@ -21,14 +21,14 @@ import type { ZtunnelConfig } from './config.js';
 import { ConnectionManager } from './connection-manager.js';
 import type { ProxyContext } from './context.js';
 import { DnsProxy } from './dns/server.js';
-import type { CertificateSource, HboneClient, HboneServerOptions } from './hbone/types.js';
+import type { CertificateSource, HboneClient, HboneServerOptions } from '../hbone/types.js';
 import { plainIp } from './headers.js';
 import { InboundPassthroughProxy } from './inbound-passthrough.js';
 import { InboundProxy } from './inbound.js';
 import { Metrics } from './metrics.js';
 import { OutboundProxy } from './outbound.js';
-import { renderState } from './state/dump.js';
-import { ZtunnelState, workloadIdentity } from './state/store.js';
+import { renderState } from '../state/dump.js';
+import { ZtunnelState, workloadIdentity } from '../state/store.js';
 
 /** What ztunnel needs from the identity manager (F's IdentityManager). */
 export interface IdentitySource extends CertificateSource {

@@ -6,7 +6,7 @@
 import type { Logger } from '../log.js';
 import type { RbacConnection, RbacResult } from './rbac.js';
 import { assertRbac } from './rbac.js';
-import type { ZtunnelState } from './state/store.js';
+import type { ZtunnelState } from '../state/store.js';
 
 export interface TrackedConnection {
   id: number;

@@ -6,8 +6,8 @@ import type { ZtunnelConfig } from './config.js';
 import type { ConnectionManager } from './connection-manager.js';
 import type { ConnectionLabels, Metrics } from './metrics.js';
 import { unknownLabels } from './metrics.js';
-import type { ZtunnelState } from './state/store.js';
-import { workloadIdentity } from './state/store.js';
+import type { ZtunnelState } from '../state/store.js';
+import { workloadIdentity } from '../state/store.js';
 
 export interface ProxyContext {
   config: ZtunnelConfig;

@@ -12,8 +12,8 @@ import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
 import { guard, reset, tupleOf } from './accepted.js';
 import { assertRbac } from './rbac.js';
-import { workloadIdentity } from './state/store.js';
-import { splice } from './splice.js';
+import { workloadIdentity } from '../state/store.js';
+import { splice } from '../relay/splice.js';
 
 export class InboundPassthroughProxy {
   constructor(private readonly ctx: ProxyContext) {}

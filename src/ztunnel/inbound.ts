@@ -9,14 +9,14 @@ import type net from 'node:net';
 import type { Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
 import { recordClose } from './telemetry.js';
-import type { HboneInboundRequest, HboneServerOptions } from './hbone/types.js';
+import type { HboneInboundRequest, HboneServerOptions } from '../hbone/types.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
 import { baggage, forwardedFor, parseAuthority, plainIp } from './headers.js';
 import { assertRbac } from './rbac.js';
-import { workloadIdentity } from './state/store.js';
+import { workloadIdentity } from '../state/store.js';
 
 type Answer = Awaited<ReturnType<HboneServerOptions['onConnect']>>;
 

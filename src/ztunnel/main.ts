@@ -9,9 +9,9 @@ import { requestCertificate } from '../xds/ca-client.js';
 import { createXdsClient } from '../xds/client.js';
 import { Ztunnel } from './app.js';
 import { loadConfig } from './config.js';
-import { createHboneClient } from './hbone/client.js';
-import { createHboneServer } from './hbone/server.js';
-import { IdentityManager } from './identity/manager.js';
+import { createHboneClient } from '../hbone/client.js';
+import { createHboneServer } from '../hbone/server.js';
+import { IdentityManager } from '../identity/manager.js';
 
 const USAGE = `usage: ambit ztunnel
 Runs the L4 node proxy. Configured by environment (set by the kubelet in the ztunnel pod):

@@ -10,16 +10,16 @@ import type { Duplex } from 'node:stream';
 import type { GatewayAddress, Service, Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
 import { recordClose } from './telemetry.js';
-import type { HboneClient } from './hbone/types.js';
+import type { HboneClient } from '../hbone/types.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
 import { guard, reset, tupleOf } from './accepted.js';
 import { baggage, forwarded, traceparent } from './headers.js';
-import { chooseEndpoint } from './state/lb.js';
-import type { ZtunnelState } from './state/store.js';
-import { serviceKey, workloadIdentity } from './state/store.js';
-import { splice } from './splice.js';
+import { chooseEndpoint } from '../state/lb.js';
+import type { ZtunnelState } from '../state/store.js';
+import { serviceKey, workloadIdentity } from '../state/store.js';
+import { splice } from '../relay/splice.js';
 
 export type OutboundPlan =
   | {

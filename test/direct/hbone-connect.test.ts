@@ -10,13 +10,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { createFakeCa, spiffe, type FakeCa } from '../helpers/fake-ca.js';
-import { createHboneClient } from '../../src/ztunnel/hbone/client.js';
-import { createHboneServer, type HboneServer } from '../../src/ztunnel/hbone/server.js';
-import {
-  HboneError,
-  type HboneClient,
-  type HboneInboundRequest,
-} from '../../src/ztunnel/hbone/types.js';
+import { createHboneClient } from '../../src/hbone/client.js';
+import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
+import { HboneError, type HboneClient, type HboneInboundRequest } from '../../src/hbone/types.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';
 
 const SERVER_ID = spiffe('default', 'httpbin');

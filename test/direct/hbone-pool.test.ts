@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createFakeCa, spiffe, type FakeCa } from '../helpers/fake-ca.js';
-import { createHboneClient, type HboneClientOptions } from '../../src/ztunnel/hbone/client.js';
-import { createHboneServer, type HboneServer } from '../../src/ztunnel/hbone/server.js';
-import type { HboneClient, HboneDialRequest } from '../../src/ztunnel/hbone/types.js';
+import { createHboneClient, type HboneClientOptions } from '../../src/hbone/client.js';
+import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
+import type { HboneClient, HboneDialRequest } from '../../src/hbone/types.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';
 
 const SERVER_ID = spiffe('default', 'httpbin');

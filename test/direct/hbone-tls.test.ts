@@ -9,14 +9,14 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { createTestPki, spiffe, type FakeCa } from '../helpers/fake-ca.js';
-import { createHboneClient } from '../../src/ztunnel/hbone/client.js';
-import { createHboneServer, type HboneServer } from '../../src/ztunnel/hbone/server.js';
+import { createHboneClient } from '../../src/hbone/client.js';
+import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
 import {
   HboneError,
   type CertificateSource,
   type HboneClient,
   type HboneDialRequest,
-} from '../../src/ztunnel/hbone/types.js';
+} from '../../src/hbone/types.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';
 
 const SERVER_ID = spiffe('default', 'httpbin');

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { splice as hboneSplice } from '../../src/ztunnel/hbone/splice.js';
-import { splice } from '../../src/ztunnel/splice.js';
-import { forward } from '../../src/ztunnel/write-batch.js';
+import { splice as hboneSplice } from '../../src/hbone/splice.js';
+import { splice } from '../../src/relay/splice.js';
+import { forward } from '../../src/relay/write-batch.js';
 
 function listen(server: net.Server | http2.Http2Server): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -32,8 +32,8 @@ interface HarnessInput {
 async function harness(file: string): Promise<void> {
   const { Ztunnel } = await import('../../src/ztunnel/app.js');
   const { DEFAULT_PORTS } = await import('../../src/ztunnel/config.js');
-  const { createHboneClient } = await import('../../src/ztunnel/hbone/client.js');
-  const { createHboneServer } = await import('../../src/ztunnel/hbone/server.js');
+  const { createHboneClient } = await import('../../src/hbone/client.js');
+  const { createHboneServer } = await import('../../src/hbone/server.js');
   const input = JSON.parse(readFileSync(file, 'utf8')) as HarnessInput;
   const certs = new Map(
     Object.entries(input.certs).map(([id, c]) => [

@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFakeCa, spiffe, type FakeCa } from '../helpers/fake-ca.js';
-import { IdentityManager } from '../../src/ztunnel/identity/manager.js';
-import { Backoff } from '../../src/ztunnel/identity/backoff.js';
+import { IdentityManager } from '../../src/identity/manager.js';
+import { Backoff } from '../../src/identity/backoff.js';
 import { isCode } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';

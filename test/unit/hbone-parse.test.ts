@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAuthority } from '../../src/ztunnel/hbone/authority.js';
-import { poolKey } from '../../src/ztunnel/hbone/client.js';
-import {
-  formatSpiffe,
-  parseSpiffe,
-  tryParseSpiffe,
-  uriSans,
-} from '../../src/ztunnel/tls/spiffe.js';
+import { parseAuthority } from '../../src/hbone/authority.js';
+import { poolKey } from '../../src/hbone/client.js';
+import { formatSpiffe, parseSpiffe, tryParseSpiffe, uriSans } from '../../src/identity/spiffe.js';
 import { isCode } from '../../src/errors.js';
 
 void test('SPIFFE identities parse only in the five-segment form', () => {

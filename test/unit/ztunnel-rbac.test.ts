@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { Authorization } from '../../src/api/workload.js';
 import { assertRbac, cidrContains, matches } from '../../src/ztunnel/rbac.js';
 import type { RbacConnection } from '../../src/ztunnel/rbac.js';
-import { ZtunnelState } from '../../src/ztunnel/state/store.js';
+import { ZtunnelState } from '../../src/state/store.js';
 import { policy, rule, workload } from '../../src/ztunnel/testing.js';
 
 const sleep = 'spiffe://cluster.local/ns/default/sa/sleep';

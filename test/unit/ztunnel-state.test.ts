@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildRequest } from '../../src/ztunnel/outbound.js';
-import { candidates, chooseEndpoint } from '../../src/ztunnel/state/lb.js';
-import { ZtunnelState } from '../../src/ztunnel/state/store.js';
+import { candidates, chooseEndpoint } from '../../src/state/lb.js';
+import { ZtunnelState } from '../../src/state/store.js';
 import { selectedBy, service, workload } from '../../src/ztunnel/testing.js';
 
 const httpbinSvc = service('httpbin', '10.96.0.105', [[8000, 80]]);

@@ -4,7 +4,7 @@
  * cluster.local`). Everything else is the upstream resolver's business.
  */
 import type { Workload } from '../../api/workload.js';
-import type { ZtunnelState } from '../state/store.js';
+import type { ZtunnelState } from '../../state/store.js';
 
 export function searchDomains(w: Workload | undefined, zone = 'cluster.local'): string[] {
   const base = [`svc.${zone}`, zone];

@@ -10,7 +10,7 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { plainIp } from '../headers.js';
 import type { Metrics } from '../metrics.js';
-import type { ZtunnelState } from '../state/store.js';
+import type { ZtunnelState } from '../../state/store.js';
 import { resolveMesh } from './resolver.js';
 
 export function upstreamFromResolvConf(path = '/etc/resolv.conf'): string | undefined {

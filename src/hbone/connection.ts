@@ -7,9 +7,14 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../log.js';
-import { type CertMaterial, ALPN_H2, SecureContextCache, TLS_MIN_VERSION } from '../tls/options.js';
-import { uriSans } from '../tls/spiffe.js';
+import type { Logger } from '../log.js';
+import {
+  type CertMaterial,
+  ALPN_H2,
+  SecureContextCache,
+  TLS_MIN_VERSION,
+} from '../identity/tls-options.js';
+import { uriSans } from '../identity/spiffe.js';
 import { startKeepalive } from './keepalive.js';
 import { clientSettings, flattenHeaders, sessionMemoryMb } from './settings.js';
 import { type HboneDialRequest, HboneError } from './types.js';

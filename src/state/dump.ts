@@ -3,8 +3,8 @@
  * 2023 JSON: `workloadIp`, `waypointAddresses`, `protocol: HBONE|TCP`, …), keyed by IP, with
  * today's `uid` and `services` added; services list their VIPs, ports and endpoints.
  */
-import { renderWorkloadJson } from '../../api/workload-json.js';
-import type { Service, Workload } from '../../api/workload.js';
+import { renderWorkloadJson } from '../api/workload-json.js';
+import type { Service, Workload } from '../api/workload.js';
 import type { ZtunnelState } from './store.js';
 
 export function renderWorkload(w: Workload): Record<string, unknown> {

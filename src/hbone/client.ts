@@ -6,8 +6,8 @@
  * connections instead of opening one each.
  */
 import type net from 'node:net';
-import { createLogger, type Logger } from '../../log.js';
-import { SecureContextCache } from '../tls/options.js';
+import { createLogger, type Logger } from '../log.js';
+import { SecureContextCache } from '../identity/tls-options.js';
 import { type ConnectionTuning, PooledConnection, RetryableError } from './connection.js';
 import { HBONE_DEFAULTS } from './settings.js';
 import {

@@ -2,7 +2,7 @@
  * Load balancing, as ztunnel does it: once per connection, weighted random among the service's
  * healthy endpoints whose port resolves. No round robin, no least-connections.
  */
-import type { Service, Workload } from '../../api/workload.js';
+import type { Service, Workload } from '../api/workload.js';
 import type { ZtunnelState } from './store.js';
 import { serviceKey } from './store.js';
 

@@ -12,15 +12,15 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
-import { errorMessage } from '../../errors.js';
-import { createLogger, type Logger } from '../../log.js';
+import { errorMessage } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
 import {
   ALPN_H2,
   type CertMaterial,
   CertKeyedCache,
   secureContextOptions,
-} from '../tls/options.js';
-import { spiffeIdsOf, tryParseSpiffe } from '../tls/spiffe.js';
+} from '../identity/tls-options.js';
+import { spiffeIdsOf, tryParseSpiffe } from '../identity/spiffe.js';
 import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
 import { parseAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';

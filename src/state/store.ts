@@ -5,9 +5,9 @@
  * (the workload API references services from workloads, not the other way round).
  */
 import { EventEmitter } from 'node:events';
-import type { Address, Authorization, Service, Workload } from '../../api/workload.js';
-import { authorizationResourceName, spiffeId } from '../../api/workload.js';
-import type { XdsDelta } from '../../xds/types.js';
+import type { Address, Authorization, Service, Workload } from '../api/workload.js';
+import { authorizationResourceName, spiffeId } from '../api/workload.js';
+import type { XdsDelta } from '../xds/types.js';
 
 export interface StateEvents {
   /** Workloads or services changed. */

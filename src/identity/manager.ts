@@ -5,11 +5,11 @@
  * handed out.
  */
 import { X509Certificate } from 'node:crypto';
-import { AmbitError, errorMessage } from '../../errors.js';
-import { createLogger, type Logger } from '../../log.js';
-import type { IssuedCertificate } from '../../xds/types.js';
+import { AmbitError, errorMessage } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import type { IssuedCertificate } from '../xds/types.js';
 import type { CertificateSource } from '../hbone/types.js';
-import { spiffeIdsOf } from '../tls/spiffe.js';
+import { spiffeIdsOf } from './spiffe.js';
 import { Backoff, type BackoffPolicy, CERT_BACKOFF } from './backoff.js';
 import { FetchPriority, PrioritySemaphore } from './semaphore.js';
 

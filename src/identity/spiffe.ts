@@ -3,7 +3,7 @@
  * carried as URI SANs in workload certificates.
  */
 import type { X509Certificate } from 'node:crypto';
-import { AmbitError } from '../../errors.js';
+import { AmbitError } from '../errors.js';
 
 export interface SpiffeId {
   trustDomain: string;

@@ -4,7 +4,7 @@
  */
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { forward } from '../write-batch.js';
+import { forward } from '../relay/write-batch.js';
 
 const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
