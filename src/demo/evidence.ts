@@ -3,12 +3,11 @@
  * request creates (from `ss` in each namespace while a slow request is in flight) and the
  * mTLS identities on the HBONE hop (from the destination ztunnel's access log).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labPaths } from '../lab/cluster/paths.js';
-import { run } from '../sys/exec.js';
+import { run, start } from '../sys/exec.js';
 
 export interface PodRef {
   name: string;
@@ -51,17 +50,15 @@ export async function connectionsInFlight(
   path: PodRef[],
   ports: number[],
 ): Promise<Socket[]> {
-  const curl = spawn(
-    'ip',
-    ['netns', 'exec', client.netns, 'curl', '-sS', '-m', '10', '-o', '/dev/null', url],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const done = new Promise<void>((resolve) => curl.once('close', () => resolve()));
+  const curl = start('curl', ['-sS', '-m', '10', '-o', '/dev/null', url], {
+    netns: client.netns,
+    stdio: 'ignore',
+  });
+  // Observed only after the sockets are listed; a curl that cannot start rejects there.
+  curl.exited.catch(() => undefined);
   await sleep(800);
   const found = (await Promise.all([client, ...path].map((p) => sockets(p, ports)))).flat();
-  await done;
+  await curl.exited;
   return found;
 }
 
@@ -79,10 +76,8 @@ export function lastAccessLog(
   const dir = join(labPaths(lab).pods, `${pod.namespace}_${pod.name}`);
   if (!existsSync(dir)) return undefined;
   const lines: string[] = [];
-  for (const f of ['istio-proxy.log']) {
-    const p = join(dir, f);
-    if (existsSync(p)) lines.push(...readFileSync(p, 'utf8').split('\n'));
-  }
+  const p = join(dir, 'istio-proxy.log');
+  if (existsSync(p)) lines.push(...readFileSync(p, 'utf8').split('\n'));
   for (let i = lines.length - 1; i >= 0; i--) {
     const text = lines[i]!;
     if (!text.includes(' access connection complete')) continue;

@@ -13,7 +13,7 @@ import { Informer, objectKey } from '../k8s/informer.js';
 import { resources } from '../k8s/resources.js';
 import type { Namespace, Pod } from '../k8s/types.js';
 import type { Logger } from '../log.js';
-import { vethTo } from '../sys/redirect-net.js';
+import { vethTo } from '../sys/ip.js';
 import { Annot } from './constants.js';
 import { activeZtunnel, annotationPatch, podEnrolled, ztunnelTarget } from './enrol.js';
 import type { PodTarget, RedirectBackend, ZtunnelTarget } from './types.js';

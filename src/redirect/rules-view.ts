@@ -4,7 +4,7 @@
  * tables 100–102, the ipset and the tunnel links. Read from the kernel, never from our config.
  */
 import { run } from '../sys/exec.js';
-import { iptablesSave } from '../sys/redirect-iptables.js';
+import { iptablesSave } from '../sys/iptables.js';
 import { InboundTun, IPSET_NAME, OutboundTun, RouteTable } from './constants.js';
 
 const TABLES = ['raw', 'mangle', 'nat', 'filter'] as const;

@@ -75,6 +75,37 @@ export function run(
   });
 }
 
+export interface Started {
+  pid: number | undefined;
+  /** The exit code (128 after a signal); rejects only when the command cannot be started. */
+  exited: Promise<number>;
+}
+
+/**
+ * Starts a command whose output is not captured: the terminal's (`inherit`, for `ambit lab
+ * exec`) or none (`ignore`, a request kept in flight while something else is observed).
+ */
+export function start(
+  cmd: string,
+  args: readonly string[],
+  opts: { netns?: string; stdio: 'inherit' | 'ignore' },
+): Started {
+  const argv = commandLine(cmd, args, opts.netns);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: opts.stdio });
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once('error', (err) =>
+      reject(
+        new AmbitError('SYS_EXEC_MISSING', `cannot run ${argv[0]}: ${err.message}`, {
+          value: argv.join(' '),
+          cause: err,
+        }),
+      ),
+    );
+    child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  return { pid: child.pid, exited };
+}
+
 /** Runs a command and returns its standard output; rejects on failure. */
 export async function out(
   cmd: string,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { run } from '../../src/sys/exec.js';
-import { ipsetMembers } from '../../src/sys/redirect-ipset.js';
+import { ipsetMembers } from '../../src/sys/ipset.js';
 import { kernelState } from '../helpers/redirect-probe.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 import { repoRoot } from '../../src/repo.js';

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { run } from '../../sys/exec.js';
-import { netnsPath } from '../../sys/netlink.js';
+import { netnsPath } from '../../sys/ip.js';
 import { ambitArgv, repoRoot } from '../cluster/paths.js';
 import { findExecutable } from './runner.js';
 

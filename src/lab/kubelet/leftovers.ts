@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
-import { netnsExists } from '../../sys/netlink.js';
+import { netnsExists } from '../../sys/ip.js';
 import { isOurs, readPidFile, stopProcess, type PidRecord } from '../../sys/process.js';
 import { destroyPodNet } from '../net/pod-net.js';
 import { invokeCni } from './cni.js';

@@ -10,7 +10,7 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeApiError } from '../../k8s/client.js';
 import { resourcePath, resources } from '../../k8s/resources.js';
 import type { Container, Pod } from '../../k8s/types.js';
-import { netnsExists } from '../../sys/netlink.js';
+import { netnsExists } from '../../sys/ip.js';
 import { alive, isOurs, stopProcess } from '../../sys/process.js';
 import { netnsNames } from '../cluster/cluster.js';
 import { createPodNet, destroyPodNet, hostVethName } from '../net/pod-net.js';

@@ -4,6 +4,7 @@
  * to a dead endpoint or nowhere, as kube-proxy's own clean-up prevents).
  */
 import { run } from '../../sys/exec.js';
+import { iptablesRestore, iptablesSave } from '../../sys/iptables.js';
 import type { Logger } from '../../log.js';
 import { parseSave, planRestore, type ProxyRules, type ServicePortRules } from './render.js';
 
@@ -26,11 +27,11 @@ export class RuleApplier {
    */
   async apply(rules: ProxyRules, force = false): Promise<ApplyResult> {
     const key = JSON.stringify([rules.nat, rules.filter]);
-    const saved = parseSave((await run('iptables-save', [], { netns: this.opts.netns })).stdout);
+    const saved = parseSave(await iptablesSave(this.opts.netns));
     const plan = planRestore(rules, saved);
     const drift = plan.jumpsAdded.length > 0 || plan.stale.length > 0 || plan.missing.length > 0;
     if (!force && key === this.last && !drift) return { applied: false, conntrackFlushed: [] };
-    await run('iptables-restore', ['--noflush'], { netns: this.opts.netns, input: plan.text });
+    await iptablesRestore(this.opts.netns, plan.text);
     this.last = key;
     const flushed = await this.cleanConntrack(rules.ports);
     this.opts.log?.info('rules applied', {

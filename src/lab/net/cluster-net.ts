@@ -13,7 +13,7 @@ import {
   routeReplace,
   sysctlSet,
   vethAdd,
-} from '../../sys/netlink.js';
+} from '../../sys/ip.js';
 import { recordCreated } from './record.js';
 
 export const BRIDGE = 'br0';
@@ -48,10 +48,10 @@ export async function createNode(
   await linkUp(under, underlayPort(index), BRIDGE);
   await addrAdd(ns, 'eth0', `${node.ip}/${prefixOf(c.underlay.cidr)}`);
   await linkUp(ns, 'eth0');
-  await routeReplace(ns, ['default', 'via', c.underlay.gateway, 'dev', 'eth0']);
+  await routeReplace(ns, 'main', ['default', 'via', c.underlay.gateway, 'dev', 'eth0']);
   for (const other of c.nodes) {
     if (other.name === node.name) continue;
-    await routeReplace(ns, [other.podCIDR, 'via', other.ip, 'dev', 'eth0']);
+    await routeReplace(ns, 'main', [other.podCIDR, 'via', other.ip, 'dev', 'eth0']);
   }
   // A node forwards for its pods. rp_filter off as on kind's nodes: pod traffic arrives on
   // per-pod veths that all carry the same gateway address, and the mesh's tunnels later

@@ -15,7 +15,7 @@ import {
   netnsExists,
   routeReplace,
   vethAdd,
-} from '../../sys/netlink.js';
+} from '../../sys/ip.js';
 
 export interface PodNet {
   nodeNetns: string;
@@ -52,12 +52,20 @@ export async function createPodNet(p: PodNet): Promise<void> {
   await vethAdd(p.nodeNetns, p.hostVeth, p.podNetns, 'eth0');
   await addrAdd(p.podNetns, 'eth0', `${p.podIP}/32`);
   await linkUp(p.podNetns, 'eth0');
-  await routeReplace(p.podNetns, [p.gateway, 'dev', 'eth0', 'scope', 'link']);
-  await routeReplace(p.podNetns, [p.podCIDR, 'via', p.gateway, 'dev', 'eth0', 'src', p.podIP]);
-  await routeReplace(p.podNetns, ['default', 'via', p.gateway, 'dev', 'eth0']);
+  await routeReplace(p.podNetns, 'main', [p.gateway, 'dev', 'eth0', 'scope', 'link']);
+  await routeReplace(p.podNetns, 'main', [
+    p.podCIDR,
+    'via',
+    p.gateway,
+    'dev',
+    'eth0',
+    'src',
+    p.podIP,
+  ]);
+  await routeReplace(p.podNetns, 'main', ['default', 'via', p.gateway, 'dev', 'eth0']);
   await addrAdd(p.nodeNetns, p.hostVeth, `${p.gateway}/32`);
   await linkUp(p.nodeNetns, p.hostVeth);
-  await routeReplace(p.nodeNetns, [p.podIP, 'dev', p.hostVeth, 'scope', 'host']);
+  await routeReplace(p.nodeNetns, 'main', [p.podIP, 'dev', p.hostVeth, 'scope', 'host']);
   const etc = etcNetnsDir(p.podNetns);
   mkdirSync(etc, { recursive: true });
   writeFileSync(`${etc}/resolv.conf`, resolvConf(p.namespace, p.dnsIP));

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
-import { netnsPath } from '../../sys/netlink.js';
+import { netnsPath } from '../../sys/ip.js';
 import { alive, isOurs, readPidFile, spawnDetached, writePidFile } from '../../sys/process.js';
 import { ambitArgv, repoRoot, type LabPaths } from '../cluster/paths.js';
 

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../sys/exec.js';
-import { netnsDelete, netnsList, netnsPids } from '../../sys/netlink.js';
+import { netnsDelete, netnsList, netnsPids } from '../../sys/ip.js';
 import { isOurs, readPidFile, stopProcess } from '../../sys/process.js';
 import { labPaths } from '../cluster/paths.js';
 import { readCreated } from '../net/record.js';

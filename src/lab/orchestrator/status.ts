@@ -1,5 +1,4 @@
 /** `ambit lab status|list|exec`: read-only views of a lab, and a command inside a pod. */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
@@ -8,6 +7,7 @@ import { resources } from '../../k8s/resources.js';
 import type { Node, Pod } from '../../k8s/types.js';
 import { netnsNames } from '../cluster/cluster.js';
 import { labPaths, stateRoot } from '../cluster/paths.js';
+import { start } from '../../sys/exec.js';
 import { readPidFile } from '../../sys/process.js';
 import { daemonRunning, listPidFiles, logFile, pidFile } from './daemons.js';
 
@@ -167,11 +167,7 @@ export async function labExec(
       hint: `its phase is ${p.status?.phase ?? 'Pending'}`,
     });
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', netns, ...cmd], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
-  });
+  return start(cmd[0]!, cmd.slice(1), { netns, stdio: 'inherit' }).exited;
 }
 
 /** Prints a container's log (`<podDir>/<container>.log`); the only container when not named. */

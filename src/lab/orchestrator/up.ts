@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
-import { netnsList } from '../../sys/netlink.js';
+import { netnsList } from '../../sys/ip.js';
 import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
 import { run } from '../../sys/exec.js';
 import { alive } from '../../sys/process.js';

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
-import { dropEmptyTable, iptablesTables } from '../../sys/redirect-iptables.js';
-import { ipsetAdd, ipsetCreate, ipsetDel, ipsetMembers } from '../../sys/redirect-ipset.js';
+import { dropEmptyTable, iptablesTables } from '../../sys/iptables.js';
+import { ipsetAdd, ipsetCreate, ipsetDel, ipsetMembers } from '../../sys/ipset.js';
 import {
   linkExists,
   routeDelete,
@@ -15,13 +15,8 @@ import {
   sourceAddressTo,
   sysctlGet,
   sysctlSet,
-} from '../../sys/redirect-net.js';
-import {
-  tunnelInfo,
-  tunnelKind,
-  tunnelPortsInUse,
-  type TunnelKind,
-} from '../../sys/redirect-tunnel.js';
+} from '../../sys/ip.js';
+import { tunnelInfo, tunnelKind, tunnelPortsInUse, type TunnelKind } from '../../sys/tunnel.js';
 import { InboundTun, IPSET_NAME, OutboundTun, TunnelDefaultPort } from '../constants.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import { cleanupNode, createNodeRules, type NodeTunnels } from './node-side.js';
@@ -193,7 +188,11 @@ export class IptablesBackend implements RedirectBackend {
       await routeReplace(this.ns, r.table, r.args);
     }
     if (p.hostVeth) {
-      await sysctlSet(this.ns, { [`net.ipv4.conf.${p.hostVeth}.rp_filter`]: '0' });
+      await sysctlSet(
+        this.ns,
+        { [`net.ipv4.conf.${p.hostVeth}.rp_filter`]: '0' },
+        { allowFail: true },
+      );
     }
   }
 
@@ -207,7 +206,7 @@ export class IptablesBackend implements RedirectBackend {
       );
     }
     if (st) {
-      await sysctlSet(this.ns, st.preinstall.sysctls);
+      await sysctlSet(this.ns, st.preinstall.sysctls, { allowFail: true });
       // iptables-nft creates a table on first use: drop the ones we created, if left empty.
       for (const t of ['raw', 'mangle', 'nat', 'filter']) {
         if (!st.preinstall.tables.includes(t)) await dropEmptyTable(this.ns, t);

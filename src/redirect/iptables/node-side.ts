@@ -2,13 +2,8 @@
  * The node (host netns) half of the iptables backend: Istio's `CreateRulesOnNode` and
  * `cleanupNode`, on the named netns `ns` (undefined = this process's).
  */
-import {
-  iptablesRestore,
-  iptablesSave,
-  countRules,
-  declaredChains,
-} from '../../sys/redirect-iptables.js';
-import { ipsetCreate, ipsetDestroy } from '../../sys/redirect-ipset.js';
+import { iptablesRestore, iptablesSave, countRules, declaredChains } from '../../sys/iptables.js';
+import { ipsetCreate, ipsetDestroy } from '../../sys/ipset.js';
 import {
   addrReplace,
   linkDelete,
@@ -18,8 +13,8 @@ import {
   ruleDeleteAll,
   ruleEnsure,
   sysctlSet,
-} from '../../sys/redirect-net.js';
-import { tunnelEnsure, type TunnelKind } from '../../sys/redirect-tunnel.js';
+} from '../../sys/ip.js';
+import { tunnelEnsure, type TunnelKind } from '../../sys/tunnel.js';
 import { InboundTun, IPSET_NAME, OutboundTun, RouteTable, TUN_PREFIX } from '../constants.js';
 import {
   HOST_CHAINS,
@@ -99,7 +94,7 @@ export async function createNodeRules(ns: Ns, p: HostParams, tun: NodeTunnels): 
     sys[`net.ipv4.conf.${t.hostDev}.rp_filter`] = '0';
     sys[`net.ipv4.conf.${t.hostDev}.accept_local`] = '1';
   }
-  await sysctlSet(ns, sys);
+  await sysctlSet(ns, sys, { allowFail: true });
   await applyNodeIptables(ns, p);
   for (const r of hostIpRules()) await ruleEnsure(ns, r.priority, r.args, r.listing);
   for (const r of hostRoutes(p.zveth, p.zIp)) await routeReplace(ns, r.table, r.args);

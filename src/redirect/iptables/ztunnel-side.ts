@@ -2,7 +2,7 @@
  * The ztunnel pod half of the iptables backend: Istio's `CreateRulesWithinNodeProxyNS`, run
  * inside the ztunnel pod's network namespace.
  */
-import { iptablesRestore, iptablesSave } from '../../sys/redirect-iptables.js';
+import { iptablesRestore, iptablesSave } from '../../sys/iptables.js';
 import {
   addrReplace,
   linkDelete,
@@ -12,8 +12,8 @@ import {
   ruleDeleteAll,
   ruleEnsure,
   sysctlSet,
-} from '../../sys/redirect-net.js';
-import { tunnelEnsure } from '../../sys/redirect-tunnel.js';
+} from '../../sys/ip.js';
+import { tunnelEnsure } from '../../sys/tunnel.js';
 import { InboundTun, OutboundTun, RouteTable, TUN_PREFIX } from '../constants.js';
 import type { NodeTunnels } from './node-side.js';
 import { renderZtunnelRestore, ztunnelIpRules, ztunnelRoutes, ztunnelRules } from './render.js';
@@ -56,13 +56,17 @@ export async function createZtunnelRules(
     await addrReplace(zns, t.ztunnelDev, `${t.ztunnelIp}/${TUN_PREFIX}`);
     await linkUp(zns, t.ztunnelDev);
   }
-  await sysctlSet(zns, {
-    'net.ipv4.conf.all.rp_filter': '0',
-    'net.ipv4.conf.default.rp_filter': '0',
-    'net.ipv4.conf.eth0.rp_filter': '0',
-    [`net.ipv4.conf.${InboundTun.ztunnelDev}.rp_filter`]: '0',
-    [`net.ipv4.conf.${OutboundTun.ztunnelDev}.rp_filter`]: '0',
-  });
+  await sysctlSet(
+    zns,
+    {
+      'net.ipv4.conf.all.rp_filter': '0',
+      'net.ipv4.conf.default.rp_filter': '0',
+      'net.ipv4.conf.eth0.rp_filter': '0',
+      [`net.ipv4.conf.${InboundTun.ztunnelDev}.rp_filter`]: '0',
+      [`net.ipv4.conf.${OutboundTun.ztunnelDev}.rp_filter`]: '0',
+    },
+    { allowFail: true },
+  );
   const saved = await iptablesSave(zns, 'mangle');
   const have = saved.split('\n').filter((l) => l.startsWith('-A PREROUTING '));
   if (have.join('\n') !== ztunnelRules(zIp).join('\n')) {
