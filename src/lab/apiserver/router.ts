@@ -11,7 +11,7 @@ import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
 import { applyPatch, patchKindOf } from './patch.js';
-import { decodeTokenRequest } from './protobuf.js';
+import { decodeObject } from './protobuf.js';
 import type { DeleteOptions, Registry } from './registry.js';
 import { objectFilter } from './selectors.js';
 import {
@@ -109,6 +109,13 @@ function parseBody(text: string, contentType: string | undefined): unknown {
       `the request body is not valid ${/yaml/.test(contentType ?? '') ? 'YAML' : 'JSON'}: ${(err as Error).message}`,
     );
   }
+}
+
+/** A request's object, from JSON, YAML or (what kubectl's typed commands send) protobuf. */
+async function readObject(req: IncomingMessage): Promise<unknown> {
+  const ct = req.headers['content-type'];
+  if (isProtobuf(ct)) return decodeObject(await readRaw(req), ct!);
+  return parseBody(await readBody(req), ct);
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
@@ -212,7 +219,7 @@ export function createRouter(
 
     if (k.virtual) {
       if (method !== 'POST' || name) throw methodNotAllowed(`${k.plural} supports only create`);
-      const body = parseBody(await readBody(req), req.headers['content-type']);
+      const body = await readObject(req);
       return send(res, 201, tokenReview(registry, signer, body));
     }
 
@@ -250,7 +257,7 @@ export function createRouter(
 
     if (!name) {
       if (method === 'POST') {
-        const body = parseBody(await readBody(req), req.headers['content-type']);
+        const body = await readObject(req);
         return send(res, 201, registry.create(k, ns, body, { dryRun }));
       }
       if (method === 'DELETE') {
@@ -277,16 +284,13 @@ export function createRouter(
 
     if (sub === 'token') {
       if (method !== 'POST') throw methodNotAllowed('serviceaccounts/token supports only create');
-      const ct = req.headers['content-type'];
-      const body = isProtobuf(ct)
-        ? decodeTokenRequest(await readRaw(req))
-        : parseBody(await readBody(req), ct);
+      const body = await readObject(req);
       return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body));
     }
 
     if (sub === 'binding') {
       if (method !== 'POST') throw methodNotAllowed('pods/binding supports only create');
-      const body = parseBody(await readBody(req), req.headers['content-type']);
+      const body = await readObject(req);
       registry.bind(ns ?? 'default', name, body);
       return send(res, 201, {
         kind: 'Status',
@@ -301,7 +305,7 @@ export function createRouter(
       if (method === 'GET') return send(res, 200, toScale(registry.get(k, ns, name)));
       let replicas: unknown;
       if (method === 'PUT') {
-        const body = parseBody(await readBody(req), req.headers['content-type']) as {
+        const body = (await readObject(req)) as {
           spec?: { replicas?: unknown };
         };
         replicas = body.spec?.replicas;
@@ -334,7 +338,7 @@ export function createRouter(
         return send(res, 200, o);
       }
       case 'PUT': {
-        const body = parseBody(await readBody(req), req.headers['content-type']);
+        const body = await readObject(req);
         return send(res, 200, registry.update(k, ns, name, body, { subresource: sub, dryRun }));
       }
       case 'PATCH': {
