@@ -7,7 +7,7 @@
  *                          [--profile mesh:<workload>]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../src/errors.js';
@@ -30,6 +30,7 @@ import {
   type Sample,
 } from './report.js';
 import { parseProfileArg, profileZtunnels, type ProfileRequest } from './profile.js';
+import { podPids } from './pods.js';
 import { deployBenchPods, type BenchPods } from './setup.js';
 import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
 
@@ -57,22 +58,12 @@ function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
-/** PIDs of a pod's containers, from the kubelet's records. */
-function podPids(pod: Pod): number[] {
-  const dir = labPaths(LAB).pids;
-  const prefix = `pod-${(pod.metadata.uid ?? '').slice(0, 8)}-`;
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)) : [];
-  return files
-    .map((f) => Number(readFileSync(join(dir, f), 'utf8').split('\n')[0]))
-    .filter((p) => p > 0);
-}
-
 async function meters(): Promise<Record<Mode, ProcessMeter | undefined>> {
   const pods = (await labClient(LAB).list<Pod>(resources.pods)).items;
   const pick = (ns: string, names: string[]) =>
     pods
       .filter((p) => p.metadata.namespace === ns && names.includes(p.metadata.name))
-      .flatMap(podPids);
+      .flatMap((p) => podPids(LAB, p));
   return {
     direct: undefined,
     mesh: new ProcessMeter(pick('istio-system', ['ztunnel-worker', 'ztunnel-worker2'])),
