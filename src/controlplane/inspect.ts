@@ -45,7 +45,23 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
       listOptional(kube, resources.authorizationpolicies),
       listOptional(kube, resources.gateways),
     ]);
-  return { namespaces, pods, services, endpoints, serviceAccounts, policies, gateways } as Snapshot;
+  const [deployments, httpRoutes, grpcRoutes] = await Promise.all([
+    listOptional(kube, resources.deployments),
+    listOptional(kube, resources.httproutes),
+    listOptional(kube, resources.grpcroutes),
+  ]);
+  return {
+    namespaces,
+    pods,
+    services,
+    endpoints,
+    serviceAccounts,
+    policies,
+    gateways,
+    deployments,
+    httpRoutes,
+    grpcRoutes,
+  } as Snapshot;
 }
 
 export async function computeConfigDump(kube: KubeClient, node: string): Promise<ConfigDump> {

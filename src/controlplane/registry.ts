@@ -22,6 +22,9 @@ const KINDS = {
   serviceAccounts: resources.serviceaccounts,
   policies: resources.authorizationpolicies,
   gateways: resources.gateways,
+  deployments: resources.deployments,
+  httpRoutes: resources.httproutes,
+  grpcRoutes: resources.grpcroutes,
 } as const satisfies Record<keyof Snapshot, Resource>;
 
 /** Kinds without which the model would be wrong; the rest may be missing on a bare cluster. */
@@ -106,6 +109,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
       serviceAccounts: of('serviceAccounts'),
       policies: of('policies'),
       gateways: of('gateways'),
+      deployments: of('deployments'),
+      httpRoutes: of('httpRoutes'),
+      grpcRoutes: of('grpcRoutes'),
     };
   }
 

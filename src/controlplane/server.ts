@@ -13,6 +13,7 @@ import { CertificateAuthority } from './ca/authority.js';
 import { RootCertPublisher } from './ca/root-publisher.js';
 import { createCertificateHandler, type PodSource } from './ca/service.js';
 import { startDebugServer } from './debug.js';
+import { GatewayController } from './gateway/controller.js';
 import { addressesOf, type AuthorizationPolicy, type ModelOptions } from './model/index.js';
 import { Registry } from './registry.js';
 import { PolicyReporter } from './reporting.js';
@@ -40,6 +41,8 @@ export interface ControlPlaneOptions {
   servingNames?: string[];
   model?: Partial<ModelOptions>;
   debounceMs?: number;
+  /** xDS/CA address written into the waypoint and gateway pods (default istiod.istio-system.svc:15012). */
+  gatewayXdsAddress?: string;
   /** Replaces TokenReview (tests only). */
   authenticator?: Authenticator;
 }
@@ -93,6 +96,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
   const registry = new Registry(kube, log.child('registry'), opts.model, opts.debounceMs);
   const reporter = new PolicyReporter(kube, log.child('status'));
+  const gateways = new GatewayController(kube, log.child('gateway'), {
+    xdsAddress: opts.gatewayXdsAddress,
+    domainSuffix: opts.model?.domainSuffix,
+  });
   const rootPublisher = new RootCertPublisher(kube, ca.rootPem, log.child('root-cert'));
 
   registry.on('model', (model) => {
@@ -110,6 +117,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       model.reports,
       (ns, name) => policies?.cache.get(`${ns}/${name}`) as AuthorizationPolicy | undefined,
     );
+    void gateways.reconcile(registry.snapshot());
   });
   registry.on('namespace', (ns) => void rootPublisher.ensure(ns.metadata.name));
 

@@ -46,16 +46,19 @@ function resolveGateway(
 ): { workload: Workload; ip: string; port: number } | undefined {
   if (gw.address) {
     const w = state.workloadByIp(gw.address.address);
-    return w ? { workload: w, ip: gw.address.address, port: gw.hboneMtlsPort || 15008 } : undefined;
+    if (w) return { workload: w, ip: gw.address.address, port: gw.hboneMtlsPort || 15008 };
   }
-  if (gw.hostname) {
-    const svc = state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname);
-    if (!svc) return undefined;
-    const eps = state.endpoints(svc).filter((w) => w.status === 'Healthy' && w.addresses[0]);
-    const w = eps[Math.floor(random() * eps.length)];
-    return w ? { workload: w, ip: w.addresses[0]!, port: gw.hboneMtlsPort || 15008 } : undefined;
-  }
-  return undefined;
+  // A waypoint's address is usually its Service (status address = ClusterIP, or the hostname):
+  // dial one healthy pod behind it, as Istio's ztunnel does.
+  const svc = gw.address
+    ? state.serviceByVip(gw.address.address)
+    : gw.hostname
+      ? state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname)
+      : undefined;
+  if (!svc) return undefined;
+  const eps = state.endpoints(svc).filter((w) => w.status === 'Healthy' && w.addresses[0]);
+  const w = eps[Math.floor(random() * eps.length)];
+  return w ? { workload: w, ip: w.addresses[0]!, port: gw.hboneMtlsPort || 15008 } : undefined;
 }
 
 function isFromWaypoint(
@@ -64,12 +67,13 @@ function isFromWaypoint(
   state: ZtunnelState,
 ): boolean {
   if (!gw) return false;
-  if (gw.address) return src.addresses.includes(gw.address.address);
-  if (gw.hostname) {
-    const svc = state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname);
-    return svc ? state.endpoints(svc).some((w) => w.uid === src.uid) : false;
-  }
-  return false;
+  if (gw.address && src.addresses.includes(gw.address.address)) return true;
+  const svc = gw.address
+    ? state.serviceByVip(gw.address.address)
+    : gw.hostname
+      ? state.serviceByHost(gw.hostname.namespace, gw.hostname.hostname)
+      : undefined;
+  return svc ? state.endpoints(svc).some((w) => w.uid === src.uid) : false;
 }
 
 /** Decides where a captured connection from `src` to `dstIp:dstPort` goes. Pure but for `random`. */

@@ -125,5 +125,8 @@ export function snapshotOf(...yamlTexts: string[]): Snapshot {
     serviceAccounts: of('ServiceAccount'),
     policies: of('AuthorizationPolicy'),
     gateways: of('Gateway'),
+    deployments: of('Deployment'),
+    httpRoutes: of('HTTPRoute'),
+    grpcRoutes: of('GRPCRoute'),
   };
 }

@@ -105,6 +105,7 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: svc-only, namespace: default}
 spec: {gatewayClassName: istio-waypoint}
+status: {addresses: [{type: IPAddress, value: 10.96.0.51}, {type: Hostname, value: svc-only.default.svc.cluster.local}]}
 ---
 apiVersion: v1
 kind: Service

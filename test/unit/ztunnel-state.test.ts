@@ -158,3 +158,51 @@ void test('buildRequest: pod IP, TCP workload, unknown, waypoint', () => {
   });
   assert.equal(buildRequest(s, sleep, '10.96.0.60', 80, { hbonePort: 15008 }).kind, 'refuse');
 });
+
+void test('buildRequest: a waypoint addressed by its Service VIP (Gateway status address)', () => {
+  const s = fresh();
+  const wpSvc = service('waypoint', '10.96.0.90', [[15008, 15008]]);
+  const wpAddr = { address: { network: '', address: '10.96.0.90' }, hboneMtlsPort: 15008 };
+  s.applyDelta({
+    typeUrl: 't',
+    version: '2',
+    addresses: {
+      added: [
+        { service: wpSvc },
+        { workload: selectedBy(workload('waypoint-abc', '10.244.2.6', 'worker2'), wpSvc) },
+        { service: { ...service('bound', '10.96.0.51', [[80, 8080]]), waypoint: wpAddr } },
+        {
+          workload: selectedBy(
+            workload('bound-1', '10.244.1.31', 'worker', { waypoint: wpAddr }),
+            service('bound', '10.96.0.51', [[80, 8080]]),
+          ),
+        },
+      ],
+      removed: [],
+    },
+  });
+  const plan = buildRequest(s, sleep, '10.96.0.51', 80, { hbonePort: 15008, random: () => 0 });
+  assert.equal(plan.kind, 'hbone');
+  if (plan.kind !== 'hbone') return;
+  assert.equal(plan.waypoint, true);
+  assert.equal(plan.dialIp, '10.244.2.6');
+  assert.equal(plan.dialPort, 15008);
+  assert.equal(plan.authority, '10.96.0.51:80');
+  assert.deepEqual(plan.identities, ['spiffe://cluster.local/ns/default/sa/waypoint-abc']);
+  // Workload-addressed traffic to a bound pod also goes to the waypoint pod behind the VIP.
+  const wl = buildRequest(s, sleep, '10.244.1.31', 8080, { hbonePort: 15008, random: () => 0 });
+  assert.equal(wl.kind === 'hbone' && wl.dialIp, '10.244.2.6');
+  assert.equal(wl.kind === 'hbone' && wl.authority, '10.244.1.31:8080');
+  // The waypoint pod itself (an endpoint of the VIP) is recognised and goes direct.
+  const fromWp = buildRequest(s, s.workloadByIp('10.244.2.6')!, '10.244.1.31', 8080, {
+    hbonePort: 15008,
+  });
+  assert.equal(fromWp.kind === 'hbone' && fromWp.waypoint, false);
+  // No healthy waypoint pod: refused (fail closed), never sent around the waypoint.
+  s.applyDelta({
+    typeUrl: 't',
+    version: '3',
+    addresses: { added: [], removed: ['Kubernetes//Pod/default/waypoint-abc'] },
+  });
+  assert.equal(buildRequest(s, sleep, '10.96.0.51', 80, { hbonePort: 15008 }).kind, 'refuse');
+});

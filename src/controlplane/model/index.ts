@@ -87,7 +87,7 @@ function buildService(
 export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}): Model {
   const opts = { ...defaultModelOptions, ...options };
   const namespaces = new Map(snap.namespaces.map((n) => [n.metadata.name, n]));
-  const wps = new WaypointIndex(snap.gateways, snap.services, snap.pods);
+  const wps = new WaypointIndex(snap.gateways);
 
   const converted = snap.policies.map((p) => ({ policy: p, ...convertPolicy(p, opts) }));
   const authorizations = converted.flatMap((c) => (c.authorization ? [c.authorization] : []));

@@ -9,6 +9,8 @@ import type {
   Pod,
   Service as KubeService,
 } from '../../k8s/types.js';
+import type { Condition } from './condition.js';
+import type { GRPCRoute, HTTPRoute } from './routes-types.js';
 
 export interface StringListSource {
   principals?: string[];
@@ -56,21 +58,40 @@ export type AuthorizationPolicy = KubeObject<
   { conditions?: Condition[] } & Record<string, unknown>
 >;
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime?: string;
+export type { Condition } from './condition.js';
+
+export interface GatewayListener {
+  name?: string;
+  port?: number;
+  protocol?: string;
+  hostname?: string;
+  allowedRoutes?: {
+    namespaces?: {
+      from?: 'Same' | 'All' | 'Selector';
+      selector?: { matchLabels?: Record<string, string> };
+    };
+    kinds?: { group?: string; kind: string }[];
+  };
 }
 
 export interface GatewaySpec {
   gatewayClassName?: string;
-  listeners?: { name?: string; port?: number; protocol?: string }[];
+  listeners?: GatewayListener[];
+  infrastructure?: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
-export type Gateway = KubeObject<GatewaySpec, { addresses?: { type?: string; value: string }[] }>;
+export interface GatewayStatus {
+  addresses?: { type?: string; value: string }[];
+  conditions?: Condition[];
+  listeners?: {
+    name: string;
+    attachedRoutes: number;
+    supportedKinds: { group?: string; kind: string }[];
+    conditions: Condition[];
+  }[];
+}
+
+export type Gateway = KubeObject<GatewaySpec, GatewayStatus>;
 
 /** Everything the model reads, as listed from the API. */
 export interface Snapshot {
@@ -81,6 +102,9 @@ export interface Snapshot {
   serviceAccounts: KubeObject[];
   policies: AuthorizationPolicy[];
   gateways: Gateway[];
+  deployments: KubeObject[];
+  httpRoutes: HTTPRoute[];
+  grpcRoutes: GRPCRoute[];
 }
 
 export interface ModelOptions {

@@ -1,17 +1,21 @@
 /**
  * Waypoints: Gateways of class `istio-waypoint` and the `istio.io/use-waypoint` labels that bind
- * pods, services and namespaces to them. As in Istio, a waypoint serves services by default;
- * the Gateway label `istio.io/waypoint-for` = workload | all | none changes that.
+ * pods, services and namespaces to them, with Istio's precedence (reference waypoint.md §1.2,
+ * §1.4): the object's own label beats its namespace's, `none` opts out, a Service binds only to
+ * a waypoint for `service`/`all` traffic and a pod only to one for `workload`/`all`, and a
+ * Gateway is a waypoint only once its status has an address (the control plane writes it when a
+ * proxy pod is ready). A waypoint in another namespace must allow it on its HBONE listener
+ * (`allowedRoutes.namespaces`: Same by default, All, Selector).
  */
 import type { GatewayAddress } from '../../api/workload.js';
 import type { Namespace, Pod, Service as KubeService } from '../../k8s/types.js';
-import type { Gateway } from './types.js';
+import { GATEWAY_NAME_LABEL, WAYPOINT_CLASS } from '../gateway/classes.js';
+import type { Gateway, GatewayListener } from './types.js';
 
+export { GATEWAY_NAME_LABEL, WAYPOINT_CLASS } from '../gateway/classes.js';
 export const USE_WAYPOINT = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE = 'istio.io/use-waypoint-namespace';
 export const WAYPOINT_FOR = 'istio.io/waypoint-for';
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
-export const WAYPOINT_CLASS = 'istio-waypoint';
 
 export type WaypointFor = 'service' | 'workload' | 'all' | 'none';
 
@@ -20,6 +24,8 @@ export interface Waypoint {
   name: string;
   for: WaypointFor;
   address?: GatewayAddress;
+  /** The HBONE listener's `allowedRoutes.namespaces`. */
+  allowed?: NonNullable<GatewayListener['allowedRoutes']>['namespaces'];
 }
 
 const isIPv4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
@@ -27,11 +33,7 @@ const isIPv4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s);
 export class WaypointIndex {
   private readonly byKey = new Map<string, Waypoint>();
 
-  constructor(
-    gateways: readonly Gateway[],
-    services: readonly KubeService[],
-    pods: readonly Pod[],
-  ) {
+  constructor(gateways: readonly Gateway[]) {
     for (const gw of gateways) {
       if (gw.spec?.gatewayClassName !== WAYPOINT_CLASS) continue;
       const ns = gw.metadata.namespace ?? 'default';
@@ -40,24 +42,17 @@ export class WaypointIndex {
       const wpFor: WaypointFor = ['service', 'workload', 'all', 'none'].includes(forLabel)
         ? (forLabel as WaypointFor)
         : 'service';
-      let ip = gw.status?.addresses?.map((a) => a.value).find(isIPv4);
-      if (!ip) {
-        const svc = services.find((s) => s.metadata.namespace === ns && s.metadata.name === name);
-        const vip = svc?.spec?.clusterIP;
-        if (vip && vip !== 'None') ip = vip;
-      }
-      if (!ip) {
-        const pod = pods.find(
-          (p) =>
-            p.metadata.namespace === ns &&
-            p.metadata.labels?.[GATEWAY_NAME_LABEL] === name &&
-            p.status?.podIP &&
-            !p.metadata.deletionTimestamp,
-        );
-        ip = pod?.status?.podIP;
-      }
-      const wp: Waypoint = { namespace: ns, name, for: wpFor };
-      if (ip) wp.address = { address: { network: '', address: ip }, hboneMtlsPort: 15008 };
+      // No status address = not ready: bound traffic goes direct until it is (Istio's rule).
+      const ip = gw.status?.addresses?.map((a) => a.value).find(isIPv4);
+      if (!ip) continue;
+      const hbone = gw.spec.listeners?.find((l) => l.protocol === 'HBONE');
+      const wp: Waypoint = {
+        namespace: ns,
+        name,
+        for: wpFor,
+        address: { address: { network: '', address: ip }, hboneMtlsPort: 15008 },
+        allowed: hbone?.allowedRoutes?.namespaces,
+      };
       this.byKey.set(`${ns}/${name}`, wp);
     }
   }
@@ -80,7 +75,16 @@ export class WaypointIndex {
     }
     if (!name || name === 'none' || name === '#none') return undefined;
     const wpNs = src?.[USE_WAYPOINT_NAMESPACE] ?? objNamespace;
-    return this.byKey.get(`${wpNs}/${name}`);
+    const wp = this.byKey.get(`${wpNs}/${name}`);
+    if (!wp || wpNs === objNamespace) return wp;
+    const from = wp.allowed?.from ?? 'Same';
+    if (from === 'All') return wp;
+    if (from === 'Selector') {
+      const want = wp.allowed?.selector?.matchLabels ?? {};
+      const have = ns?.metadata.labels ?? {};
+      return Object.entries(want).every(([k, v]) => have[k] === v) ? wp : undefined;
+    }
+    return undefined;
   }
 
   forWorkload(pod: Pod, ns: Namespace | undefined): GatewayAddress | undefined {

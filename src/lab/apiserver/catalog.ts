@@ -46,6 +46,7 @@ export const kinds: Kind[] = [
   kind(resources.authorizationpolicies, [], ['status']),
   kind(resources.gateways, ['gtw'], ['status']),
   kind(resources.httproutes, [], ['status']),
+  kind(resources.grpcroutes, [], ['status']),
   kind(resources.tokenreviews, [], [], { verbs: ['create'], virtual: true }),
 ];
 

@@ -22,6 +22,7 @@ const builtins: Record<string, string[]> = {
   'ambit/ztunnel': ['ztunnel'],
   'ambit/controlplane': ['controlplane'],
   'ambit/cni': ['cni', 'run'],
+  'ambit/waypoint': ['waypoint', 'run'],
 };
 
 function imageName(image: string | undefined): string {
