@@ -333,7 +333,7 @@ export interface PolicySource {
   /** Source IP or CIDR (`10.0.0.1`, `10.0.0.0/16`): the client workload's IP. */
   ipBlocks?: string[];
   notIpBlocks?: string[];
-  /** Like ipBlocks, from X-Forwarded-For (first entry) or else the source IP. */
+  /** Like ipBlocks, from the last X-Forwarded-For entry (no trusted hops), else the source IP. */
   remoteIpBlocks?: string[];
   notRemoteIpBlocks?: string[];
   trustDomains?: string[];
