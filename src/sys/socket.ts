@@ -146,3 +146,14 @@ export function withNetns<T>(name: string, fn: () => T): T {
     closeSync(home);
   }
 }
+
+/**
+ * Connects to `host:port` from inside the named network namespace (the socket is created
+ * there, then used from this one): the kubelet's port-forward reaches a pod's loopback this way.
+ */
+export function connectInNetns(netns: string, host: string, port: number): net.Socket {
+  const fd = withNetns(netns, newSocket);
+  const socket = new net.Socket({ fd, readable: true, writable: true });
+  socket.connect(port, host);
+  return socket;
+}

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { listen } from '../../sys/socket.js';
+import { serveNodeStreams } from './node-proxy.js';
 import { Persistence } from './persist.js';
 import { Registry } from './registry.js';
 import { createRouter, createUpgradeRouter } from './router.js';
@@ -52,6 +53,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   };
   const handler = createRouter(deps);
   const upgrade = createUpgradeRouter(deps);
+  // pods/log|exec|attach|portforward go to the pod's kubelet.
+  serveNodeStreams(registry, opts.stateDir);
 
   const servers: http.Server[] = [];
   const urls: string[] = [];

@@ -42,3 +42,11 @@ export { repoRoot };
 export function ambitArgv(): string[] {
   return [process.execPath, join(repoRoot(), 'bin', 'ambit')];
 }
+
+/**
+ * The unix socket a node's kubelet serves logs, exec and port-forward on (the lab's stand-in
+ * for the kubelet's :10250; a socket under the state dir, which pods do not see).
+ */
+export function kubeletSocket(labDir: string, node: string): string {
+  return join(labDir, 'kubelet', `${node}.sock`);
+}

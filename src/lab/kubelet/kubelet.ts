@@ -3,6 +3,7 @@
  * pod (calls into a worker are serialized), probes readiness, keeps the Node Ready, and on
  * start adopts the pods a previous kubelet of this node started (removing those deleted since).
  */
+import type http from 'node:http';
 import { errorMessage } from '../../errors.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
@@ -11,6 +12,8 @@ import { nodeStatus } from '../orchestrator/nodes.js';
 import type { KubeletContext } from './context.js';
 import { loadLeftovers, removeLeftover, type Leftover } from './leftovers.js';
 import { PodWorker } from './pod.js';
+import { startStreamServer } from './server.js';
+import { kubeletSocket } from '../cluster/paths.js';
 
 const PROBE_MS = 1000;
 const HEARTBEAT_MS = 10_000;
@@ -22,6 +25,7 @@ export class Kubelet {
   private readonly informer: Informer<Pod>;
   private timers: NodeJS.Timeout[] = [];
   private leftovers = new Map<string, Leftover>();
+  private stream: http.Server | undefined;
 
   constructor(private readonly ctx: KubeletContext) {
     this.informer = new Informer<Pod>(
@@ -52,6 +56,11 @@ export class Kubelet {
       this.leftovers.delete(uid);
       this.enqueue(uid, () => removeLeftover(this.ctx, l));
     }
+    this.stream ??= await startStreamServer({
+      socket: kubeletSocket(this.ctx.paths.dir, this.ctx.node.name),
+      find: (ns, name) => this.find(ns, name),
+      log: this.ctx.log,
+    });
     this.timers.push(setInterval(() => this.probeAll(), PROBE_MS));
     this.timers.push(setInterval(() => void this.heartbeat(), HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.refreshVolumes(), VOLUME_SYNC_MS));
@@ -61,6 +70,17 @@ export class Kubelet {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.informer.stop();
+    this.stream?.close();
+    this.stream?.closeAllConnections();
+  }
+
+  /** The live (not terminating) pod of that name on this node. */
+  find(namespace: string, name: string): PodWorker | undefined {
+    for (const w of this.workers.values()) {
+      const m = w.pod.metadata;
+      if (m.name === name && (m.namespace ?? 'default') === namespace && !w.isTerminating) return w;
+    }
+    return undefined;
   }
 
   private enqueue(uid: string, fn: () => Promise<void>): void {

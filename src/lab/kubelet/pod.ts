@@ -4,7 +4,7 @@
  * everything down on deletion. Calls into a PodWorker are serialized by the kubelet.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeApiError } from '../../k8s/client.js';
@@ -31,6 +31,20 @@ const REPORT_RETRY_MS = 2000;
 const TOKEN_RENEW_MS = 12 * 3600_000;
 const BACKOFF_MAX_MS = 30_000;
 const BACKOFF_RESET_MS = 60_000;
+
+/** What the kubelet's streaming server (logs, exec, port-forward) needs of a container. */
+export interface StreamContainer {
+  name: string;
+  pid?: number;
+  env: Record<string, string>;
+  cwd: string;
+  log: string;
+  previousLog: string;
+  /** Why it is not running, when it is not (e.g. ContainerCreating, CrashLoopBackOff). */
+  waiting?: string;
+  /** True while the instance running now is still running. */
+  running(): boolean;
+}
 
 interface ContainerRt extends ContainerView {
   spec: Container;
@@ -99,6 +113,35 @@ export class PodWorker {
 
   private get podIP(): string | undefined {
     return this.hostNetwork ? this.ctx.node.ip : this.net?.ip;
+  }
+
+  /** The pod's network namespace (the node's for hostNetwork pods), once set up. */
+  get netns(): string | undefined {
+    return this.hostNetwork ? this.ctx.nodeNetns : this.net?.netns;
+  }
+
+  get containerNames(): string[] {
+    return [...this.containers.keys()];
+  }
+
+  streamContainer(name: string): StreamContainer | undefined {
+    const rt = this.containers.get(name);
+    if (!rt) return undefined;
+    const pid = rt.pid;
+    return {
+      name,
+      pid,
+      env: this.env(rt.spec),
+      cwd: this.podDir,
+      log: this.logFile(name),
+      previousLog: this.logFile(name) + '.prev',
+      waiting: 'waiting' in rt.state ? rt.state.waiting.reason : undefined,
+      running: () => pid !== undefined && rt.pid === pid,
+    };
+  }
+
+  private logFile(container: string): string {
+    return join(this.podDir, `${container}.log`);
   }
 
   private pidFile(container: string): string {
@@ -302,13 +345,17 @@ export class PodWorker {
     if (!rt || this.terminating || this.gone) return;
     rt.timer = undefined;
     let child: ChildProcess;
+    // The instance before a restart stays readable as `kubectl logs --previous`.
+    if (rt.started && existsSync(this.logFile(name))) {
+      renameSync(this.logFile(name), this.logFile(name) + '.prev');
+    }
     try {
       child = startContainer({
         netns: this.hostNetwork ? this.ctx.nodeNetns : this.net!.netns,
         argv: containerArgv(rt.spec),
         env: this.env(rt.spec),
         cwd: this.podDir,
-        logFile: join(this.podDir, `${name}.log`),
+        logFile: this.logFile(name),
         pidFile: this.pidFile(name),
       });
     } catch (err) {
