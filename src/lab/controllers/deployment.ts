@@ -8,6 +8,13 @@ import { KubeApiError } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
 import { podsOwnedBy, ownerRef, recordEvent, type Ctx } from './context.js';
 import { deploymentPodName, stableJson, templateHash } from './naming.js';
+import {
+  deploymentStatus,
+  maxSurge,
+  maxUnavailable,
+  progressDeadlineIn,
+  TEMPLATE_HASH_LABEL,
+} from './deployment-status.js';
 import { createPod, deletePod } from './podops.js';
 import {
   isFinished,
@@ -15,11 +22,10 @@ import {
   isTerminating,
   POD_IP_ANNOTATION,
   type Deployment,
-  type DeploymentStatus,
   type LabPod,
 } from './types.js';
 
-export const TEMPLATE_HASH_LABEL = 'pod-template-hash';
+export { deploymentStatus, TEMPLATE_HASH_LABEL };
 
 /** The pod a Deployment's template makes, before scheduling. */
 export function podFromTemplate(d: Deployment, hash: string, name?: string): LabPod {
@@ -81,7 +87,8 @@ export async function syncDeployment(ctx: Ctx, ns: string, name: string): Promis
 
   if (old.length > 0) {
     const readyNew = current.filter(isReady).length;
-    const keep = recreate ? 0 : Math.max(0, replicas - readyNew);
+    // Old pods go while enough stay ready: replicas - maxUnavailable of them, old and new.
+    const keep = recreate ? 0 : Math.max(0, replicas - maxUnavailable(d, replicas) - readyNew);
     for (const p of [...old].sort(deletionOrder).slice(0, Math.max(0, old.length - keep)))
       await deletePod(ctx, key, p, 'template changed');
   }
@@ -91,50 +98,18 @@ export async function syncDeployment(ctx: Ctx, ns: string, name: string): Promis
 
   const oldAlive = live.some((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] !== hash);
   const placed: LabPod[] = [];
-  if (current.length < replicas && !(recreate && oldAlive)) {
-    for (let i = current.length; i < replicas; i++)
-      await createPod(ctx, key, podFromTemplate(d, hash), placed);
+  // A rolling update runs at most replicas + maxSurge pods at once (Kubernetes' default 25%).
+  const surgeRoom = recreate
+    ? replicas
+    : replicas + maxSurge(d, replicas) - live.filter((p) => !isTerminating(p)).length;
+  const toCreate = Math.min(replicas - current.length, Math.max(surgeRoom, 0));
+  if (toCreate > 0 && !(recreate && oldAlive)) {
+    for (let i = 0; i < toCreate; i++) await createPod(ctx, key, podFromTemplate(d, hash), placed);
   } else if (current.length > replicas) {
     for (const p of [...current].sort(deletionOrder).slice(0, current.length - replicas))
       await deletePod(ctx, key, p, 'scaled down');
   }
   await updateStatus(ctx, d, ctx.exp.view(key, podsOwnedBy(ctx, d)), hash, replicas);
-}
-
-export function deploymentStatus(
-  d: Deployment,
-  pods: readonly LabPod[],
-  hash: string,
-  replicas: number,
-): DeploymentStatus {
-  const active = pods.filter((p) => !isTerminating(p) && !isFinished(p));
-  const ready = active.filter(isReady).length;
-  const updated = active.filter((p) => p.metadata.labels?.[TEMPLATE_HASH_LABEL] === hash).length;
-  const available = ready >= replicas;
-  return {
-    observedGeneration: d.metadata.generation ?? 1,
-    replicas: active.length,
-    updatedReplicas: updated,
-    readyReplicas: ready,
-    availableReplicas: ready,
-    ...(replicas - ready > 0 ? { unavailableReplicas: replicas - ready } : {}),
-    conditions: [
-      {
-        type: 'Available',
-        status: available ? 'True' : 'False',
-        reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
-        message: available
-          ? 'Deployment has minimum availability.'
-          : 'Deployment does not have minimum availability.',
-      },
-      {
-        type: 'Progressing',
-        status: 'True',
-        reason: updated >= replicas ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated',
-        message: `${updated} of ${replicas} pods run the current template.`,
-      },
-    ],
-  };
 }
 
 async function updateStatus(
@@ -145,6 +120,10 @@ async function updateStatus(
   replicas: number,
 ): Promise<void> {
   const status = deploymentStatus(d, pods, hash, replicas);
+  // An unfinished rollout is looked at again when its progress deadline passes.
+  const deadline = progressDeadlineIn(d, status);
+  if (deadline !== undefined)
+    ctx.queue.addAfter(`deploy/${d.metadata.namespace}/${d.metadata.name}`, deadline);
   if (stableJson(status) === stableJson(d.status ?? {})) return;
   try {
     await ctx.client.updateStatus(resources.deployments, { ...d, status });

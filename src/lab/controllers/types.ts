@@ -31,7 +31,12 @@ export interface PodTemplate {
 export interface DeploymentSpec {
   replicas?: number;
   selector?: { matchLabels?: Record<string, string> };
-  strategy?: { type?: 'RollingUpdate' | 'Recreate' };
+  strategy?: {
+    type?: 'RollingUpdate' | 'Recreate';
+    rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+  };
+  minReadySeconds?: number;
+  progressDeadlineSeconds?: number;
   template: PodTemplate;
 }
 
@@ -42,7 +47,14 @@ export interface DeploymentStatus {
   readyReplicas?: number;
   availableReplicas?: number;
   unavailableReplicas?: number;
-  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  conditions?: {
+    type: string;
+    status: string;
+    lastUpdateTime?: string;
+    lastTransitionTime?: string;
+    reason?: string;
+    message?: string;
+  }[];
 }
 
 export type Deployment = KubeObject<DeploymentSpec, DeploymentStatus>;
