@@ -387,4 +387,4 @@ export interface L7AuthorizationPolicy {
 }
 
 /** Istio's default HBONE port on waypoints and ztunnels. */
-export const HBONE_PORT = 15008;
+export { HBONE_PORT } from './ports.js';

@@ -3,6 +3,7 @@
  * to the API server from AMBIT_KUBE_SERVER with the token in AMBIT_KUBE_TOKEN_FILE.
  */
 import { join } from 'node:path';
+import { Port } from '../api/ports.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
@@ -14,8 +15,8 @@ export const USAGE = `usage: ambit controlplane [options]
   --lab N                 lab name (default $AMBIT_LAB or ambit)
   --state-dir D           CA state (default $AMBIT_STATE_DIR/labs/<lab>/controlplane)
   --ca-cert F --ca-key F  use this root CA instead of the one in the state dir
-  --port P                gRPC xDS + CA, TLS (default 15012)
-  --debug-port P          plain HTTP debug (default 15014)
+  --port P                gRPC xDS + CA, TLS (default ${Port.xds})
+  --debug-port P          plain HTTP debug (default ${Port.controlPlaneDebug})
   --host H                listen address (default 0.0.0.0)
   --trusted-accounts L    ns/sa list allowed to subscribe and impersonate (default istio-system/ztunnel)
   --cert-ttl D            default workload certificate lifetime (default 24h)
@@ -50,9 +51,9 @@ export async function run(args: string[]): Promise<number> {
     caCertFile: f.get('ca-cert'),
     caKeyFile: f.get('ca-key'),
     host: f.get('host') ?? '0.0.0.0',
-    port: f.int('port', 15012),
+    port: f.int('port', Port.xds),
     debugHost: f.get('host') ?? '0.0.0.0',
-    debugPort: f.int('debug-port', 15014),
+    debugPort: f.int('debug-port', Port.controlPlaneDebug),
     trustedAccounts: (f.get('trusted-accounts') ?? 'istio-system/ztunnel')
       .split(',')
       .filter(Boolean),

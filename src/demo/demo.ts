@@ -5,12 +5,15 @@
  * hop, and the kernel's own trace of the packets' path.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Annotation } from '../api/labels.js';
+import { Port } from '../api/ports.js';
 import { AmbitError, errorMessage } from '../errors.js';
 import type { KubeClient } from '../k8s/client.js';
 import { resources } from '../k8s/resources.js';
 import type { Pod } from '../k8s/types.js';
 import { defaultCluster } from '../lab/cluster/cluster.js';
 import { labPaths } from '../lab/cluster/paths.js';
+import { podNetns } from '../lab/conventions.js';
 import { installMesh, setAmbient } from '../lab/mesh/install.js';
 import { daemonRunning } from '../lab/orchestrator/daemons.js';
 import { labDown } from '../lab/orchestrator/down.js';
@@ -33,7 +36,7 @@ async function findPod(client: KubeClient, namespace: string, prefix: string): P
   const p = pods.find(
     (x) => x.metadata.name === prefix || x.metadata.name.startsWith(`${prefix}-`),
   );
-  const netns = p?.metadata.annotations?.['lab.ambit.dev/netns'];
+  const netns = p ? podNetns(p) : undefined;
   if (!p || !netns || !p.status?.podIP) {
     throw new AmbitError('DEMO_NO_POD', `no running pod ${namespace}/${prefix}*`, {
       value: prefix,
@@ -50,8 +53,7 @@ async function waitEnrolled(client: KubeClient, names: string[], timeoutMs: numb
     const ok = names.every((n) =>
       pods.some(
         (p) =>
-          p.metadata.name === n &&
-          p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled',
+          p.metadata.name === n && p.metadata.annotations?.[Annotation.redirection] === 'enabled',
       ),
     );
     if (ok) return;
@@ -143,7 +145,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         sleepPod,
         'http://httpbin:8000/delay/2',
         [ztA, ztB, httpbin],
-        [8000, 15008, 80],
+        [8000, Port.inbound, 80],
       );
       const show = (
         title: string,
@@ -161,7 +163,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       );
       show(
         '2. ztunnel A → ztunnel B (HBONE, mTLS on 15008)',
-        (s) => s.local.endsWith(':15008') || s.peer.endsWith(':15008'),
+        (s) => s.local.endsWith(`:${Port.inbound}`) || s.peer.endsWith(`:${Port.inbound}`),
       );
       show(
         "3. ztunnel B → httpbin (spoofed source: httpbin sees sleep's address)",

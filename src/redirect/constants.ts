@@ -38,7 +38,7 @@ export const TUN_PREFIX = 30;
 
 export const RouteTable = { inbound: 100, outbound: 101, proxy: 102 } as const;
 
-export const Port = { outbound: 15001, inbound: 15006, hbone: 15008, dns: 15053 } as const;
+// Ports: src/api/ports.ts (Istio's names; its `inbound` is HBONE 15008, not 15006).
 
 /** Inside the ztunnel netns: the TPROXY mark and the original-source return mark. */
 export const ZtunnelMark = { tproxy: '0x400/0xfff', origSrcReturn: '0x4d3/0xfff' } as const;

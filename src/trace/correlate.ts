@@ -7,6 +7,7 @@
  */
 import type { ConnectionPath, Hop, PacketKind, PacketPath } from './model.js';
 import type { Traversal } from './traversal.js';
+import { HBONE_PORT } from '../api/ports.js';
 
 export interface LinkPeer {
   netns: string;
@@ -209,7 +210,7 @@ export interface Correlated {
 }
 
 export function correlate(ts: readonly Traversal[], o: CorrelateOptions = {}): Correlated {
-  const hbonePort = o.hbonePort ?? 15008;
+  const hbonePort = o.hbonePort ?? HBONE_PORT;
   const traversals = new Map<Hop, Traversal>();
   const conns = groupConnections(ts, hbonePort)
     .map((c) => ({ c, part: partOf(c, o, hbonePort) }))

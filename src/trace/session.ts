@@ -5,6 +5,7 @@
  * inside the client's namespace; return the response, the path and the raw monitor lines.
  */
 import { run } from '../sys/exec.js';
+import { HBONE_PORT } from '../api/ports.js';
 import type { MonitorLine, TraceFlow } from '../sys/nftrace.js';
 import { buildPath, capture } from './capture.js';
 import type { TracePath } from './model.js';
@@ -40,7 +41,11 @@ export interface TraceResult {
 
 const STATUS_MARK = '\nambit-trace-http-status:';
 
-export function traceFlows(clientIp: string, clientPort: number, hbonePort = 15008): TraceFlow[] {
+export function traceFlows(
+  clientIp: string,
+  clientPort: number,
+  hbonePort = HBONE_PORT,
+): TraceFlow[] {
   return [
     { proto: 'tcp', src: clientIp, sport: clientPort },
     { proto: 'tcp', src: clientIp, exceptSport: clientPort },

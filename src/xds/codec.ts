@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { AmbitError } from '../errors.js';
+import { HBONE_PORT } from '../api/ports.js';
 import type {
   Address,
   Authorization,
@@ -197,7 +198,7 @@ function port(v: unknown, field: string, allowZero: boolean): number {
 
 function gatewayFromWire(g: Obj, field: string): GatewayAddress {
   const hbone = port(g.hboneMtlsPort, `${field}.hbone_mtls_port`, true);
-  const hboneMtlsPort = hbone === 0 ? 15008 : hbone;
+  const hboneMtlsPort = hbone === 0 ? HBONE_PORT : hbone;
   const addr = obj(g, 'address');
   const host = obj(g, 'hostname');
   if (g.destination === 'address' && addr) {

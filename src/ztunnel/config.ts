@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { AmbitError } from '../errors.js';
+import { HBONE_PORT, Port } from '../api/ports.js';
 
 export interface ZtunnelPorts {
   outbound: number;
@@ -61,17 +62,16 @@ export interface ZtunnelConfig {
 }
 
 export const DEFAULT_PORTS: ZtunnelPorts = {
-  outbound: 15001,
-  inboundPlaintext: 15006,
-  inbound: 15008,
-  dns: 15053,
-  admin: 15000,
-  metrics: 15020,
-  readiness: 15021,
+  outbound: Port.outbound,
+  inboundPlaintext: Port.inboundPlaintext,
+  inbound: Port.inbound,
+  dns: Port.dns,
+  admin: Port.admin,
+  metrics: Port.metrics,
+  readiness: Port.readiness,
 };
 
-/** Ports that must never be a destination: connecting there would loop into ztunnel itself. */
-export const ILLEGAL_PORTS = new Set([15001, 15006, 15008]);
+export { ILLEGAL_PORTS } from '../api/ports.js';
 
 function need(env: NodeJS.ProcessEnv, name: string): string {
   const v = env[name];
@@ -170,7 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ZtunnelConfig 
       value: rootFile,
     });
   }
-  const xdsAddress = env.XDS_ADDRESS || 'istiod.istio-system.svc:15012';
+  const xdsAddress = env.XDS_ADDRESS || `istiod.istio-system.svc:${Port.xds}`;
   const ports: ZtunnelPorts = {
     outbound: port(env, 'OUTBOUND_PORT', DEFAULT_PORTS.outbound),
     inboundPlaintext: port(env, 'INBOUND_PLAINTEXT_PORT', DEFAULT_PORTS.inboundPlaintext),
@@ -199,7 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ZtunnelConfig 
     statsHost: '0.0.0.0',
     transparent: true,
     spoof: 'transparent',
-    hbonePort: 15008,
+    hbonePort: HBONE_PORT,
     drainDeadlineMs: drainDeadline(env),
     stateWaitMs: 5000,
   };

@@ -46,7 +46,7 @@ function resolveGateway(
 ): { workload: Workload; ip: string; port: number } | undefined {
   if (gw.address) {
     const w = state.workloadByIp(gw.address.address);
-    if (w) return { workload: w, ip: gw.address.address, port: gw.hboneMtlsPort || 15008 };
+    if (w) return { workload: w, ip: gw.address.address, port: gw.hboneMtlsPort };
   }
   // A waypoint's address is usually its Service (status address = ClusterIP, or the hostname):
   // dial one healthy pod behind it, as Istio's ztunnel does.
@@ -58,7 +58,7 @@ function resolveGateway(
   if (!svc) return undefined;
   const eps = state.endpoints(svc).filter((w) => w.status === 'Healthy' && w.addresses[0]);
   const w = eps[Math.floor(random() * eps.length)];
-  return w ? { workload: w, ip: w.addresses[0]!, port: gw.hboneMtlsPort || 15008 } : undefined;
+  return w ? { workload: w, ip: w.addresses[0]!, port: gw.hboneMtlsPort } : undefined;
 }
 
 function isFromWaypoint(

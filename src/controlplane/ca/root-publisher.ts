@@ -8,6 +8,7 @@ import type { KubeClient } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
 import type { KubeObject } from '../../k8s/types.js';
 import type { Logger } from '../../log.js';
+import { Label } from '../../api/labels.js';
 
 export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert';
 export const ROOT_CERT_KEY = 'root-cert.pem';
@@ -36,7 +37,7 @@ export class RootCertPublisher {
           metadata: {
             name: ROOT_CERT_CONFIGMAP,
             namespace,
-            labels: { 'istio.io/config': 'true' },
+            labels: { [Label.config]: 'true' },
           },
           data: { [ROOT_CERT_KEY]: this.rootPem },
         });

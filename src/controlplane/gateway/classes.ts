@@ -3,10 +3,12 @@
  * (reference waypoint.md §1.1): `istio-waypoint` (the mesh's L7 proxy, no name suffix, listener
  * `mesh` 15008/HBONE) and `istio` (the ingress gateway, `<name>-istio`, HTTP listeners).
  */
+import { Label } from '../../api/labels.js';
+
 export const WAYPOINT_CLASS = 'istio-waypoint';
 export const INGRESS_CLASS = 'istio';
 
-export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+export const GATEWAY_NAME_LABEL = Label.gatewayName;
 export const MANAGED_LABEL = 'gateway.istio.io/managed';
 /** ambit's record of what it last applied, so unchanged Gateways cause no writes. */
 export const SPEC_HASH_ANNOTATION = 'ambit.dev/gateway-spec-hash';

@@ -21,6 +21,7 @@ import type {
   PolicyRule,
   StringListSource,
 } from './types.js';
+import { Annotation } from '../../api/labels.js';
 
 export interface ConvertResult {
   authorization?: Authorization;
@@ -335,7 +336,7 @@ export function convertPolicy(p: AuthorizationPolicy, opts: ModelOptions): Conve
     scope,
     action,
     rules,
-    dryRun: p.metadata.annotations?.['istio.io/dry-run'] === 'true',
+    dryRun: p.metadata.annotations?.[Annotation.dryRun] === 'true',
   };
   if (!http.length)
     return {

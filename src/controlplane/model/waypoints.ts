@@ -7,15 +7,17 @@
  * proxy pod is ready). A waypoint in another namespace must allow it on its HBONE listener
  * (`allowedRoutes.namespaces`: Same by default, All, Selector).
  */
+import { Label } from '../../api/labels.js';
+import { HBONE_PORT } from '../../api/ports.js';
 import type { GatewayAddress } from '../../api/workload.js';
 import type { Namespace, Pod, Service as KubeService } from '../../k8s/types.js';
 import { GATEWAY_NAME_LABEL, WAYPOINT_CLASS } from '../gateway/classes.js';
 import type { Gateway, GatewayListener } from './types.js';
 
 export { GATEWAY_NAME_LABEL, WAYPOINT_CLASS } from '../gateway/classes.js';
-export const USE_WAYPOINT = 'istio.io/use-waypoint';
-export const USE_WAYPOINT_NAMESPACE = 'istio.io/use-waypoint-namespace';
-export const WAYPOINT_FOR = 'istio.io/waypoint-for';
+export const USE_WAYPOINT = Label.useWaypoint;
+export const USE_WAYPOINT_NAMESPACE = Label.useWaypointNamespace;
+export const WAYPOINT_FOR = Label.waypointFor;
 
 export type WaypointFor = 'service' | 'workload' | 'all' | 'none';
 
@@ -50,7 +52,7 @@ export class WaypointIndex {
         namespace: ns,
         name,
         for: wpFor,
-        address: { address: { network: '', address: ip }, hboneMtlsPort: 15008 },
+        address: { address: { network: '', address: ip }, hboneMtlsPort: HBONE_PORT },
         allowed: hbone?.allowedRoutes?.namespaces,
       };
       this.byKey.set(`${ns}/${name}`, wp);

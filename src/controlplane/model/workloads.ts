@@ -5,12 +5,13 @@
  * select the pod with their resolved target ports.
  */
 import { isIP } from 'node:net';
+import { Annotation, Label } from '../../api/labels.js';
 import type { Workload, WorkloadType } from '../../api/workload.js';
 import type { Namespace, Pod, Service as KubeService } from '../../k8s/types.js';
 import type { ModelOptions } from './types.js';
 
-export const DATAPLANE_MODE = 'istio.io/dataplane-mode';
-export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
+export const DATAPLANE_MODE = Label.dataplaneMode;
+export const REDIRECTION_ANNOTATION = Annotation.redirection;
 
 export function podUid(pod: Pod, opts: ModelOptions): string {
   return `${opts.clusterId}//Pod/${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
@@ -68,16 +69,13 @@ export function workloadNameAndType(pod: Pod): { name: string; type: WorkloadTyp
 
 export function canonicalName(labels: Record<string, string>, workloadName: string): string {
   return (
-    labels['service.istio.io/canonical-name'] ??
-    labels['app.kubernetes.io/name'] ??
-    labels.app ??
-    workloadName
+    labels[Label.canonicalName] ?? labels['app.kubernetes.io/name'] ?? labels.app ?? workloadName
   );
 }
 
 export function canonicalRevision(labels: Record<string, string>): string {
   return (
-    labels['service.istio.io/canonical-revision'] ??
+    labels[Label.canonicalRevision] ??
     labels['app.kubernetes.io/version'] ??
     labels.version ??
     'latest'

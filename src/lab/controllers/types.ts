@@ -2,6 +2,7 @@
  * The fields of workload kinds the lab's controllers read, beyond the shared `src/k8s/types.ts`.
  */
 import type { KubeObject, ObjectMeta, PodSpec, PodStatus } from '../../k8s/types.js';
+import { LabAnnotation } from '../conventions.js';
 
 export interface Toleration {
   key?: string;
@@ -86,12 +87,9 @@ export interface LabNodeSpec {
 export type LabNode = KubeObject<LabNodeSpec, { conditions?: { type: string; status: string }[] }>;
 
 /** The annotation that pins a pod's address (the kubelet honours it). */
-export const POD_IP_ANNOTATION = 'lab.ambit.dev/ip';
-/**
- * On a DaemonSet's pod template: the host number inside each node's pod CIDR, so every node's
- * pod gets `<podCIDR base + offset>` (ztunnel at 10.244.N.3 is offset 3).
- */
-export const POD_IP_OFFSET_ANNOTATION = 'lab.ambit.dev/ip-offset';
+export const POD_IP_ANNOTATION = LabAnnotation.ip;
+/** On a DaemonSet's pod template: the host number inside each node's pod CIDR. */
+export const POD_IP_OFFSET_ANNOTATION = LabAnnotation.ipOffset;
 export const CONTROL_PLANE_TAINT = 'node-role.kubernetes.io/control-plane';
 
 export function isTerminating(p: LabPod): boolean {

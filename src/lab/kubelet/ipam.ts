@@ -5,8 +5,9 @@
  */
 import { AmbitError } from '../../errors.js';
 import { contains, formatIp, parseCidr, parseIp, size, type Cidr } from '../cluster/ipv4.js';
+import { LabAnnotation } from '../conventions.js';
 
-export const IP_ANNOTATION = 'lab.ambit.dev/ip';
+export const IP_ANNOTATION = LabAnnotation.ip;
 const ZTUNNEL_OFFSET = 3;
 
 export class Ipam {

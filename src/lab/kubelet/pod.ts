@@ -23,9 +23,10 @@ import { containerEnv } from './env.js';
 import { containerArgv, startContainer } from './runner.js';
 import { computeStatus, type ContainerView } from './status.js';
 import { podVolumes, volumeEnvName, writeConfigMapVolumes, writeToken } from './volumes.js';
+import { LabAnnotation } from '../conventions.js';
 
-export const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
-export const VETH_ANNOTATION = 'lab.ambit.dev/host-veth';
+export const NETNS_ANNOTATION = LabAnnotation.netns;
+export const VETH_ANNOTATION = LabAnnotation.hostVeth;
 const RETRY_MS = 1000;
 const REPORT_RETRY_MS = 2000;
 const TOKEN_RENEW_MS = 12 * 3600_000;

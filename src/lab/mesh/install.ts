@@ -7,16 +7,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Annotation, Label } from '../../api/labels.js';
+import { Port } from '../../api/ports.js';
 import { AmbitError, errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
 import type { KubeObject, Node, Pod } from '../../k8s/types.js';
 import { repoRoot } from '../cluster/paths.js';
+import { LabAnnotation } from '../conventions.js';
 import { applyObjects, parseManifests } from '../orchestrator/manifests.js';
 import { podReady } from '../orchestrator/wait.js';
 
 export const MESH_NAMESPACE = 'istio-system';
-export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
 
 export interface MeshOptions {
   /** ztunnel answers pods' DNS on 15053 (ISTIO_META_DNS_CAPTURE). */
@@ -45,8 +47,8 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
     metadata: {
       name: `ztunnel-${node.metadata.name}`,
       namespace: MESH_NAMESPACE,
-      labels: { app: 'ztunnel', 'sidecar.istio.io/inject': 'false' },
-      annotations: { 'ambient.istio.io/redirection': 'disabled', 'lab.ambit.dev/ip': ip },
+      labels: { app: 'ztunnel', [Label.sidecarInject]: 'false' },
+      annotations: { [Annotation.redirection]: 'disabled', [LabAnnotation.ip]: ip },
     },
     spec: {
       nodeName: node.metadata.name,
@@ -58,10 +60,10 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
           image: 'ambit/ztunnel',
           env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }],
           ports: [
-            { containerPort: 15008, name: 'hbone' },
-            { containerPort: 15020, name: 'metrics' },
+            { containerPort: Port.inbound, name: 'hbone' },
+            { containerPort: Port.metrics, name: 'metrics' },
           ],
-          readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021 } },
+          readinessProbe: { httpGet: { path: '/healthz/ready', port: Port.readiness } },
         },
       ],
       volumes: [{ name: 'istio-ca-root-cert', configMap: { name: 'istio-ca-root-cert' } }],
@@ -78,7 +80,7 @@ export function cniPod(node: Node): Pod {
       name: `istio-cni-node-${node.metadata.name}`,
       namespace: MESH_NAMESPACE,
       labels: { 'k8s-app': 'istio-cni-node' },
-      annotations: { 'ambient.istio.io/redirection': 'disabled' },
+      annotations: { [Annotation.redirection]: 'disabled' },
     },
     spec: {
       nodeName: node.metadata.name,
@@ -173,7 +175,7 @@ export async function setAmbient(
   await client.patch(
     resources.namespaces,
     namespace,
-    { metadata: { labels: { [DATAPLANE_MODE_LABEL]: enabled ? 'ambient' : null } } },
+    { metadata: { labels: { [Label.dataplaneMode]: enabled ? 'ambient' : null } } },
     { type: 'merge' },
   );
 }

@@ -7,6 +7,7 @@ import { resources } from '../../k8s/resources.js';
 import type { Node, Pod } from '../../k8s/types.js';
 import { netnsNames } from '../cluster/cluster.js';
 import { labPaths, stateRoot } from '../cluster/paths.js';
+import { podNetns } from '../conventions.js';
 import { start } from '../../sys/exec.js';
 import { readPidFile } from '../../sys/process.js';
 import { daemonRunning, listPidFiles, logFile, pidFile } from './daemons.js';
@@ -83,7 +84,7 @@ export async function labStatus(name: string, print: (l: string) => void): Promi
       age(p.metadata.creationTimestamp),
       p.status?.podIP ?? '<none>',
       p.spec?.nodeName ?? '<none>',
-      p.metadata.annotations?.['lab.ambit.dev/netns'] ?? '<none>',
+      podNetns(p) ?? '<none>',
     ]);
   }
   print(table(prows));
@@ -158,9 +159,7 @@ export async function labExec(
 ): Promise<number> {
   const client = labClient(name);
   const p = await findPod(client, namespace, pod, name);
-  const netns = p.spec?.hostNetwork
-    ? netnsNames.node(name, p.spec.nodeName ?? '')
-    : p.metadata.annotations?.['lab.ambit.dev/netns'];
+  const netns = p.spec?.hostNetwork ? netnsNames.node(name, p.spec.nodeName ?? '') : podNetns(p);
   if (!netns || !existsSync(`/run/netns/${netns}`)) {
     throw new AmbitError('LAB_POD_NOT_RUNNING', `pod ${namespace}/${pod} has no network yet`, {
       value: pod,

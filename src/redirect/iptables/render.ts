@@ -4,12 +4,12 @@
  * Order and content follow Istio 1.20's `CreateRulesOnNode` / `CreateRulesWithinNodeProxyNS`.
  * Pure: no I/O here.
  */
+import { Port } from '../../api/ports.js';
 import {
   InboundTun,
   IPSET_NAME,
   Mark,
   OutboundTun,
-  Port,
   RouteTable,
   ZtunnelMark,
 } from '../constants.js';
@@ -176,9 +176,9 @@ export function ztunnelRules(zIp: string): string[] {
   const tproxy = (port: number): string =>
     `-j TPROXY --on-port ${port} --on-ip 127.0.0.1 --tproxy-mark ${ZtunnelMark.tproxy}`;
   return [
-    `-A PREROUTING -i ${InboundTun.ztunnelDev} -p tcp -m tcp --dport ${Port.hbone} ${tproxy(Port.hbone)}`,
+    `-A PREROUTING -i ${InboundTun.ztunnelDev} -p tcp -m tcp --dport ${Port.inbound} ${tproxy(Port.inbound)}`,
     `-A PREROUTING -i ${OutboundTun.ztunnelDev} -p tcp ${tproxy(Port.outbound)}`,
-    `-A PREROUTING -i ${InboundTun.ztunnelDev} -p tcp ${tproxy(Port.inbound)}`,
+    `-A PREROUTING -i ${InboundTun.ztunnelDev} -p tcp ${tproxy(Port.inboundPlaintext)}`,
     `-A PREROUTING ! -d ${zIp}/32 -i eth0 -p tcp -j MARK --set-xmark ${ZtunnelMark.origSrcReturn}`,
   ];
 }

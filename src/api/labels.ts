@@ -1,0 +1,33 @@
+/**
+ * Istio's and Gateway API's labels and annotations that ambit reads or writes, the one home for
+ * these keys (Istio's names from its `pkg/config/constants` and `label`/`annotation` packages).
+ */
+export const Label = {
+  /** Namespace or pod: `ambient` enrols in the mesh, `none` (pod) opts out. */
+  dataplaneMode: 'istio.io/dataplane-mode',
+  /** Namespace, service or pod: the waypoint that serves it (`none` opts out). */
+  useWaypoint: 'istio.io/use-waypoint',
+  /** With useWaypoint: the waypoint's namespace when not the object's own. */
+  useWaypointNamespace: 'istio.io/use-waypoint-namespace',
+  /** Gateway: which traffic a waypoint serves: service | workload | all | none. */
+  waypointFor: 'istio.io/waypoint-for',
+  /** The Gateway a gateway's pods and services belong to (Gateway API). */
+  gatewayName: 'gateway.networking.k8s.io/gateway-name',
+  /** Pod: the service name in telemetry, before app.kubernetes.io/name and app. */
+  canonicalName: 'service.istio.io/canonical-name',
+  /** Pod: the revision in telemetry, before app.kubernetes.io/version and version. */
+  canonicalRevision: 'service.istio.io/canonical-revision',
+  /** ConfigMap: istiod-owned mesh config such as the published root certificate. */
+  config: 'istio.io/config',
+  /** Pod: `false` keeps the sidecar injector away (ztunnel's own pods). */
+  sidecarInject: 'sidecar.istio.io/inject',
+} as const;
+
+export const Annotation = {
+  /** Pod: `enabled` once the node agent captures it; `disabled` keeps it out of capture. */
+  redirection: 'ambient.istio.io/redirection',
+  /** Pod: present when a sidecar was injected (such pods are never captured). */
+  sidecarStatus: 'sidecar.istio.io/status',
+  /** AuthorizationPolicy: `true` evaluates without enforcing. */
+  dryRun: 'istio.io/dry-run',
+} as const;
