@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { AmbitError } from '../errors.js';
 import { checkLabName, defaultCluster, parseCluster } from '../lab/cluster/cluster.js';
 import { labPaths } from '../lab/cluster/paths.js';
+import { DEFAULT_LAB } from '../lab/conventions.js';
 
 type Entry = { run(args: string[]): Promise<number> };
 
@@ -112,11 +113,11 @@ export async function run(args: string[]): Promise<number> {
     case 'down': {
       requireRoot();
       const { labDown } = await import('../lab/orchestrator/down.js');
-      return labDown(parseFlags(rest).name ?? 'ambit', print);
+      return labDown(parseFlags(rest).name ?? DEFAULT_LAB, print);
     }
     case 'status': {
       const { labStatus } = await import('../lab/orchestrator/status.js');
-      return labStatus(parseFlags(rest).name ?? 'ambit', print);
+      return labStatus(parseFlags(rest).name ?? DEFAULT_LAB, print);
     }
     case 'list': {
       const { labList } = await import('../lab/orchestrator/status.js');
@@ -131,7 +132,7 @@ export async function run(args: string[]): Promise<number> {
         throw new AmbitError('CLI_USAGE', 'usage: ambit lab exec [-n ns] <pod> -- <cmd...>');
       }
       const { labExec } = await import('../lab/orchestrator/status.js');
-      return labExec(f.name ?? 'ambit', f.namespace, pod, cmd);
+      return labExec(f.name ?? DEFAULT_LAB, f.namespace, pod, cmd);
     }
     case 'logs': {
       const f = parseFlags(rest);
@@ -139,12 +140,12 @@ export async function run(args: string[]): Promise<number> {
       if (!pod)
         throw new AmbitError('CLI_USAGE', 'usage: ambit lab logs [-n ns] <pod> [-c container]');
       const { labLogs } = await import('../lab/orchestrator/status.js');
-      return labLogs(f.name ?? 'ambit', f.namespace, pod, f.container, (t) =>
+      return labLogs(f.name ?? DEFAULT_LAB, f.namespace, pod, f.container, (t) =>
         process.stdout.write(t),
       );
     }
     case 'kubeconfig':
-      print(labPaths(parseFlags(rest).name ?? 'ambit').kubeconfig);
+      print(labPaths(parseFlags(rest).name ?? DEFAULT_LAB).kubeconfig);
       return 0;
     case undefined:
     case '-h':

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AmbitError } from '../errors.js';
+import { labOrDefault } from '../lab/conventions.js';
 import { IptablesBackend } from '../redirect/iptables/backend.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { nodeRulesReport } from '../redirect/rules-view.js';
@@ -24,7 +25,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const lab = labOrDefault(values.lab);
   const paths = agentPaths(lab, node);
   if (!existsSync(`/run/netns/${nodeNetns(lab, node)}`)) {
     throw new AmbitError('NODE_NOT_FOUND', `no node ${node} in lab ${lab}`, {

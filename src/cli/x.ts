@@ -10,7 +10,7 @@ import {
   fetchConnections,
   formatConnections,
   labKubeClient,
-} from '../controlplane/inspect.js';
+} from './inspect.js';
 
 const USAGE = `usage: ambit x <command>
   config-dump [--lab N] [--server URL] --node NODE   workloads (seed-004 JSON), services, policies for NODE

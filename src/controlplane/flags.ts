@@ -12,8 +12,3 @@ export function parseDuration(v: string, flag: string): number {
   const mult = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
   return Number(m[1]) * mult;
 }
-
-/** The lab's state directory: `${AMBIT_STATE_DIR:-/var/lib/ambit}/labs/<lab>`. */
-export function labStateDir(lab: string, env: NodeJS.ProcessEnv = process.env): string {
-  return `${env.AMBIT_STATE_DIR ?? '/var/lib/ambit'}/labs/${lab}`;
-}

@@ -2,13 +2,12 @@
  * `ambit controlplane`: istiod for ambit. Runs in its pod (image ambit/controlplane) and talks
  * to the API server from AMBIT_KUBE_SERVER with the token in AMBIT_KUBE_TOKEN_FILE.
  */
-import { join } from 'node:path';
 import { Port } from '../api/ports.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
 import { parseFlags } from '../flags.js';
-import { labStateDir, parseDuration } from './flags.js';
+import { parseDuration } from './flags.js';
 import { startControlPlane } from './server.js';
 
 export const USAGE = `usage: ambit controlplane [options]
@@ -25,7 +24,12 @@ export const USAGE = `usage: ambit controlplane [options]
   --trust-domain TD       (default cluster.local)
 environment: AMBIT_KUBE_SERVER, AMBIT_KUBE_TOKEN_FILE, INSTANCE_IP (added to the serving cert)`;
 
-export async function run(args: string[]): Promise<number> {
+export interface Defaults {
+  /** The CA state dir when --state-dir is not given, from --lab (the CLI knows the lab's layout). */
+  stateDir(lab: string | undefined): string;
+}
+
+export async function run(args: string[], defaults: Defaults): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
     console.log(USAGE);
     return 0;
@@ -36,8 +40,7 @@ export async function run(args: string[]): Promise<number> {
       value: f.positional[0],
       hint: 'see ambit controlplane --help',
     });
-  const lab = f.get('lab') ?? process.env.AMBIT_LAB ?? 'ambit';
-  const stateDir = f.get('state-dir') ?? join(labStateDir(lab), 'controlplane');
+  const stateDir = f.get('state-dir') ?? defaults.stateDir(f.get('lab'));
   const log = createLogger('controlplane');
   const kube = KubeClient.fromEnv();
   const servingNames = [

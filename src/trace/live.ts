@@ -5,11 +5,12 @@
  * namespace named `<lab>-*` is armed.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { resources } from '../k8s/resources.js';
 import type { Pod } from '../k8s/types.js';
+import { labPaths } from '../lab/cluster/paths.js';
+import { DEFAULT_LAB, podNetns } from '../lab/conventions.js';
 import { listNetns } from '../sys/nftrace.js';
 import { traceCurl, type TraceResult } from './session.js';
 
@@ -23,14 +24,8 @@ export interface LiveOptions {
   clientPort?: number;
 }
 
-const NETNS_ANNOTATION = 'lab.ambit.dev/netns';
-
-export function labStateDir(lab: string): string {
-  return join(process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs', lab);
-}
-
 function apiServer(lab: string): string {
-  const file = join(labStateDir(lab), 'apiserver.url');
+  const file = labPaths(lab).apiserverUrl;
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (err) {
@@ -43,7 +38,7 @@ function apiServer(lab: string): string {
 }
 
 export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
-  const lab = opts.lab ?? 'ambit';
+  const lab = opts.lab ?? DEFAULT_LAB;
   const kube = new KubeClient({ server: opts.server ?? apiServer(lab) });
   const ns = opts.namespace ?? 'default';
   const pods = (await kube.list<Pod>(resources.pods)).items;
@@ -59,7 +54,7 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
       hint: 'list pods with `kubectl get pods -A`; pass -n for another namespace',
     });
   }
-  const clientNetns = pod.metadata.annotations?.[NETNS_ANNOTATION];
+  const clientNetns = podNetns(pod);
   const clientIp = pod.status?.podIP;
   if (!clientNetns || !clientIp) {
     throw new AmbitError('TRACE_POD_NOT_RUNNING', `pod ${ns}/${opts.pod} has no netns or IP yet`, {
@@ -69,7 +64,7 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
   }
   const names = new Map<string, string>();
   for (const p of pods) {
-    const n = p.metadata.annotations?.[NETNS_ANNOTATION];
+    const n = podNetns(p);
     // hostNetwork pods share their node's namespace, which keeps the node's name.
     if (n && !(p.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork) {
       names.set(n, p.metadata.name);

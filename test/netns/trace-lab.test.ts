@@ -12,7 +12,8 @@ import { resources } from '../../src/k8s/resources.js';
 import type { Pod } from '../../src/k8s/types.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
-import { labStateDir, traceLive } from '../../src/trace/live.js';
+import { labPaths } from '../../src/lab/cluster/paths.js';
+import { traceLive } from '../../src/trace/live.js';
 import type { Hop } from '../../src/trace/model.js';
 import { renderPath } from '../../src/trace/render.js';
 import { assertSeedsPath } from '../helpers/trace-expect.js';
@@ -31,7 +32,7 @@ async function ambitRun(args: string[], timeoutMs: number) {
 }
 
 function client(): KubeClient {
-  const server = readFileSync(join(labStateDir(lab), 'apiserver.url'), 'utf8').trim();
+  const server = readFileSync(labPaths(lab).apiserverUrl, 'utf8').trim();
   return new KubeClient({ server });
 }
 

@@ -6,6 +6,7 @@
 import { parse } from 'yaml';
 import { AmbitError } from '../../errors.js';
 import { contains, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
+import { DEFAULT_LAB } from '../conventions.js';
 
 export type NodeRole = 'control-plane' | 'worker';
 
@@ -25,7 +26,7 @@ export interface Cluster {
 }
 
 /** The seeds' cluster (DESIGN.md, "The default lab"). */
-export function defaultCluster(name = 'ambit'): Cluster {
+export function defaultCluster(name = DEFAULT_LAB): Cluster {
   return {
     name,
     underlay: { cidr: '172.18.0.0/16', gateway: '172.18.0.1' },

@@ -12,6 +12,7 @@ import { labPaths } from '../cluster/paths.js';
 import { EventRecorder } from './events.js';
 import { Ipam } from './ipam.js';
 import { Kubelet } from './kubelet.js';
+import { labOrDefault } from '../conventions.js';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -19,7 +20,7 @@ function flag(args: string[], name: string): string | undefined {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const lab = flag(args, '--lab') ?? process.env.AMBIT_LAB ?? 'ambit';
+  const lab = labOrDefault(flag(args, '--lab'));
   const nodeName = flag(args, '--node');
   if (!nodeName) {
     throw new AmbitError('CLI_USAGE', 'usage: ambit lab kubelet --lab N --node X');

@@ -3,21 +3,27 @@
  * needing it to run), and fetch the running control plane's view of connected ztunnels.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { Port } from '../api/ports.js';
+import {
+  buildModel,
+  renderConfigDump,
+  type ConfigDump,
+  type Snapshot,
+} from '../controlplane/model/index.js';
+import type { ConnectionInfo } from '../controlplane/xds/ads.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { resources, type Resource } from '../k8s/resources.js';
 import type { KubeObject, Pod } from '../k8s/types.js';
+import { labPaths } from '../lab/cluster/paths.js';
+import { labOrDefault, podNetns } from '../lab/conventions.js';
 import { httpGetInNetns } from '../sys/netns-http.js';
-import { labStateDir } from './flags.js';
-import { buildModel, renderConfigDump, type ConfigDump, type Snapshot } from './model/index.js';
-import type { ConnectionInfo } from './xds/ads.js';
 
 /** The API server of a lab (`<state>/apiserver.url`), else AMBIT_KUBE_SERVER. */
 export function labKubeClient(lab: string | undefined, server?: string): KubeClient {
   if (server) return new KubeClient({ server });
-  const name = lab ?? process.env.AMBIT_LAB ?? 'ambit';
-  const file = join(labStateDir(name), 'apiserver.url');
+  const name = labOrDefault(lab);
+  const file = labPaths(name).apiserverUrl;
   if (existsSync(file)) return new KubeClient({ server: readFileSync(file, 'utf8').trim() });
   if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
   throw new AmbitError('X_NO_LAB', `lab ${name} is not running (no ${file})`, {
@@ -74,15 +80,13 @@ export async function fetchConnections(kube: KubeClient): Promise<ConnectionInfo
     namespace: 'istio-system',
     labelSelector: 'app=istiod',
   });
-  const pod = pods.items.find(
-    (p) => p.status?.phase === 'Running' && p.metadata.annotations?.['lab.ambit.dev/netns'],
-  );
+  const pod = pods.items.find((p) => p.status?.phase === 'Running' && podNetns(p));
   if (!pod)
     throw new AmbitError('X_NO_CONTROLPLANE', 'no running istiod pod in istio-system', {
       hint: 'is the mesh installed? (`ambit lab status`)',
     });
-  const netns = pod.metadata.annotations!['lab.ambit.dev/netns']!;
-  const body = await httpGetInNetns(netns, 'http://127.0.0.1:15014/debug/connections');
+  const url = `http://127.0.0.1:${Port.controlPlaneDebug}/debug/connections`;
+  const body = await httpGetInNetns(podNetns(pod)!, url);
   return JSON.parse(body) as ConnectionInfo[];
 }
 
