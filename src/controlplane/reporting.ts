@@ -14,7 +14,7 @@ export const CONDITION = 'ZtunnelAccepted';
 
 export function conditionOf(r: PolicyReport): Condition {
   return {
-    type: CONDITION,
+    type: r.conditionType ?? CONDITION,
     status: r.accepted ? 'True' : 'False',
     reason: r.reason,
     message: r.message,
@@ -50,12 +50,16 @@ export class PolicyReporter {
     reports: PolicyReport[],
     policy: (ns: string, name: string) => AuthorizationPolicy | undefined,
   ): Promise<void> {
+    // A policy can have two reports (ztunnel's and the waypoint's): the second builds on what
+    // the first wrote in this pass, not on the (older) cached object.
+    const written = new Map<string, Condition[]>();
     for (const r of reports) {
       const p = policy(r.namespace, r.name);
       if (!p) continue;
       const want = conditionOf(r);
-      const conditions = p.status?.conditions ?? [];
-      const have = conditions.find((c) => c.type === CONDITION);
+      const pkey = `${r.namespace}/${r.name}`;
+      const conditions = written.get(pkey) ?? p.status?.conditions ?? [];
+      const have = conditions.find((c) => c.type === want.type);
       const same =
         have &&
         have.status === want.status &&
@@ -63,11 +67,13 @@ export class PolicyReporter {
         have.message === want.message &&
         have.observedGeneration === want.observedGeneration;
       if (!same) {
+        const next = [...conditions.filter((c) => c.type !== want.type), want];
+        written.set(pkey, next);
         try {
           await this.kube.patch(
             resources.authorizationpolicies,
             r.name,
-            { status: { conditions: [...conditions.filter((c) => c.type !== CONDITION), want] } },
+            { status: { conditions: next } },
             { namespace: r.namespace, type: 'merge', subresource: 'status' },
           );
         } catch (err) {

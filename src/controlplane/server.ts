@@ -2,6 +2,7 @@
  * The control plane assembled: registry (watch) → model → resource store → delta ADS push, the
  * CA on the same TLS gRPC port, root-certificate ConfigMaps, policy status, debug HTTP.
  */
+import { TYPE_WAYPOINT_CONFIG } from '../api/waypoint-resource.js';
 import { TYPE_ADDRESS, TYPE_AUTHORIZATION } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
 import type { KubeClient } from '../k8s/client.js';
@@ -14,12 +15,22 @@ import { RootCertPublisher } from './ca/root-publisher.js';
 import { createCertificateHandler, type PodSource } from './ca/service.js';
 import { startDebugServer } from './debug.js';
 import { GatewayController } from './gateway/controller.js';
-import { addressesOf, type AuthorizationPolicy, type ModelOptions } from './model/index.js';
+import { buildWaypointConfigs } from './l7/config.js';
+import { RouteStatusWriter } from './l7/route-status.js';
+import { waypointScope } from './l7/scope.js';
+import {
+  addressesOf,
+  defaultModelOptions,
+  type AuthorizationPolicy,
+  type Gateway,
+  type ModelOptions,
+} from './model/index.js';
+import type { GRPCRoute, HTTPRoute } from './model/routes-types.js';
 import { Registry } from './registry.js';
 import { PolicyReporter } from './reporting.js';
 import { AdsServer } from './xds/ads.js';
 import { startGrpcServer } from './xds/grpc-server.js';
-import { publish } from './xds/publish.js';
+import { publish, publishWaypointConfigs } from './xds/publish.js';
 import { ResourceStore } from './xds/store.js';
 
 export interface ControlPlaneOptions {
@@ -86,20 +97,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (ip && ip !== 'None') names.add(ip);
   const serving = await ca.issueServing([...names]);
 
-  const store = new ResourceStore([TYPE_ADDRESS, TYPE_AUTHORIZATION]);
+  const store = new ResourceStore([TYPE_ADDRESS, TYPE_AUTHORIZATION, TYPE_WAYPOINT_CONFIG]);
   const authenticator = opts.authenticator ?? new TokenReviewAuthenticator(kube);
   const ads = new AdsServer({
     store,
     log: log.child('xds'),
     authenticator,
     trustedAccounts: opts.trustedAccounts,
+    // Waypoints subscribe with their own service account and get only their own config.
+    scopeOf: (caller) =>
+      waypointScope(caller, (registry.informers.get('gateways')?.list() ?? []) as Gateway[]),
   });
+  const modelOptions = { ...defaultModelOptions, ...opts.model };
   const registry = new Registry(kube, log.child('registry'), opts.model, opts.debounceMs);
   const reporter = new PolicyReporter(kube, log.child('status'));
+  let attachedRoutes = new Map<string, number>();
   const gateways = new GatewayController(kube, log.child('gateway'), {
     xdsAddress: opts.gatewayXdsAddress,
-    domainSuffix: opts.model?.domainSuffix,
+    domainSuffix: modelOptions.domainSuffix,
+    attachedRoutes: (gw) => {
+      const n =
+        attachedRoutes.get(`${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`) ?? 0;
+      return Object.fromEntries((gw.spec?.listeners ?? []).map((l) => [l.name ?? '', n]));
+    },
   });
+  const routeStatus = new RouteStatusWriter(kube, log.child('route-status'));
   const rootPublisher = new RootCertPublisher(kube, ca.rootPem, log.child('root-cert'));
 
   registry.on('model', (model) => {
@@ -112,12 +134,41 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         addressVersion: store.version(TYPE_ADDRESS),
         policyVersion: store.version(TYPE_AUTHORIZATION),
       });
+    const snap = registry.snapshot();
+    let waypointReports: typeof model.reports = [];
+    try {
+      const wc = buildWaypointConfigs(snap, model, modelOptions);
+      if (publishWaypointConfigs(store, wc.configs))
+        log.info('waypoint config changed', {
+          waypoints: wc.configs.size,
+          version: store.version(TYPE_WAYPOINT_CONFIG),
+        });
+      waypointReports = wc.policyReports;
+      attachedRoutes = new Map();
+      for (const r of wc.routes)
+        for (const p of r.parents)
+          if (p.kind === 'Gateway' && p.parent && p.key && !r.problems.accepted)
+            attachedRoutes.set(p.key, (attachedRoutes.get(p.key) ?? 0) + 1);
+      const kindKey = { HTTPRoute: 'httpRoutes', GRPCRoute: 'grpcRoutes' } as const;
+      void routeStatus.write(
+        wc.routes,
+        (kind, ns, name) =>
+          registry.informers
+            .get(kindKey[kind as keyof typeof kindKey])
+            ?.cache.get(`${ns}/${name}`) as HTTPRoute | GRPCRoute | undefined,
+      );
+    } catch (err) {
+      log.error('waypoint config build failed; waypoints keep their last config', {
+        error: errorMessage(err),
+      });
+    }
     const policies = registry.informers.get('policies');
     void reporter.report(
-      model.reports,
+      // Policies with targetRefs are the waypoints' (WaypointAccepted), not ztunnel's.
+      [...model.reports.filter((r) => r.reason !== 'NotApplicable'), ...waypointReports],
       (ns, name) => policies?.cache.get(`${ns}/${name}`) as AuthorizationPolicy | undefined,
     );
-    void gateways.reconcile(registry.snapshot());
+    void gateways.reconcile(snap);
   });
   registry.on('namespace', (ns) => void rootPublisher.ensure(ns.metadata.name));
 

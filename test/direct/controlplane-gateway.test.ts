@@ -3,7 +3,10 @@
  * control plane create its ServiceAccount, Deployment and Service (owned by the Gateway) and write
  * its status; once a waypoint pod is ready the status gets addresses and Programmed=True, and the
  * bound Service and Workloads pushed to a ztunnel carry the waypoint; labels change that within
- * a push; a bad listener is reported with Istio's reason; deleting the Gateway takes the objects.
+ * a push; the waypoint subscribes with its own token and gets only its own WaypointConfig (ACKed,
+ * NACK keeps state), updated within a push when a route or policy changes, with route and policy
+ * status written; a bad listener is reported with Istio's reason; deleting the Gateway takes
+ * the objects.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -13,7 +16,21 @@ import { startControlPlane, type ControlPlane } from '../../src/controlplane/ser
 import { resources } from '../../src/k8s/resources.js';
 import type { KubeObject, Service } from '../../src/k8s/types.js';
 import { createLogger } from '../../src/log.js';
+import type { WaypointConfig } from '../../src/api/waypoint-config.js';
+import { TYPE_WAYPOINT_CONFIG } from '../../src/api/waypoint-resource.js';
+import type { AuthorizationPolicy } from '../../src/controlplane/model/types.js';
+import type { HTTPRoute } from '../../src/controlplane/model/routes-types.js';
+import type { Pod } from '../../src/k8s/types.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
+import { bearerMetadata, openChannel } from '../../src/xds/transport.js';
+import { decodeWaypointConfig } from '../../src/xds/waypoint-codec.js';
+import {
+  ADS_PATH,
+  decodeDeltaResponse,
+  encodeDeltaRequest,
+  type DeltaRequest,
+  type DeltaResponse,
+} from '../../src/xds/wire.js';
 import {
   createPod,
   ensureNamespace,
@@ -27,6 +44,7 @@ import {
 let cluster: TestCluster;
 let cp: ControlPlane;
 let client: DeltaXdsClient;
+let waypointPod: Pod;
 const quiet = createLogger('test', () => undefined);
 
 before(async () => {
@@ -114,7 +132,7 @@ void test('a waypoint Gateway is deployed, programmed, and bound services get it
   assert.equal(httpbinSvc()?.waypoint, undefined, 'a waypoint without a ready pod binds nothing');
 
   // The pod the lab's Deployment controller and kubelet would make, ready.
-  await createPod(kube, {
+  waypointPod = await createPod(kube, {
     name: 'waypoint-6d9f-abcde',
     namespace: 'default',
     node: 'worker',
@@ -160,6 +178,211 @@ void test('a waypoint Gateway is deployed, programmed, and bound services get it
     httpbinSvc() && !httpbinSvc()?.waypoint ? true : false,
   );
   assert.ok(httpbinPod()?.waypoint, 'the pod keeps the namespace binding');
+});
+
+/** A raw delta-ADS subscription to the waypoint type, ACKing (or NACKing) each response. */
+function subscribeWaypoint(tokenFile: string, nack = () => false) {
+  const channel = openChannel({ address: `127.0.0.1:${cp.grpcPort}`, rootCa: cp.ca.rootPem });
+  const stream = channel.makeBidiStreamRequest<DeltaRequest, DeltaResponse>(
+    ADS_PATH,
+    encodeDeltaRequest,
+    decodeDeltaResponse,
+    bearerMetadata(tokenFile),
+  );
+  const responses: DeltaResponse[] = [];
+  let error: Error | undefined;
+  stream.on('data', (res: DeltaResponse) => {
+    responses.push(res);
+    const reject = nack();
+    stream.write({
+      typeUrl: res.typeUrl,
+      resourceNamesSubscribe: [],
+      resourceNamesUnsubscribe: [],
+      initialResourceVersions: {},
+      responseNonce: res.nonce,
+      ...(reject ? { errorDetail: { code: 3, message: 'rejected by the test' } } : {}),
+    });
+  });
+  stream.on('error', (e: Error) => (error = e));
+  stream.write({
+    node: {
+      id: 'waypoint~10.244.1.20~waypoint-6d9f-abcde.default~default.svc.cluster.local',
+      cluster: 'Kubernetes',
+      metadata: { NODE_NAME: 'worker', NAME: 'waypoint-6d9f-abcde', NAMESPACE: 'default' },
+    },
+    typeUrl: TYPE_WAYPOINT_CONFIG,
+    resourceNamesSubscribe: [],
+    resourceNamesUnsubscribe: [],
+    initialResourceVersions: {},
+    responseNonce: '',
+  });
+  const latest = (): WaypointConfig | undefined => {
+    for (let i = responses.length - 1; i >= 0; i--) {
+      const r = responses[i]!.resources.find((x) => x.name === 'default/waypoint');
+      if (r) return decodeWaypointConfig(r.value);
+    }
+    return undefined;
+  };
+  return {
+    responses,
+    latest,
+    error: () => error,
+    close: () => {
+      stream.cancel();
+      channel.close();
+    },
+  };
+}
+
+void test('the waypoint gets only its own config over xDS; routes and policies update it', async () => {
+  const kube = cluster.kube;
+  // A second waypoint in the namespace: its config must never reach the first one.
+  await kube.create<Gateway>(resources.gateways, {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: 'second', namespace: 'default' },
+    spec: {
+      gatewayClassName: 'istio-waypoint',
+      listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+    },
+  });
+  await kube.patch(
+    resources.services,
+    'httpbin',
+    { metadata: { labels: { 'istio.io/use-waypoint': null } } },
+    { namespace: 'default', type: 'merge' },
+  );
+  const token = await podToken(kube, waypointPod, cluster.dir);
+  const sub = subscribeWaypoint(token);
+  try {
+    const first = await until(
+      'a config serving httpbin',
+      () => {
+        const c = sub.latest();
+        return c?.services.some((x) => x.serves && x.name === 'httpbin') ? c : undefined;
+      },
+      10_000,
+    );
+    assert.equal(first.waypoint.name, 'waypoint');
+    assert.equal(first.waypoint.identity, 'spiffe://cluster.local/ns/default/sa/waypoint');
+    assert.deepEqual(
+      first.services.filter((s) => s.serves).map((s) => s.name),
+      ['httpbin'],
+    );
+    assert.ok(
+      sub.responses.every((r) => r.resources.every((x) => x.name === 'default/waypoint')),
+      "never another waypoint's config",
+    );
+    await until('the ACK recorded', () =>
+      cp.ads
+        .connections()
+        .some(
+          (c) =>
+            c.caller === 'system:serviceaccount:default:waypoint' &&
+            c.types[TYPE_WAYPOINT_CONFIG]?.lastAck,
+        ),
+    );
+
+    // An HTTPRoute on httpbin and a Gateway-targeted DENY arrive as a new version.
+    await kube.create<HTTPRoute>(resources.httproutes, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'httpbin-route', namespace: 'default' },
+      spec: {
+        parentRefs: [{ group: '', kind: 'Service', name: 'httpbin', port: 8000 }],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/get' } }],
+            backendRefs: [
+              { name: 'httpbin', port: 8000, weight: 90 },
+              { name: 'missing', port: 80, weight: 10 },
+            ],
+          },
+        ],
+      },
+    });
+    await kube.create<AuthorizationPolicy>(resources.authorizationpolicies, {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'deny-delete', namespace: 'default' },
+      spec: {
+        targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }],
+        action: 'DENY',
+        rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }],
+      },
+    });
+    const updated = await until('routes and policy in the config', () => {
+      const c = sub.latest();
+      return c && c.httpRoutes.length === 1 && c.authorizationPolicies.length === 1 ? c : undefined;
+    });
+    assert.notEqual(updated.version, first.version);
+    assert.deepEqual(
+      updated.httpRoutes[0]?.rules[0]?.backends.map((b) => b.kind),
+      ['service', 'invalid'],
+    );
+    const route = await until('route status', async () => {
+      const r = await kube.get<HTTPRoute>(resources.httproutes, 'httpbin-route', 'default');
+      return r.status?.parents?.length ? r : undefined;
+    });
+    assert.deepEqual(
+      route.status!.parents![0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`),
+      ['Accepted=True/Accepted', 'ResolvedRefs=False/BackendNotFound'],
+    );
+    const pol = await until('policy status', async () => {
+      const p = await kube.get<AuthorizationPolicy>(
+        resources.authorizationpolicies,
+        'deny-delete',
+        'default',
+      );
+      return p.status?.conditions?.find((c) => c.type === 'WaypointAccepted') ? p : undefined;
+    });
+    const wc = pol.status!.conditions!.find((c) => c.type === 'WaypointAccepted')!;
+    assert.equal(wc.status, 'True');
+    assert.equal(
+      pol.status!.conditions!.find((c) => c.type === 'ZtunnelAccepted'),
+      undefined,
+      'a targetRefs policy is not reported as ztunnel’s',
+    );
+  } finally {
+    sub.close();
+  }
+});
+
+void test('a waypoint that NACKs keeps being offered the config; others are refused', async () => {
+  const token = await podToken(cluster.kube, waypointPod, cluster.dir);
+  let n = 0;
+  const sub = subscribeWaypoint(token, () => ++n === 1);
+  try {
+    await until('a NACK recorded', () =>
+      cp.ads.connections().some((c) => c.types[TYPE_WAYPOINT_CONFIG]?.lastNack),
+    );
+    // The next change resends what was NACKed.
+    await cluster.kube.patch(
+      resources.authorizationpolicies,
+      'deny-delete',
+      { spec: { rules: [{ to: [{ operation: { methods: ['DELETE', 'PUT'] } }] }] } },
+      { namespace: 'default', type: 'merge' },
+    );
+    const c = await until('the resend after the NACK', () => {
+      const x = sub.responses.length > 1 ? sub.latest() : undefined;
+      return x?.authorizationPolicies[0]?.rules[0]?.to?.[0]?.methods?.includes('PUT')
+        ? x
+        : undefined;
+    });
+    assert.equal(c.waypoint.name, 'waypoint');
+  } finally {
+    sub.close();
+  }
+  // httpbin's token is no waypoint's: refused.
+  const httpbin = await cluster.kube.get<Pod>(resources.pods, 'httpbin-7d4b9-y2', 'default');
+  const other = subscribeWaypoint(await podToken(cluster.kube, httpbin, cluster.dir));
+  try {
+    const e = await until('the refusal', () => other.error());
+    assert.match(e.message, /PERMISSION_DENIED|may not subscribe/);
+    assert.equal(other.responses.length, 0);
+  } finally {
+    other.close();
+  }
 });
 
 void test('a waypoint with an HTTP listener is not accepted, with Istio reason', async () => {

@@ -134,8 +134,16 @@ export interface PolicyReport {
   accepted: boolean;
   /** Sent at all (possibly changed, see message). */
   sent: boolean;
-  reason: 'Accepted' | 'UnsupportedValue' | 'InvalidValue' | 'NotApplicable';
+  reason:
+    | 'Accepted'
+    | 'UnsupportedValue'
+    | 'InvalidValue'
+    | 'NotApplicable'
+    | 'TargetNotFound'
+    | 'AncestorNotBound';
   message: string;
+  /** The status condition written (default ZtunnelAccepted; waypoint policies: WaypointAccepted). */
+  conditionType?: string;
 }
 
 export interface Model {

@@ -89,16 +89,26 @@ export class WaypointIndex {
     return undefined;
   }
 
-  forWorkload(pod: Pod, ns: Namespace | undefined): GatewayAddress | undefined {
+  /** The waypoint a pod's workload-addressed traffic goes to (Istio's fetchWaypointForWorkload). */
+  workloadWaypoint(pod: Pod, ns: Namespace | undefined): Waypoint | undefined {
     // A waypoint's own pods never go through a waypoint.
     if (pod.metadata.labels?.[GATEWAY_NAME_LABEL]) return undefined;
     const wp = this.lookup(pod.metadata.namespace ?? 'default', pod.metadata.labels, ns);
-    return wp && (wp.for === 'workload' || wp.for === 'all') ? wp.address : undefined;
+    return wp && (wp.for === 'workload' || wp.for === 'all') ? wp : undefined;
+  }
+
+  /** The waypoint a Service's traffic goes to (Istio's fetchWaypointForService). */
+  serviceWaypoint(svc: KubeService, ns: Namespace | undefined): Waypoint | undefined {
+    if (svc.metadata.labels?.[GATEWAY_NAME_LABEL]) return undefined;
+    const wp = this.lookup(svc.metadata.namespace ?? 'default', svc.metadata.labels, ns);
+    return wp && (wp.for === 'service' || wp.for === 'all') ? wp : undefined;
+  }
+
+  forWorkload(pod: Pod, ns: Namespace | undefined): GatewayAddress | undefined {
+    return this.workloadWaypoint(pod, ns)?.address;
   }
 
   forService(svc: KubeService, ns: Namespace | undefined): GatewayAddress | undefined {
-    if (svc.metadata.labels?.[GATEWAY_NAME_LABEL]) return undefined;
-    const wp = this.lookup(svc.metadata.namespace ?? 'default', svc.metadata.labels, ns);
-    return wp && (wp.for === 'service' || wp.for === 'all') ? wp.address : undefined;
+    return this.serviceWaypoint(svc, ns)?.address;
   }
 }

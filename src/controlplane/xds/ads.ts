@@ -48,6 +48,8 @@ class Connection {
     readonly peer: string,
     readonly call: grpc.ServerDuplexStream<DeltaRequest, DeltaResponse>,
     readonly caller: Caller | undefined,
+    /** Set for callers that are not trusted accounts (waypoints): what they may receive. */
+    readonly scope?: SubscriberScope,
   ) {}
 
   info(): ConnectionInfo {
@@ -73,6 +75,16 @@ class Connection {
   }
 }
 
+/**
+ * What a non-trusted subscriber (a waypoint) may receive: some types, and of a type only some
+ * names (its own config). undefined from `scopeOf` = refused.
+ */
+export interface SubscriberScope {
+  /** e.g. `waypoint default/waypoint`, for logs. */
+  label: string;
+  allows(typeUrl: string, name?: string): boolean;
+}
+
 export interface AdsOptions {
   store: ResourceStore;
   log: Logger;
@@ -80,6 +92,8 @@ export interface AdsOptions {
   authenticator?: Authenticator;
   /** `namespace/serviceaccount` allowed to subscribe (default istio-system/ztunnel). */
   trustedAccounts: string[];
+  /** Scope for a caller that is not a trusted account; undefined = refused. */
+  scopeOf?: (caller: Caller) => SubscriberScope | undefined;
 }
 
 export class AdsServer {
@@ -122,9 +136,9 @@ export class AdsServer {
     call.on('cancelled', close);
     call.on('close', close);
     this.authenticate(call.metadata).then(
-      (caller) => {
+      ({ caller, scope }) => {
         if (closed) return;
-        conn = new Connection(`conn-${++this.seq}`, peer, call, caller);
+        conn = new Connection(`conn-${++this.seq}`, peer, call, caller, scope);
         this.conns.add(conn);
         for (const req of queue.splice(0)) this.onRequest(conn, req);
       },
@@ -139,8 +153,10 @@ export class AdsServer {
     );
   };
 
-  private async authenticate(md: grpc.Metadata): Promise<Caller | undefined> {
-    if (!this.opts.authenticator) return undefined;
+  private async authenticate(
+    md: grpc.Metadata,
+  ): Promise<{ caller?: Caller; scope?: SubscriberScope }> {
+    if (!this.opts.authenticator) return {};
     const token = bearerToken(md);
     if (!token)
       throw new AmbitError('CP_UNAUTHENTICATED', 'no bearer token in the call metadata', {
@@ -148,13 +164,14 @@ export class AdsServer {
       });
     const caller = await this.opts.authenticator.authenticate(token);
     const account = `${caller.namespace}/${caller.serviceAccount}`;
-    if (!this.opts.trustedAccounts.includes(account))
-      throw new AmbitError(
-        'CP_PERMISSION_DENIED',
-        `${caller.username} may not subscribe to xDS; trusted: ${this.opts.trustedAccounts.join(', ')}`,
-        { value: account },
-      );
-    return caller;
+    if (this.opts.trustedAccounts.includes(account)) return { caller };
+    const scope = this.opts.scopeOf?.(caller);
+    if (scope) return { caller, scope };
+    throw new AmbitError(
+      'CP_PERMISSION_DENIED',
+      `${caller.username} may not subscribe to xDS; trusted: ${this.opts.trustedAccounts.join(', ')}`,
+      { value: account },
+    );
   }
 
   private onRequest(conn: Connection, req: DeltaRequest): void {
@@ -170,6 +187,14 @@ export class AdsServer {
     const typeUrl = req.typeUrl;
     if (!this.opts.store.typeUrls.includes(typeUrl)) {
       this.opts.log.warn('request for an unknown type ignored', { id: conn.id, type: typeUrl });
+      return;
+    }
+    if (conn.scope && !conn.scope.allows(typeUrl)) {
+      this.opts.log.warn('request for a type outside the subscriber scope ignored', {
+        id: conn.id,
+        scope: conn.scope.label,
+        type: typeUrl,
+      });
       return;
     }
     let st = conn.types.get(typeUrl);
@@ -216,14 +241,16 @@ export class AdsServer {
     const resources: DeltaResponse['resources'] = [];
     const removed: string[] = [];
     const prev = new Map<string, string | undefined>();
+    const scope = conn.scope;
     for (const r of cur.values()) {
+      if (scope && !scope.allows(typeUrl, r.name)) continue;
       const had = st.sent.get(r.name);
       if (had === r.version) continue;
       resources.push({ name: r.name, version: r.version, value: r.value });
       prev.set(r.name, had);
     }
     for (const [name, version] of st.sent) {
-      if (cur.has(name)) continue;
+      if (cur.has(name) && (!scope || scope.allows(typeUrl, name))) continue;
       removed.push(name);
       prev.set(name, version);
     }

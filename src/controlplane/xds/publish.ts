@@ -7,7 +7,10 @@ import {
   type Address,
   type Authorization,
 } from '../../api/workload.js';
+import type { WaypointConfig } from '../../api/waypoint-config.js';
+import { TYPE_WAYPOINT_CONFIG } from '../../api/waypoint-resource.js';
 import { encodeAddress, encodeAuthorization } from '../../xds/codec.js';
+import { encodeWaypointConfig } from '../../xds/waypoint-codec.js';
 import type { ResourceStore } from './store.js';
 
 export function publish(
@@ -23,4 +26,14 @@ export function publish(
     addresses: store.set(TYPE_ADDRESS, a),
     authorizations: store.set(TYPE_AUTHORIZATION, p),
   };
+}
+
+/** One resource per waypoint, named `namespace/name`; true when anything changed. */
+export function publishWaypointConfigs(
+  store: ResourceStore,
+  configs: ReadonlyMap<string, WaypointConfig>,
+): boolean {
+  const m = new Map<string, Uint8Array>();
+  for (const [name, cfg] of configs) m.set(name, encodeWaypointConfig(cfg));
+  return store.set(TYPE_WAYPOINT_CONFIG, m);
 }

@@ -1,0 +1,215 @@
+/**
+ * The WaypointConfig each waypoint gets: served services with endpoints, backends, workloads,
+ * attached routes, placed L7 policies and their WaypointAccepted reports; and the xDS codec.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildWaypointConfigs } from '../../src/controlplane/l7/config.js';
+import { buildModel, defaultModelOptions } from '../../src/controlplane/model/index.js';
+import { decodeWaypointConfig, encodeWaypointConfig } from '../../src/xds/waypoint-codec.js';
+import { snapshotOf } from '../helpers/xds-manifests.js';
+
+const mesh = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: mesh, labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: mesh, labels: {istio.io/waypoint-for: all}}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+status: {addresses: [{type: IPAddress, value: 10.96.9.1}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: other, namespace: mesh}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+status: {addresses: [{type: IPAddress, value: 10.96.9.2}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: mesh}
+spec: {clusterIP: 10.96.5.1, selector: {app: echo}, ports: [{name: http, port: 80, targetPort: 8080}, {name: grpc, port: 7070}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo-v2, namespace: mesh, labels: {istio.io/use-waypoint: other}}
+spec: {clusterIP: 10.96.5.3, selector: {app: echo, version: v2}, ports: [{name: http, port: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-v1-abc, namespace: mesh, labels: {app: echo, version: v1}}
+spec: {nodeName: worker, serviceAccountName: echo, containers: [{name: c, image: ambit/httpbin}]}
+status: {phase: Running, podIP: 10.244.1.10, conditions: [{type: Ready, status: "True"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: echo-v2-def, namespace: mesh, labels: {app: echo, version: v2}}
+spec: {nodeName: worker2, serviceAccountName: echo, containers: [{name: c, image: ambit/httpbin}]}
+status: {phase: Running, podIP: 10.244.2.10, conditions: [{type: Ready, status: "False"}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: to-v2, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo}]
+  rules: [{backendRefs: [{name: echo-v2, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bad-regex, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo}]
+  rules: [{matches: [{path: {type: RegularExpression, value: "("}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: gw-deny, namespace: mesh}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE], ports: [80]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: svc-allow, namespace: mesh}
+spec:
+  targetRefs: [{kind: Service, group: "", name: echo}]
+  rules: [{from: [{source: {principals: [cluster.local/ns/mesh/sa/sleep]}}], when: [{key: "request.headers[x-a]", values: ["1"]}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: class-wide, namespace: istio-system}
+spec:
+  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {paths: [/admin/*]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: class-wrong-ns, namespace: mesh}
+spec:
+  targetRefs: [{kind: GatewayClass, group: gateway.networking.k8s.io, name: istio-waypoint}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: missing, namespace: mesh}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: nope}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: selector-only, namespace: mesh}
+spec: {selector: {matchLabels: {app: echo}}}
+`;
+
+function build() {
+  const snap = snapshotOf(mesh);
+  const model = buildModel(snap);
+  return buildWaypointConfigs(snap, model, defaultModelOptions);
+}
+
+void test('each waypoint serves the services bound to it, with endpoints and backends', () => {
+  const { configs } = build();
+  const wp = configs.get('mesh/waypoint');
+  assert.ok(wp);
+  assert.deepEqual(wp.waypoint, {
+    name: 'waypoint',
+    namespace: 'mesh',
+    trustDomain: 'cluster.local',
+    identity: 'spiffe://cluster.local/ns/mesh/sa/waypoint',
+    trafficType: 'all',
+  });
+  assert.deepEqual(
+    wp.services.map((s) => `${s.name}:${s.serves}`),
+    ['echo:true', 'echo-v2:false'],
+    'echo-v2 is bound to the other waypoint, but is a backend of a route here',
+  );
+  const echo = wp.services[0]!;
+  assert.deepEqual(echo.vips, ['10.96.5.1']);
+  assert.deepEqual(echo.ports, [
+    { port: 80, name: 'http', protocol: 'HTTP' },
+    { port: 7070, name: 'grpc', protocol: 'GRPC' },
+  ]);
+  assert.deepEqual(
+    echo.endpoints.map((e) => `${e.address}/${e.healthy}/${e.tunnel}/${e.app}/${e.version}`),
+    ['10.244.1.10/true/HBONE/echo/v1', '10.244.2.10/false/HBONE/echo/v2'],
+  );
+  assert.deepEqual(echo.endpoints[0]?.targetPorts, [
+    { servicePort: 80, targetPort: 8080 },
+    { servicePort: 7070, targetPort: 7070 },
+  ]);
+  assert.equal(echo.endpoints[0]?.identity, 'spiffe://cluster.local/ns/mesh/sa/echo');
+  // waypoint-for all: the namespace's pods are served for workload traffic too.
+  assert.deepEqual(
+    wp.workloads.filter((w) => w.serves).map((w) => w.name),
+    ['echo-v1-abc', 'echo-v2-def'],
+  );
+  const other = configs.get('mesh/other')!;
+  assert.deepEqual(
+    other.services.map((s) => `${s.name}:${s.serves}`),
+    ['echo-v2:true'],
+  );
+  assert.deepEqual(
+    other.workloads.filter((w) => w.serves),
+    [],
+    'a service waypoint serves no workloads',
+  );
+});
+
+void test('only accepted routes attached to served services are sent', () => {
+  const { configs, routes } = build();
+  const wp = configs.get('mesh/waypoint')!;
+  assert.deepEqual(
+    wp.httpRoutes.map((r) => r.name),
+    ['to-v2'],
+  );
+  assert.equal(configs.get('mesh/other')!.httpRoutes.length, 0);
+  const bad = routes.find((r) => r.name === 'bad-regex');
+  assert.equal(bad?.problems.accepted?.reason, 'UnsupportedValue');
+});
+
+void test('L7 policies: Gateway, Service and GatewayClass targets, with WaypointAccepted reports', () => {
+  const { configs, policyReports } = build();
+  const wp = configs.get('mesh/waypoint')!;
+  assert.deepEqual(
+    wp.authorizationPolicies.map((p) => `${p.namespace}/${p.name}:${p.action}:${p.target.kind}`),
+    [
+      'istio-system/class-wide:DENY:GatewayClass',
+      'mesh/gw-deny:DENY:Gateway',
+      'mesh/svc-allow:ALLOW:Service',
+    ],
+  );
+  const deny = wp.authorizationPolicies.find((p) => p.name === 'gw-deny')!;
+  assert.deepEqual(deny.rules, [{ to: [{ methods: ['DELETE'], ports: ['80'] }] }]);
+  const allow = wp.authorizationPolicies.find((p) => p.name === 'svc-allow')!;
+  assert.deepEqual(allow.target, { kind: 'Service', service: 'mesh/echo.mesh.svc.cluster.local' });
+  assert.deepEqual(allow.rules[0]?.when, [{ key: 'request.headers[x-a]', values: ['1'] }]);
+  assert.deepEqual(
+    configs.get('mesh/other')!.authorizationPolicies.map((p) => p.name),
+    ['class-wide'],
+  );
+  const r = Object.fromEntries(policyReports.map((x) => [x.name, x]));
+  assert.equal(r['gw-deny']?.reason, 'Accepted');
+  assert.equal(r['gw-deny']?.conditionType, 'WaypointAccepted');
+  assert.equal(r['class-wrong-ns']?.reason, 'InvalidValue');
+  assert.match(r['class-wrong-ns']!.message, /root namespace istio-system/);
+  assert.equal(r.missing?.reason, 'TargetNotFound');
+  assert.equal(r['selector-only'], undefined, 'selector policies are ztunnel business');
+});
+
+void test('the config survives the xDS codec; the version follows the content', () => {
+  const a = build().configs.get('mesh/waypoint')!;
+  const b = build().configs.get('mesh/waypoint')!;
+  assert.equal(a.version, b.version);
+  assert.deepEqual(decodeWaypointConfig(encodeWaypointConfig(a)), a);
+  assert.throws(() => decodeWaypointConfig(new Uint8Array([0x0a, 0x01, 0x78])), /schema "x"/);
+  assert.throws(
+    () => decodeWaypointConfig(encodeWaypointConfig({ ...a, services: undefined } as never)),
+    /services is not a list/,
+  );
+});
