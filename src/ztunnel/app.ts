@@ -100,8 +100,8 @@ export class Ztunnel {
       log: this.log,
       stateReady: () => this.waitSynced(config.stateWaitMs),
     };
-    this.outbound = new OutboundProxy(this.ctx, deps.hboneClient, deps.random);
     this.inbound = new InboundProxy(this.ctx);
+    this.outbound = new OutboundProxy(this.ctx, deps.hboneClient, deps.random, this.inbound);
     this.passthrough = new InboundPassthroughProxy(this.ctx);
     this.state.on('addresses', () => this.syncIdentities());
   }

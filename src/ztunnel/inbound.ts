@@ -20,6 +20,9 @@ import { workloadIdentity } from '../state/store.js';
 
 type Answer = Awaited<ReturnType<HboneServerOptions['onConnect']>>;
 
+/** What the outbound side needs for a destination on this node (the direct-local path). */
+export type LocalInbound = Pick<InboundProxy, 'onConnect'>;
+
 export class InboundProxy {
   constructor(private readonly ctx: ProxyContext) {}
 

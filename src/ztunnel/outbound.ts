@@ -11,6 +11,8 @@ import type { GatewayAddress, Service, Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
 import { recordClose } from './telemetry.js';
 import type { HboneClient } from '../hbone/types.js';
+import { HboneError } from '../hbone/types.js';
+import type { LocalInbound } from './inbound.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
@@ -150,6 +152,22 @@ function toWorkload(
   };
 }
 
+/**
+ * True when the HBONE peer is a captured workload on this node. Its 15008 is served by this
+ * very ztunnel (the node agent redirects only traffic arriving through istioin), so dialling it
+ * would reach the pod itself and be reset: the inbound side runs in-process instead (the
+ * direct-local path, issue #10).
+ */
+export function isDirectLocal(plan: OutboundPlan, nodeName: string): boolean {
+  return (
+    plan.kind === 'hbone' &&
+    !plan.waypoint &&
+    plan.peer.node === nodeName &&
+    plan.peer.tunnelProtocol === 'HBONE' &&
+    !plan.peer.nativeTunnel
+  );
+}
+
 function connectTcp(ip: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
@@ -171,6 +189,8 @@ export class OutboundProxy {
     private readonly ctx: ProxyContext,
     private readonly hbone: HboneClient,
     private readonly random: () => number = Math.random,
+    /** This node's inbound HBONE decisions, for destinations on this node (direct local). */
+    private readonly local?: LocalInbound,
   ) {}
 
   /**
@@ -236,7 +256,20 @@ export class OutboundProxy {
     };
     let upstream: Duplex;
     try {
-      if (plan.kind === 'hbone') {
+      if (plan.kind === 'hbone' && this.local && isDirectLocal(plan, ctx.config.nodeName)) {
+        upstream = await this.connectLocal(this.local, {
+          peerIdentity: srcIdentity,
+          peerAddress: srcIp,
+          peerPort: srcPort,
+          localAddress: plan.dialIp,
+          authority: plan.authority,
+          headers: {
+            baggage: baggage(src),
+            forwarded: forwarded(srcIp, srcPort, svcName),
+            traceparent: traceparent(),
+          },
+        });
+      } else if (plan.kind === 'hbone') {
         const res = await this.hbone.connect({
           srcIdentity,
           dstIdentities: plan.identities,
@@ -281,5 +314,25 @@ export class OutboundProxy {
       bytesRecv: r.down,
       error: r.error ? errorMessage(r.error) : undefined,
     });
+  }
+
+  /**
+   * The inbound half of a same-node connection, without a network hop: the same decision as a
+   * CONNECT arriving on 15008 (authority, local workload, RBAC on the source identity, spoofed
+   * connect to the app, destination-side telemetry and access log). The identity is the source
+   * workload's own: this ztunnel holds its certificate, so no TLS is needed to learn it.
+   */
+  private async connectLocal(
+    local: LocalInbound,
+    req: Parameters<LocalInbound['onConnect']>[0],
+  ): Promise<Duplex> {
+    const answer = await local.onConnect(req);
+    if (answer.status === 200 && answer.upstream) return answer.upstream;
+    answer.upstream?.destroy();
+    throw new HboneError(
+      'HBONE_STATUS',
+      `direct local ${req.authority}: ${answer.status} ${answer.reason ?? ''}`.trim(),
+      answer.status,
+    );
   }
 }
