@@ -41,7 +41,7 @@ async function listOptional(kube: KubeClient, res: Resource): Promise<KubeObject
 }
 
 export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
-  const [namespaces, pods, services, endpoints, serviceAccounts, policies, gateways] =
+  const [namespaces, pods, services, endpoints, serviceAccounts, policies, gateways, peerAuths] =
     await Promise.all([
       kube.list(resources.namespaces).then((l) => l.items),
       kube.list(resources.pods).then((l) => l.items),
@@ -50,6 +50,7 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
       listOptional(kube, resources.serviceaccounts),
       listOptional(kube, resources.authorizationpolicies),
       listOptional(kube, resources.gateways),
+      listOptional(kube, resources.peerauthentications),
     ]);
   const [deployments, httpRoutes, grpcRoutes] = await Promise.all([
     listOptional(kube, resources.deployments),
@@ -67,6 +68,7 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
     deployments,
     httpRoutes,
     grpcRoutes,
+    peerAuthentications: peerAuths,
   } as Snapshot;
 }
 

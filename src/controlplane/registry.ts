@@ -25,6 +25,7 @@ const KINDS = {
   deployments: resources.deployments,
   httpRoutes: resources.httproutes,
   grpcRoutes: resources.grpcroutes,
+  peerAuthentications: resources.peerauthentications,
 } as const satisfies Record<keyof Snapshot, Resource>;
 
 /** Kinds without which the model would be wrong; the rest may be missing on a bare cluster. */
@@ -112,6 +113,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       deployments: of('deployments'),
       httpRoutes: of('httpRoutes'),
       grpcRoutes: of('grpcRoutes'),
+      peerAuthentications: of('peerAuthentications'),
     };
   }
 

@@ -38,6 +38,7 @@ export const resources = {
     'authorizationpolicies',
     'AuthorizationPolicy',
   ),
+  peerauthentications: r('security.istio.io', 'v1', 'peerauthentications', 'PeerAuthentication'),
   gateways: r('gateway.networking.k8s.io', 'v1', 'gateways', 'Gateway'),
   httproutes: r('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
   grpcroutes: r('gateway.networking.k8s.io', 'v1', 'grpcroutes', 'GRPCRoute'),

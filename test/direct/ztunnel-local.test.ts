@@ -15,9 +15,9 @@ import { Ztunnel } from '../../src/ztunnel/app.js';
 import type { ZtunnelPortsBound } from '../../src/ztunnel/app.js';
 import type { ZtunnelConfig } from '../../src/ztunnel/config.js';
 import { DEFAULT_PORTS } from '../../src/ztunnel/config.js';
-import { createHboneClient } from '../../src/ztunnel/hbone/client.js';
-import { createHboneServer } from '../../src/ztunnel/hbone/server.js';
-import { IdentityManager } from '../../src/ztunnel/identity/manager.js';
+import { createHboneClient } from '../../src/hbone/client.js';
+import { createHboneServer } from '../../src/hbone/server.js';
+import { IdentityManager } from '../../src/identity/manager.js';
 import { policy, rule, selectedBy, service, workload } from '../../src/ztunnel/testing.js';
 import { createFakeCa, type FakeCa } from '../helpers/fake-ca.js';
 

@@ -128,5 +128,6 @@ export function snapshotOf(...yamlTexts: string[]): Snapshot {
     deployments: of('Deployment'),
     httpRoutes: of('HTTPRoute'),
     grpcRoutes: of('GRPCRoute'),
+    peerAuthentications: of('PeerAuthentication'),
   };
 }

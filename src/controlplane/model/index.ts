@@ -7,6 +7,7 @@ import type { Service, ServicePort, Workload } from '../../api/workload.js';
 import type { Namespace, Service as KubeService } from '../../k8s/types.js';
 import { convertPolicy, selects } from './authorization.js';
 import { defaultModelOptions, type Model, type ModelOptions, type Snapshot } from './types.js';
+import { indexPeerAuthentications } from './peer-authentication.js';
 import { WaypointIndex } from './waypoints.js';
 import {
   buildWorkload,
@@ -92,6 +93,7 @@ export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}):
   const converted = snap.policies.map((p) => ({ policy: p, ...convertPolicy(p, opts) }));
   const authorizations = converted.flatMap((c) => (c.authorization ? [c.authorization] : []));
   const selectorPolicies = converted.filter((c) => c.authorization?.scope === 'WORKLOAD_SELECTOR');
+  const peerAuth = indexPeerAuthentications(snap.peerAuthentications ?? [], opts);
 
   const workloads: Workload[] = [];
   const byUid = new Map<string, Workload>();
@@ -115,6 +117,7 @@ export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}):
     w.authorizationPolicies = selectorPolicies
       .filter((c) => selects(c.policy, podNs, labels, opts.rootNamespace))
       .map((c) => `${c.authorization!.namespace}/${c.authorization!.name}`)
+      .concat(peerAuth.policiesFor(podNs, labels))
       .sort();
     workloads.push(w);
     byUid.set(pod.metadata.uid ?? podUid(pod, opts), w);
@@ -148,7 +151,7 @@ export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}):
   return {
     workloads: workloads.sort(byName),
     services: services.sort(byName),
-    authorizations: authorizations.sort(byName),
+    authorizations: [...authorizations, ...peerAuth.authorizations].sort(byName),
     reports: converted.map((c) => c.report),
   };
 }

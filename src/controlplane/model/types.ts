@@ -58,6 +58,14 @@ export type AuthorizationPolicy = KubeObject<
   { conditions?: Condition[] } & Record<string, unknown>
 >;
 
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: string };
+  portLevelMtls?: Record<string, { mode?: string }>;
+}
+
+export type PeerAuthentication = KubeObject<PeerAuthenticationSpec>;
+
 export type { Condition } from './condition.js';
 
 export interface GatewayListener {
@@ -105,6 +113,8 @@ export interface Snapshot {
   deployments: KubeObject[];
   httpRoutes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
+  /** security.istio.io/v1 PeerAuthentication (absent: none, every workload PERMISSIVE). */
+  peerAuthentications?: PeerAuthentication[];
 }
 
 export interface ModelOptions {

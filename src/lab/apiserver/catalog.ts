@@ -44,6 +44,7 @@ export const kinds: Kind[] = [
   kind(resources.deployments, ['deploy'], ['status', 'scale']),
   kind(resources.daemonsets, ['ds'], ['status']),
   kind(resources.authorizationpolicies, [], ['status']),
+  kind(resources.peerauthentications, ['pa'], ['status']),
   kind(resources.gateways, ['gtw'], ['status']),
   kind(resources.httproutes, [], ['status']),
   kind(resources.grpcroutes, [], ['status']),
