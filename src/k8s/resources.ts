@@ -29,6 +29,7 @@ export const resources = {
   endpoints: r('', 'v1', 'endpoints', 'Endpoints'),
   serviceaccounts: r('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   configmaps: r('', 'v1', 'configmaps', 'ConfigMap'),
+  secrets: r('', 'v1', 'secrets', 'Secret'),
   events: r('', 'v1', 'events', 'Event'),
   deployments: r('apps', 'v1', 'deployments', 'Deployment'),
   daemonsets: r('apps', 'v1', 'daemonsets', 'DaemonSet'),

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AmbitError } from '../../src/errors.js';
 import { containerEnv } from '../../src/lab/kubelet/env.js';
+import { sandboxArgv, sandboxScript } from '../../src/sys/sandbox.js';
 import { Ipam } from '../../src/lab/kubelet/ipam.js';
 import { containerArgv, findExecutable } from '../../src/lab/kubelet/runner.js';
 import { computeStatus, podPhase, type PodView } from '../../src/lab/kubelet/status.js';
@@ -190,9 +191,11 @@ void describe('container environment', () => {
       stateBase: '/var/lib/ambit',
       server: 'http://172.18.0.2:6443',
       podDir: '/var/lib/ambit/labs/ambit/pods/ns1_p',
+      hostname: 'p',
       extra: { AMBIT_VOLUME_CFG: '/x/volumes/cfg', AMBIT_KUBE_TOKEN_FILE: '/x/token' },
     });
     assert.equal(env.POD_NAMESPACE, 'ns1');
+    assert.equal(env.HOSTNAME, 'p');
     assert.equal(env.POD_UID, 'u-1');
     assert.equal(env.INSTANCE_IP, '10.244.1.9');
     assert.equal(env.HOST_IP, '172.18.0.4');
@@ -203,5 +206,51 @@ void describe('container environment', () => {
     assert.equal(env.IP, '10.244.1.9');
     assert.equal(env.POD_NAME, 'overridden', 'the spec env wins, as in Kubernetes');
     assert.ok(env.PATH);
+  });
+});
+
+void describe('pod sandbox', () => {
+  const base = {
+    netns: 'lab-p1',
+    hostname: 'web-1',
+    podDir: '/s/pods/ns_web-1',
+    stash: '/s/mnt/u1',
+    binds: [{ src: "/s/pods/ns_web-1/it's", dst: '/var/run/x', create: true, readOnly: true }],
+    hideDirs: ['/s/pods'],
+    hideFiles: ['/s/kubeconfig'],
+  };
+  void it('sets the hostname, binds, hides the state, then brings the pod dir back and execs', () => {
+    const script = sandboxScript(base);
+    const lines = script.split('\n');
+    assert.deepEqual(lines, [
+      'set -e',
+      "echo 'web-1' > /proc/sys/kernel/hostname",
+      "mount --bind '/s/pods/ns_web-1' '/s/mnt/u1'",
+      "mkdir -p '/var/run/x'",
+      "mount --bind '/s/pods/ns_web-1/it'\\''s' '/var/run/x'",
+      "mount -o remount,bind,ro '/var/run/x'",
+      "mount -t tmpfs -o size=64k,mode=0700 hidden '/s/pods'",
+      "mount --bind /dev/null '/s/kubeconfig'",
+      "mkdir -p '/s/pods/ns_web-1'",
+      "mount --move '/s/mnt/u1' '/s/pods/ns_web-1'",
+      'exec "$@"',
+    ]);
+    const argv = sandboxArgv(base, ['sleep', 'infinity']);
+    assert.deepEqual(argv.slice(0, 10), [
+      'ip',
+      'netns',
+      'exec',
+      'lab-p1',
+      'unshare',
+      '--uts',
+      '--mount',
+      '--propagation',
+      'slave',
+      '--',
+    ]);
+    assert.deepEqual(argv.slice(-3), ['sh', 'sleep', 'infinity']);
+  });
+  void it('refuses a hostname that is not a DNS name', () => {
+    assert.throws(() => sandboxScript({ ...base, hostname: 'a;b' }), /not a valid hostname/);
   });
 });

@@ -40,6 +40,7 @@ export const kinds: Kind[] = [
   kind(resources.endpoints, ['ep']),
   kind(resources.serviceaccounts, ['sa'], ['token']),
   kind(resources.configmaps, ['cm']),
+  kind(resources.secrets, []),
   kind(resources.events, ['ev']),
   kind(resources.deployments, ['deploy'], ['status', 'scale']),
   kind(resources.daemonsets, ['ds'], ['status']),

@@ -284,6 +284,19 @@ export function defaultAndValidate(
         if (typeof v !== 'string') out.push(cause.invalid(`data[${key}]`, v, 'must be a string'));
       break;
     }
+    case 'Secret': {
+      // stringData is write-only: merged into data (base64), as the real API server does.
+      const data = obj(o.data);
+      for (const [key, v] of Object.entries(obj(o.stringData))) {
+        if (typeof v !== 'string')
+          out.push(cause.invalid(`stringData[${key}]`, v, 'must be a string'));
+        else data[key] = Buffer.from(v).toString('base64');
+      }
+      delete o.stringData;
+      o.data = data;
+      o.type ??= 'Opaque';
+      break;
+    }
   }
   return out;
 }

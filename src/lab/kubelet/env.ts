@@ -14,6 +14,7 @@ export interface EnvInput {
   /** The in-lab API server URL. */
   server: string;
   podDir: string;
+  hostname: string;
   /** Token file and ConfigMap volume dirs. */
   extra: Record<string, string>;
 }
@@ -46,6 +47,7 @@ export function containerEnv(i: EnvInput): Record<string, string> {
   }
   return {
     ...base,
+    HOSTNAME: i.hostname,
     POD_NAME: pod.metadata.name,
     POD_NAMESPACE: ns,
     POD_UID: pod.metadata.uid ?? '',

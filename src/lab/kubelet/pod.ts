@@ -13,7 +13,7 @@ import type { Container, Pod } from '../../k8s/types.js';
 import { netnsExists } from '../../sys/ip.js';
 import { alive, isOurs, stopProcess } from '../../sys/process.js';
 import { netnsNames } from '../cluster/cluster.js';
-import { createPodNet, destroyPodNet, hostVethName } from '../net/pod-net.js';
+import { createPodNet, destroyPodNet, etcNetnsDir, hostVethName } from '../net/pod-net.js';
 import { invokeCni, type CniPod } from './cni.js';
 import type { KubeletContext } from './context.js';
 import { IP_ANNOTATION } from './ipam.js';
@@ -22,7 +22,15 @@ import { probeReady } from './probe.js';
 import { containerEnv } from './env.js';
 import { containerArgv, startContainer } from './runner.js';
 import { computeStatus, type ContainerView } from './status.js';
-import { podVolumes, volumeEnvName, writeConfigMapVolumes, writeToken } from './volumes.js';
+import type { Sandbox, SandboxBind } from '../../sys/sandbox.js';
+import {
+  podVolumes,
+  SERVICE_ACCOUNT_DIR,
+  serviceAccountDir,
+  volumeEnvName,
+  writeConfigMapVolumes,
+  writeToken,
+} from './volumes.js';
 import { LabAnnotation } from '../conventions.js';
 
 export const NETNS_ANNOTATION = LabAnnotation.netns;
@@ -141,6 +149,61 @@ export class PodWorker {
     };
   }
 
+  /** The pod's hostname: its name (at most 63 characters), the node's for hostNetwork pods. */
+  get hostname(): string {
+    if (this.hostNetwork) return this.ctx.node.name;
+    return this.pod.metadata.name.slice(0, 63).replace(/[-.]+$/, '');
+  }
+
+  /** Where the sandbox holds the pod's directory while it hides the lab's state. */
+  private get stashDir(): string {
+    return join(this.ctx.paths.dir, 'mnt', this.uid);
+  }
+
+  /**
+   * The pod's namespaces for one container: its files at the Kubernetes paths (the
+   * service-account volume, ConfigMap and Secret volumes at their mountPath), the lab's state
+   * hidden. A mountPath is created only under /var/run or /run (tmpfs); elsewhere it must
+   * already exist on the machine, or the volume stays reachable through AMBIT_VOLUME_* only.
+   */
+  private sandbox(c: Container): Sandbox {
+    const binds: SandboxBind[] = [
+      {
+        src: serviceAccountDir(this.podDir),
+        dst: SERVICE_ACCOUNT_DIR,
+        create: true,
+        readOnly: true,
+      },
+    ];
+    const volumes = new Set(podVolumes(this.pod).map((v) => v.name));
+    const mounts =
+      (c as { volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] })
+        .volumeMounts ?? [];
+    for (const m of mounts) {
+      if (!volumes.has(m.name) || !m.mountPath.startsWith('/')) continue;
+      const onTmpfs = /^\/(var\/)?run\//.test(m.mountPath);
+      if (!onTmpfs && !existsSync(m.mountPath)) continue;
+      binds.push({
+        src: join(this.podDir, 'volumes', m.name),
+        dst: m.mountPath,
+        create: onTmpfs,
+        readOnly: m.readOnly,
+      });
+    }
+    const p = this.ctx.paths;
+    return {
+      netns: this.hostNetwork ? this.ctx.nodeNetns : this.net!.netns,
+      hostname: this.hostname,
+      podDir: this.podDir,
+      stash: this.stashDir,
+      binds,
+      hideDirs: [p.pods, join(p.dir, 'apiserver'), join(p.dir, 'kubelet')].filter((d) =>
+        existsSync(d),
+      ),
+      hideFiles: [p.kubeconfig].filter((f) => existsSync(f)),
+    };
+  }
+
   private logFile(container: string): string {
     return join(this.podDir, `${container}.log`);
   }
@@ -209,7 +272,7 @@ export class PodWorker {
       this.net = { netns: r.netns!, veth: r.hostVeth!, ip: r.podIP! };
     }
     this.cniDone = r.cniDone === true;
-    this.extraEnv = { AMBIT_KUBE_TOKEN_FILE: join(this.podDir, 'token') };
+    this.extraEnv = { AMBIT_KUBE_TOKEN_FILE: `${SERVICE_ACCOUNT_DIR}/token` };
     this.tokenAt = 0; // its age is unknown: renew at the next volume sync
     for (const v of podVolumes(this.pod)) {
       this.extraEnv[volumeEnvName(v.name)] = join(this.podDir, 'volumes', v.name);
@@ -293,10 +356,18 @@ export class PodWorker {
       );
     }
     mkdirSync(this.podDir, { recursive: true });
-    const tokenFile = await writeToken(this.ctx.client, pod, this.podDir);
+    mkdirSync(this.stashDir, { recursive: true });
+    if (this.net) {
+      writeFileSync(
+        join(etcNetnsDir(this.net.netns), 'hosts'),
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.net.ip}\t${this.hostname}\n`,
+      );
+    }
+    await writeToken(this.ctx.client, pod, this.podDir);
     this.tokenAt = Date.now();
     const volumeEnv = await writeConfigMapVolumes(this.ctx.client, pod, this.podDir);
-    this.extraEnv = { ...volumeEnv, AMBIT_KUBE_TOKEN_FILE: tokenFile };
+    // The container reads its token where Kubernetes mounts it (the sandbox binds it there).
+    this.extraEnv = { ...volumeEnv, AMBIT_KUBE_TOKEN_FILE: `${SERVICE_ACCOUNT_DIR}/token` };
     if (!this.hostNetwork && !this.cniDone && this.net) {
       await invokeCni(this.ctx.cniDir, 'ADD', this.cniPod());
       this.cniDone = true;
@@ -337,6 +408,7 @@ export class PodWorker {
       stateBase: this.ctx.stateBase,
       server: this.ctx.inLabServer,
       podDir: this.podDir,
+      hostname: this.hostname,
       extra: this.extraEnv,
     });
   }
@@ -352,7 +424,7 @@ export class PodWorker {
     }
     try {
       child = startContainer({
-        netns: this.hostNetwork ? this.ctx.nodeNetns : this.net!.netns,
+        sandbox: this.sandbox(rt.spec),
         argv: containerArgv(rt.spec),
         env: this.env(rt.spec),
         cwd: this.podDir,
@@ -554,6 +626,7 @@ export class PodWorker {
     }
     this.ctx.ipam.release(this.uid);
     rmSync(this.podDir, { recursive: true, force: true });
+    rmSync(this.stashDir, { recursive: true, force: true });
     rmSync(join(this.ctx.recordDir, `${this.uid}.json`), { force: true });
     this.gone = true;
     clearTimeout(this.reportTimer);

@@ -1,8 +1,9 @@
 /**
  * Container processes: what to run for a container (built-in `ambit/<x>` images or the
  * spec's command), checked before starting so a missing program is a clear pod error, then
- * started inside the pod's netns (`ip netns exec`, which also mounts the pod's resolv.conf)
- * in its own process group, output appended to `<podDir>/<container>.log`.
+ * started inside the pod's namespaces (`../../sys/sandbox.ts`: netns with its resolv.conf and
+ * hosts, own hostname, own mounts) in its own process group, output appended to
+ * `<podDir>/<container>.log`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import type { Container } from '../../k8s/types.js';
 import { spawnDetached, writePidFile } from '../../sys/process.js';
+import { sandboxArgv, type Sandbox } from '../../sys/sandbox.js';
 import { ambitArgv } from '../cluster/paths.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -62,8 +64,8 @@ export function findExecutable(cmd: string, path = DEFAULT_PATH): string | undef
 }
 
 export interface StartSpec {
-  /** Network namespace to run in (the pod's, or the node's for hostNetwork pods). */
-  netns: string;
+  /** The pod's namespaces: network (the pod's, or the node's for hostNetwork pods), UTS, mount. */
+  sandbox: Sandbox;
   argv: string[];
   env: Record<string, string>;
   cwd: string;
@@ -82,13 +84,14 @@ export function startContainer(s: StartSpec): ChildProcess {
     );
   }
   const child = spawnDetached({
-    argv: ['ip', 'netns', 'exec', s.netns, ...s.argv],
+    argv: sandboxArgv(s.sandbox, s.argv),
     logFile: s.logFile,
     env: s.env,
     cwd: s.cwd,
   });
   if (child.pid !== undefined) {
-    // `ip netns exec` execs the program, so the PID and command line become the container's.
+    // `ip netns exec`, `unshare` and the prologue's shell each exec the next, so the PID and
+    // the command line become the container's.
     writePidFile(s.pidFile, { pid: child.pid, marker: s.argv.join(' ') });
   }
   return child;
