@@ -8,8 +8,14 @@ import { skipUnlessKubectl, startKubectlHarness, type KubectlHarness } from '../
 
 void describe('pod streaming subresources hook', { skip: skipUnlessKubectl }, () => {
   let h: KubectlHarness;
+  // A started API server routes pod streams to its lab's kubelets (node-proxy.ts); this suite
+  // tests the hook itself, so it takes those handlers out and puts them back afterwards.
+  let saved: typeof podStreamHandlers = {};
   before(async () => {
     h = await startKubectlHarness('subresources');
+    saved = { ...podStreamHandlers };
+    for (const k of Object.keys(podStreamHandlers) as (keyof typeof podStreamHandlers)[])
+      delete podStreamHandlers[k];
     await h.client.create(resources.pods, {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -20,6 +26,7 @@ void describe('pod streaming subresources hook', { skip: skipUnlessKubectl }, ()
   after(async () => {
     delete podStreamHandlers.log;
     delete podStreamHandlers.exec;
+    Object.assign(podStreamHandlers, saved);
     await h.close();
   });
 
