@@ -210,7 +210,11 @@ export class KubeClient {
           }
         });
       });
-      req.setTimeout(30_000, () => req.destroy(new Error('timeout after 30 s')));
+      req.setTimeout(30_000, () =>
+        req.destroy(
+          new AmbitError('K8S_UNREACHABLE', `no answer from ${method} ${url.pathname} in 30 s`),
+        ),
+      );
       req.on('error', (err) =>
         reject(
           new AmbitError(

@@ -15,7 +15,7 @@ import {
   type Address,
   type Authorization,
 } from '../api/workload.js';
-import { errorMessage } from '../errors.js';
+import { AmbitError, errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { decodeAddress, decodeAuthorization } from './codec.js';
 import { bearerMetadata, openChannel } from './transport.js';
@@ -41,6 +41,13 @@ const TYPES = [TYPE_ADDRESS, TYPE_AUTHORIZATION] as const;
 const INVALID_ARGUMENT = 3;
 
 type Stream = grpc.ClientDuplexStream<DeltaRequest, DeltaResponse>;
+
+function wrongName(name: string, holds: string): AmbitError {
+  return new AmbitError('XDS_WRONG_NAME', `resource ${name} holds ${holds}`, {
+    value: name,
+    hint: 'the control plane named a resource after something else; a control-plane bug',
+  });
+}
 
 export class DeltaXdsClient extends EventEmitter<XdsClientEvents> implements XdsClient {
   readonly addresses = new Map<string, Address>();
@@ -163,8 +170,7 @@ export class DeltaXdsClient extends EventEmitter<XdsClientEvents> implements Xds
     if (res.typeUrl === TYPE_ADDRESS) {
       const added = res.resources.map((r) => {
         const a = decodeAddress(r.value, r.name);
-        if (addressResourceName(a) !== r.name)
-          throw new Error(`resource ${r.name} holds ${addressResourceName(a)}`);
+        if (addressResourceName(a) !== r.name) throw wrongName(r.name, addressResourceName(a));
         return a;
       });
       delta.addresses = { added, removed: res.removedResources };
@@ -172,12 +178,15 @@ export class DeltaXdsClient extends EventEmitter<XdsClientEvents> implements Xds
       const added = res.resources.map((r) => {
         const p = decodeAuthorization(r.value, r.name);
         if (authorizationResourceName(p) !== r.name)
-          throw new Error(`resource ${r.name} holds ${authorizationResourceName(p)}`);
+          throw wrongName(r.name, authorizationResourceName(p));
         return p;
       });
       delta.authorizations = { added, removed: res.removedResources };
     } else {
-      throw new Error(`unknown type ${res.typeUrl}`);
+      throw new AmbitError('XDS_UNKNOWN_TYPE', `unknown resource type ${res.typeUrl}`, {
+        value: res.typeUrl,
+        hint: 'the client subscribes to Address and Authorization only',
+      });
     }
     this.opts.validate?.(delta);
     return delta;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { isCode } from '../../src/errors.js';
+import { isCode, type ErrorCode } from '../../src/errors.js';
 import { loadConfig } from '../../src/ztunnel/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ambit-ztcfg-'));
@@ -65,7 +65,7 @@ void test('overrides: addresses, DNS capture, drain deadline from the grace peri
 });
 
 void test('bad input stops with a stable code naming the value', () => {
-  const cases: [Record<string, string | undefined>, string][] = [
+  const cases: [Record<string, string | undefined>, ErrorCode][] = [
     [{ ...base, NODE_NAME: undefined }, 'ZTUNNEL_CONFIG_MISSING'],
     [{ ...base, INSTANCE_IP: 'ten' }, 'ZTUNNEL_CONFIG_BAD_IP'],
     [{ ...base, OUTBOUND_PORT: '99999' }, 'ZTUNNEL_CONFIG_BAD_PORT'],

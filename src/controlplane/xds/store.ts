@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { AmbitError } from '../../errors.js';
 
 export interface StoredResource {
   name: string;
@@ -39,7 +40,11 @@ export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, ver
   /** Replaces the whole set of a type; returns true (and emits `changed`) when anything differs. */
   set(typeUrl: string, values: ReadonlyMap<string, Uint8Array>): boolean {
     const cur = this.types.get(typeUrl);
-    if (!cur) throw new Error(`unknown type ${typeUrl}`);
+    if (!cur)
+      throw new AmbitError('XDS_UNKNOWN_TYPE', `the store holds no type ${typeUrl}`, {
+        value: typeUrl,
+        hint: 'declare the type when the store is created',
+      });
     const next = new Map<string, StoredResource>();
     let changed = values.size !== cur.size;
     for (const [name, value] of values) {

@@ -6,8 +6,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { errorMessage } from '../../errors.js';
+import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger } from '../../log.js';
+import { labPaths, stateBase } from '../cluster/paths.js';
+import { DEFAULT_LAB } from '../conventions.js';
 import { kubeconfig } from './kubeconfig.js';
 import { startApiServer, type ApiServer } from './server.js';
 
@@ -21,12 +23,14 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  throw new Error(`${msg}\nusage: ambit lab apiserver --lab N [--state-dir D] [--port P]`);
+  throw new AmbitError('CLI_USAGE', msg, {
+    hint: 'usage: ambit lab apiserver --lab N [--state-dir D] [--port P]',
+  });
 }
 
 function parseArgs(args: string[]): Args {
-  let lab = 'ambit';
-  let base = process.env.AMBIT_STATE_DIR || '/var/lib/ambit';
+  let lab = DEFAULT_LAB;
+  let base = process.env.AMBIT_STATE_DIR || stateBase();
   let port: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -44,7 +48,7 @@ function parseArgs(args: string[]): Args {
     } else usage(`unknown argument ${a}`);
   }
   if (!/^[a-z0-9][a-z0-9-]{0,7}$/.test(lab)) usage(`bad lab name ${lab} (≤ 8 lowercase chars)`);
-  return { lab, stateDir: path.join(base, 'labs', lab), port };
+  return { lab, stateDir: labPaths(lab, { AMBIT_STATE_DIR: base }).dir, port };
 }
 
 /** The loopback port of the previous run, so users' kubeconfigs stay valid across restarts. */

@@ -2,7 +2,7 @@
  * Kubernetes `Status` errors. Every failed request answers with one, so kubectl and client
  * libraries print the reason and the offending field the way they do against a real cluster.
  */
-import { AmbitError } from '../../errors.js';
+import { AmbitError, type CodeOf } from '../../errors.js';
 import type { Kind } from './catalog.js';
 
 export interface Cause {
@@ -18,16 +18,32 @@ export interface StatusDetails {
   causes?: Cause[];
 }
 
+/** Kubernetes' Status reasons this API server answers with, and the code of each. */
+const REASON_CODES = {
+  AlreadyExists: 'APISERVER_ALREADY_EXISTS',
+  BadRequest: 'APISERVER_BAD_REQUEST',
+  Conflict: 'APISERVER_CONFLICT',
+  Expired: 'APISERVER_EXPIRED',
+  Forbidden: 'APISERVER_FORBIDDEN',
+  InternalError: 'APISERVER_INTERNAL_ERROR',
+  Invalid: 'APISERVER_INVALID',
+  MethodNotAllowed: 'APISERVER_METHOD_NOT_ALLOWED',
+  NotFound: 'APISERVER_NOT_FOUND',
+  RequestEntityTooLarge: 'APISERVER_REQUEST_ENTITY_TOO_LARGE',
+  ServiceUnavailable: 'APISERVER_SERVICE_UNAVAILABLE',
+  UnsupportedMediaType: 'APISERVER_UNSUPPORTED_MEDIA_TYPE',
+} as const satisfies Record<string, CodeOf<'APISERVER'>>;
+
+export type StatusReason = keyof typeof REASON_CODES;
+
 export class ApiError extends AmbitError {
   constructor(
     readonly httpCode: number,
-    readonly reason: string,
+    readonly reason: StatusReason,
     message: string,
     readonly details?: StatusDetails,
   ) {
-    super(`APISERVER_${reason.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`, message, {
-      value: details?.name,
-    });
+    super(REASON_CODES[reason], message, { value: details?.name });
   }
 
   toStatus(): Record<string, unknown> {

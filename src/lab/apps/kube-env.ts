@@ -3,20 +3,15 @@
  * else the lab's `<state>/apiserver.url` (only reachable from the root netns).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
+import { labPaths } from '../cluster/paths.js';
 
 export function labClient(server: string | undefined, lab: string | undefined): KubeClient {
   if (server) return new KubeClient({ server });
   if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
   if (lab) {
-    const file = join(
-      process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit',
-      'labs',
-      lab,
-      'apiserver.url',
-    );
+    const file = labPaths(lab).apiserverUrl;
     try {
       return new KubeClient({ server: readFileSync(file, 'utf8').trim() });
     } catch (err) {

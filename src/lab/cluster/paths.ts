@@ -2,8 +2,14 @@
 import { join } from 'node:path';
 import { repoRoot } from '../../repo.js';
 
+/** Where all of ambit's state lives: `${AMBIT_STATE_DIR:-/var/lib/ambit}`. */
+export function stateBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.AMBIT_STATE_DIR ?? '/var/lib/ambit';
+}
+
+/** The labs' state: `<stateBase>/labs`, one directory per lab (`labPaths`). */
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.AMBIT_STATE_DIR ?? '/var/lib/ambit', 'labs');
+  return join(stateBase(env), 'labs');
 }
 
 export interface LabPaths {

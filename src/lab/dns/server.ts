@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
+import { AmbitError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { answerQuery, type ServiceIndex } from './answer.js';
 
@@ -59,7 +60,7 @@ export async function startDnsServer(opts: {
       return undefined;
     }
     if (query.type === 'response') {
-      bad(from, new Error('a response, not a query'));
+      bad(from, new AmbitError('DNS_NOT_A_QUERY', 'a response, not a query'));
       return undefined;
     }
     const resp = answerQuery(query, opts.index());

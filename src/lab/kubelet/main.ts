@@ -8,7 +8,7 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
 import { createLogger } from '../../log.js';
 import { findNode, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
-import { labPaths } from '../cluster/paths.js';
+import { labPaths, stateBase } from '../cluster/paths.js';
 import { EventRecorder } from './events.js';
 import { Ipam } from './ipam.js';
 import { Kubelet } from './kubelet.js';
@@ -46,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
     cluster,
     node,
     paths,
-    stateBase: process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit',
+    stateBase: stateBase(),
     nodeNetns: netnsNames.node(lab, nodeName),
     cniDir: join(nodeDir, 'cni', 'net.d'),
     recordDir: join(nodeDir, 'pods'),

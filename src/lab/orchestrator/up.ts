@@ -12,7 +12,7 @@ import { netnsList } from '../../sys/ip.js';
 import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
 import { run } from '../../sys/exec.js';
 import { alive } from '../../sys/process.js';
-import { labPaths, repoRoot, type LabPaths } from '../cluster/paths.js';
+import { labPaths, repoRoot, stateBase, type LabPaths } from '../cluster/paths.js';
 import { createNode, createUnderlay } from '../net/cluster-net.js';
 import {
   checkAlive,
@@ -43,7 +43,7 @@ export function labEnv(c: Cluster, server: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     AMBIT_LAB: c.name,
-    AMBIT_STATE_DIR: process.env.AMBIT_STATE_DIR ?? '/var/lib/ambit',
+    AMBIT_STATE_DIR: stateBase(),
     AMBIT_KUBE_SERVER: server,
   };
 }
