@@ -41,12 +41,12 @@ async function listOptional(kube: KubeClient, res: Resource): Promise<KubeObject
 }
 
 export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
-  const [namespaces, pods, services, endpoints, serviceAccounts, policies, gateways, peerAuths] =
+  const [namespaces, pods, services, endpointSlices, serviceAccounts, policies, gateways, peerAuths] =
     await Promise.all([
       kube.list(resources.namespaces).then((l) => l.items),
       kube.list(resources.pods).then((l) => l.items),
       kube.list(resources.services).then((l) => l.items),
-      listOptional(kube, resources.endpoints),
+      listOptional(kube, resources.endpointslices),
       listOptional(kube, resources.serviceaccounts),
       listOptional(kube, resources.authorizationpolicies),
       listOptional(kube, resources.gateways),
@@ -61,7 +61,7 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
     namespaces,
     pods,
     services,
-    endpoints,
+    endpointSlices,
     serviceAccounts,
     policies,
     gateways,

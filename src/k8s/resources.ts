@@ -27,6 +27,7 @@ export const resources = {
   pods: r('', 'v1', 'pods', 'Pod'),
   services: r('', 'v1', 'services', 'Service'),
   endpoints: r('', 'v1', 'endpoints', 'Endpoints'),
+  endpointslices: r('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
   serviceaccounts: r('', 'v1', 'serviceaccounts', 'ServiceAccount'),
   configmaps: r('', 'v1', 'configmaps', 'ConfigMap'),
   secrets: r('', 'v1', 'secrets', 'Secret'),

@@ -112,6 +112,21 @@ export interface Endpoints extends KubeObject {
   }[];
 }
 
+/** discovery.k8s.io/v1 EndpointSlice. */
+export interface EndpointSlice extends KubeObject {
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  endpoints: {
+    addresses: string[];
+    conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
+    nodeName?: string;
+    targetRef?: { kind: string; name: string; namespace: string; uid: string };
+  }[];
+  ports?: { name?: string; port?: number; protocol?: string; appProtocol?: string }[];
+}
+
+/** The label naming an EndpointSlice's Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
 export type Namespace = KubeObject<unknown, { phase?: string }>;
 
 export interface NodeSpec {

@@ -100,12 +100,18 @@ spec:
   clusterIP: 10.96.0.200
   ports: [{name: db, port: 5432}]
 ---
-apiVersion: v1
-kind: Endpoints
-metadata: {name: external-db, namespace: default}
-subsets:
-- addresses: [{ip: 10.244.2.8, targetRef: {kind: Pod, name: sleep-7b8d6b5c9f-abcde, namespace: default, uid: uid-sleep}}]
-  ports: [{name: db, port: 15432}]
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: external-db-x7k2p
+  namespace: default
+  labels: {kubernetes.io/service-name: external-db, endpointslice.kubernetes.io/managed-by: endpointslicemirroring-controller.k8s.io}
+addressType: IPv4
+endpoints:
+- addresses: [10.244.2.8]
+  conditions: {ready: true}
+  targetRef: {kind: Pod, name: sleep-7b8d6b5c9f-abcde, namespace: default, uid: uid-sleep}
+ports: [{name: db, port: 15432, protocol: TCP}]
 `;
 
 export function objects(yamlText: string): KubeObject[] {
@@ -121,7 +127,7 @@ export function snapshotOf(...yamlTexts: string[]): Snapshot {
     namespaces: of('Namespace'),
     pods: of('Pod'),
     services: of('Service'),
-    endpoints: of('Endpoints'),
+    endpointSlices: of('EndpointSlice'),
     serviceAccounts: of('ServiceAccount'),
     policies: of('AuthorizationPolicy'),
     gateways: of('Gateway'),

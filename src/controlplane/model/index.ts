@@ -4,7 +4,11 @@
  */
 import { isIP } from 'node:net';
 import type { Service, ServicePort, Workload } from '../../api/workload.js';
-import type { Namespace, Service as KubeService } from '../../k8s/types.js';
+import {
+  SERVICE_NAME_LABEL,
+  type Namespace,
+  type Service as KubeService,
+} from '../../k8s/types.js';
 import { convertPolicy, selects } from './authorization.js';
 import { defaultModelOptions, type Model, type ModelOptions, type Snapshot } from './types.js';
 import { indexPeerAuthentications } from './peer-authentication.js';
@@ -123,23 +127,25 @@ export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}):
     byUid.set(pod.metadata.uid ?? podUid(pod, opts), w);
   }
 
-  // Services without a selector: their endpoints (Endpoints objects) name the pods.
-  for (const ep of snap.endpoints) {
+  // Services without a selector: their EndpointSlices (labelled with the Service's name, as
+  // Kubernetes' mirroring controller writes them from Endpoints) name the pods.
+  for (const slice of snap.endpointSlices) {
+    const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
     const svc = snap.services.find(
-      (s) => s.metadata.namespace === ep.metadata.namespace && s.metadata.name === ep.metadata.name,
+      (s) => s.metadata.namespace === slice.metadata.namespace && s.metadata.name === svcName,
     );
     if (!svc || Object.keys(svc.spec?.selector ?? {}).length) continue;
     const key = `${svc.metadata.namespace ?? 'default'}/${serviceHostname(svc, opts)}`;
-    for (const subset of ep.subsets ?? []) {
-      for (const addr of [...(subset.addresses ?? []), ...(subset.notReadyAddresses ?? [])]) {
-        const w = addr.targetRef?.kind === 'Pod' ? byUid.get(addr.targetRef.uid) : undefined;
-        if (!w) continue;
-        const ports = (svc.spec?.ports ?? []).flatMap((sp) => {
-          const epPort = (subset.ports ?? []).find((x) => (x.name ?? '') === (sp.name ?? ''));
-          return epPort ? [{ servicePort: sp.port, targetPort: epPort.port }] : [];
-        });
-        w.services[key] = { ports };
-      }
+    for (const ep of slice.endpoints ?? []) {
+      const w = ep.targetRef?.kind === 'Pod' ? byUid.get(ep.targetRef.uid) : undefined;
+      if (!w) continue;
+      const ports = (svc.spec?.ports ?? []).flatMap((sp) => {
+        const epPort = (slice.ports ?? []).find((x) => (x.name ?? '') === (sp.name ?? ''));
+        return epPort?.port !== undefined
+          ? [{ servicePort: sp.port, targetPort: epPort.port }]
+          : [];
+      });
+      w.services[key] = { ports };
     }
   }
 

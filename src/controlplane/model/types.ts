@@ -3,7 +3,7 @@
  */
 import type { Address, Authorization, Service, Workload } from '../../api/workload.js';
 import type {
-  Endpoints,
+  EndpointSlice,
   KubeObject,
   Namespace,
   Pod,
@@ -106,7 +106,7 @@ export interface Snapshot {
   namespaces: Namespace[];
   pods: Pod[];
   services: KubeService[];
-  endpoints: Endpoints[];
+  endpointSlices: EndpointSlice[];
   serviceAccounts: KubeObject[];
   policies: AuthorizationPolicy[];
   gateways: Gateway[];

@@ -38,6 +38,7 @@ export const kinds: Kind[] = [
   kind(resources.pods, ['po'], ['status', 'binding', 'log', 'exec', 'attach', 'portforward']),
   kind(resources.services, ['svc'], ['status']),
   kind(resources.endpoints, ['ep']),
+  kind(resources.endpointslices, []),
   kind(resources.serviceaccounts, ['sa'], ['token']),
   kind(resources.configmaps, ['cm']),
   kind(resources.secrets, []),

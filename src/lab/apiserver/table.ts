@@ -246,6 +246,39 @@ const epCols: Column[] = [
   ageCol,
 ];
 
+/** kubectl's "a,b,c + N more..." for the first three of a list. */
+const firstThree = (xs: string[]): string =>
+  xs.length === 0
+    ? '<none>'
+    : xs.length > 3
+      ? `${xs.slice(0, 3).join(',')} + ${xs.length - 3} more...`
+      : xs.join(',');
+
+const sliceCols: Column[] = [
+  name,
+  { name: 'AddressType', type: 'string', cell: (o) => str(o.addressType) },
+  {
+    name: 'Ports',
+    type: 'string',
+    cell: (o) => {
+      const ps = list(o.ports);
+      if (ps.length === 0) return '<unset>';
+      return firstThree(ps.map((p) => (typeof p.port === 'number' ? String(p.port) : '<unset>')));
+    },
+  },
+  {
+    name: 'Endpoints',
+    type: 'string',
+    cell: (o) =>
+      firstThree(
+        list(o.endpoints).flatMap((e) =>
+          Array.isArray(e.addresses) ? e.addresses.map((a) => str(a)) : [],
+        ),
+      ),
+  },
+  ageCol,
+];
+
 const cmCols: Column[] = [
   name,
   { name: 'Data', type: 'integer', cell: (o) => Object.keys(any(o.data)).length },
@@ -302,6 +335,7 @@ const columnsByKind: Record<string, Column[]> = {
   DaemonSet: dsCols,
   Namespace: nsCols,
   Endpoints: epCols,
+  EndpointSlice: sliceCols,
   ConfigMap: cmCols,
   ServiceAccount: saCols,
   Event: eventCols,

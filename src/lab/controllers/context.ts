@@ -4,7 +4,7 @@ import { errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
 import type { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
-import type { Endpoints, KubeObject, Namespace, Service } from '../../k8s/types.js';
+import type { EndpointSlice, Endpoints, KubeObject, Namespace, Service } from '../../k8s/types.js';
 import type { Logger } from '../../log.js';
 import type { Expectations } from './expectations.js';
 import type { WorkQueue } from './queue.js';
@@ -17,6 +17,7 @@ export interface Caches {
   daemonsets: Informer<DaemonSet>;
   services: Informer<Service>;
   endpoints: Informer<Endpoints>;
+  endpointslices: Informer<EndpointSlice>;
   namespaces: Informer<Namespace>;
   serviceaccounts: Informer<KubeObject>;
 }

@@ -8,13 +8,14 @@ import { errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
-import type { KubeObject } from '../../k8s/types.js';
+import { SERVICE_NAME_LABEL, type KubeObject } from '../../k8s/types.js';
 import type { Logger } from '../../log.js';
 import { schedulePod } from './binder.js';
 import type { Caches, Ctx } from './context.js';
 import { syncDaemonSet } from './daemonset.js';
 import { syncDeployment } from './deployment.js';
 import { syncEndpoints } from './endpoints-sync.js';
+import { syncEndpointSlices } from './endpointslices-sync.js';
 import { Expectations } from './expectations.js';
 import { WorkQueue } from './queue.js';
 import { syncServiceAccounts } from './serviceaccounts.js';
@@ -38,6 +39,8 @@ async function handle(ctx: Ctx, key: string): Promise<void> {
       return schedulePod(ctx, a, b);
     case 'ep':
       return syncEndpoints(ctx, a, b);
+    case 'eps':
+      return syncEndpointSlices(ctx, a, b);
     case 'sa':
       return syncServiceAccounts(ctx, a);
   }
@@ -54,10 +57,18 @@ function wire(ctx: Ctx): void {
   };
   onAll(ctx.deployments, (d) => q.add(`deploy/${nsName(d)}`));
   onAll(ctx.daemonsets, (d) => q.add(`ds/${nsName(d)}`));
-  onAll(ctx.services, (s) => q.add(`ep/${nsName(s)}`));
-  // Someone else changed or deleted an Endpoints object: put ours back.
+  onAll(ctx.services, (s) => {
+    q.add(`ep/${nsName(s)}`);
+    q.add(`eps/${nsName(s)}`);
+  });
+  // Someone else changed or deleted an Endpoints object: put ours back (and mirror it).
   ctx.endpoints.on('update', (e) => q.add(`ep/${nsName(e)}`));
   ctx.endpoints.on('delete', (e) => q.add(`ep/${nsName(e)}`));
+  onAll(ctx.endpoints, (e) => q.add(`eps/${nsName(e)}`));
+  onAll(ctx.endpointslices, (s) => {
+    const svc = s.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (svc) q.add(`eps/${s.metadata.namespace ?? ''}/${svc}`);
+  });
   onAll(ctx.namespaces, (n) => q.add(`sa/${n.metadata.name}`));
   ctx.serviceaccounts.on('delete', (s) => q.add(`sa/${s.metadata.namespace ?? ''}`));
   onAll(ctx.pods, (p: LabPod) => {
@@ -66,8 +77,10 @@ function wire(ctx: Ctx): void {
     if (owner?.kind === 'DaemonSet') q.add(`ds/${p.metadata.namespace ?? ''}/${owner.name}`);
     if (!p.spec?.nodeName && !p.metadata.deletionTimestamp) q.add(`sched/${nsName(p)}`);
     for (const s of ctx.services.list())
-      if (s.metadata.namespace === p.metadata.namespace && s.spec?.selector)
+      if (s.metadata.namespace === p.metadata.namespace && s.spec?.selector) {
         q.add(`ep/${nsName(s)}`);
+        q.add(`eps/${nsName(s)}`);
+      }
   });
   onAll(ctx.nodes, () => {
     for (const d of ctx.daemonsets.list()) q.add(`ds/${nsName(d)}`);
@@ -88,6 +101,7 @@ export async function startControllerManager(opts: {
     daemonsets: new Informer(client, resources.daemonsets, {}, log.child('daemonsets')),
     services: new Informer(client, resources.services, {}, log.child('services')),
     endpoints: new Informer(client, resources.endpoints, {}, log.child('endpoints')),
+    endpointslices: new Informer(client, resources.endpointslices, {}, log.child('slices')),
     namespaces: new Informer(client, resources.namespaces, {}, log.child('namespaces')),
     serviceaccounts: new Informer(client, resources.serviceaccounts, {}, log.child('sa')),
   };
