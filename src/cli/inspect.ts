@@ -41,17 +41,25 @@ async function listOptional(kube: KubeClient, res: Resource): Promise<KubeObject
 }
 
 export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
-  const [namespaces, pods, services, endpointSlices, serviceAccounts, policies, gateways, peerAuths] =
-    await Promise.all([
-      kube.list(resources.namespaces).then((l) => l.items),
-      kube.list(resources.pods).then((l) => l.items),
-      kube.list(resources.services).then((l) => l.items),
-      listOptional(kube, resources.endpointslices),
-      listOptional(kube, resources.serviceaccounts),
-      listOptional(kube, resources.authorizationpolicies),
-      listOptional(kube, resources.gateways),
-      listOptional(kube, resources.peerauthentications),
-    ]);
+  const [
+    namespaces,
+    pods,
+    services,
+    endpointSlices,
+    serviceAccounts,
+    policies,
+    gateways,
+    peerAuths,
+  ] = await Promise.all([
+    kube.list(resources.namespaces).then((l) => l.items),
+    kube.list(resources.pods).then((l) => l.items),
+    kube.list(resources.services).then((l) => l.items),
+    listOptional(kube, resources.endpointslices),
+    listOptional(kube, resources.serviceaccounts),
+    listOptional(kube, resources.authorizationpolicies),
+    listOptional(kube, resources.gateways),
+    listOptional(kube, resources.peerauthentications),
+  ]);
   const [deployments, httpRoutes, grpcRoutes] = await Promise.all([
     listOptional(kube, resources.deployments),
     listOptional(kube, resources.httproutes),
