@@ -181,8 +181,12 @@ export const ERROR_CODES = {
   TUNNEL_CREATE_FAILED: 'a GENEVE/VXLAN tunnel device cannot be created',
 
   // waypoint (src/waypoint)
+  WAYPOINT_ENROLLED:
+    '`waypoint apply --enroll-namespace` on a namespace that uses another waypoint',
+  WAYPOINT_NO_NAMESPACE: 'the namespace to put a waypoint in does not exist',
   WAYPOINT_POLICY_PATH: 'an AuthorizationPolicy path template that is not valid',
   WAYPOINT_ROUTE_REGEX: 'a route match regex that does not compile',
+  WAYPOINT_TIMEOUT: '`waypoint apply --wait`: the waypoint did not become Programmed in time',
 
   // `ambit x`
   X_NO_CONTROLPLANE: 'no running istiod pod to ask',

@@ -25,6 +25,10 @@ const commands: Record<string, { load: () => Promise<Command>; help: string }> =
     help: 'the control plane (istiod): xDS and CA',
   },
   ztunnel: { load: () => import('./ztunnel.js'), help: 'the L4 node proxy' },
+  waypoint: {
+    load: () => import('./waypoint.js'),
+    help: 'waypoints (istioctl waypoint): generate, apply, list, status, delete; run the proxy',
+  },
   x: { load: () => import('./x.js'), help: 'experimental/debug: config-dump, ztunnel status' },
   trace: {
     load: () => import('./trace.js'),
