@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -19,16 +18,9 @@ import {
   type TestCluster,
 } from '../helpers/xds-cluster.js';
 import { repoRoot } from '../../src/repo.js';
+import { freePort } from '../helpers/net.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const ambit = join(repoRoot(), 'bin', 'ambit');
 const env = { ...process.env };

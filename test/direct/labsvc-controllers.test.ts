@@ -17,6 +17,7 @@ import {
 } from '../../src/lab/controllers/manager.js';
 import type { DaemonSet, Deployment, LabPod } from '../../src/lab/controllers/types.js';
 import { createLogger } from '../../src/log.js';
+import { eventually } from '../helpers/net.js';
 
 const quiet = createLogger('test', () => undefined);
 
@@ -57,25 +58,6 @@ async function apply(obj: KubeObject): Promise<void> {
       ...obj,
       metadata: { ...obj.metadata, resourceVersion: cur.metadata.resourceVersion },
     });
-}
-
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  ms = 10_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
 async function pods(ns: string, prefix: string): Promise<LabPod[]> {

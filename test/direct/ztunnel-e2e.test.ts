@@ -14,13 +14,14 @@ import type { Address, Authorization } from '../../src/api/workload.js';
 import { Ztunnel } from '../../src/ztunnel/app.js';
 import type { ZtunnelPortsBound } from '../../src/ztunnel/app.js';
 import type { ZtunnelConfig } from '../../src/ztunnel/config.js';
-import { DEFAULT_PORTS } from '../../src/ztunnel/config.js';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { createHboneServer } from '../../src/hbone/server.js';
 import { IdentityManager } from '../../src/identity/manager.js';
 import { policy, rule, selectedBy, service, workload } from '../../src/ztunnel/testing.js';
 import { createLogger } from '../../src/log.js';
 import { createFakeCa, type FakeCa } from '../helpers/fake-ca.js';
+import { eventually, freePort, listen } from '../helpers/net.js';
+import { testZtunnelConfig } from '../helpers/ztunnel-config.js';
 
 const R = 10 + Math.floor(Math.random() * 200);
 const ip = (n: number, h: number) => `127.${R}.${n}.${h}`;
@@ -30,54 +31,6 @@ const OUTSIDER = ip(3, 9);
 const VIP = ip(96, 105);
 const quiet = createLogger('test', () => undefined);
 const answerData = (x: dnsPacket.Answer) => ('data' in x ? x.data : undefined);
-
-function listenOn(s: net.Server | http.Server, host: string, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(port, host, () => resolve((s.address() as net.AddressInfo).port));
-  });
-}
-
-async function freePort(host: string): Promise<number> {
-  const s = net.createServer();
-  const p = await listenOn(s, host);
-  await new Promise((r) => s.close(r));
-  return p;
-}
-
-function config(node: string, over: Partial<ZtunnelConfig>): ZtunnelConfig {
-  return {
-    podName: `ztunnel-${node}`,
-    podNamespace: 'istio-system',
-    nodeName: node,
-    instanceIp: '127.0.0.1',
-    clusterId: 'Kubernetes',
-    trustDomain: 'cluster.local',
-    xdsAddress: 'unused:15012',
-    caAddress: 'unused:15012',
-    rootCa: '',
-    dnsCapture: false,
-    ports: {
-      ...DEFAULT_PORTS,
-      outbound: 0,
-      inboundPlaintext: 0,
-      inbound: 0,
-      dns: 0,
-      admin: 0,
-      metrics: 0,
-      readiness: 0,
-    },
-    listenHost: '127.0.0.1',
-    dnsHost: '127.0.0.1',
-    statsHost: '127.0.0.1',
-    transparent: false,
-    spoof: 'bind',
-    hbonePort: 15008,
-    drainDeadlineMs: 2000,
-    stateWaitMs: 2000,
-    ...over,
-  };
-}
 
 function get(
   port: number,
@@ -126,18 +79,6 @@ function request(
   });
 }
 
-function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 20);
-    };
-    tick();
-  });
-}
-
 void describe('ztunnel: outbound → HBONE → inbound', () => {
   let ca: FakeCa;
   let a: Ztunnel;
@@ -183,8 +124,8 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
 
   before(async () => {
     ca = await createFakeCa();
-    appPort = await listenOn(app, HTTPBIN);
-    echoPort = await listenOn(echo, HTTPBIN);
+    appPort = await listen(app, HTTPBIN);
+    echoPort = await listen(echo, HTTPBIN);
     upstreamDns.on('message', (msg, r) => {
       const q = dnsPacket.decode(msg);
       const question = q.questions![0]!;
@@ -210,7 +151,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     ) => {
       const identity = new IdentityManager({ fetch: (id) => ca.issue(id), log: quiet });
       idA.push(identity);
-      return new Ztunnel(config(node, { hbonePort, ...over }), {
+      return new Ztunnel(testZtunnelConfig(node, { hbonePort, ...over }), {
         identity,
         hboneClient: createHboneClient({ certificates: identity, log: quiet }),
         hboneServer: (o) => createHboneServer({ ...o, log: quiet }),
@@ -227,7 +168,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     );
     b = mk(
       'worker',
-      { inboundHost: HTTPBIN, ports: { ...config('x', {}).ports, inbound: hbonePort } },
+      { inboundHost: HTTPBIN, ports: { ...testZtunnelConfig('x').ports, inbound: hbonePort } },
       logB,
       () => dstB,
     );
@@ -269,7 +210,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     assert.equal(seen.origin, SLEEP);
     assert.equal(seen.url, '/get');
     assert.equal(seen.headers.host, 'httpbin:8000');
-    await waitFor(() => logB.length >= 1 && logA.length >= 1);
+    await eventually('the expected log lines', () => logB.length >= 1 && logA.length >= 1);
     const inLine = logB.at(-1)!;
     assert.match(inLine, /connection complete/);
     assert.match(inLine, /src\.identity=spiffe:\/\/cluster\.local\/ns\/default\/sa\/sleep/);
@@ -330,7 +271,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     );
     dstA = { ip: HTTPBIN, port: appPort };
     await assert.rejects(request(pa.outbound, SLEEP));
-    await waitFor(() => logA.length > before);
+    await eventually('the expected log lines', () => logA.length > before);
     assert.match(logA.at(-1)!, /401/);
     assert.match(logB.at(-1)!, /allow policies exist, but none allowed/);
     assert.ok(
@@ -369,7 +310,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
       c.on('drain', pump);
       pump();
     });
-    const port = await listenOn(firehose, HTTPBIN);
+    const port = await listen(firehose, HTTPBIN);
     try {
       dstA = { ip: HTTPBIN, port };
       const s = net.connect({ host: '127.0.0.1', port: pa.outbound, localAddress: SLEEP });
@@ -401,7 +342,9 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     const res = await request(pb.inboundPlaintext, OUTSIDER);
     assert.equal(res.status, 200);
     assert.equal((JSON.parse(res.body) as { origin: string }).origin, OUTSIDER);
-    await waitFor(() => logB.some((l) => l.includes('direction=inbound_plaintext')));
+    await eventually('the expected log lines', () =>
+      logB.some((l) => l.includes('direction=inbound_plaintext')),
+    );
     push(
       b,
       [],
@@ -421,7 +364,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
 
   void it('passes traffic to destinations outside the mesh through as plain TCP', async () => {
     const outside = http.createServer((req, res) => res.end(`outside ${req.socket.remoteAddress}`));
-    const port = await listenOn(outside, '127.0.0.1');
+    const port = await listen(outside, '127.0.0.1');
     try {
       dstA = { ip: '127.0.0.1', port };
       const res = await request(pa.outbound, SLEEP);

@@ -13,13 +13,13 @@ import type { Address, Authorization } from '../../src/api/workload.js';
 import { createLogger } from '../../src/log.js';
 import { Ztunnel } from '../../src/ztunnel/app.js';
 import type { ZtunnelPortsBound } from '../../src/ztunnel/app.js';
-import type { ZtunnelConfig } from '../../src/ztunnel/config.js';
-import { DEFAULT_PORTS } from '../../src/ztunnel/config.js';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { createHboneServer } from '../../src/hbone/server.js';
 import { IdentityManager } from '../../src/identity/manager.js';
 import { policy, rule, selectedBy, service, workload } from '../../src/ztunnel/testing.js';
 import { createFakeCa, type FakeCa } from '../helpers/fake-ca.js';
+import { eventually, listen } from '../helpers/net.js';
+import { testZtunnelConfig } from '../helpers/ztunnel-config.js';
 
 const R = 10 + Math.floor(Math.random() * 200);
 const ip = (n: number, h: number) => `127.${R}.${n}.${h}`;
@@ -31,47 +31,6 @@ const SLEEP = ip(2, 8);
 const VIP = ip(96, 105);
 const SLEEP2_ID = 'spiffe://cluster.local/ns/default/sa/sleep2';
 const quiet = createLogger('test', () => undefined);
-
-function listenOn(s: net.Server, host: string, port = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(port, host, () => resolve((s.address() as net.AddressInfo).port));
-  });
-}
-
-function config(node: string, over: Partial<ZtunnelConfig>): ZtunnelConfig {
-  return {
-    podName: `ztunnel-${node}`,
-    podNamespace: 'istio-system',
-    nodeName: node,
-    instanceIp: '127.0.0.1',
-    clusterId: 'Kubernetes',
-    trustDomain: 'cluster.local',
-    xdsAddress: 'unused:15012',
-    caAddress: 'unused:15012',
-    rootCa: '',
-    dnsCapture: false,
-    ports: {
-      ...DEFAULT_PORTS,
-      outbound: 0,
-      inboundPlaintext: 0,
-      inbound: 0,
-      dns: 0,
-      admin: 0,
-      metrics: 0,
-      readiness: 0,
-    },
-    listenHost: '127.0.0.1',
-    dnsHost: '127.0.0.1',
-    statsHost: '127.0.0.1',
-    transparent: false,
-    spoof: 'bind',
-    hbonePort: 15008,
-    drainDeadlineMs: 2000,
-    stateWaitMs: 2000,
-    ...over,
-  };
-}
 
 /** GET through a proxy port from `from`; the app answers with the pod it ran in and its peer. */
 function request(port: number, from: string): Promise<{ pod: string; origin: string }> {
@@ -89,18 +48,6 @@ function request(port: number, from: string): Promise<{ pod: string; origin: str
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
-  });
-}
-
-function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const start = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - start > ms) return reject(new Error('condition not met in time'));
-      setTimeout(tick, 20);
-    };
-    tick();
   });
 }
 
@@ -141,20 +88,20 @@ void describe('ztunnel: same-node traffic takes the direct-local path', () => {
         res.end(JSON.stringify({ pod, origin: req.socket.remoteAddress }));
       });
       apps.push(app);
-      appPort = await listenOn(app, pod, appPort);
+      appPort = await listen(app, pod, appPort);
     }
     // Both HBONE listeners on one port: A on httpbin-1's address, B on httpbin-0's.
     const probe = net.createServer();
-    const hbonePort = await listenOn(probe, H0);
+    const hbonePort = await listen(probe, H0);
     await new Promise((r) => probe.close(r));
     const mk = (node: string, host: string, sink: string[]) => {
       const identity = new IdentityManager({ fetch: (id) => ca.issue(id), log: quiet });
       ids.push(identity);
       return new Ztunnel(
-        config(node, {
+        testZtunnelConfig(node, {
           hbonePort,
           inboundHost: host,
-          ports: { ...config('x', {}).ports, inbound: hbonePort },
+          ports: { ...testZtunnelConfig('x').ports, inbound: hbonePort },
         }),
         {
           identity,
@@ -206,7 +153,7 @@ void describe('ztunnel: same-node traffic takes the direct-local path', () => {
     const before = { a: logA.length, b: logB.length };
     const res = await request(pb.outbound, SLEEP2);
     assert.deepEqual(res, { pod: H0, origin: SLEEP2 });
-    await waitFor(() => logB.length >= before.b + 2);
+    await eventually('the expected log lines', () => logB.length >= before.b + 2);
     const lines = logB.slice(before.b);
     const inbound = lines.find((l) => l.includes('direction=inbound'));
     const outbound = lines.find((l) => l.includes('direction=outbound'));
@@ -272,7 +219,7 @@ void describe('ztunnel: same-node traffic takes the direct-local path', () => {
     );
     try {
       await assert.rejects(request(pb.outbound, SLEEP2));
-      await waitFor(() =>
+      await eventually('the expected log lines', () =>
         logB.slice(before).some((l) => l.includes('explicitly denied by: default/deny-sleep2')),
       );
       // Another principal from the other node is still admitted.
@@ -294,7 +241,7 @@ void describe('ztunnel: same-node traffic takes the direct-local path', () => {
           c.src === `${SLEEP2}:${s.localPort}` ||
           (c.direction === 'inbound' && c.srcIdentity === SLEEP2_ID),
       );
-    await waitFor(() => mine().length === 2);
+    await eventually('the expected log lines', () => mine().length === 2);
     const closed = new Promise<void>((r) => s.once('close', () => r()));
     push(b, [], [policy('deny-ns', 'DENY', [rule([{ namespaces: [{ exact: 'default' }] }])])]);
     try {
@@ -302,6 +249,6 @@ void describe('ztunnel: same-node traffic takes the direct-local path', () => {
     } finally {
       push(b, [], [], ['default/deny-ns']);
     }
-    await waitFor(() => mine().length === 0);
+    await eventually('the expected log lines', () => mine().length === 0);
   });
 });
