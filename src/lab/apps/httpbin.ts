@@ -3,6 +3,7 @@
  * python httpbin's JSON shapes (sorted keys, 2-space indent, `Title-Case` header names, `origin`
  * from X-Forwarded-For or the peer address).
  */
+import { goRoute } from './go-httpbin.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -326,7 +327,7 @@ async function sendBytes(ctx: Ctx, nText: string): Promise<void> {
   ctx.res.end();
 }
 
-export function createHttpbin(log?: Logger): http.Server {
+export function createHttpbin(log?: Logger, flavor: HttpbinFlavor = 'python'): http.Server {
   const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     let url: URL;
     try {
@@ -336,6 +337,7 @@ export function createHttpbin(log?: Logger): http.Server {
       res.writeHead(400).end('bad request URL\n');
       return;
     }
+    if (flavor === 'go' && goRoute(req, res, url)) return;
     route({ req, res, url, log }).catch((err: unknown) => {
       log?.warn('request failed', { url: req.url, error: (err as Error).message });
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
@@ -346,12 +348,16 @@ export function createHttpbin(log?: Logger): http.Server {
   return server;
 }
 
+/** python: kennethreitz/httpbin's shapes; go: mccutchen/go-httpbin's where they differ. */
+export type HttpbinFlavor = 'python' | 'go';
+
 export async function startHttpbin(opts: {
   host?: string;
   port?: number;
   log?: Logger;
+  flavor?: HttpbinFlavor;
 }): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
-  const server = createHttpbin(opts.log);
+  const server = createHttpbin(opts.log, opts.flavor);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 80, opts.host ?? '0.0.0.0', () => {

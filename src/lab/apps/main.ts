@@ -7,8 +7,23 @@ import { createLogger } from '../../log.js';
 import { intFlag, parseFlags } from '../../flags.js';
 import { startHttpbin } from './httpbin.js';
 import { runSleep } from './sleep.js';
+import { helloworldServer } from './helloworld.js';
+import { tcpEchoServers } from './tcp-echo.js';
+import type { Server } from 'node:net';
 
-const usage = 'usage: ambit lab app httpbin [--port 80] [--host 0.0.0.0] | sleep | dns [--port 53]';
+/** Runs servers until SIGTERM/SIGINT, then closes them. */
+async function serveUntilSignal(start: () => Server[]): Promise<number> {
+  const servers = start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  for (const s of servers) s.close();
+  return 0;
+}
+
+const usage =
+  'usage: ambit lab app httpbin [--port 80] [--host 0.0.0.0] [--flavor python|go] | sleep | dns [--port 53] | helloworld [--version v1] | tcp-echo <ports> <prefix>';
 
 export async function run(args: string[]): Promise<number> {
   const [name, ...rest] = args;
@@ -17,6 +32,15 @@ export async function run(args: string[]): Promise<number> {
       return runHttpbin(rest);
     case 'sleep':
       return runSleep();
+    case 'helloworld':
+      return serveUntilSignal(() => {
+        const v = parseFlags(rest).values.get('version') ?? 'v1';
+        const s = helloworldServer(v);
+        s.listen(5000, '0.0.0.0');
+        return [s];
+      });
+    case 'tcp-echo':
+      return serveUntilSignal(() => tcpEchoServers(rest[0] ?? '9000', rest[1] ?? 'hello'));
     case 'dns':
       return (await import('../dns/main.js')).run(rest);
     case undefined:
@@ -27,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
     default:
       throw new AmbitError('LAB_UNKNOWN_APP', `unknown built-in app ${JSON.stringify(name)}`, {
         value: name,
-        hint: 'one of httpbin, sleep, dns',
+        hint: 'one of httpbin, sleep, dns, helloworld, tcp-echo',
       });
   }
 }
@@ -37,7 +61,17 @@ async function runHttpbin(args: string[]): Promise<number> {
   const log = createLogger('httpbin');
   const port = intFlag(f, 'port', 80);
   const host = f.values.get('host') ?? '0.0.0.0';
-  const srv = await startHttpbin({ host, port, log });
+  const flavor = f.values.get('flavor') ?? 'python';
+  if (flavor !== 'python' && flavor !== 'go') {
+    throw new AmbitError(
+      'LAB_BAD_FLAG',
+      `--flavor must be python or go, got ${JSON.stringify(flavor)}`,
+      {
+        value: flavor,
+      },
+    );
+  }
+  const srv = await startHttpbin({ host, port, log, flavor });
   log.info('listening', { address: `${host}:${srv.port}` });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

@@ -433,7 +433,11 @@ export class PodWorker {
       });
     } catch (err) {
       const message = errorMessage(err);
-      rt.state = { waiting: { reason: 'CreateContainerError', message } };
+      const reason =
+        err instanceof AmbitError && err.code === 'KUBELET_UNKNOWN_IMAGE'
+          ? 'ErrImagePull'
+          : 'CreateContainerError';
+      rt.state = { waiting: { reason, message } };
       this.ctx.events.emit(this.pod, 'Warning', 'Failed', `container ${name}: ${message}`);
       this.scheduleRestart(rt);
       this.report();

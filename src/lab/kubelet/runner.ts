@@ -13,6 +13,7 @@ import type { Container } from '../../k8s/types.js';
 import { spawnDetached, writePidFile } from '../../sys/process.js';
 import { sandboxArgv, type Sandbox } from '../../sys/sandbox.js';
 import { ambitArgv } from '../cluster/paths.js';
+import { imageName, knownImages } from './images.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -27,20 +28,28 @@ const builtins: Record<string, string[]> = {
   'ambit/waypoint': ['waypoint', 'run'],
 };
 
-function imageName(image: string | undefined): string {
-  return (image ?? '').replace(/:[^/]*$/, '');
+/** Every image this kubelet can run without a command, for error messages. */
+export function knownImageNames(): string[] {
+  return [...Object.keys(builtins), ...Object.keys(knownImages)];
 }
 
-/** The argv of a container; throws KUBELET_NO_COMMAND when neither image nor command say. */
+/**
+ * The argv of a container: its command, else what its image runs (built-in `ambit/<x>`
+ * images, the samples' images in images.ts); throws KUBELET_UNKNOWN_IMAGE (shown as
+ * ErrImagePull) when neither says.
+ */
 export function containerArgv(c: Container): string[] {
   const args = c.args ?? [];
   if (c.command && c.command.length > 0) return [...c.command, ...args];
-  const builtin = builtins[imageName(c.image)];
+  const name = imageName(c.image);
+  const builtin = builtins[name];
   if (builtin) return [...ambitArgv(), ...builtin, ...args];
+  const known = knownImages[name];
+  if (known) return known.app ? [...ambitArgv(), ...known.argv(args)] : known.argv(args);
   throw new AmbitError(
-    'KUBELET_NO_COMMAND',
-    `container ${c.name}: image ${JSON.stringify(c.image ?? '')} is not built in and has no command`,
-    { value: c.image, hint: `built-in images: ${Object.keys(builtins).join(', ')}` },
+    'KUBELET_UNKNOWN_IMAGE',
+    `Failed to pull image ${JSON.stringify(c.image ?? '')}: the lab kubelet has no such image and the container has no command; known images: ${knownImageNames().join(', ')}`,
+    { value: c.image, hint: 'use one of the known images, or give the container a command' },
   );
 }
 

@@ -1,0 +1,66 @@
+/**
+ * Images the lab kubelet knows without a registry: the public images of Istio's samples and
+ * what runs for each, a built-in app (`ambit lab app …`) answering on the image's ports with
+ * its observable behaviour, or the machine's program that is the image's entrypoint. An image
+ * is named without registry `docker.io/`, `library/`, tag or digest.
+ */
+export interface KnownImage {
+  /** What the image is, for the list of known images in ErrImagePull messages. */
+  what: string;
+  /** The command line: `ambit` subcommand (app: true) or a program on the machine. */
+  argv(args: string[]): string[];
+  app: boolean;
+}
+
+const app = (what: string, argv: (args: string[]) => string[]): KnownImage => ({
+  what,
+  argv,
+  app: true,
+});
+
+export const knownImages: Record<string, KnownImage> = {
+  'mccutchen/go-httpbin': app('go-httpbin on 8080 (Istio samples/httpbin)', () => [
+    'lab',
+    'app',
+    'httpbin',
+    '--flavor',
+    'go',
+    '--port',
+    '8080',
+  ]),
+  'kennethreitz/httpbin': app('httpbin on 80', () => ['lab', 'app', 'httpbin', '--port', '80']),
+  'istio/examples-helloworld-v1': app('helloworld v1 on 5000', () => [
+    'lab',
+    'app',
+    'helloworld',
+    '--version',
+    'v1',
+  ]),
+  'istio/examples-helloworld-v2': app('helloworld v2 on 5000', () => [
+    'lab',
+    'app',
+    'helloworld',
+    '--version',
+    'v2',
+  ]),
+  'istio/tcp-echo-server': app('tcp-echo-server <ports> <prefix>', (args) => [
+    'lab',
+    'app',
+    'tcp-echo',
+    ...(args.length > 0 ? args : ['9000', 'hello']),
+  ]),
+  'curlimages/curl': {
+    what: 'curl (entrypoint curl)',
+    argv: (args) => ['curl', ...args],
+    app: false,
+  },
+};
+
+/** `docker.io/library/x:tag@sha256:…` → `x`. */
+export function imageName(image: string | undefined): string {
+  return (image ?? '')
+    .replace(/@sha256:[0-9a-f]+$/, '')
+    .replace(/:[^/]*$/, '')
+    .replace(/^(docker\.io|index\.docker\.io)\//, '')
+    .replace(/^library\//, '');
+}
