@@ -1,8 +1,9 @@
 /**
  * The HBONE server (ztunnel's inbound on 15008): TLS 1.3 mTLS with a certificate chosen per
  * connection by its local (destination pod) address, client certificates required, verified
- * against the root and limited to our trust domain; then HTTP/2 CONNECT streams handed to
- * `onConnect` and spliced both ways.
+ * against the root and limited to our trust domain; then each well-formed HTTP/2 CONNECT
+ * stream is handed, unanswered, to `handler` (as Istio ztunnel's h2 server hands over an
+ * H2Request): the handler decides, answers and copies; the server only polices the wire.
  *
  * The client sends no SNI, so per-connection certificates cannot come from SNICallback. Each
  * certificate gets its own (never listening) tls.Server, and an accepted socket is handed to
@@ -24,8 +25,8 @@ import { spiffeIdsOf, tryParseSpiffe } from '../identity/spiffe.js';
 import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
 import { parseAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
-import { splice } from './splice.js';
-import type { HboneServerOptions } from './types.js';
+import { streamResetError } from '../relay/splice.js';
+import type { HboneInboundRequest, HboneRequest, HboneServerOptions } from './types.js';
 
 export interface HboneServerTuning {
   handshakeTimeoutMs?: number;
@@ -177,6 +178,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
         peerAddress: unmapped(sock.remoteAddress),
         peerPort: sock.remotePort ?? 0,
         localAddress: unmapped(sock.localAddress),
+        localPort: sock.localPort ?? 0,
       });
     });
   }
@@ -184,7 +186,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
   function onStream(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
-    conn: { peerIdentity: string; peerAddress: string; peerPort: number; localAddress: string },
+    conn: Omit<HboneInboundRequest, 'authority' | 'headers'>,
   ): void {
     stream.on('error', (err) => log.debug('hbone stream error', { err: errorMessage(err) }));
     // Node advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on receive.
@@ -194,34 +196,37 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     const authority = headers[':authority'];
     if (typeof authority !== 'string' || !parseAuthority(authority))
       return refuse(stream, 400, 'bad :authority');
-    const req = { ...conn, authority, headers: flattenHeaders(headers) };
-    // Through a promise so a synchronous throw in onConnect is handled like a rejection.
+    const gone = new AbortController();
+    const cancel = () => gone.abort(streamResetError(stream.rstCode));
+    stream.once('aborted', cancel);
+    stream.once('close', cancel);
+    const req: HboneRequest = {
+      ...conn,
+      authority,
+      headers: flattenHeaders(headers),
+      stream,
+      signal: gone.signal,
+      refuse: (status, reason) => refuse(stream, status, reason),
+      accept: (extra) => {
+        if (stream.destroyed || stream.closed || stream.headersSent) return false;
+        try {
+          stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(extra ?? {}) });
+          return true;
+        } catch (err) {
+          log.warn('hbone: cannot send response headers', { authority, err: errorMessage(err) });
+          refuse(stream, 503, 'bad response headers');
+          return false;
+        }
+      },
+    };
+    // Through a promise so a synchronous throw in the handler is handled like a rejection.
     Promise.resolve()
-      .then(() => opts.onConnect(req))
-      .then(
-        (answer) => {
-          if (answer.status !== 200 || !answer.upstream) {
-            answer.upstream?.destroy();
-            return refuse(stream, answer.status === 200 ? 503 : answer.status, answer.reason);
-          }
-          if (stream.destroyed || stream.closed) {
-            answer.upstream.destroy();
-            return;
-          }
-          try {
-            stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(answer.headers ?? {}) });
-          } catch (err) {
-            log.warn('hbone: cannot send response headers', { authority, err: errorMessage(err) });
-            answer.upstream.destroy();
-            return refuse(stream, 503, 'bad response headers');
-          }
-          splice(stream, answer.upstream);
-        },
-        (err: unknown) => {
-          log.warn('hbone onConnect failed', { authority, err: errorMessage(err) });
-          refuse(stream, 503, 'internal error');
-        },
-      );
+      .then(() => opts.handler(req))
+      .catch((err: unknown) => {
+        log.warn('hbone handler failed', { authority, err: errorMessage(err) });
+        if (!stream.headersSent) refuse(stream, 503, 'internal error');
+        else if (!stream.destroyed) stream.close(NGHTTP2_CONNECT_ERROR);
+      });
   }
 
   opts.server.on('connection', onSocket);

@@ -1,10 +1,11 @@
 /**
- * The HBONE layer's contract with the rest of ztunnel: mutual-TLS HTTP/2 CONNECT tunnels.
+ * The HBONE layer's contract with the proxies (ztunnel, waypoint): mutual-TLS HTTP/2 CONNECT tunnels.
  * The proxy code (outbound/inbound) speaks only these types; TLS, HTTP/2, pooling and
  * keepalive live behind them.
  */
-import type { Duplex } from 'node:stream';
+import type http2 from 'node:http2';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** Certificates by identity, held by the identity manager. */
 export interface CertificateSource {
@@ -62,17 +63,49 @@ export interface HboneClient {
   close(): Promise<void>;
 }
 
+/** What the HBONE server verified and parsed about an accepted CONNECT stream. */
 export interface HboneInboundRequest {
-  /** Peer identity from the client certificate's URI SAN. */
+  /** Peer identity: the SPIFFE URI SAN of the verified client certificate, in our trust domain. */
   peerIdentity: string;
   /** The TCP peer (the remote ztunnel or waypoint) address. */
   peerAddress: string;
   peerPort: number;
   /** The local address of the TLS connection: the destination pod IP under TPROXY. */
   localAddress: string;
+  localPort: number;
+  /** `:authority` of the CONNECT, already checked to be `host:port`. */
   authority: string;
   headers: Record<string, string>;
 }
+
+/**
+ * An accepted CONNECT stream handed to the handler (Istio ztunnel's `H2Request`). The handler
+ * owns it: it decides, answers with `refuse()` or `accept()`, then uses `stream` (splice it to a
+ * socket with `acceptAndSplice()` from `./handoff.ts`, or run HTTP on it, as a waypoint does).
+ */
+export interface HboneRequest extends HboneInboundRequest {
+  /** The CONNECT stream itself; after `accept()` it carries the tunnelled bytes both ways. */
+  stream: http2.ServerHttp2Stream;
+  /**
+   * Aborted when the stream ends before the handler is done with it: the peer reset it
+   * (RST_STREAM), the connection died or the server closed. Pass it to dials so a reset stream
+   * cancels them.
+   */
+  signal: AbortSignal;
+  /** Answers `status` (not 200) and ends the stream; harmless on a stream already gone. */
+  refuse(status: number, reason?: string): void;
+  /**
+   * Answers 200 with `headers`. false when nothing could be sent (the stream is gone, or the
+   * headers were invalid: then it was answered 503); the handler must then drop its upstream.
+   */
+  accept(headers?: Record<string, string>): boolean;
+}
+
+/**
+ * Handles one CONNECT. May answer asynchronously; a throw or rejection before an answer is
+ * answered 503 (after an answer, the stream is reset).
+ */
+export type HboneHandler = (req: HboneRequest) => void | Promise<void>;
 
 export interface HboneServerOptions {
   /** Listener whose accepted sockets carry TLS (a TPROXY'd IP_TRANSPARENT listener in production). */
@@ -82,14 +115,6 @@ export interface HboneServerOptions {
   certificateFor(
     localAddress: string,
   ): Promise<{ keyPem: string; certChainPem: string[]; rootPem: string }>;
-  /**
-   * Decides each CONNECT. Return a status to refuse (400/401/503...), or a duplex to splice the
-   * stream to (answered 200 with `headers`).
-   */
-  onConnect(req: HboneInboundRequest): Promise<{
-    status: number;
-    headers?: Record<string, string>;
-    upstream?: Duplex;
-    reason?: string;
-  }>;
+  /** Gets every well-formed CONNECT stream (malformed ones are answered 400/431 by the server). */
+  handler: HboneHandler;
 }

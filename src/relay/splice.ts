@@ -1,20 +1,36 @@
 /**
- * Bidirectional copy between a downstream and an upstream duplex: backpressure (pause on a full
- * write buffer, resume on drain), half-close (one side's FIN ends the other's write side only),
- * and failure propagation (an error or abrupt close on one side resets the other, so a peer
- * sees RST where the other end saw it).
+ * The one bidirectional copy loop of every hop (Istio ztunnel's `copy.rs`): between two duplexes,
+ * each a TCP socket or an HTTP/2 CONNECT stream (either end of an HBONE tunnel). It keeps TCP's
+ * semantics across the tunnel (RFC 9113 §8.5):
+ * - backpressure: pause a side whose peer's write buffer is full, resume on drain;
+ * - half-close: one side's FIN (END_STREAM) ends only the other's write side (FIN/END_STREAM);
+ * - failure: an error or abrupt close on one side resets the other (TCP RST, or
+ *   RST_STREAM(CONNECT_ERROR) on a stream), so a peer sees RST where the other end saw it.
+ * It resolves with the bytes copied each way and why the connection ended badly, if it did —
+ * including a stream the peer reset, which Node reports as a plain end.
  */
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { forward } from './write-batch.js';
+
+const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
 export interface SpliceResult {
   /** Bytes copied downstream → upstream (the request direction). */
   up: number;
   /** Bytes copied upstream → downstream (the response direction). */
   down: number;
+  /** The first failure: a socket error, a stream reset by the peer, an abrupt close. */
   error?: Error;
 }
+
+type H2Stream = Duplex & {
+  session?: unknown;
+  rstCode?: number;
+  aborted?: boolean;
+  close(code?: number): void;
+};
 
 /**
  * An HTTP/2 stream closes itself once END_STREAM went both ways. Destroying it a moment earlier
@@ -22,13 +38,56 @@ export interface SpliceResult {
  * (nghttp2 ≥ 1.57, the rapid-reset defence) answers ~1000 of those plus 33/s with
  * GOAWAY(INTERNAL_ERROR), resetting every stream on the connection.
  */
-function isHttp2Stream(s: Duplex): boolean {
-  return (s as { session?: unknown }).session !== undefined;
+function isHttp2Stream(s: Duplex): s is H2Stream {
+  if (h2Streams.has(s)) return true;
+  // `session` is cleared when the stream is destroyed: remember what we saw while it lived.
+  if ((s as { session?: unknown }).session === undefined) return false;
+  h2Streams.add(s);
+  return true;
+}
+const h2Streams = new WeakSet<Duplex>();
+
+/**
+ * Node ends the readable side of a stream for a received RST_STREAM too (even NO_ERROR, what a
+ * plain destroy() sends, while our side is still open: that is `aborted`), so `'end'` alone does
+ * not mean the peer sent END_STREAM.
+ */
+function wasReset(s: Duplex): boolean {
+  if (!isHttp2Stream(s)) return false;
+  return s.aborted === true || (s.rstCode !== undefined && s.rstCode !== NGHTTP2_NO_ERROR);
 }
 
-function abort(s: Duplex, err?: Error): void {
+/** RFC 9113 §7 error codes, by value. */
+const H2_ERROR_NAMES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+/** The error a peer's RST_STREAM stands for, e.g. "stream reset by peer: CANCEL". */
+export function streamResetError(code: number | undefined): Error {
+  const name = code === undefined ? 'unknown' : (H2_ERROR_NAMES[code] ?? String(code));
+  return Object.assign(new Error(`stream reset by peer: ${name}`), { rstCode: code });
+}
+
+/** Resets `s`: TCP RST for a socket, RST_STREAM(CONNECT_ERROR) for a stream. */
+export function abort(s: Duplex, err?: Error): void {
   if (s.destroyed) return;
-  if (s instanceof net.Socket && typeof s.resetAndDestroy === 'function' && !s.connecting) {
+  if (isHttp2Stream(s)) {
+    s.close(NGHTTP2_CONNECT_ERROR);
+    s.destroy();
+  } else if (s instanceof net.Socket && typeof s.resetAndDestroy === 'function' && !s.connecting) {
     s.resetAndDestroy();
   } else {
     s.destroy(err);
@@ -39,22 +98,31 @@ function abort(s: Duplex, err?: Error): void {
 function pump(src: Duplex, dst: Duplex, count: (n: number) => void): void {
   forward(src, dst, count);
   src.once('end', () => {
+    if (wasReset(src)) return; // not a FIN: the close handler resets dst
     if (!dst.destroyed && !dst.writableEnded) dst.end();
   });
 }
 
 /**
  * Splices `down` and `up` until both are closed. Resolves (never rejects) with the byte counts
- * and the first error seen, if any.
+ * and the first error seen, if any. Either side may already be closed when it is called.
  */
 export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
   const result: SpliceResult = { up: 0, down: 0 };
   for (const s of [down, up]) if (s instanceof net.Socket) s.allowHalfOpen = true;
+  isHttp2Stream(down);
+  isHttp2Stream(up);
   return new Promise((resolve) => {
     let closed = 0;
+    const seen = new Set<Duplex>();
     const onClose = (self: Duplex, other: Duplex) => () => {
+      if (seen.has(self)) return;
+      seen.add(self);
+      if (wasReset(self) && !result.error) {
+        result.error = streamResetError((self as H2Stream).rstCode);
+      }
       // A side that closed without a clean end in both directions failed: reset the other.
-      const clean = self.readableEnded && self.writableFinished;
+      const clean = self.readableEnded && self.writableFinished && !wasReset(self);
       if (!clean) abort(other, result.error);
       else if (
         !other.destroyed &&
@@ -70,8 +138,10 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
     };
     down.on('error', onError);
     up.on('error', onError);
-    down.once('close', onClose(down, up));
-    up.once('close', onClose(up, down));
+    const closeDown = onClose(down, up);
+    const closeUp = onClose(up, down);
+    down.once('close', closeDown);
+    up.once('close', closeUp);
     // Sockets close themselves once both directions are done; other duplexes may not.
     const maybeDone = (s: Duplex) => () => {
       if (s.readableEnded && s.writableFinished && !s.destroyed) s.destroy();
@@ -82,5 +152,13 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
     }
     pump(down, up, (n) => (result.up += n));
     pump(up, down, (n) => (result.down += n));
+    // A side destroyed before we got it may have emitted 'close' already; its 'close' is
+    // emitted on the next tick after destroy(), so by setImmediate it has been seen or never will.
+    for (const [s, fire] of [
+      [down, closeDown],
+      [up, closeUp],
+    ] as const) {
+      if (s.destroyed) setImmediate(fire);
+    }
   });
 }

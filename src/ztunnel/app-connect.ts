@@ -4,6 +4,7 @@
  * a plain bind to the client address stands in; it works only where that address is local.
  */
 import net from 'node:net';
+import { AmbitError } from '../errors.js';
 import { spoofedConnect } from '../sys/socket.js';
 import type { ZtunnelConfig } from './config.js';
 
@@ -12,9 +13,14 @@ export function connectApp(
   clientIp: string | undefined,
   ip: string,
   port: number,
-  timeoutMs = 10_000,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<net.Socket> {
+  const { timeoutMs = 10_000, signal } = opts;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(cancelled(signal, ip, port));
+      return;
+    }
     let s: net.Socket;
     try {
       // Hairpin (client == destination) cannot be spoofed: the kernel would see its own address.
@@ -28,14 +34,28 @@ export function connectApp(
     s.allowHalfOpen = true;
     s.setNoDelay(true);
     const t = setTimeout(() => s.destroy(new Error(`connect ${ip}:${port} timed out`)), timeoutMs);
-    s.once('connect', () => {
+    const onAbort = () => s.destroy(cancelled(signal, ip, port));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const settle = () => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    s.once('connect', () => {
+      settle();
       s.off('error', reject);
       resolve(s);
     });
     s.once('error', (e) => {
-      clearTimeout(t);
+      settle();
       reject(e);
     });
+  });
+}
+
+function cancelled(signal: AbortSignal | undefined, ip: string, port: number): Error {
+  const why = signal?.reason instanceof Error ? signal.reason.message : 'cancelled';
+  return new AmbitError('ZTUNNEL_CONNECT_CANCELLED', `connect ${ip}:${port} cancelled: ${why}`, {
+    value: `${ip}:${port}`,
+    hint: 'the client went away (its stream was reset) before the application answered',
   });
 }

@@ -206,7 +206,7 @@ export class Ztunnel {
       server: hbone,
       trustDomain: config.trustDomain,
       certificateFor: (a) => this.certificateFor(a),
-      onConnect: this.inbound.onConnect,
+      handler: this.inbound.handle,
     });
     if (config.dnsCapture) {
       this.dns = new DnsProxy({

@@ -4,16 +4,14 @@
  * then forwarded to the application from the client's own address.
  */
 import net from 'node:net';
-import { errorMessage } from '../errors.js';
-import { recordClose } from './telemetry.js';
+import { openConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
 import { guard, reset, tupleOf } from './accepted.js';
-import { assertRbac } from './rbac.js';
+import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
-import { splice } from '../relay/splice.js';
 
 export class InboundPassthroughProxy {
   constructor(private readonly ctx: ProxyContext) {}
@@ -53,31 +51,17 @@ export class InboundPassthroughProxy {
       dstNamespace: dst.namespace,
       dstIdentity: workloadIdentity(dst),
     };
-    ctx.metrics.connectionOpened(labels);
+    const conn = openConnection(ctx, labels, record, started);
     const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
     if (!verdict.allowed) {
-      const error =
-        verdict.reason === 'ExplicitlyDenied'
-          ? `explicitly denied by: ${verdict.policy}`
-          : 'allow policies exist, but none allowed';
-      recordClose(ctx, labels, record, started, {
-        bytesSent: 0,
-        bytesRecv: 0,
-        error,
-        responseFlags: 'AuthorizationPolicyDenied',
-      });
+      conn.fail('AuthorizationPolicyDenied', denialReason(verdict));
       return reset(socket);
     }
     let app: net.Socket;
     try {
       app = await connectApp(ctx.config, srcIp, dstIp, dstPort);
     } catch (err) {
-      recordClose(ctx, labels, record, started, {
-        bytesSent: 0,
-        bytesRecv: 0,
-        error: errorMessage(err),
-        responseFlags: 'ConnectionFailure',
-      });
+      conn.fail('ConnectionFailure', err);
       return reset(socket);
     }
     const untrack = ctx.connections.track({
@@ -91,12 +75,7 @@ export class InboundPassthroughProxy {
         reset(app);
       },
     });
-    const r = await splice(socket, app);
-    untrack();
-    recordClose(ctx, labels, record, started, {
-      bytesSent: r.up,
-      bytesRecv: r.down,
-      error: r.error ? errorMessage(r.error) : undefined,
-    });
+    conn.whenClosed(untrack);
+    await conn.splice(socket, app);
   }
 }

@@ -1,5 +1,7 @@
 /**
- * Inbound HBONE (15008): decides each CONNECT that F's HBONE server hands us. The authority
+ * Inbound HBONE (15008): the HBONE server (src/hbone/server.ts) hands us each CONNECT stream;
+ * here it is decided, the application dialled and the two spliced, as Istio ztunnel's
+ * `inbound.rs` does. The authority
  * must name the connection's own local address (the destination pod, under TPROXY) and a
  * workload on this node: never an open relay. Then L4 authorization on (peer identity, client
  * IP, destination port), then a spoofed connect to the application.
@@ -8,20 +10,25 @@
 import type net from 'node:net';
 import type { Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
-import { recordClose } from './telemetry.js';
-import type { HboneInboundRequest, HboneServerOptions } from '../hbone/types.js';
+import { acceptAndSplice } from '../hbone/handoff.js';
+import type { HboneInboundRequest, HboneRequest } from '../hbone/types.js';
+import { abort } from '../relay/splice.js';
+import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
 import { baggage, forwardedFor, parseAuthority, plainIp } from './headers.js';
-import { assertRbac } from './rbac.js';
+import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
 
-type Answer = Awaited<ReturnType<HboneServerOptions['onConnect']>>;
+/** An inbound connection decided: refused with a status, or the application connected. */
+export type InboundDecision =
+  | { ok: false; status: number; reason: string }
+  | { ok: true; app: net.Socket; conn: ZtunnelConnection; headers: Record<string, string> };
 
 /** What the outbound side needs for a destination on this node (the direct-local path). */
-export type LocalInbound = Pick<InboundProxy, 'onConnect'>;
+export type LocalInbound = Pick<InboundProxy, 'decide'>;
 
 export class InboundProxy {
   constructor(private readonly ctx: ProxyContext) {}
@@ -42,43 +49,49 @@ export class InboundProxy {
     return { ip: peer, workload: w && workloadIdentity(w) === req.peerIdentity ? w : undefined };
   }
 
-  /** Never rejects: bad input from the network is answered, logged, and serving goes on. */
-  onConnect = async (req: HboneInboundRequest): Promise<Answer> => {
-    try {
-      return await this.decide(req);
-    } catch (err) {
-      this.ctx.log.error('inbound failed', { authority: req.authority, error: errorMessage(err) });
-      return { status: 503, reason: errorMessage(err) };
-    }
+  /** The HBONE server's handler. Never rejects: bad input is answered, logged, serving goes on. */
+  handle = async (req: HboneRequest): Promise<void> => {
+    const d = await this.decide(req, req.signal);
+    if (!d.ok) return req.refuse(d.status, d.reason);
+    d.conn.finish(await acceptAndSplice(req, d.app, d.headers));
   };
 
-  private async decide(req: HboneInboundRequest): Promise<Answer> {
+  /**
+   * Everything but the copy: checks, authorization, the connection record (opened, tracked for
+   * policy re-checks) and the connected application socket. Shared by the HBONE handler and the
+   * outbound side's direct-local path, which splices `app` itself and then finishes `conn`.
+   * Never rejects. `signal` cancels the dial to the application.
+   */
+  async decide(req: HboneInboundRequest, signal?: AbortSignal): Promise<InboundDecision> {
+    try {
+      return await this.decideOrThrow(req, signal);
+    } catch (err) {
+      this.ctx.log.error('inbound failed', { authority: req.authority, error: errorMessage(err) });
+      return { ok: false, status: 503, reason: errorMessage(err) };
+    }
+  }
+
+  private async decideOrThrow(
+    req: HboneInboundRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<InboundDecision> {
     const { ctx } = this;
     const started = Date.now();
+    const refuse = (status: number, reason: string) => ({ ok: false as const, status, reason });
     const local = plainIp(req.localAddress);
     const target = parseAuthority(req.authority);
-    if (!target)
-      return { status: 400, reason: `malformed authority ${JSON.stringify(req.authority)}` };
-    if (target.ip !== local) {
-      return {
-        status: 400,
-        reason: `authority ${req.authority} is not this connection's address ${local}`,
-      };
-    }
-    if (ILLEGAL_PORTS.has(target.port))
-      return { status: 400, reason: `port ${target.port} is ztunnel's own` };
+    if (!target) return refuse(400, `malformed authority ${JSON.stringify(req.authority)}`);
+    if (target.ip !== local)
+      return refuse(400, `authority ${req.authority} is not this connection's address ${local}`);
+    if (ILLEGAL_PORTS.has(target.port)) return refuse(400, `port ${target.port} is ztunnel's own`);
     try {
       await ctx.stateReady();
     } catch {
-      return { status: 503, reason: 'no configuration from the control plane yet' };
+      return refuse(503, 'no configuration from the control plane yet');
     }
     const dst = ctx.state.workloadByIp(target.ip);
-    if (!dst || dst.node !== ctx.config.nodeName) {
-      return {
-        status: 400,
-        reason: `${target.ip} is not a workload on node ${ctx.config.nodeName}`,
-      };
-    }
+    if (!dst || dst.node !== ctx.config.nodeName)
+      return refuse(400, `${target.ip} is not a workload on node ${ctx.config.nodeName}`);
     const client = this.clientIp(req);
     const rbacConn = {
       srcIp: client.ip,
@@ -90,64 +103,49 @@ export class InboundProxy {
       srcIdentity: req.peerIdentity,
       mtls: true,
     });
-    const record = {
-      direction: 'inbound' as const,
-      srcAddr: client.ip,
-      srcWorkload: client.workload?.name,
-      srcNamespace: client.workload?.namespace,
-      srcIdentity: req.peerIdentity,
-      dstAddr: req.authority,
-      dstHboneAddr: `${local}:${ctx.config.hbonePort}`,
-      dstWorkload: dst.name,
-      dstNamespace: dst.namespace,
-      dstIdentity: workloadIdentity(dst),
-    };
-    ctx.metrics.connectionOpened(labels);
-    const fail = (responseFlags: string, error: string) =>
-      recordClose(ctx, labels, record, started, {
-        bytesSent: 0,
-        bytesRecv: 0,
-        error,
-        responseFlags,
-      });
+    const conn = openConnection(
+      ctx,
+      labels,
+      {
+        direction: 'inbound',
+        srcAddr: client.ip,
+        srcWorkload: client.workload?.name,
+        srcNamespace: client.workload?.namespace,
+        srcIdentity: req.peerIdentity,
+        dstAddr: req.authority,
+        dstHboneAddr: `${local}:${ctx.config.hbonePort}`,
+        dstWorkload: dst.name,
+        dstNamespace: dst.namespace,
+        dstIdentity: workloadIdentity(dst),
+      },
+      started,
+    );
     const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
     if (!verdict.allowed) {
-      const why =
-        verdict.reason === 'ExplicitlyDenied'
-          ? `explicitly denied by: ${verdict.policy}`
-          : 'allow policies exist, but none allowed';
-      fail('AuthorizationPolicyDenied', why);
-      return { status: 401, reason: why };
+      const why = denialReason(verdict);
+      conn.fail('AuthorizationPolicyDenied', why);
+      return refuse(401, why);
     }
     let app: net.Socket;
     try {
-      app = await connectApp(ctx.config, client.ip, target.ip, target.port);
+      // A stream reset while we dial cancels the dial (no SYN left behind for a gone client).
+      app = await connectApp(ctx.config, client.ip, target.ip, target.port, { signal });
     } catch (err) {
-      fail('ConnectionFailure', errorMessage(err));
-      return { status: 503, reason: `connect to ${req.authority}: ${errorMessage(err)}` };
+      conn.fail('ConnectionFailure', err);
+      return refuse(503, `connect to ${req.authority}: ${errorMessage(err)}`);
     }
-    const untrack = ctx.connections.track({
-      direction: 'inbound',
-      rbac: rbacConn,
-      dstUid: dst.uid,
-      src: client.ip,
-      dst: req.authority,
-      srcIdentity: req.peerIdentity,
-      dstIdentity: record.dstIdentity,
-      close: () => {
-        if (!app.destroyed) app.resetAndDestroy();
-      },
-    });
-    let error: string | undefined;
-    app.on('error', (e) => (error ??= errorMessage(e)));
-    app.once('close', () => {
-      untrack();
-      recordClose(ctx, labels, record, started, {
-        bytesSent: app.bytesWritten,
-        bytesRecv: app.bytesRead,
-        error,
-      });
-    });
-    return { status: 200, headers: { baggage: baggage(dst) }, upstream: app };
+    conn.whenClosed(
+      ctx.connections.track({
+        direction: 'inbound',
+        rbac: rbacConn,
+        dstUid: dst.uid,
+        src: client.ip,
+        dst: req.authority,
+        srcIdentity: req.peerIdentity,
+        dstIdentity: conn.open.dstIdentity,
+        close: () => abort(app),
+      }),
+    );
+    return { ok: true, app, conn, headers: { baggage: baggage(dst) } };
   }
 }

@@ -8,9 +8,8 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayAddress, Service, Workload } from '../api/workload.js';
-import { errorMessage } from '../errors.js';
-import { recordClose } from './telemetry.js';
-import type { HboneClient } from '../hbone/types.js';
+import { openConnection, type ZtunnelConnection } from './telemetry.js';
+import type { HboneClient, HboneInboundRequest } from '../hbone/types.js';
 import { HboneError } from '../hbone/types.js';
 import type { LocalInbound } from './inbound.js';
 import { ILLEGAL_PORTS } from './config.js';
@@ -21,7 +20,7 @@ import { baggage, forwarded, traceparent } from './headers.js';
 import { chooseEndpoint } from '../state/lb.js';
 import type { ZtunnelState } from '../state/store.js';
 import { serviceKey, workloadIdentity } from '../state/store.js';
-import { splice } from '../relay/splice.js';
+import { abort } from '../relay/splice.js';
 
 export type OutboundPlan =
   | {
@@ -239,7 +238,6 @@ export class OutboundProxy {
     const dstW = plan.kind === 'hbone' ? (plan.dstWorkload ?? plan.peer) : plan.dstWorkload;
     const svcName = plan.service?.hostname;
     const labels = connectionLabels('source', src, dstW, { service: svcName, mtls });
-    ctx.metrics.connectionOpened(labels);
     const srcIdentity = workloadIdentity(src);
     const record = {
       direction: 'outbound' as const,
@@ -254,21 +252,25 @@ export class OutboundProxy {
       dstNamespace: dstW?.namespace,
       dstIdentity: plan.kind === 'hbone' ? plan.identities[0] : undefined,
     };
+    const conn = openConnection(ctx, labels, record, started);
     let upstream: Duplex;
+    /** The destination side's record, on the direct-local path (no second hop to finish it). */
+    let inbound: ZtunnelConnection | undefined;
     try {
       if (plan.kind === 'hbone' && this.local && isDirectLocal(plan, ctx.config.nodeName)) {
-        upstream = await this.connectLocal(this.local, {
+        ({ app: upstream, conn: inbound } = await this.connectLocal(this.local, {
           peerIdentity: srcIdentity,
           peerAddress: srcIp,
           peerPort: srcPort,
           localAddress: plan.dialIp,
+          localPort: plan.dialPort,
           authority: plan.authority,
           headers: {
             baggage: baggage(src),
             forwarded: forwarded(srcIp, srcPort, svcName),
             traceparent: traceparent(),
           },
-        });
+        }));
       } else if (plan.kind === 'hbone') {
         const res = await this.hbone.connect({
           srcIdentity,
@@ -288,12 +290,7 @@ export class OutboundProxy {
         upstream = await connectTcp(plan.ip, plan.port);
       }
     } catch (err) {
-      recordClose(ctx, labels, record, started, {
-        bytesSent: 0,
-        bytesRecv: 0,
-        error: errorMessage(err),
-        responseFlags: 'ConnectionFailure',
-      });
+      conn.fail('ConnectionFailure', err);
       return reset(socket);
     }
     const untrack = ctx.connections.track({
@@ -304,16 +301,12 @@ export class OutboundProxy {
       dstIdentity: record.dstIdentity,
       close: () => {
         reset(socket);
-        upstream.destroy();
+        abort(upstream);
       },
     });
-    const r = await splice(socket, upstream);
-    untrack();
-    recordClose(ctx, labels, record, started, {
-      bytesSent: r.up,
-      bytesRecv: r.down,
-      error: r.error ? errorMessage(r.error) : undefined,
-    });
+    conn.whenClosed(untrack);
+    const r = await conn.splice(socket, upstream);
+    inbound?.finish(r);
   }
 
   /**
@@ -324,15 +317,14 @@ export class OutboundProxy {
    */
   private async connectLocal(
     local: LocalInbound,
-    req: Parameters<LocalInbound['onConnect']>[0],
-  ): Promise<Duplex> {
-    const answer = await local.onConnect(req);
-    if (answer.status === 200 && answer.upstream) return answer.upstream;
-    answer.upstream?.destroy();
+    req: HboneInboundRequest,
+  ): Promise<{ app: Duplex; conn: ZtunnelConnection }> {
+    const d = await local.decide(req);
+    if (d.ok) return d;
     throw new HboneError(
       'HBONE_STATUS',
-      `direct local ${req.authority}: ${answer.status} ${answer.reason ?? ''}`.trim(),
-      answer.status,
+      `direct local ${req.authority}: ${d.status} ${d.reason}`.trim(),
+      d.status,
     );
   }
 }

@@ -172,3 +172,10 @@ export function assertRbac(
   if (enforced.some((p) => matches(p, conn))) return { allowed: true };
   return { allowed: false, reason: 'NotAllowed' };
 }
+
+/** The words of a refusal, for the access log and the HBONE answer (ztunnel's wording). */
+export function denialReason(r: Exclude<RbacResult, { allowed: true }>): string {
+  return r.reason === 'ExplicitlyDenied'
+    ? `explicitly denied by: ${r.policy}`
+    : 'allow policies exist, but none allowed';
+}

@@ -1,7 +1,9 @@
 /**
- * The end of a proxied connection's telemetry, shared by the three listeners: the closed
- * counters with the bytes each way, and the connection's one access-log line.
+ * ztunnel's sink for the shared connection record (src/relay/record.ts), used by the three
+ * listeners: the opened counter when a connection is known, then at close the closed counters
+ * with the bytes each way and the connection's one access-log line.
  */
+import { ConnectionRecord } from '../relay/record.js';
 import type { AccessRecord } from './access-log.js';
 import type { ProxyContext } from './context.js';
 import type { ConnectionLabels } from './metrics.js';
@@ -9,28 +11,31 @@ import type { ConnectionLabels } from './metrics.js';
 /** Everything about a connection known when it opened. */
 export type OpenRecord = Omit<AccessRecord, 'bytesSent' | 'bytesRecv' | 'durationMs' | 'error'>;
 
-export interface Outcome {
-  bytesSent: number;
-  bytesRecv: number;
-  error?: string;
-  /** Istio response flag for a refused or failed connection, e.g. AuthorizationPolicyDenied. */
-  responseFlags?: string;
-}
+export type ZtunnelConnection = ConnectionRecord<OpenRecord>;
 
-export function recordClose(
-  ctx: ProxyContext,
+/** Opens the record of one proxied connection (counts it as opened). */
+export function openConnection(
+  ctx: Pick<ProxyContext, 'metrics' | 'accessLog'>,
   labels: ConnectionLabels,
   record: OpenRecord,
-  startedMs: number,
-  o: Outcome,
-): void {
-  const l = o.responseFlags ? { ...labels, response_flags: o.responseFlags } : labels;
-  ctx.metrics.connectionClosed(l, o.bytesSent, o.bytesRecv);
-  ctx.accessLog.write({
-    ...record,
-    bytesSent: o.bytesSent,
-    bytesRecv: o.bytesRecv,
-    durationMs: Date.now() - startedMs,
-    error: o.error,
-  });
+  startedMs = Date.now(),
+): ZtunnelConnection {
+  return new ConnectionRecord<OpenRecord>(
+    {
+      opened: () => ctx.metrics.connectionOpened(labels),
+      closed: (open, o) => {
+        const l = o.responseFlags ? { ...labels, response_flags: o.responseFlags } : labels;
+        ctx.metrics.connectionClosed(l, o.bytesSent, o.bytesRecv);
+        ctx.accessLog.write({
+          ...open,
+          bytesSent: o.bytesSent,
+          bytesRecv: o.bytesRecv,
+          durationMs: o.durationMs,
+          error: o.error,
+        });
+      },
+    },
+    record,
+    startedMs,
+  );
 }

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { createFakeCa, spiffe, type FakeCa } from '../helpers/fake-ca.js';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
+import { decideThenSplice } from '../../src/hbone/handoff.js';
 import { HboneError, type HboneClient, type HboneInboundRequest } from '../../src/hbone/types.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';
 
@@ -73,7 +74,7 @@ void describe('hbone CONNECT round trip', () => {
         local === HBONE_IP
           ? Promise.resolve(serverCert)
           : Promise.reject(new Error(`no pod ${local}`)),
-      onConnect: (req) => {
+      handler: decideThenSplice((req) => {
         seen.push(req);
         const port = Number(req.authority.split(':')[1]);
         if (port === 1) return Promise.resolve({ status: 401, reason: 'denied by policy' });
@@ -94,7 +95,7 @@ void describe('hbone CONNECT round trip', () => {
           if (up.destroyed) return { status: 503 };
           return { status: 200, upstream: up, headers: { baggage: 'k8s.namespace.name=default' } };
         })();
-      },
+      }),
     });
     client = createHboneClient({
       certificates: {

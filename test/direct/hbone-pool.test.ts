@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { createFakeCa, spiffe, type FakeCa } from '../helpers/fake-ca.js';
 import { createHboneClient, type HboneClientOptions } from '../../src/hbone/client.js';
 import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
+import { decideThenSplice } from '../../src/hbone/handoff.js';
 import type { HboneClient, HboneDialRequest } from '../../src/hbone/types.js';
 import type { IssuedCertificate } from '../../src/xds/types.js';
 
@@ -72,11 +73,11 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       server: listener,
       trustDomain: 'cluster.local',
       certificateFor: () => Promise.resolve(serverCert),
-      onConnect: async () => {
+      handler: decideThenSplice(async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
         await new Promise((r) => up.once('connect', r));
         return { status: 200, upstream: up };
-      },
+      }),
     });
   });
 
@@ -135,11 +136,11 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       trustDomain: 'cluster.local',
       maxConcurrentStreams: 2,
       certificateFor: () => Promise.resolve(serverCert),
-      onConnect: async () => {
+      handler: decideThenSplice(async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
         await new Promise((r) => up.once('connect', r));
         return { status: 200, upstream: up };
-      },
+      }),
     });
     try {
       const c = client();
@@ -187,11 +188,11 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       pingIntervalMs: 200,
       pingTimeoutMs: 1000,
       certificateFor: () => Promise.resolve(serverCert),
-      onConnect: async () => {
+      handler: decideThenSplice(async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
         await new Promise((r) => up.once('connect', r));
         return { status: 200, upstream: up };
-      },
+      }),
     });
     // A relay between client and server that can silently stop forwarding (a dead peer).
     let blackhole = false;
@@ -249,11 +250,11 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       server: l2,
       trustDomain: 'cluster.local',
       certificateFor: () => Promise.resolve(serverCert),
-      onConnect: async () => {
+      handler: decideThenSplice(async () => {
         const up = net.connect({ host: '127.0.0.1', port: upstreamPort, allowHalfOpen: true });
         await new Promise((r) => up.once('connect', r));
         return { status: 200, upstream: up };
-      },
+      }),
     });
     try {
       const c = client();

@@ -11,6 +11,7 @@ import { Duplex } from 'node:stream';
 import { createTestPki, spiffe, type FakeCa } from '../helpers/fake-ca.js';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
+import { decideThenSplice } from '../../src/hbone/handoff.js';
 import {
   HboneError,
   type CertificateSource,
@@ -95,11 +96,11 @@ void describe('hbone peer verification', { timeout: 60_000 }, () => {
       // Short enough for the stalled-client test, long enough for a loaded machine.
       handshakeTimeoutMs: 1500,
       certificateFor: () => Promise.resolve(serverCert),
-      onConnect: (req) => {
+      handler: decideThenSplice((req) => {
         connects++;
         assert.equal(req.peerIdentity, CLIENT_ID);
         return Promise.resolve({ status: 200, upstream: new EchoDuplex() });
-      },
+      }),
     });
   });
 
@@ -264,7 +265,7 @@ void describe('hbone peer verification', { timeout: 60_000 }, () => {
       server: l2,
       trustDomain: 'cluster.local',
       certificateFor: (local) => Promise.reject(new Error(`no workload ${local}`)),
-      onConnect: () => Promise.resolve({ status: 503 }),
+      handler: decideThenSplice(() => Promise.resolve({ status: 503 })),
     });
     try {
       await assert.rejects(

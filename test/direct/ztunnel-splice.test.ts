@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { splice as hboneSplice } from '../../src/hbone/splice.js';
 import { splice } from '../../src/relay/splice.js';
 import { forward } from '../../src/relay/write-batch.js';
 
@@ -39,7 +38,7 @@ void describe('ztunnel splice', () => {
       const app = net.connect({ host: '127.0.0.1', port: echoPort, allowHalfOpen: true });
       app.once('connect', () => {
         stream.respond({ ':status': 200 });
-        hboneSplice(stream, app);
+        void splice(stream, app);
       });
       app.once('error', () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR));
     });
