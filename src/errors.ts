@@ -195,6 +195,7 @@ export const ERROR_CODES = {
   // xDS (src/xds)
   XDS_BAD_IP: 'an address field that is not an IP',
   XDS_DECODE_FAILED: 'a resource that does not decode (field named in the message)',
+  XDS_DUPLICATE_TYPE: 'a client subscribed to one resource type twice',
   XDS_TOKEN_UNREADABLE: 'the service-account token file cannot be read',
   XDS_UNKNOWN_TYPE: 'a resource type URL this client or store does not handle',
   XDS_WRONG_NAME: 'a resource whose name is not the one its content implies',
@@ -207,6 +208,7 @@ export const ERROR_CODES = {
   ZTUNNEL_CONFIG_MISSING: 'a required environment variable is not set',
   ZTUNNEL_CONFIG_ROOT_CERT: 'the root certificate file cannot be read',
   // ztunnel: state and admission
+  ZTUNNEL_CONNECT_CANCELLED: 'a dial to the application was cancelled: its client went away',
   ZTUNNEL_NOT_SYNCED: 'no state from the control plane yet',
   ZTUNNEL_NO_LOCAL_WORKLOAD: 'no workload on this node holds the address',
 } as const satisfies Record<string, string>;

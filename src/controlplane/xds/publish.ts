@@ -1,30 +1,35 @@
 /** Encodes the model's resources into the store, keyed by their xDS resource names. */
-import {
-  TYPE_ADDRESS,
-  TYPE_AUTHORIZATION,
-  addressResourceName,
-  authorizationResourceName,
-  type Address,
-  type Authorization,
-} from '../../api/workload.js';
+import type { Address, Authorization } from '../../api/workload.js';
 import type { WaypointConfig } from '../../api/waypoint-config.js';
 import { TYPE_WAYPOINT_CONFIG } from '../../api/waypoint-resource.js';
-import { encodeAddress, encodeAuthorization } from '../../xds/codec.js';
+import type { XdsResourceType } from '../../xds/resource-type.js';
 import { encodeWaypointConfig } from '../../xds/waypoint-codec.js';
+import { ADDRESS_TYPE, AUTHORIZATION_TYPE } from '../../xds/workload-types.js';
 import type { ResourceStore } from './store.js';
+
+/**
+ * Replaces the whole set of one declared type (declaring it in the store if needed); true when
+ * anything changed, and then every client subscribed to it gets the difference.
+ */
+export function publishType<T>(
+  store: ResourceStore,
+  type: XdsResourceType<T>,
+  values: Iterable<T>,
+): boolean {
+  store.declare(type.typeUrl);
+  const m = new Map<string, Uint8Array>();
+  for (const v of values) m.set(type.name(v), type.encode(v));
+  return store.set(type.typeUrl, m);
+}
 
 export function publish(
   store: ResourceStore,
   addresses: readonly Address[],
   authorizations: readonly Authorization[],
 ): { addresses: boolean; authorizations: boolean } {
-  const a = new Map<string, Uint8Array>();
-  for (const x of addresses) a.set(addressResourceName(x), encodeAddress(x));
-  const p = new Map<string, Uint8Array>();
-  for (const x of authorizations) p.set(authorizationResourceName(x), encodeAuthorization(x));
   return {
-    addresses: store.set(TYPE_ADDRESS, a),
-    authorizations: store.set(TYPE_AUTHORIZATION, p),
+    addresses: publishType(store, ADDRESS_TYPE, addresses),
+    authorizations: publishType(store, AUTHORIZATION_TYPE, authorizations),
   };
 }
 

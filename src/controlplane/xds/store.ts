@@ -24,12 +24,21 @@ export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, ver
   private counter = 0;
   private readonly epoch = Date.now().toString(36);
 
-  constructor(readonly typeUrls: readonly string[]) {
+  constructor(typeUrls: readonly string[]) {
     super();
-    for (const t of typeUrls) {
-      this.types.set(t, new Map());
-      this.versions.set(t, this.nextVersion());
-    }
+    for (const t of typeUrls) this.declare(t);
+  }
+
+  /** The types this store serves (requests for others are ignored by the ADS server). */
+  get typeUrls(): readonly string[] {
+    return [...this.types.keys()];
+  }
+
+  /** Adds a type (empty until `set`); a no-op for one already declared. */
+  declare(typeUrl: string): void {
+    if (this.types.has(typeUrl)) return;
+    this.types.set(typeUrl, new Map());
+    this.versions.set(typeUrl, this.nextVersion());
   }
 
   private nextVersion(): string {
@@ -41,9 +50,9 @@ export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, ver
   set(typeUrl: string, values: ReadonlyMap<string, Uint8Array>): boolean {
     const cur = this.types.get(typeUrl);
     if (!cur)
-      throw new AmbitError('XDS_UNKNOWN_TYPE', `the store holds no type ${typeUrl}`, {
+      throw new AmbitError('XDS_UNKNOWN_TYPE', `the store serves no type ${typeUrl}`, {
         value: typeUrl,
-        hint: 'declare the type when the store is created',
+        hint: 'declare the type first (ResourceStore.declare or the constructor)',
       });
     const next = new Map<string, StoredResource>();
     let changed = values.size !== cur.size;
