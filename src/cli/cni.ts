@@ -2,23 +2,23 @@
  * `ambit cni`: the node agent (istio-cni).
  *   run        the agent (a hostNetwork pod per node; env NODE_NAME, AMBIT_LAB, AMBIT_KUBE_SERVER)
  *   plugin     the CNI plugin the kubelet calls on pod ADD/DEL
- *   uninstall  remove every capture rule of a node (the explicit form of the agent's exit cleanup)
+ *   uninstall  remove every capture object of a node and the chained plugin (explicit: the
+ *              agent's exit leaves capture in place, so a restart never lets plaintext out)
  */
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
-import { CONFLIST_NAME, NodeAgent } from '../redirect/agent.js';
-import { IptablesBackend } from '../redirect/iptables/backend.js';
+import { NodeAgent } from '../redirect/agent.js';
+import { createBackend, parseRedirectMode, REDIRECT_MODES } from '../redirect/backends.js';
+import { unchainPlugin } from '../redirect/cni-config.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { runPlugin } from '../redirect/plugin.js';
 
 const USAGE = `usage: ambit cni <command>
-  run [--node X] [--lab N] [--netns NS] [--keep-on-exit]   the node agent
-  plugin                                                   CNI plugin (stdin: config, env: CNI_*)
-  uninstall --node X [--lab N]                             remove the node's capture state`;
+  run [--node X] [--lab N] [--netns NS] [--redirect iptables]   the node agent
+  plugin                                                        CNI plugin (stdin: config, env: CNI_*)
+  uninstall --node X [--lab N]                                  remove the node's capture state`;
 
 function need(v: string | undefined, what: string, hint: string): string {
   if (!v) throw new AmbitError('CNI_MISSING_ARG', `missing ${what}`, { hint });
@@ -32,24 +32,22 @@ async function runAgent(args: string[]): Promise<number> {
       node: { type: 'string' },
       lab: { type: 'string' },
       netns: { type: 'string' },
-      'keep-on-exit': { type: 'boolean' },
+      redirect: { type: 'string' },
     },
   });
   const node = need(values.node ?? process.env.NODE_NAME, 'node name', 'set NODE_NAME or --node');
   const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
+  const mode = parseRedirectMode(values.redirect ?? process.env.AMBIT_REDIRECT_MODE);
   const paths = agentPaths(lab, node);
   const log = createLogger(`cni/${node}`);
-  const backend = new IptablesBackend({
-    netns: values.netns,
-    stateFile: paths.stateFile,
-    log: log.child('iptables'),
-  });
+  const backend = createBackend(mode, { netns: values.netns, paths, lab, log });
   const agent = new NodeAgent({
     client: KubeClient.fromEnv(),
     node,
     backend,
     cniDir: paths.cniDir,
     socketPath: paths.socket,
+    podRecordFile: paths.podRecordFile,
     netns: values.netns,
     log,
   });
@@ -58,9 +56,9 @@ async function runAgent(args: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  const uninstall = !values['keep-on-exit'];
-  log.info('stopping', { signal, uninstall });
-  await agent.stop(uninstall);
+  // Capture stays: pods remain in the mesh (fail closed) until `ambit cni uninstall`.
+  log.info('stopping; capture stays in place', { signal });
+  await agent.stop();
   return 0;
 }
 
@@ -72,11 +70,10 @@ async function uninstall(args: string[]): Promise<number> {
   const node = need(values.node, '--node', 'ambit cni uninstall --lab N --node X');
   const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
   const paths = agentPaths(lab, node);
-  rmSync(join(paths.cniDir, CONFLIST_NAME), { force: true });
-  await new IptablesBackend({
-    netns: nodeNetns(lab, node),
-    stateFile: paths.stateFile,
-  }).uninstall();
+  unchainPlugin(paths.cniDir);
+  for (const mode of REDIRECT_MODES) {
+    await createBackend(mode, { netns: nodeNetns(lab, node), paths, lab }).uninstall();
+  }
   console.log(`removed capture state of node ${node} (lab ${lab})`);
   return 0;
 }

@@ -1,31 +1,42 @@
 /**
- * The node agent (istio-cni, node-level iptables mode): watches this node's pods and all
- * namespaces, points the backend at the active ztunnel, keeps the captured set equal to the
- * enrolled pods, marks them `ambient.istio.io/redirection: enabled`, and answers the CNI
- * plugin's ADD/DEL over a unix socket so a new pod is captured before its app starts.
+ * The node agent (istio-cni, node-level mode): watches this node's pods and all namespaces,
+ * points the backend at the active ztunnel, keeps the captured set equal to the enrolled
+ * pods, marks them `ambient.istio.io/redirection: enabled`, and answers the CNI plugin's
+ * ADD/DEL over a unix socket so a new pod is captured before its app starts.
+ *
+ * Stopping the agent leaves capture in place (fail closed: a DaemonSet rollout must not let
+ * plaintext out); `ambit cni uninstall` is the explicit way to remove it. A restarted agent
+ * waits for both informers' first lists before it touches the kernel, then converges.
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
-import { errorMessage } from '../errors.js';
+import { dirname } from 'node:path';
+import { AmbitError, errorMessage, isCode } from '../errors.js';
 import type { KubeClient } from '../k8s/client.js';
 import { Informer, objectKey } from '../k8s/informer.js';
 import { resources } from '../k8s/resources.js';
 import type { Namespace, Pod } from '../k8s/types.js';
 import type { Logger } from '../log.js';
+import { netnsRefPath } from '../sys/exec.js';
 import { vethTo } from '../sys/ip.js';
-import { Annot } from './constants.js';
+import { vethPeerNetns } from '../sys/netns-probe.js';
+import { chainPlugin } from './cni-config.js';
 import { activeZtunnel, annotationPatch, podEnrolled, ztunnelTarget } from './enrol.js';
+import { PodRecord } from './pod-record.js';
 import type { PodTarget, RedirectBackend, ZtunnelTarget } from './types.js';
 
 export interface AgentOptions {
   client: KubeClient;
   node: string;
   backend: RedirectBackend;
-  /** The node's CNI config dir: the agent writes `10-ambit.conflist` there. */
+  /** The node's CNI config dir: the agent chains its plugin into the primary conflist. */
   cniDir: string;
   /** The unix socket the plugin calls (in `cniDir`'s parent by default). */
   socketPath: string;
+  /** The agent's record of pod networks from CNI ADD (survives restarts). */
+  podRecordFile: string;
+  /** How long start() waits for the node's primary CNI config (default 60 s). */
+  cniConfigWaitMs?: number;
   /** Node netns when the agent does not run inside it (tests); undefined in the lab. */
   netns?: string;
   log: Logger;
@@ -39,17 +50,17 @@ export interface CniEvent {
   name: string;
   ip?: string;
   hostVeth?: string;
+  /** CNI_NETNS: the pod's network namespace path. */
+  netns?: string;
 }
-
-export const CONFLIST_NAME = '10-ambit.conflist';
 
 export class NodeAgent {
   private readonly pods: Informer<Pod>;
   private readonly namespaces: Informer<Namespace>;
   private server: http.Server | undefined;
   private current: ZtunnelTarget | null = null;
-  /** Pod IPs learned from CNI ADD before the pod's status carries them, by uid. */
-  private readonly fromCni = new Map<string, PodTarget>();
+  /** Pod networks learned from CNI ADD (IP before the pod's status has it, veth, netns). */
+  private readonly fromCni: PodRecord;
   private running: Promise<void> | undefined;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
@@ -58,6 +69,7 @@ export class NodeAgent {
 
   constructor(private readonly o: AgentOptions) {
     const log = o.log;
+    this.fromCni = new PodRecord(o.podRecordFile);
     this.pods = new Informer<Pod>(
       o.client,
       resources.pods,
@@ -77,7 +89,7 @@ export class NodeAgent {
     await Promise.all([this.pods.start(), this.namespaces.start()]);
     await this.reconcileNow();
     await this.listen();
-    this.installConfig();
+    await this.installConfig();
     this.o.log.info('node agent ready', {
       node: this.o.node,
       backend: this.o.backend.name,
@@ -85,16 +97,17 @@ export class NodeAgent {
     });
   }
 
-  /** Stops watching; with `uninstall`, removes every capture rule (Istio does on exit). */
-  async stop(uninstall: boolean): Promise<void> {
+  /**
+   * Stops watching and answering; capture and the chained plugin stay (fail closed: until an
+   * agent is back, new pods' ADD fails and the kubelet retries; running pods stay captured).
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
-    rmSync(join(this.o.cniDir, CONFLIST_NAME), { force: true });
     clearTimeout(this.timer);
     await Promise.all([this.pods.stop(), this.namespaces.stop()]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     rmSync(this.o.socketPath, { force: true });
     await this.running;
-    if (uninstall) await this.o.backend.uninstall();
   }
 
   /** Coalesces bursts of events into one pass, soon (the 1 s budget is for all of it). */
@@ -131,10 +144,23 @@ export class NodeAgent {
   }
 
   private async hostVethOf(p: Pod, ip: string): Promise<string | undefined> {
-    return p.metadata.annotations?.[Annot.hostVeth] ?? (await vethTo(this.o.netns, ip));
+    const rec = this.fromCni.get(p.metadata.uid ?? '');
+    if (rec?.hostVeth && rec.ip === ip) return rec.hostVeth;
+    return vethTo(this.o.netns, ip);
+  }
+
+  /** CNI ADD's CNI_NETNS when it still exists; else the veth peer's named namespace. */
+  private async netnsOf(p: Pod, hostVeth: string): Promise<string | undefined> {
+    const rec = this.fromCni.get(p.metadata.uid ?? '');
+    if (rec?.netns && rec.hostVeth === hostVeth && existsSync(netnsRefPath(rec.netns))) {
+      return rec.netns;
+    }
+    return vethPeerNetns(this.o.netns, hostVeth);
   }
 
   private async reconcile(): Promise<void> {
+    // Half a view (pods listed, namespaces not yet) would release enrolled pods.
+    if (!this.pods.synced || !this.namespaces.synced) return;
     const pods = this.pods.list();
     await this.reconcileZtunnel(pods);
     const want = new Map<string, PodTarget>();
@@ -148,9 +174,15 @@ export class NodeAgent {
       if (!enrolled) continue;
       const ip = p.status?.podIP ?? this.fromCni.get(uid)?.ip;
       if (!ip) continue;
-      want.set(ip, { ip, uid, hostVeth: await this.hostVethOf(p, ip) });
+      const rec = this.fromCni.get(uid);
+      want.set(ip, {
+        ip,
+        uid,
+        hostVeth: await this.hostVethOf(p, ip),
+        ...(rec?.netns && rec.ip === ip ? { netns: rec.netns } : {}),
+      });
     }
-    for (const uid of this.fromCni.keys()) if (!liveUids.has(uid)) this.fromCni.delete(uid);
+    this.fromCni.prune(liveUids);
     const have = await this.o.backend.capturedPods();
     for (const [ip, p] of want) {
       if (have.get(ip) !== p.uid) {
@@ -171,7 +203,8 @@ export class NodeAgent {
     let target: ZtunnelTarget | null = null;
     if (z) {
       const veth = await this.hostVethOf(z, z.status!.podIP!);
-      target = veth ? (ztunnelTarget(z, veth) ?? null) : null;
+      const netns = veth ? await this.netnsOf(z, veth) : undefined;
+      target = veth && netns ? (ztunnelTarget(z, veth, netns) ?? null) : null;
       if (!target) this.o.log.warn('ztunnel pod without netns/veth yet', { pod: objectKey(z) });
     }
     if (JSON.stringify(target) === JSON.stringify(this.current)) return;
@@ -181,7 +214,7 @@ export class NodeAgent {
     this.o.log.info(target ? 'active ztunnel' : 'no ztunnel ready (fail closed)', {
       ztunnel: target?.podIp,
       veth: target?.hostVeth,
-      tunnel: this.o.backend.status().tunnel,
+      ...this.o.backend.status().details,
     });
   }
 
@@ -198,7 +231,12 @@ export class NodeAgent {
 
   /** The plugin's ADD: capture now if enrolled, so the app's first packet is already captured. */
   async handleCni(ev: CniEvent): Promise<{ captured: boolean }> {
-    if (this.stopped) throw new Error('node agent is shutting down');
+    if (this.stopped) {
+      throw new AmbitError('CNI_AGENT_STOPPING', 'node agent is shutting down', {
+        value: ev.uid,
+        hint: 'the kubelet retries the pod; the next agent answers',
+      });
+    }
     if (ev.command === 'DEL') {
       // Istio's CmdDelete is a no-op; releasing the IP here keeps a quick reuse clean.
       this.fromCni.delete(ev.uid);
@@ -213,13 +251,18 @@ export class NodeAgent {
       pod = await this.o.client.tryGet<Pod>(resources.pods, ev.name, ev.namespace);
     }
     if (!pod || !ev.ip) return { captured: false };
+    // Every pod's network is recorded (the ztunnel's netns comes from here, too).
+    this.fromCni.set({
+      ip: ev.ip,
+      uid: ev.uid,
+      ...(ev.hostVeth ? { hostVeth: ev.hostVeth } : {}),
+      ...(ev.netns ? { netns: ev.netns } : {}),
+    });
     const ns =
       this.namespaces.cache.get(ev.namespace) ??
       (await this.o.client.tryGet<Namespace>(resources.namespaces, ev.namespace));
     if (!podEnrolled(pod, ns)) return { captured: false };
-    const target = { ip: ev.ip, uid: ev.uid, hostVeth: ev.hostVeth };
-    this.fromCni.set(ev.uid, target);
-    await this.o.backend.addPod(target);
+    await this.o.backend.addPod(this.fromCni.get(ev.uid)!);
     this.o.log.info('pod captured (cni add)', { pod: `${ev.namespace}/${ev.name}`, ip: ev.ip });
     this.schedule();
     return { captured: true };
@@ -258,20 +301,23 @@ export class NodeAgent {
     });
   }
 
-  /** Chains `ambit-cni` after the pod network, like istio-cni's install-cni does. */
-  private installConfig(): void {
-    mkdirSync(this.o.cniDir, { recursive: true });
-    const conf = {
-      cniVersion: '1.0.0',
-      name: 'ambit',
-      plugins: [
-        { type: 'ptp', ipMasq: false },
-        { type: 'ambit-cni', agentSocket: this.o.socketPath, logLevel: 'info' },
-      ],
-    };
-    const file = join(this.o.cniDir, CONFLIST_NAME);
-    writeFileSync(`${file}.tmp`, JSON.stringify(conf, null, 2) + '\n');
-    // rename: the kubelet never reads a half-written file.
-    renameSync(`${file}.tmp`, file);
+  /**
+   * Chains `ambit-cni` into the node's primary conflist (istio-cni's install-cni), waiting a
+   * bounded time for the pod network to be configured first.
+   */
+  private async installConfig(): Promise<void> {
+    const plugin = { agentSocket: this.o.socketPath, logLevel: 'info' };
+    const deadline = Date.now() + (this.o.cniConfigWaitMs ?? 60_000);
+    for (;;) {
+      try {
+        const file = chainPlugin(this.o.cniDir, plugin);
+        this.o.log.info('cni plugin chained', { conflist: file });
+        return;
+      } catch (err) {
+        if (!isCode(err, 'CNI_NO_PRIMARY_CONFIG')) throw err;
+        if (Date.now() > deadline || this.stopped) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 }

@@ -51,7 +51,5 @@ export type TunnelKind = keyof typeof TunnelDefaultPort;
 export const Annot = {
   redirection: 'ambient.istio.io/redirection',
   sidecarStatus: 'sidecar.istio.io/status',
-  hostVeth: 'lab.ambit.dev/host-veth',
-  netns: 'lab.ambit.dev/netns',
 } as const;
 export const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';

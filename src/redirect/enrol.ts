@@ -63,10 +63,7 @@ function envTrue(p: Pod, names: string[]): boolean {
   return false;
 }
 
-/**
- * The newest ready ztunnel pod on this node, as a backend target. `vethOf` finds the host veth
- * when the pod does not carry `lab.ambit.dev/host-veth` (Istio: the veth routing to its IP).
- */
+/** The newest ready ztunnel pod on this node. */
 export function activeZtunnel(pods: Pod[]): Pod | undefined {
   return pods
     .filter((p) => isZtunnel(p) && podReady(p) && p.status?.podIP)
@@ -75,10 +72,10 @@ export function activeZtunnel(pods: Pod[]): Pod | undefined {
     )[0];
 }
 
-export function ztunnelTarget(p: Pod, hostVeth: string): ZtunnelTarget | undefined {
-  const netns = p.metadata.annotations?.[Annot.netns];
+/** The backend target for ztunnel pod `p`, given where its network lives. */
+export function ztunnelTarget(p: Pod, hostVeth: string, netns: string): ZtunnelTarget | undefined {
   const podIp = p.status?.podIP;
-  if (!netns || !podIp) return undefined;
+  if (!podIp) return undefined;
   return {
     podIp,
     hostVeth,

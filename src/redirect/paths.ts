@@ -5,7 +5,12 @@ export interface AgentPaths {
   dir: string;
   cniDir: string;
   socket: string;
+  /** The iptables backend's state (pre-install snapshot, last ztunnel, captured pods). */
   stateFile: string;
+  /** The eBPF backend's state. */
+  ebpfStateFile: string;
+  /** The agent's record of pod networks from CNI ADD. */
+  podRecordFile: string;
 }
 
 export function agentPaths(
@@ -19,6 +24,8 @@ export function agentPaths(
     cniDir: join(dir, 'net.d'),
     socket: join(dir, 'agent.sock'),
     stateFile: join(dir, 'iptables-state.json'),
+    ebpfStateFile: join(dir, 'ebpf-state.json'),
+    podRecordFile: join(dir, 'pods.json'),
   };
 }
 

@@ -45,6 +45,7 @@ export function cniEvent(env: NodeJS.ProcessEnv, conf: PluginConf): CniEvent {
     name: a.K8S_POD_NAME ?? '',
     ip,
     hostVeth,
+    netns: env.CNI_NETNS || conf.prevResult?.interfaces?.find((i) => i.sandbox)?.sandbox,
   };
 }
 
@@ -78,7 +79,7 @@ export async function runPlugin(stdin: string, env: NodeJS.ProcessEnv): Promise<
     const ev = cniEvent(env, conf);
     if (!conf.agentSocket) {
       throw new AmbitError('CNI_NO_AGENT_SOCKET', 'plugin config has no agentSocket', {
-        hint: 'the node agent writes it into 10-ambit.conflist',
+        hint: "the node agent chains it into the node's primary conflist",
       });
     }
     const r = await post(conf.agentSocket, JSON.stringify(ev));

@@ -7,7 +7,11 @@ import { spawn } from 'node:child_process';
 import { AmbitError } from '../errors.js';
 
 export interface RunOptions {
-  /** Run inside this named network namespace (`ip netns exec`). */
+  /**
+   * Run inside this network namespace: a name under /run/netns (`ip netns exec`), or a path to
+   * a namespace file such as `/proc/<pid>/ns/net` or a CNI runtime's `/var/run/netns/cni-…`
+   * (`nsenter --net=<path>`, which, unlike `ip netns exec`, leaves the mount namespace alone).
+   */
   netns?: string;
   /** Written to the command's standard input. */
   input?: string;
@@ -25,7 +29,14 @@ export interface RunResult {
 }
 
 export function commandLine(cmd: string, args: readonly string[], netns?: string): string[] {
-  return netns ? ['ip', 'netns', 'exec', netns, cmd, ...args] : [cmd, ...args];
+  if (!netns) return [cmd, ...args];
+  if (netns.startsWith('/')) return ['nsenter', `--net=${netns}`, '--', cmd, ...args];
+  return ['ip', 'netns', 'exec', netns, cmd, ...args];
+}
+
+/** A network namespace reference (a /run/netns name or a path) as a file path. */
+export function netnsRefPath(netns: string): string {
+  return netns.startsWith('/') ? netns : `/run/netns/${netns}`;
 }
 
 export function run(

@@ -9,6 +9,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
+import { netnsRefPath } from './exec.js';
 import { AmbitError } from '../errors.js';
 import { check, libc } from './libc.js';
 
@@ -121,12 +122,12 @@ export function spoofedConnect(srcIp: string, host: string, port: number): net.S
   return socket;
 }
 
-/** Runs `fn` synchronously with this thread inside the named network namespace. */
+/** Runs `fn` synchronously with this thread inside the network namespace (name or path). */
 export function withNetns<T>(name: string, fn: () => T): T {
   const c = libc();
   let target: number;
   try {
-    target = openSync(`/run/netns/${name}`, 'r');
+    target = openSync(netnsRefPath(name), 'r');
   } catch (err) {
     throw new AmbitError('SYS_NO_NETNS', `no network namespace named ${name}`, {
       value: name,

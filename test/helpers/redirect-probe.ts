@@ -56,6 +56,23 @@ export interface KernelState {
   routes: string;
   ipset: string;
   links: string;
+  /** qdiscs, and the filters of every clsact hook (what tc-attached programs leave). */
+  tc: string;
+}
+
+async function tcState(netns: string): Promise<string> {
+  const q = await run('tc', ['qdisc', 'show'], { netns, allowFail: true });
+  const lines = q.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  for (const m of q.stdout.matchAll(/^qdisc clsact \S+ dev (\S+)/gm)) {
+    for (const hook of ['ingress', 'egress']) {
+      const f = await run('tc', ['filter', 'show', 'dev', m[1]!, hook], { netns, allowFail: true });
+      lines.push(`${m[1]} ${hook}: ${f.stdout.trim().replace(/\s+/g, ' ')}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 export async function kernelState(netns: string): Promise<KernelState> {
@@ -73,6 +90,7 @@ export async function kernelState(netns: string): Promise<KernelState> {
     routes: await txt('ip', ['-4', 'route', 'show', 'table', 'all']),
     ipset: await txt('ipset', ['save']),
     links: (await txt('ip', ['-br', 'link'])).replace(/\s+/g, ' '),
+    tc: await tcState(netns),
   };
 }
 
@@ -80,6 +98,28 @@ export interface Seen {
   port: number;
   local: string;
   remote: string;
+  /** Request bytes read before answering (headers + body: every packet of the request). */
+  received: number;
+}
+
+/** Reads one HTTP/1 request (headers, then Content-Length bytes) and calls `done(bytes)`. */
+function readRequest(c: net.Socket, done: (bytes: number) => void): void {
+  let buf = Buffer.alloc(0);
+  let need = -1;
+  const onData = (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    if (need < 0) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const len = /content-length: *(\d+)/i.exec(buf.subarray(0, end).toString('latin1'));
+      need = end + 4 + Number(len?.[1] ?? 0);
+    }
+    if (buf.length >= need) {
+      c.off('data', onData);
+      done(buf.length);
+    }
+  };
+  c.on('data', onData);
 }
 
 /** Transparent listeners on 127.0.0.1:15001/15006/15008 in `netns`, like ztunnel's. */
@@ -89,16 +129,20 @@ export async function startCaptureListeners(netns: string, label: string) {
   const open = new Set<net.Socket>();
   for (const port of [15001, 15006, 15008]) {
     const s = net.createServer((c) => {
-      const hit = {
+      const hit: Seen = {
         port,
         local: `${c.localAddress}:${c.localPort}`,
         remote: `${c.remoteAddress}:${c.remotePort}`,
+        received: 0,
       };
       seen.push(hit);
       open.add(c);
       c.on('close', () => open.delete(c));
       c.on('error', () => undefined);
-      c.end(`HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ label, ...hit })}\n`);
+      readRequest(c, (bytes) => {
+        hit.received = bytes;
+        c.end(`HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ label, ...hit })}\n`);
+      });
     });
     await listen(s, { host: '127.0.0.1', port, transparent: true, netns });
     servers.push(s);
@@ -142,9 +186,12 @@ export async function curlFrom(
   netns: string,
   url: string,
   maxTime = 5,
-): Promise<{ label: string; local?: string; remote: string } | undefined> {
-  const r = await run('curl', ['-sS', '--max-time', String(maxTime), url], {
+  body?: string,
+): Promise<{ label: string; local?: string; remote: string; received?: number } | undefined> {
+  const data = body === undefined ? [] : ['--data-binary', '@-', '-H', 'Expect:'];
+  const r = await run('curl', ['-sS', '--max-time', String(maxTime), ...data, url], {
     netns,
+    input: body,
     allowFail: true,
     timeoutMs: (maxTime + 5) * 1000,
   });

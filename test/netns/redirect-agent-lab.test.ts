@@ -234,39 +234,142 @@ void describe('node agent in the lab', { skip: skipUnlessRoot, timeout: 600_000 
     assert.equal(body.code, 0, body.stderr);
   });
 
-  void test('agent stopped (SIGTERM) removes everything; ambit cni uninstall is idempotent', async () => {
-    await kubectl('delete', 'pod', '-n', 'istio-system', 'istio-cni-node-worker2', '--wait=false');
-    await until(
-      'ipset destroyed',
-      async () => (await ipsetMembers(W2, 'ztunnel-pods-ips')) === undefined,
-      30_000,
-    );
-    const check = async () => {
+  void test('agent stopped (SIGTERM) keeps capture: no plaintext crosses while it is away or restarting; ambit cni uninstall removes it all', async () => {
+    const capture = async () => {
       const s = await kernelState(W2);
-      assert.ok(!s.iptables.includes('ztunnel-'), 'no ztunnel chains or jumps');
-      assert.equal(
-        s.rules,
-        '0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n',
-      );
-      assert.ok(!/\btable 10[012]\b/.test(s.routes), 'tables 100-102 empty');
-      assert.ok(!/istioin|istioout/.test(s.links));
-      return s;
+      return { iptables: s.iptables, rules: s.rules, ipset: s.ipset };
     };
-    await until(
-      'agent finished cleanup',
-      async () => {
+    const before = await capture();
+    const logOf = (p: string, c: string) => join(STATE, 'pods', `istio-system_${p}`, `${c}.log`);
+    const plaintext = () =>
+      (
+        readFileSync(logOf('ztunnel-worker', 'istio-proxy'), 'utf8').match(
+          /direction="?inbound_plaintext/g,
+        ) ?? []
+      ).length;
+    const outbound = () =>
+      (
+        readFileSync(logOf('ztunnel-worker2', 'istio-proxy'), 'utf8').match(
+          /direction="?outbound\b/g,
+        ) ?? []
+      ).length;
+    const cniPodJson = await kubectl(
+      'get',
+      'pod',
+      '-n',
+      'istio-system',
+      'istio-cni-node-worker2',
+      '-o',
+      'json',
+    );
+    const [p0, o0] = [plaintext(), outbound()];
+    // Requests from sleep all through the agent's absence and its restart.
+    let stop = false;
+    let sent = 0;
+    const failures: string[] = [];
+    const traffic = (async () => {
+      while (!stop && sent < 200) {
+        const r = await run(
+          'ip',
+          [
+            'netns',
+            'exec',
+            sleep.metadata.annotations!['lab.ambit.dev/netns']!,
+            'curl',
+            '-sS',
+            '--max-time',
+            '5',
+            'http://10.96.0.105:8000/ip',
+          ],
+          { allowFail: true, timeoutMs: 15_000 },
+        );
+        sent++;
+        if (r.code !== 0) failures.push(r.stderr.trim());
+        await sleepMs(100);
+      }
+    })();
+    try {
+      const cni = await pod('istio-system', 'istio-cni-node-worker2');
+      const pidFile = join(STATE, 'pids', `pod-${cni.metadata.uid.slice(0, 8)}-install-cni.pid`);
+      const pid = Number(/\d+/.exec(readFileSync(pidFile, 'utf8'))![0]);
+      await kubectl(
+        'delete',
+        'pod',
+        '-n',
+        'istio-system',
+        'istio-cni-node-worker2',
+        '--wait=false',
+      );
+      const alive = () => {
         try {
-          await check();
+          process.kill(pid, 0);
           return true;
         } catch {
           return false;
         }
-      },
-      15_000,
+      };
+      await until('agent exited', () => Promise.resolve(!alive()), 30_000);
+      assert.deepEqual(await capture(), before, 'SIGTERM left every capture rule in place');
+      await sleepMs(1500);
+      // A new agent (as a DaemonSet rollout would start) converges without a window.
+      const fresh = JSON.parse(cniPodJson) as { metadata: Record<string, unknown>; spec: unknown };
+      const manifest = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'istio-cni-node-worker2',
+          namespace: 'istio-system',
+          labels: fresh.metadata.labels,
+          annotations: { 'ambient.istio.io/redirection': 'disabled' },
+        },
+        spec: fresh.spec,
+      };
+      await run('kubectl', ['--kubeconfig', join(STATE, 'kubeconfig'), 'apply', '-f', '-'], {
+        input: JSON.stringify(manifest),
+      });
+      await until(
+        'agent back',
+        () => {
+          try {
+            const log = readFileSync(logOf('istio-cni-node-worker2', 'install-cni'), 'utf8');
+            return Promise.resolve(/node agent ready/.test(log));
+          } catch {
+            return Promise.resolve(false);
+          }
+        },
+        60_000,
+      );
+      await sleepMs(1500);
+    } finally {
+      stop = true;
+      await traffic;
+    }
+    assert.deepEqual(failures, [], 'every request succeeded');
+    assert.ok(sent >= 5, `requests sent: ${sent}`);
+    assert.equal(plaintext() - p0, 0, 'no plaintext reached the server node');
+    assert.ok(
+      outbound() - o0 >= sent,
+      `ztunnel A proxied every request (${outbound() - o0}/${sent})`,
     );
-    await check();
+    assert.deepEqual(await capture(), before);
     const r = await ambit(['cni', 'uninstall', '--lab', LAB, '--node', 'worker2'], 60_000);
     assert.equal(r.code, 0, r.stderr);
-    await check();
+    const s = await kernelState(W2);
+    assert.ok(!s.iptables.includes('ztunnel-'), 'no ztunnel chains or jumps');
+    assert.equal(
+      s.rules,
+      '0:\tfrom all lookup local\n32766:\tfrom all lookup main\n32767:\tfrom all lookup default\n',
+    );
+    assert.ok(!/\btable 10[012]\b/.test(s.routes), 'tables 100-102 empty');
+    assert.ok(!/istioin|istioout/.test(s.links));
+    assert.equal((await ipsetMembers(W2, 'ztunnel-pods-ips')) ?? 'none', 'none');
+    const conflist = readFileSync(
+      join(STATE, 'nodes', 'worker2', 'cni', 'net.d', '05-ptp.conflist'),
+      'utf8',
+    );
+    assert.ok(!conflist.includes('ambit-cni'), 'the chained plugin is gone, the pod network stays');
+    assert.match(conflist, /"ptp"/);
+    const again = await ambit(['cni', 'uninstall', '--lab', LAB, '--node', 'worker2'], 60_000);
+    assert.equal(again.code, 0, again.stderr);
   });
 });

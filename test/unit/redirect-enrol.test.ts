@@ -68,7 +68,6 @@ void test('active ztunnel: the newest ready app=ztunnel pod; DNS capture from it
         name,
         labels: { app: 'ztunnel' },
         creationTimestamp: created,
-        annotations: { 'lab.ambit.dev/netns': `ns-${name}` },
       },
       { ...st, podIP: name === 'old' ? '10.244.2.3' : '10.244.2.4' },
     );
@@ -78,13 +77,17 @@ void test('active ztunnel: the newest ready app=ztunnel pod; DNS capture from it
   assert.equal(activeZtunnel([old, young, notReady, pod()])?.metadata.name, 'new');
   assert.equal(activeZtunnel([notReady, pod()]), undefined);
   young.spec!.containers[0]!.env = [{ name: 'DNS_CAPTURE', value: 'true' }];
-  assert.deepEqual(ztunnelTarget(young, 'veth1'), {
+  assert.deepEqual(ztunnelTarget(young, 'veth1', '/proc/42/ns/net'), {
     podIp: '10.244.2.4',
     hostVeth: 'veth1',
-    netns: 'ns-new',
+    netns: '/proc/42/ns/net',
     dnsCapture: true,
   });
-  assert.equal(ztunnelTarget(pod(), 'veth1'), undefined, 'no netns annotation yet');
+  assert.equal(
+    ztunnelTarget(pod({}, { podIP: undefined }), 'veth1', '/proc/42/ns/net'),
+    undefined,
+    'no pod IP yet',
+  );
 });
 
 void test('CNI plugin event from the kubelet environment and prevResult', () => {
@@ -108,6 +111,7 @@ void test('CNI plugin event from the kubelet environment and prevResult', () => 
     name: 'sleep',
     ip: '10.244.2.8',
     hostVeth: 'veth12345678',
+    netns: '/run/netns/x',
   });
   assert.throws(() => cniEvent({ CNI_COMMAND: 'CHECK' }, {}), /CNI_COMMAND CHECK/);
 });

@@ -5,7 +5,7 @@
  * when an executable of that name exists in the node's `cni/bin/` (CNI_PATH semantics);
  * otherwise it is taken to be the wiring the kubelet does itself (ptp, host-local) and skipped.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { run } from '../../sys/exec.js';
@@ -27,6 +27,24 @@ interface ConfList {
   cniVersion?: string;
   name?: string;
   plugins?: ({ type?: string } & Record<string, unknown>)[];
+}
+
+/** The lab's pod network config: ptp, wired by the kubelet itself (see the header). */
+export const PRIMARY_CONFLIST = '05-ptp.conflist';
+
+/**
+ * Writes the node's primary conflist when the directory has none, as a real node's network
+ * plugin installs one: the mesh's agent chains its plugin into it and never owns it.
+ */
+export function ensurePrimaryConflist(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  if (readdirSync(dir).some((f) => f.endsWith('.conflist'))) return;
+  const conf = {
+    cniVersion: '1.0.0',
+    name: 'ambit-lab',
+    plugins: [{ type: 'ptp', ipMasq: false }],
+  };
+  writeFileSync(join(dir, PRIMARY_CONFLIST), JSON.stringify(conf, null, 2) + '\n');
 }
 
 /** The first conflist in the directory (sorted by name, like the real runtime), if any. */

@@ -9,6 +9,7 @@ import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Pod } from '../../k8s/types.js';
 import { nodeStatus } from '../orchestrator/nodes.js';
+import { ensurePrimaryConflist } from './cni.js';
 import type { KubeletContext } from './context.js';
 import { loadLeftovers, removeLeftover, type Leftover } from './leftovers.js';
 import { PodWorker } from './pod.js';
@@ -49,6 +50,7 @@ export class Kubelet {
 
   async start(): Promise<void> {
     this.leftovers = loadLeftovers(this.ctx);
+    ensurePrimaryConflist(this.ctx.cniDir);
     await this.heartbeat();
     await this.informer.start();
     // Pods of a previous kubelet that no longer exist in the API: remove what they left.

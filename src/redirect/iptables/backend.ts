@@ -4,6 +4,7 @@
  * Operations are serialized: the agent's informers and CNI plugin calls may arrive together.
  */
 import { existsSync } from 'node:fs';
+import { netnsRefPath } from '../../sys/exec.js';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { dropEmptyTable, iptablesTables } from '../../sys/iptables.js';
@@ -17,7 +18,13 @@ import {
   sysctlSet,
 } from '../../sys/ip.js';
 import { tunnelInfo, tunnelKind, tunnelPortsInUse, type TunnelKind } from '../../sys/tunnel.js';
-import { InboundTun, IPSET_NAME, OutboundTun, TunnelDefaultPort } from '../constants.js';
+import {
+  InboundTun,
+  IPSET_NAME,
+  OutboundTun,
+  RouteTable,
+  TunnelDefaultPort,
+} from '../constants.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import { cleanupNode, createNodeRules, type NodeTunnels } from './node-side.js';
 import { podRoute } from './render.js';
@@ -57,7 +64,7 @@ export class IptablesBackend implements RedirectBackend {
       backend: this.name,
       ztunnel: this.state?.ztunnel ?? null,
       hostIp: this.state?.hostIp ?? null,
-      tunnel: this.state?.tunnel ?? null,
+      details: { tunnel: this.state?.tunnel ?? null },
     };
   }
 
@@ -73,12 +80,17 @@ export class IptablesBackend implements RedirectBackend {
     return this.serial(async () => {
       this.pods.delete(ip);
       await ipsetDel(this.ns, IPSET_NAME, ip);
-      await routeDelete(this.ns, 100, `${ip}/32`);
+      await routeDelete(this.ns, RouteTable.inbound, `${ip}/32`);
+      if (this.state?.pods?.[ip] !== undefined) {
+        delete this.state.pods[ip];
+        saveState(this.opts.stateFile, this.state);
+      }
     });
   }
 
-  async capturedPods(): Promise<Map<string, string>> {
-    return (await ipsetMembers(this.ns, IPSET_NAME)) ?? new Map();
+  /** From the persisted record (the kernel is written first, the record after). */
+  capturedPods(): Promise<Map<string, string>> {
+    return Promise.resolve(new Map(Object.entries(this.state?.pods ?? {})));
   }
 
   uninstall(): Promise<void> {
@@ -101,6 +113,7 @@ export class IptablesBackend implements RedirectBackend {
       ztunnel: null,
       hostIp: null,
       tunnel: null,
+      pods: {},
     };
     saveState(this.opts.stateFile, this.state);
     return this.state;
@@ -114,10 +127,10 @@ export class IptablesBackend implements RedirectBackend {
       });
       return;
     }
-    if (!existsSync(`/run/netns/${z.netns}`)) {
+    if (!existsSync(netnsRefPath(z.netns))) {
       throw new AmbitError('REDIRECT_NO_ZTUNNEL_NETNS', `ztunnel netns ${z.netns} not found`, {
         value: z,
-        hint: 'the ztunnel pod must be running; its netns comes from lab.ambit.dev/netns',
+        hint: 'the ztunnel pod must be running; its netns comes from its CNI ADD or its veth',
       });
     }
     const hostIp = this.opts.hostIp ?? (await sourceAddressTo(this.ns, z.podIp));
@@ -132,6 +145,13 @@ export class IptablesBackend implements RedirectBackend {
     for (const [ip, uid] of await this.capturedPods()) {
       if (!this.pods.has(ip)) this.pods.set(ip, { ip, uid });
     }
+    // State files from before the record: the ipset comments held the uids.
+    if (!st.pods) {
+      st.pods = {};
+      for (const [ip, uid] of (await ipsetMembers(this.ns, IPSET_NAME)) ?? []) {
+        if (!this.pods.has(ip)) this.pods.set(ip, { ip, uid });
+      }
+    }
     const tun = await this.chooseTunnel(rewire);
     if (rewire) {
       this.log.info('wiring ztunnel', {
@@ -140,7 +160,7 @@ export class IptablesBackend implements RedirectBackend {
         previous: prev?.podIp,
       });
       await cleanupNode(this.ns);
-      if (prev && prev.netns !== z.netns && existsSync(`/run/netns/${prev.netns}`)) {
+      if (prev && prev.netns !== z.netns && existsSync(netnsRefPath(prev.netns))) {
         await cleanupZtunnel(prev.netns, prev.podIp).catch((err: unknown) =>
           this.log.warn('old ztunnel netns cleanup failed', { error: errorMessage(err) }),
         );
@@ -194,13 +214,19 @@ export class IptablesBackend implements RedirectBackend {
         { allowFail: true },
       );
     }
+    const st = this.state!;
+    st.pods ??= {};
+    if (st.pods[p.ip] !== p.uid) {
+      st.pods[p.ip] = p.uid;
+      saveState(this.opts.stateFile, st);
+    }
   }
 
   private async doUninstall(): Promise<void> {
     const st = this.state ?? loadState(this.opts.stateFile);
     await cleanupNode(this.ns);
     const z = st?.ztunnel;
-    if (z && existsSync(`/run/netns/${z.netns}`)) {
+    if (z && existsSync(netnsRefPath(z.netns))) {
       await cleanupZtunnel(z.netns, z.podIp).catch((err: unknown) =>
         this.log.warn('ztunnel netns cleanup failed', { error: errorMessage(err) }),
       );

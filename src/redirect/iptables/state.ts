@@ -11,6 +11,8 @@ export interface PersistedState {
   ztunnel: ZtunnelTarget | null;
   hostIp: string | null;
   tunnel: { kind: string; port: number } | null;
+  /** The captured pods, ip → uid: written after their rules (absent in older files). */
+  pods?: Record<string, string>;
 }
 
 export function loadState(file: string): PersistedState | undefined {

@@ -1,0 +1,39 @@
+/** The redirection backends by name: what `--redirect` and the mesh install select per node. */
+import { AmbitError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { IptablesBackend } from './iptables/backend.js';
+import type { AgentPaths } from './paths.js';
+import type { RedirectBackend } from './types.js';
+
+export const REDIRECT_MODES = ['iptables'] as const;
+export type RedirectMode = (typeof REDIRECT_MODES)[number];
+
+export function parseRedirectMode(v: string | undefined): RedirectMode {
+  const mode = v ?? 'iptables';
+  if (!(REDIRECT_MODES as readonly string[]).includes(mode)) {
+    throw new AmbitError('REDIRECT_BAD_MODE', `unknown redirect mode ${mode}`, {
+      value: mode,
+      hint: `use one of: ${REDIRECT_MODES.join(', ')}`,
+    });
+  }
+  return mode as RedirectMode;
+}
+
+export interface BackendContext {
+  /** The node's netns when the caller does not run inside it; undefined = this process's. */
+  netns?: string;
+  paths: AgentPaths;
+  lab: string;
+  log?: Logger;
+}
+
+export function createBackend(mode: RedirectMode, c: BackendContext): RedirectBackend {
+  switch (mode) {
+    case 'iptables':
+      return new IptablesBackend({
+        netns: c.netns,
+        stateFile: c.paths.stateFile,
+        log: c.log?.child('iptables'),
+      });
+  }
+}
