@@ -1,7 +1,7 @@
 /**
  * iproute2 (`ip`) and `sysctl` for the lab and the redirection backends: named network
  * namespaces, veths, bridges, addresses, links, policy rules, routes and sysctls. `netns` names
- * a namespace under /run/netns (`ip -n <ns>`); undefined means the caller's own namespace, which
+ * a namespace under /run/netns (`ip -n <ns>`) or is a path to one; undefined means the caller's own namespace, which
  * only the node agent uses (it may run inside its node's netns). Calls that a backend repeats on
  * every reconcile are idempotent: applying twice leaves the kernel as applying once.
  */
@@ -14,6 +14,8 @@ function ip(
   args: readonly string[],
   opts: RunOptions = {},
 ): Promise<RunResult> {
+  // `ip -n` takes only names; a namespace given by path is entered with nsenter (exec.ts).
+  if (netns?.startsWith('/')) return run('ip', args, { ...opts, netns });
   return run('ip', netns ? ['-n', netns, ...args] : args, opts);
 }
 

@@ -49,6 +49,8 @@ export interface ConformanceOptions {
   extra?: (ctx: () => CaptureContext) => void;
   /** Backend-specific tests after the rewire test (the old ztunnel is `t.ztunnelA`). */
   afterRewire?: (ctx: () => CaptureContext) => void;
+  /** Backend-specific checks after uninstall (objects outside the node netns, e.g. pins). */
+  afterUninstall?: (ctx: () => CaptureContext) => void;
   /** hono's pattern: tests a backend cannot pass yet, each with its reason. */
   skip?: { reason: string; tests: string[] }[];
 }
@@ -285,6 +287,8 @@ export function runCaptureConformance(o: ConformanceOptions): void {
         assert.deepEqual(added.reduce(strip, postA), preA);
         assert.deepEqual(postB, preB);
       });
+
+      o.afterUninstall?.(() => c);
     },
   );
 }
