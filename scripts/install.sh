@@ -11,6 +11,12 @@ for pair in ip:iproute2 iptables:iptables ipset:ipset nft:nftables conntrack:con
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+# The eBPF redirection backend: its programs are compiled here (scripts/build-bpf.sh) and
+# loaded with bpftool.
+for pair in clang:clang llvm-strip:llvm bpftool:bpftool; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 # The benchmarks also draw a chart (SVG → PNG).
 if [ "${1:-}" = "--bench" ]; then command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin); fi
 if [ ${#need[@]} -gt 0 ]; then
@@ -41,3 +47,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 echo "==> build"
 npx tsc -p tsconfig.json
+bash scripts/build-bpf.sh

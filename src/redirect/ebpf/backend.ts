@@ -1,0 +1,289 @@
+/**
+ * The eBPF redirection backend (Istio 1.20's `redirectMode=ebpf`): four tc programs from
+ * bpf/ambient_redirect.bpf.c, loaded once per node and pinned under
+ * /sys/fs/bpf/ambit-<lab>/<node>/, and three maps the agent keeps current. Pods and ztunnel
+ * changes are map updates and tc attachments; programs are never reloaded while pinned, so an
+ * agent restart (or a new backend instance) meets the same program ids and converges.
+ * Operations are serialized like the iptables backend's.
+ */
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError, errorMessage } from '../../errors.js';
+import { createLogger, type Logger } from '../../log.js';
+import { repoRoot } from '../../repo.js';
+import {
+  bpfLoadAll,
+  bpfMapDelete,
+  bpfMapUpdate,
+  bpfProgInfo,
+  bpfUnpin,
+  ensureBpffs,
+} from '../../sys/bpf.js';
+import { netnsRefPath } from '../../sys/exec.js';
+import { sourceAddressTo, sysctlGet, sysctlSet, vethTo } from '../../sys/ip.js';
+import { vethPeerNetns } from '../../sys/netns-probe.js';
+import { devWithAddress, linkInfo, tcAttach, tcDetach, tcFilters } from '../../sys/tc.js';
+import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
+import {
+  appInfoValue,
+  ipBytes,
+  ProgNames,
+  u32,
+  ZtunnelFlag,
+  ztunnelInfoValue,
+  type ProgName,
+} from './maps.js';
+import { dropState, loadState, saveState, type EbpfState } from './state.js';
+import { cleanupZtunnelNetns, setupZtunnelNetns } from './ztunnel-netns.js';
+
+export interface EbpfBackendOptions {
+  /** The node's named netns; undefined = the calling process's own (the agent in the lab). */
+  netns?: string;
+  stateFile: string;
+  /** Where this node's programs and maps are pinned: /sys/fs/bpf/ambit-<lab>/<node>. */
+  pinDir: string;
+  /** The node's address in its pod CIDR; default: the source address towards the ztunnel. */
+  hostIp?: string;
+  /** The compiled object (default dist/bpf/ambient_redirect.bpf.o). */
+  object?: string;
+  log?: Logger;
+}
+
+const GLOBAL_SYSCTLS = ['net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
+
+export const defaultBpfObject = (): string =>
+  join(repoRoot(), 'dist', 'bpf', 'ambient_redirect.bpf.o');
+
+export class EbpfBackend implements RedirectBackend {
+  readonly name = 'ebpf';
+  private readonly ns: string | undefined;
+  private readonly log: Logger;
+  private state: EbpfState | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private trace = false;
+
+  constructor(private readonly opts: EbpfBackendOptions) {
+    this.ns = opts.netns;
+    this.log = opts.log ?? createLogger('redirect/ebpf');
+    this.state = loadState(opts.stateFile);
+  }
+
+  get progDir(): string {
+    return join(this.opts.pinDir, 'progs');
+  }
+
+  get mapDir(): string {
+    return join(this.opts.pinDir, 'maps');
+  }
+
+  prog(name: ProgName): string {
+    return join(this.progDir, name);
+  }
+
+  map(name: string): string {
+    return join(this.mapDir, name);
+  }
+
+  status(): BackendStatus {
+    return {
+      backend: this.name,
+      ztunnel: this.state?.ztunnel ?? null,
+      hostIp: this.state?.hostIp ?? null,
+      details: { pinDir: this.opts.pinDir },
+    };
+  }
+
+  setZtunnel(z: ZtunnelTarget | null): Promise<void> {
+    return this.serial(() => this.doSetZtunnel(z));
+  }
+
+  addPod(p: PodTarget): Promise<void> {
+    return this.serial(() => this.doAddPod(p));
+  }
+
+  removePod(ip: string): Promise<void> {
+    return this.serial(() => this.doRemovePod(ip));
+  }
+
+  capturedPods(): Promise<Map<string, string>> {
+    const pods = this.state?.pods ?? {};
+    return Promise.resolve(new Map(Object.entries(pods).map(([ip, p]) => [ip, p.uid])));
+  }
+
+  uninstall(): Promise<void> {
+    return this.serial(() => this.doUninstall());
+  }
+
+  /** Turns the programs' per-packet ring-buffer events on or off (a ztunnel_info flag bit). */
+  setTrace(on: boolean): Promise<void> {
+    return this.serial(async () => {
+      this.trace = on;
+      await this.writeZtunnelInfo();
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Loads and pins the programs once; a pinned set (earlier agent) is reused as it is. */
+  private async ensureLoaded(): Promise<EbpfState> {
+    await ensureBpffs();
+    const pinned = ProgNames.every((n) => existsSync(this.prog(n)));
+    if (!pinned) {
+      bpfUnpin(this.opts.pinDir);
+      await bpfLoadAll(this.opts.object ?? defaultBpfObject(), this.progDir, this.mapDir);
+      this.log.info('programs loaded', { pinDir: this.opts.pinDir });
+    }
+    if (!this.state) {
+      const sysctls: Record<string, string> = {};
+      for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
+      this.state = { preinstall: { sysctls }, ztunnel: null, hostIp: null, pods: {} };
+      saveState(this.opts.stateFile, this.state);
+    }
+    return this.state;
+  }
+
+  /** Attaches a pinned program unless that very program is attached there already. */
+  private async attach(
+    netns: string | undefined,
+    dev: string,
+    hook: 'ingress' | 'egress',
+    name: ProgName,
+  ) {
+    const want = await bpfProgInfo(this.prog(name));
+    const have = await tcFilters(netns, dev);
+    if (have.some((f) => f.hook === hook && f.id === want?.id)) return;
+    await tcAttach(netns, dev, hook, this.prog(name));
+  }
+
+  private async writeZtunnelInfo(): Promise<void> {
+    const st = this.state;
+    if (!st?.ztunnel || !st.ztunnelLink) return;
+    const flag =
+      (st.ztunnel.dnsCapture ? ZtunnelFlag.captureDns : 0) | (this.trace ? ZtunnelFlag.trace : 0);
+    await bpfMapUpdate(
+      this.map('ztunnel_info'),
+      u32(0),
+      ztunnelInfoValue({
+        ifindex: st.ztunnelLink.ifindex,
+        mac: st.ztunnelLink.mac,
+        flag,
+        ip: st.ztunnel.podIp,
+      }),
+    );
+  }
+
+  private async doSetZtunnel(z: ZtunnelTarget | null): Promise<void> {
+    const st = await this.ensureLoaded();
+    if (!z) {
+      // ztunnel_info stays: app programs keep redirecting to a ztunnel that has no socket,
+      // and ztunnel_tproxy drops what nothing takes (fail closed).
+      this.log.warn('no ztunnel ready: programs stay in place (fail closed)', {
+        previous: st.ztunnel?.podIp,
+      });
+      return;
+    }
+    if (!existsSync(netnsRefPath(z.netns))) {
+      throw new AmbitError('REDIRECT_NO_ZTUNNEL_NETNS', `ztunnel netns ${z.netns} not found`, {
+        value: z,
+        hint: 'the ztunnel pod must be running; its netns comes from its CNI ADD or its veth',
+      });
+    }
+    const veth = await linkInfo(this.ns, z.hostVeth);
+    const eth0 = await devWithAddress(z.netns, z.podIp);
+    const inner = eth0 ? await linkInfo(z.netns, eth0) : undefined;
+    if (!veth || !eth0 || !inner) {
+      throw new AmbitError('REDIRECT_ZTUNNEL_LINKS', `ztunnel ${z.podIp}: veth or eth0 not found`, {
+        value: { hostVeth: z.hostVeth, netns: z.netns, eth0 },
+        hint: 'the ztunnel pod is still being wired; the agent retries',
+      });
+    }
+    const hostIp = this.opts.hostIp ?? (await sourceAddressTo(this.ns, z.podIp));
+    const prev = st.ztunnel;
+    if (prev && (prev.hostVeth !== z.hostVeth || prev.netns !== z.netns)) {
+      this.log.info('rewiring ztunnel', { ztunnel: z.podIp, previous: prev.podIp });
+      await tcDetach(this.ns, prev.hostVeth);
+      if (existsSync(netnsRefPath(prev.netns))) {
+        await cleanupZtunnelNetns(prev.netns, prev.podIp).catch((err: unknown) =>
+          this.log.warn('old ztunnel netns cleanup failed', { error: errorMessage(err) }),
+        );
+      }
+    }
+    // Redirected packets reach ztunnel's veth from another device: no reverse-path drop.
+    await sysctlSet(this.ns, {
+      'net.ipv4.conf.all.rp_filter': '0',
+      [`net.ipv4.conf.${z.hostVeth}.rp_filter`]: '0',
+    });
+    await setupZtunnelNetns(z.netns, eth0);
+    await this.attach(z.netns, eth0, 'ingress', 'ztunnel_tproxy');
+    await this.attach(this.ns, z.hostVeth, 'ingress', 'ztunnel_host_ingress');
+    st.ztunnel = z;
+    st.ztunnelLink = { ifindex: veth.ifindex, mac: inner.mac, eth0 };
+    if (st.hostIp !== hostIp) {
+      await bpfMapUpdate(this.map('host_ip_info'), u32(0), ipBytes(hostIp));
+      st.hostIp = hostIp;
+    }
+    await this.writeZtunnelInfo();
+    saveState(this.opts.stateFile, st);
+  }
+
+  private async doAddPod(p: PodTarget): Promise<void> {
+    const st = await this.ensureLoaded();
+    const hostVeth = p.hostVeth ?? (await vethTo(this.ns, p.ip));
+    const link = hostVeth ? await linkInfo(this.ns, hostVeth) : undefined;
+    if (!hostVeth || !link) {
+      throw new AmbitError('REDIRECT_NO_POD_VETH', `no host veth for pod ${p.ip}`, {
+        value: p,
+        hint: 'the pod network is not wired yet; the agent retries',
+      });
+    }
+    // The pod's eth0 MAC for ztunnel_host_ingress; without it the program resolves a neighbour.
+    const podNs = p.netns ?? (await vethPeerNetns(this.ns, hostVeth));
+    const dev = podNs ? await devWithAddress(podNs, p.ip).catch(() => undefined) : undefined;
+    const mac = dev && podNs ? (await linkInfo(podNs, dev))?.mac : undefined;
+    const had = st.pods[p.ip];
+    if (had && had.hostVeth !== hostVeth) await tcDetach(this.ns, had.hostVeth);
+    // Map first, then the programs: the pod's replies have somewhere to go from the start.
+    await bpfMapUpdate(this.map('app_info'), ipBytes(p.ip), appInfoValue(link.ifindex, mac));
+    await this.attach(this.ns, hostVeth, 'egress', 'app_inbound');
+    await this.attach(this.ns, hostVeth, 'ingress', 'app_outbound');
+    if (had?.uid !== p.uid || had.hostVeth !== hostVeth) {
+      st.pods[p.ip] = { uid: p.uid, hostVeth };
+      saveState(this.opts.stateFile, st);
+    }
+  }
+
+  private async doRemovePod(ip: string): Promise<void> {
+    const st = this.state;
+    const had = st?.pods[ip];
+    if (!st || !had) return;
+    await tcDetach(this.ns, had.hostVeth);
+    await bpfMapDelete(this.map('app_info'), ipBytes(ip));
+    delete st.pods[ip];
+    saveState(this.opts.stateFile, st);
+  }
+
+  private async doUninstall(): Promise<void> {
+    const st = this.state ?? loadState(this.opts.stateFile);
+    for (const p of Object.values(st?.pods ?? {})) await tcDetach(this.ns, p.hostVeth);
+    const z = st?.ztunnel;
+    if (z) {
+      await tcDetach(this.ns, z.hostVeth);
+      if (existsSync(netnsRefPath(z.netns))) {
+        await cleanupZtunnelNetns(z.netns, z.podIp).catch((err: unknown) =>
+          this.log.warn('ztunnel netns cleanup failed', { error: errorMessage(err) }),
+        );
+      }
+    }
+    if (st) await sysctlSet(this.ns, st.preinstall.sysctls);
+    bpfUnpin(this.opts.pinDir);
+    // The per-lab directory goes with its last node.
+    const labDir = join(this.opts.pinDir, '..');
+    if (existsSync(labDir) && readdirSync(labDir).length === 0) rmdirSync(labDir);
+    this.state = undefined;
+    dropState(this.opts.stateFile);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The eBPF backend's map layouts (bpf/ambient_redirect.bpf.c), as pure encoders and decoders:
+ * what the agent writes into `app_info`, `ztunnel_info` and `host_ip_info`, and how
+ * `ambit node rules` reads them and the per-program counters back. Little-endian host order
+ * for integers (x86, arm64), network order for addresses, as the programs compare them.
+ */
+
+export const ProgNames = [
+  'app_outbound',
+  'app_inbound',
+  'ztunnel_host_ingress',
+  'ztunnel_tproxy',
+] as const;
+export type ProgName = (typeof ProgNames)[number];
+/** The kernel keeps 15 characters of a program's name (BPF_OBJ_NAME_LEN). */
+export const progByKernelName = (name: string): ProgName | undefined =>
+  ProgNames.find((n) => n.slice(0, 15) === name);
+
+export const Verdicts = ['pass', 'redirect', 'drop', 'sk_assign', 'dns'] as const;
+
+export const MapNames = [
+  'app_info',
+  'ztunnel_info',
+  'host_ip_info',
+  'dns_nat',
+  'counters',
+  'events',
+] as const;
+
+/** ztunnel_info.flag bits. */
+export const ZtunnelFlag = { captureDns: 1, trace: 2 } as const;
+/** The mark ztunnel_tproxy sets on assigned packets (Istio's 0x400), routed by rule 20000. */
+export const TPROXY_MARK = '0x400/0xfff';
+export const TPROXY_RULE_PRIORITY = 20000;
+export const TPROXY_TABLE = 100;
+
+export function ipBytes(ip: string): Uint8Array {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) {
+    throw new RangeError(`not an IPv4 address: ${ip}`);
+  }
+  return Uint8Array.from(parts);
+}
+
+export const ipString = (b: Uint8Array, off = 0): string =>
+  [b[off], b[off + 1], b[off + 2], b[off + 3]].join('.');
+
+export function macBytes(mac: string | undefined): Uint8Array {
+  if (!mac) return new Uint8Array(6);
+  const parts = mac.split(':').map((x) => parseInt(x, 16));
+  if (parts.length !== 6 || parts.some((n) => Number.isNaN(n))) {
+    throw new RangeError(`not a MAC address: ${mac}`);
+  }
+  return Uint8Array.from(parts);
+}
+
+export const macString = (b: Uint8Array, off = 0): string =>
+  [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
+export function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+const readU32 = (b: Uint8Array, off: number): number =>
+  new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
+
+/** `struct app_info`: host veth ifindex, pod eth0 MAC, 2 bytes pad. */
+export function appInfoValue(ifindex: number, mac: string | undefined): Uint8Array {
+  const v = new Uint8Array(12);
+  v.set(u32(ifindex), 0);
+  v.set(macBytes(mac), 4);
+  return v;
+}
+
+export function decodeAppInfo(v: Uint8Array): { ifindex: number; mac: string } {
+  return { ifindex: readU32(v, 0), mac: macString(v, 4) };
+}
+
+export interface ZtunnelInfo {
+  ifindex: number;
+  mac: string;
+  flag: number;
+  ip: string;
+}
+
+/** `struct ztunnel_info`: ztunnel veth ifindex, eth0 MAC, flag, pad, IPv4. */
+export function ztunnelInfoValue(z: ZtunnelInfo): Uint8Array {
+  const v = new Uint8Array(16);
+  v.set(u32(z.ifindex), 0);
+  v.set(macBytes(z.mac), 4);
+  v[10] = z.flag;
+  v.set(ipBytes(z.ip), 12);
+  return v;
+}
+
+export function decodeZtunnelInfo(v: Uint8Array): ZtunnelInfo {
+  return { ifindex: readU32(v, 0), mac: macString(v, 4), flag: v[10] ?? 0, ip: ipString(v, 12) };
+}
+
+/** Per-CPU u64 counters summed; key = program index × verdicts + verdict index. */
+export function decodeCounters(
+  entries: { key: Uint8Array; values: Uint8Array[] }[],
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of entries) {
+    const k = readU32(e.key, 0);
+    const prog = ProgNames[Math.floor(k / Verdicts.length)];
+    const verdict = Verdicts[k % Verdicts.length];
+    if (!prog || !verdict) continue;
+    let n = 0;
+    for (const v of e.values)
+      n += Number(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+    if (n > 0) out.set(`${prog} ${verdict}`, n);
+  }
+  return out;
+}
