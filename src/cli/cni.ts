@@ -10,13 +10,19 @@ import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
 import { NodeAgent } from '../redirect/agent.js';
-import { createBackend, parseRedirectMode, REDIRECT_MODES } from '../redirect/backends.js';
+import { existsSync } from 'node:fs';
+import {
+  createBackend,
+  parseRedirectMode,
+  REDIRECT_MODES,
+  stateFileOf,
+} from '../redirect/backends.js';
 import { unchainPlugin } from '../redirect/cni-config.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { runPlugin } from '../redirect/plugin.js';
 
 const USAGE = `usage: ambit cni <command>
-  run [--node X] [--lab N] [--netns NS] [--redirect iptables]   the node agent
+  run [--node X] [--lab N] [--netns NS] [--redirect iptables|ebpf]   the node agent
   plugin                                                        CNI plugin (stdin: config, env: CNI_*)
   uninstall --node X [--lab N]                                  remove the node's capture state`;
 
@@ -40,7 +46,7 @@ async function runAgent(args: string[]): Promise<number> {
   const mode = parseRedirectMode(values.redirect ?? process.env.AMBIT_REDIRECT_MODE);
   const paths = agentPaths(lab, node);
   const log = createLogger(`cni/${node}`);
-  const backend = createBackend(mode, { netns: values.netns, paths, lab, log });
+  const backend = createBackend(mode, { netns: values.netns, paths, lab, node, log });
   const agent = new NodeAgent({
     client: KubeClient.fromEnv(),
     node,
@@ -52,6 +58,15 @@ async function runAgent(args: string[]): Promise<number> {
     log,
   });
   await agent.start();
+  // Switching a node's backend with pods running: the new one captures first, then what the
+  // other left is removed, then the new one converges again (both use rule 20000/table 100
+  // in the ztunnel netns).
+  for (const other of REDIRECT_MODES) {
+    if (other === mode || !existsSync(stateFileOf(other, paths))) continue;
+    log.info('removing the previous redirection backend', { previous: other, now: mode });
+    await createBackend(other, { netns: values.netns, paths, lab, node, log }).uninstall();
+    await agent.resync();
+  }
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -72,7 +87,7 @@ async function uninstall(args: string[]): Promise<number> {
   const paths = agentPaths(lab, node);
   unchainPlugin(paths.cniDir);
   for (const mode of REDIRECT_MODES) {
-    await createBackend(mode, { netns: nodeNetns(lab, node), paths, lab }).uninstall();
+    await createBackend(mode, { netns: nodeNetns(lab, node), paths, lab, node }).uninstall();
   }
   console.log(`removed capture state of node ${node} (lab ${lab})`);
   return 0;

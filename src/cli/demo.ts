@@ -1,21 +1,27 @@
 /**
- * `ambit demo [--name N] [--no-trace]`: the seeds' scenario end to end, every hop shown.
+ * `ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf]`: the seeds' scenario end to
+ * end, every hop shown; `--redirect` picks the node agents' redirection backend.
  * `ambit demo --down [--name N]`: take the demo's lab down.
  */
 import { AmbitError } from '../errors.js';
 import { demoDown, runDemo } from '../demo/demo.js';
+import { parseRedirectMode } from '../redirect/backends.js';
 
 export async function run(args: string[]): Promise<number> {
   let lab = 'ambit';
   let down = false;
   let trace = true;
+  let redirect: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--down') down = true;
     else if (a === '--no-trace') trace = false;
     else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
+    else if (a === '--redirect') redirect = parseRedirectMode(args[++i]);
     else if (a === '-h' || a === '--help') {
-      console.log('usage: ambit demo [--name N] [--no-trace] | ambit demo --down [--name N]');
+      console.log(
+        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] | ambit demo --down [--name N]',
+      );
       return 0;
     } else
       throw new AmbitError('DEMO_USAGE', `unknown argument ${a}`, {
@@ -29,5 +35,5 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   const print = (l: string) => console.log(l);
-  return down ? demoDown(lab, print) : runDemo({ lab, trace, print });
+  return down ? demoDown(lab, print) : runDemo({ lab, trace, print, redirect });
 }

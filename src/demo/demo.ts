@@ -27,6 +27,8 @@ export interface DemoOptions {
   lab: string;
   trace: boolean;
   print: (line: string) => void;
+  /** The node agents' redirection backend (default iptables). */
+  redirect?: string;
 }
 
 const URL = 'http://httpbin:8000/get';
@@ -108,8 +110,13 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     },
   );
   const client = labClient(o.lab);
-  await step('the mesh: istiod, a node agent and a ztunnel on every node', () =>
-    installMesh(client, { progress: (s, ms) => print(`      ${s} (${(ms / 1000).toFixed(1)}s)`) }),
+  await step(
+    `the mesh: istiod, a node agent (${o.redirect ?? 'iptables'} redirection) and a ztunnel on every node`,
+    () =>
+      installMesh(client, {
+        redirect: o.redirect,
+        progress: (s, ms) => print(`      ${s} (${(ms / 1000).toFixed(1)}s)`),
+      }),
   );
   const [sleepPod, httpbin] = await Promise.all([
     findPod(client, 'default', 'sleep'),

@@ -66,6 +66,8 @@ export class NodeAgent {
   private timer: NodeJS.Timeout | undefined;
   /** Set by stop(): no event may touch the kernel after (or during) the exit cleanup. */
   private stopped = false;
+  /** resync(): re-add every wanted pod even when the backend's record already has it. */
+  private forceAdd = false;
 
   constructor(private readonly o: AgentOptions) {
     const log = o.log;
@@ -108,6 +110,13 @@ export class NodeAgent {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     rmSync(this.o.socketPath, { force: true });
     await this.running;
+  }
+
+  /** Re-applies the active ztunnel and every pod (after another backend's cleanup). */
+  async resync(): Promise<void> {
+    this.current = null;
+    this.forceAdd = true;
+    await this.reconcileNow();
   }
 
   /** Coalesces bursts of events into one pass, soon (the 1 s budget is for all of it). */
@@ -184,8 +193,10 @@ export class NodeAgent {
     }
     this.fromCni.prune(liveUids);
     const have = await this.o.backend.capturedPods();
+    const force = this.forceAdd;
+    this.forceAdd = false;
     for (const [ip, p] of want) {
-      if (have.get(ip) !== p.uid) {
+      if (force || have.get(ip) !== p.uid) {
         await this.o.backend.addPod(p);
         this.o.log.info('pod captured', { ip, uid: p.uid });
       }

@@ -1,11 +1,14 @@
 /** The redirection backends by name: what `--redirect` and the mesh install select per node. */
 import { AmbitError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { join } from 'node:path';
+import { BPFFS } from '../sys/bpf.js';
+import { EbpfBackend } from './ebpf/backend.js';
 import { IptablesBackend } from './iptables/backend.js';
 import type { AgentPaths } from './paths.js';
 import type { RedirectBackend } from './types.js';
 
-export const REDIRECT_MODES = ['iptables'] as const;
+export const REDIRECT_MODES = ['iptables', 'ebpf'] as const;
 export type RedirectMode = (typeof REDIRECT_MODES)[number];
 
 export function parseRedirectMode(v: string | undefined): RedirectMode {
@@ -24,8 +27,16 @@ export interface BackendContext {
   netns?: string;
   paths: AgentPaths;
   lab: string;
+  node: string;
   log?: Logger;
 }
+
+/** Where a node's eBPF programs and maps are pinned: one directory per lab, one per node. */
+export const ebpfPinDir = (lab: string, node: string): string => join(BPFFS, `ambit-${lab}`, node);
+
+/** The backend state file of `mode` (exists while that backend has something installed). */
+export const stateFileOf = (mode: RedirectMode, paths: AgentPaths): string =>
+  mode === 'ebpf' ? paths.ebpfStateFile : paths.stateFile;
 
 export function createBackend(mode: RedirectMode, c: BackendContext): RedirectBackend {
   switch (mode) {
@@ -34,6 +45,13 @@ export function createBackend(mode: RedirectMode, c: BackendContext): RedirectBa
         netns: c.netns,
         stateFile: c.paths.stateFile,
         log: c.log?.child('iptables'),
+      });
+    case 'ebpf':
+      return new EbpfBackend({
+        netns: c.netns,
+        stateFile: c.paths.ebpfStateFile,
+        pinDir: ebpfPinDir(c.lab, c.node),
+        log: c.log?.child('ebpf'),
       });
   }
 }

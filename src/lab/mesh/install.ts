@@ -23,6 +23,8 @@ export const MESH_NAMESPACE = 'istio-system';
 export interface MeshOptions {
   /** ztunnel answers pods' DNS on 15053 (ISTIO_META_DNS_CAPTURE). */
   dnsCapture?: boolean;
+  /** The node agents' redirection backend (`ambit cni run --redirect`); default iptables. */
+  redirect?: string;
   timeoutMs?: number;
   /** Reports each step as it completes. */
   progress?: (step: string, ms: number) => void;
@@ -72,7 +74,7 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
 }
 
 /** The node agent of `node`: a host-network pod, like the istio-cni-node DaemonSet. */
-export function cniPod(node: Node): Pod {
+export function cniPod(node: Node, redirect?: string): Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -87,7 +89,13 @@ export function cniPod(node: Node): Pod {
       hostNetwork: true,
       serviceAccountName: 'istio-cni',
       terminationGracePeriodSeconds: 10,
-      containers: [{ name: 'install-cni', image: 'ambit/cni' }],
+      containers: [
+        {
+          name: 'install-cni',
+          image: 'ambit/cni',
+          ...(redirect ? { args: ['--redirect', redirect] } : {}),
+        },
+      ],
     },
   };
 }
@@ -146,7 +154,10 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
     await waitReady(client, ['istiod'], timeoutMs);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
-    await createMissing(client, nodes.map(cniPod));
+    await createMissing(
+      client,
+      nodes.map((n) => cniPod(n, opts.redirect)),
+    );
     await waitReady(
       client,
       nodes.map((n) => `istio-cni-node-${n.metadata.name}`),
