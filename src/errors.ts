@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   BENCH_PODS_NOT_READY: 'the bench workloads were not ready in time',
   BENCH_PROFILE_TIMEOUT: 'a profile did not start or finish in time',
 
+  // eBPF objects (src/sys/bpf.ts)
+  BPF_LOAD_FAILED: 'bpftool could not load the eBPF programs',
+  BPF_NO_OBJECT: 'the compiled eBPF object is missing (scripts/build-bpf.sh)',
+
   // control plane CA (src/controlplane/ca) and its client (src/xds/ca-client.ts)
   CA_BAD_CONFIG: 'root CA flags given half (--ca-cert without --ca-key or the reverse)',
   CA_BAD_CSR: 'a certificate request that cannot be parsed or names no valid SPIFFE identity',
@@ -54,11 +58,13 @@ export const ERROR_CODES = {
 
   // CNI: the plugin shim (src/redirect/plugin.ts) and the lab kubelet's CNI driver
   CNI_AGENT_FAILED: 'the node agent answered a CNI call with an error',
+  CNI_AGENT_STOPPING: 'a CNI call reached an agent that is shutting down (the kubelet retries)',
   CNI_BAD_COMMAND: 'CNI_COMMAND is not one the plugin implements',
   CNI_BAD_CONFIG: 'a CNI config list that cannot be parsed',
   CNI_FAILED: 'a CNI plugin failed for a pod',
   CNI_MISSING_ARG: 'a required `ambit cni` argument is missing',
   CNI_NO_AGENT_SOCKET: "the plugin's config names no agent socket",
+  CNI_NO_PRIMARY_CONFIG: 'the node has no pod network conflist for the agent to chain into',
 
   // control plane xDS and authentication (src/controlplane)
   CP_LISTEN_FAILED: 'the control plane cannot bind its gRPC port',
@@ -144,7 +150,10 @@ export const ERROR_CODES = {
   POLICY_INVALID: 'an AuthorizationPolicy field ambit cannot translate',
 
   // node agent (src/redirect)
+  REDIRECT_BAD_MODE: 'a --redirect that names no redirection backend',
+  REDIRECT_NO_POD_VETH: 'a pod to capture has no host-side veth (yet)',
   REDIRECT_NO_ZTUNNEL_NETNS: "the ztunnel pod's network namespace is gone",
+  REDIRECT_ZTUNNEL_LINKS: "the ztunnel pod's host veth or eth0 cannot be found",
 
   REPO_NOT_FOUND: 'no package.json above the running code (not run from a checkout)',
 
