@@ -14,7 +14,7 @@ import {
   SecureContextCache,
   TLS_MIN_VERSION,
 } from '../identity/tls-options.js';
-import { uriSans } from '../identity/spiffe.js';
+import { leafIdentity, uriSans } from '../identity/spiffe.js';
 import { startKeepalive } from './keepalive.js';
 import { clientSettings, flattenHeaders, sessionMemoryMb } from './settings.js';
 import { type HboneDialRequest, HboneError } from './types.js';
@@ -84,7 +84,13 @@ export function dialTls(
       // SPIFFE check that replaces hostname verification.
       checkServerIdentity: (_host, peer) => {
         const sans = uriSans(peer.subjectaltname);
-        if (sans.some((s) => want.includes(s))) return undefined;
+        const leaf = leafIdentity(peer);
+        if ('refused' in leaf)
+          return new HboneError(
+            'HBONE_PEER_IDENTITY',
+            `hbone connect to ${target}: server certificate refused: ${leaf.refused}`,
+          );
+        if (want.includes(leaf.identity)) return undefined;
         return new HboneError(
           'HBONE_PEER_IDENTITY',
           `hbone connect to ${target}: server identity [${sans.join(', ')}] is not one of [${want.join(', ')}]`,

@@ -10,6 +10,7 @@
  * the one for its destination: Node then does the handshake, the handshake timeout and the
  * client-chain verdict (`authorized`) with its public API.
  */
+import crypto from 'node:crypto';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
@@ -21,7 +22,7 @@ import {
   CertKeyedCache,
   secureContextOptions,
 } from '../identity/tls-options.js';
-import { spiffeIdsOf, tryParseSpiffe } from '../identity/spiffe.js';
+import { leafIdentity, spiffeIdsOf } from '../identity/spiffe.js';
 import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
 import { parseAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
@@ -100,6 +101,11 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
   const tlsServers = new CertKeyedCache<tls.Server>((cert) => {
     const ts = tls.createServer({
       ...secureContextOptions(cert),
+      // No session resumption on 15008 (ztunnel's rustls server keeps no tickets either): a
+      // resumed session would skip the client-certificate check that identity rests on. No
+      // stateless tickets; TLS 1.3's stateful fallback needs a 'resumeSession' handler, which
+      // the server does not have, so an offered session always gets a full handshake.
+      secureOptions: crypto.constants.SSL_OP_NO_TICKET,
       requestCert: true,
       rejectUnauthorized: true,
       ALPNProtocols: ALPN_H2,
@@ -145,12 +151,14 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
 
   function onSecure(sock: tls.TLSSocket): void {
     const peer = `${unmapped(sock.remoteAddress)}:${sock.remotePort}`;
-    const ids = spiffeIdsOf(sock.getPeerX509Certificate());
-    const peerIdentity = ids.find((id) => tryParseSpiffe(id)?.trustDomain === opts.trustDomain);
+    const cert = sock.getPeerX509Certificate();
+    const leaf = leafIdentity(cert, opts.trustDomain);
+    const peerIdentity = 'identity' in leaf ? leaf.identity : undefined;
     if (!sock.authorized || !peerIdentity || sock.alpnProtocol !== 'h2') {
       log.info('hbone: rejected client', {
         peer,
-        identities: ids.join(','),
+        identities: spiffeIdsOf(cert).join(','),
+        refused: 'refused' in leaf ? leaf.refused : undefined,
         authorizationError: sock.authorizationError,
         alpn: sock.alpnProtocol,
       });

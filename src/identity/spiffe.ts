@@ -4,6 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AmbitError } from '../errors.js';
+import { x509 } from '../xds/x509.js';
 
 export interface SpiffeId {
   trustDomain: string;
@@ -62,4 +63,42 @@ export function uriSans(subjectAltName: string | undefined): string[] {
 export function spiffeIdsOf(cert: X509Certificate | undefined): string[] {
   if (!cert) return [];
   return uriSans(cert.subjectAltName).filter((u) => tryParseSpiffe(u) !== undefined);
+}
+
+/**
+ * The identity of a peer's leaf certificate as ztunnel accepts it: an end-entity certificate
+ * (not CA:TRUE) with exactly one URI SAN, a SPIFFE ID — in `trustDomain` when given. A second URI
+ * SAN would make "which identity is this" ambiguous (Istio authorizes on the one identity); a CA
+ * certificate presented as a leaf could mint others. Returns the identity or why it is refused.
+ */
+export function leafIdentity(
+  leaf: { subjectaltname?: string; subjectAltName?: string; ca: boolean; raw: Buffer } | undefined,
+  trustDomain?: string,
+): { identity: string } | { refused: string } {
+  if (!leaf) return { refused: 'no certificate' };
+  if (leaf.ca || basicConstraintsCa(leaf.raw))
+    return { refused: 'the leaf certificate is a CA (basicConstraints CA:TRUE)' };
+  const sans = uriSans(leaf.subjectAltName ?? leaf.subjectaltname);
+  if (sans.length !== 1)
+    return { refused: `the leaf has ${sans.length} URI SANs [${sans.join(', ')}], not exactly 1` };
+  const uri = sans[0]!;
+  const id = tryParseSpiffe(uri);
+  if (!id) return { refused: `URI SAN ${uri} is not a SPIFFE identity` };
+  if (trustDomain !== undefined && id.trustDomain !== trustDomain)
+    return { refused: `${uri} is not in trust domain ${trustDomain}` };
+  return { identity: uri };
+}
+
+/**
+ * basicConstraints CA:TRUE, read from the DER itself: Node's `ca` (OpenSSL's X509_check_ca)
+ * says false for a CA:TRUE certificate whose keyUsage lacks keyCertSign, but Istio (webpki)
+ * refuses any end-entity certificate that claims to be a CA. Unparseable → treated as a CA.
+ */
+function basicConstraintsCa(der: Buffer): boolean {
+  try {
+    const cert = new x509.X509Certificate(der);
+    return cert.getExtension(x509.BasicConstraintsExtension)?.ca === true;
+  } catch {
+    return true;
+  }
 }

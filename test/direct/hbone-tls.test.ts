@@ -189,6 +189,85 @@ void describe('hbone peer verification', { timeout: 60_000 }, () => {
     await assertServes();
   });
 
+  void it('the server refuses a client leaf with two URI SANs, even if the first is good', async () => {
+    const before = connects;
+    const two = await ca.issue(CLIENT_ID, undefined, {
+      extraUris: [spiffe('istio-system', 'ztunnel')],
+    });
+    await assert.rejects(client(two).connect(req()), (err: unknown) => err instanceof HboneError);
+    assert.equal(connects, before);
+    await assertServes();
+  });
+
+  void it('the server refuses a CA:TRUE client leaf', async () => {
+    const before = connects;
+    const caLeaf = await ca.issue(CLIENT_ID, undefined, { ca: true });
+    await assert.rejects(
+      client(caLeaf).connect(req()),
+      (err: unknown) => err instanceof HboneError,
+    );
+    assert.equal(connects, before);
+    await assertServes();
+  });
+
+  void it('the client refuses a server leaf with two URI SANs or CA:TRUE', async () => {
+    for (const opts of [{ extraUris: [spiffe('default', 'other')] }, { ca: true }]) {
+      const bad = await ca.issue(SERVER_ID, undefined, opts);
+      const l2 = net.createServer();
+      const p2 = await listen(l2, HBONE_IP);
+      const s2 = createHboneServer({
+        server: l2,
+        trustDomain: 'cluster.local',
+        certificateFor: () => Promise.resolve(bad),
+        handler: decideThenSplice(() => ({ status: 200, upstream: new EchoDuplex() })),
+      });
+      try {
+        await assert.rejects(
+          client(clientCert).connect(req({ dstPort: p2 })),
+          (err: unknown) => err instanceof HboneError && err.code === 'HBONE_PEER_IDENTITY',
+        );
+      } finally {
+        await s2.close(false);
+        l2.close();
+      }
+    }
+  });
+
+  void it('no TLS session resumption on 15008: a ticket offered back gets a full handshake', async () => {
+    const dial = (session?: Buffer) =>
+      new Promise<{ reused: boolean; ticket?: Buffer }>((resolve, reject) => {
+        let ticket: Buffer | undefined;
+        const sock = tls.connect({
+          host: HBONE_IP,
+          port,
+          key: clientCert.keyPem,
+          cert: clientCert.certChainPem.join(''),
+          ca: ca.rootPem,
+          ALPNProtocols: ['h2'],
+          servername: '',
+          checkServerIdentity: () => undefined,
+          session,
+        });
+        sock.on('session', (t: Buffer) => (ticket = t));
+        sock.once('secureConnect', () => {
+          const reused = sock.isSessionReused();
+          // TLS 1.3 tickets arrive after the handshake; give them a moment, then close.
+          setTimeout(() => {
+            sock.destroy();
+            resolve({ reused, ticket: ticket ?? sock.getSession() });
+          }, 200);
+        });
+        sock.once('error', reject);
+      });
+    const first = await dial();
+    assert.equal(first.reused, false);
+    if (first.ticket) {
+      const second = await dial(first.ticket);
+      assert.equal(second.reused, false, 'the server resumed a session');
+    }
+    await assertServes();
+  });
+
   void it('the server resets oversized header blocks and keeps the connection usable', async () => {
     const before = connects;
     const sock = tls.connect({

@@ -13,6 +13,15 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIG = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
+/** Knobs for negative tests: certificates istiod would never issue. */
+export interface IssueOptions {
+  notBefore?: Date;
+  /** More URI SANs after `identity`. */
+  extraUris?: string[];
+  /** basicConstraints CA:TRUE on the leaf. */
+  ca?: boolean;
+}
+
 export interface FakeCa {
   trustDomain: string;
   rootPem: string;
@@ -20,7 +29,7 @@ export interface FakeCa {
    * Issues a certificate for `identity` (any URI; normally spiffe://...). `ttlMs` is the
    * validity from `notBefore` (default: now - 1 s, to tolerate clock granularity).
    */
-  issue(identity: string, ttlMs?: number, opts?: { notBefore?: Date }): Promise<IssuedCertificate>;
+  issue(identity: string, ttlMs?: number, opts?: IssueOptions): Promise<IssuedCertificate>;
   /** How many certificates this CA issued (tests assert on refreshes). */
   issued(): number;
 }
@@ -84,7 +93,7 @@ export async function createFakeCa(trustDomain = 'cluster.local'): Promise<FakeC
         signingKey: rootKeys.privateKey,
         signingAlgorithm: SIG,
         extensions: [
-          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.BasicConstraintsExtension(opts.ca === true, undefined, true),
           new x509.KeyUsagesExtension(
             x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
             true,
@@ -95,7 +104,10 @@ export async function createFakeCa(trustDomain = 'cluster.local'): Promise<FakeC
           ]),
           await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
           // istiod marks the SAN critical because the subject is empty (RFC 5280 4.2.1.6).
-          new x509.SubjectAlternativeNameExtension([{ type: 'url', value: identity }], true),
+          new x509.SubjectAlternativeNameExtension(
+            [identity, ...(opts.extraUris ?? [])].map((value) => ({ type: 'url' as const, value })),
+            true,
+          ),
         ],
       });
       count++;
