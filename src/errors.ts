@@ -112,14 +112,15 @@ export const ERROR_CODES = {
 
   // lab kubelet (src/lab/kubelet)
   KUBELET_CONFIGMAP_MISSING: 'a pod mounts a ConfigMap that does not exist',
-  KUBELET_NO_COMMAND: 'a container image that is not built in, with no command',
   KUBELET_NO_EXECUTABLE: 'a container command that is not on PATH',
   KUBELET_NO_TOKEN: 'a TokenRequest returned no service-account token',
+  KUBELET_UNKNOWN_IMAGE: 'an image the lab kubelet does not know, with no command (ErrImagePull)',
 
   // the lab (src/lab, `ambit lab`)
   LAB_APISERVER_NOT_IN_LAB: "the API server does not answer from inside the lab's network",
   LAB_APISERVER_TIMEOUT: 'the API server did not come up in time',
   LAB_BAD_CLUSTER: 'a cluster file with a bad field',
+  LAB_BAD_FLAG: 'a built-in app flag with a bad value',
   LAB_BAD_MANIFEST: 'a manifest that is not valid YAML or not an object',
   LAB_DAEMON_DIED: 'a lab daemon exited while the lab came up',
   LAB_DAEMON_START: 'a lab daemon cannot be started',
