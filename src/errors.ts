@@ -134,6 +134,7 @@ export const ERROR_CODES = {
   LAB_NO_POD: 'no pod (or several) of that name in the lab',
   LAB_PODS_TIMEOUT: 'pods were not ready in time',
   LAB_POD_NOT_RUNNING: 'a pod has no network yet',
+  LAB_BAD_APP_ARG: 'a built-in app argument of the wrong form',
   LAB_UNKNOWN_APP: 'a built-in app name the lab does not have',
   LAB_UNKNOWN_KIND: 'a manifest of a kind the lab API server does not serve',
 
