@@ -30,8 +30,9 @@ export function reviewsHandler(version: ReviewsVersion, pod: () => string = podN
     if (version !== 'v1') {
       try {
         const r = await get(upstream('ratings'), `/ratings/${id}`, propagated(req), 10_000);
-        if (r.status !== 200) throw new Error(`status ${r.status}`);
-        ratings = (JSON.parse(r.body) as { ratings: Record<string, number> }).ratings;
+        if (r.status === 200)
+          ratings = (JSON.parse(r.body) as { ratings: Record<string, number> }).ratings;
+        else ratingError = 'Ratings service is currently unavailable';
       } catch {
         ratingError = 'Ratings service is currently unavailable';
       }
