@@ -54,7 +54,37 @@ export const knownImages: Record<string, KnownImage> = {
     argv: (args) => ['curl', ...args],
     app: false,
   },
+  ...bookinfoImages(),
 };
+
+/**
+ * Istio's bookinfo images, as the current samples name them (registry.istio.io/release/…) and
+ * as older copies do (docker.io/istio/…): one built-in app per service and version.
+ */
+function bookinfoImages(): Record<string, KnownImage> {
+  const out: Record<string, KnownImage> = {};
+  const services: [string, string[]][] = [
+    ['productpage', ['v1']],
+    ['details', ['v1', 'v2']],
+    ['reviews', ['v1', 'v2', 'v3']],
+    ['ratings', ['v1']],
+  ];
+  for (const [svc, versions] of services) {
+    for (const v of versions) {
+      const img = app(`bookinfo ${svc} ${v} on 9080`, () => [
+        'lab',
+        'app',
+        'bookinfo',
+        svc,
+        '--version',
+        v,
+      ]);
+      out[`registry.istio.io/release/examples-bookinfo-${svc}-${v}`] = img;
+      out[`istio/examples-bookinfo-${svc}-${v}`] = img;
+    }
+  }
+  return out;
+}
 
 /** `docker.io/library/x:tag@sha256:…` → `x`. */
 export function imageName(image: string | undefined): string {
