@@ -115,7 +115,6 @@ export const ERROR_CODES = {
   KUBELET_NO_EXECUTABLE: 'a container command that is not on PATH',
   KUBELET_UNKNOWN_IMAGE: 'an image the lab kubelet does not know, with no command (ErrImagePull)',
   KUBELET_NO_TOKEN: 'a TokenRequest returned no service-account token',
-  KUBELET_UNKNOWN_IMAGE: 'an image the lab kubelet does not know, with no command (ErrImagePull)',
 
   // the lab (src/lab, `ambit lab`)
   LAB_APISERVER_NOT_IN_LAB: "the API server does not answer from inside the lab's network",
@@ -136,7 +135,6 @@ export const ERROR_CODES = {
   LAB_PODS_TIMEOUT: 'pods were not ready in time',
   LAB_POD_NOT_RUNNING: 'a pod has no network yet',
   LAB_BAD_APP_ARG: 'a built-in app argument of the wrong form',
-  LAB_BAD_FLAG: 'a built-in app flag of the wrong form',
   LAB_UNKNOWN_APP: 'a built-in app name the lab does not have',
   LAB_UNKNOWN_KIND: 'a manifest of a kind the lab API server does not serve',
 
