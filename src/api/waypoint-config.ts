@@ -51,6 +51,23 @@ export interface WaypointSelf {
   identity: string;
   /** `istio.io/waypoint-for` after Istio's precedence: which original addressing it accepts. */
   trafficType: 'service' | 'workload' | 'all' | 'none';
+  /**
+   * Absent or `waypoint`: an `istio-waypoint` Gateway. `ingress`: a Gateway of class `istio`
+   * (`<name>-istio`), which takes plain HTTP on `listeners` from outside the mesh and routes it
+   * with the routes whose parent is this Gateway (trafficType is then `none`).
+   */
+  role?: 'waypoint' | 'ingress';
+  /** The ingress Gateway's accepted listeners (only with role `ingress`). */
+  listeners?: IngressListener[];
+}
+
+/** A Gateway listener of an ingress gateway. */
+export interface IngressListener {
+  name: string;
+  port: number;
+  protocol: 'HTTP';
+  /** Only requests whose Host matches (exact, or `*.suffix`); absent: any. */
+  hostname?: string;
 }
 
 /**
@@ -137,14 +154,19 @@ export interface WaypointWorkload extends WorkloadFacts {
 export type RouteParent =
   /** A Service (GAMMA producer route); `port` limits it to one service port. */
   | { kind: 'Service'; service: string; port?: number }
-  /** The waypoint's own Gateway: every service the waypoint serves. */
-  | { kind: 'Gateway' };
+  /**
+   * The waypoint's own Gateway: every service the waypoint serves. For an ingress gateway,
+   * `sectionName` / `port` limit the route to one listener.
+   */
+  | { kind: 'Gateway'; sectionName?: string; port?: number };
 
 /** Fields every route has; the last three are Gateway API's precedence tie-breakers. */
 export interface RouteMeta {
   name: string;
   namespace: string;
   parents: RouteParent[];
+  /** `spec.hostnames` (ingress gateways match them against Host; waypoints ignore them). */
+  hostnames?: string[];
   /** metadata.creationTimestamp in ms since the epoch: the older route wins a tie. */
   creationTimestampMs: number;
 }

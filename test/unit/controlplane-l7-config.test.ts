@@ -213,3 +213,57 @@ void test('the config survives the xDS codec; the version follows the content', 
     /services is not a list/,
   );
 });
+
+void test('an ingress Gateway (class istio) gets its listeners and the routes with it as parent', () => {
+  const ingress = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: bookinfo-gateway, namespace: mesh}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bookinfo, namespace: mesh}
+spec:
+  parentRefs: [{name: bookinfo-gateway}]
+  hostnames: [bookinfo.example]
+  rules: [{matches: [{path: {type: Exact, value: /productpage}}], backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: foreign, namespace: other}
+spec:
+  parentRefs: [{name: bookinfo-gateway, namespace: mesh}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+`;
+  const snap = snapshotOf(mesh, ingress);
+  const { configs, routes } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+  const gw = configs.get('mesh/bookinfo-gateway');
+  assert.ok(gw);
+  assert.equal(gw.waypoint.role, 'ingress');
+  assert.equal(gw.waypoint.trafficType, 'none');
+  assert.equal(gw.waypoint.identity, 'spiffe://cluster.local/ns/mesh/sa/bookinfo-gateway-istio');
+  assert.deepEqual(gw.waypoint.listeners, [{ name: 'http', port: 80, protocol: 'HTTP' }]);
+  assert.deepEqual(
+    gw.httpRoutes.map((r) => `${r.name}:${(r.hostnames ?? []).join(',')}`),
+    ['bookinfo:bookinfo.example'],
+  );
+  assert.deepEqual(
+    gw.services.map((s) => `${s.name}:${s.serves}`),
+    ['echo:false'],
+  );
+  assert.deepEqual(
+    gw.authorizationPolicies.map((p) => p.name),
+    [],
+    'the GatewayClass istio-waypoint policy is not for ingress gateways',
+  );
+  const foreign = routes.find((r) => r.name === 'foreign');
+  assert.equal(foreign?.parents[0]?.problem?.reason, 'NotAllowedByListeners');
+  assert.equal(configs.get('mesh/waypoint')?.waypoint.role, undefined);
+});

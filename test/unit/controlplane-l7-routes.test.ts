@@ -8,6 +8,7 @@ import {
 } from '../../src/controlplane/l7/routes.js';
 import { routeParentStatuses } from '../../src/controlplane/l7/route-status.js';
 import type { GRPCRoute, HTTPRoute } from '../../src/controlplane/model/routes-types.js';
+import type { Gateway } from '../../src/controlplane/model/types.js';
 import type { Service } from '../../src/k8s/types.js';
 import { objects } from '../helpers/xds-manifests.js';
 
@@ -31,7 +32,17 @@ const ctx = {
   domainSuffix: 'cluster.local',
   services: new Map(svcs.map((s) => [`${s.metadata.namespace}/${s.metadata.name}`, s])),
 };
-const gws = new Set(['mesh/waypoint']);
+const gws = new Map<string, Gateway>([
+  [
+    'mesh/waypoint',
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'waypoint', namespace: 'mesh' },
+      spec: { gatewayClassName: 'istio-waypoint' },
+    },
+  ],
+]);
 const route = (yaml: string) => objects(yaml)[0] as HTTPRoute;
 
 void test('durations (GEP-2257)', () => {

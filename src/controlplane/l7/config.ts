@@ -72,10 +72,16 @@ export function buildWaypointConfigs(
   for (const p of snap.pods)
     podsByUid.set(`${options.clusterId}//Pod/${nsOf(p)}/${p.metadata.name}`, p);
   const index = new WaypointIndex(snap.gateways);
-  const waypointGateways = snap.gateways.filter(
-    (g) => g.spec?.gatewayClassName === WAYPOINT_CLASS && !g.metadata.deletionTimestamp,
+  // Waypoints and ingress gateways (class istio): both get a config, both can be route parents.
+  const managed = snap.gateways.filter(
+    (g) => classOf(g.spec?.gatewayClassName) && !g.metadata.deletionTimestamp,
   );
-  const gatewayKeys = new Set(waypointGateways.map((g) => `${nsOf(g)}/${g.metadata.name}`));
+  const gatewayMap = new Map(managed.map((g) => [`${nsOf(g)}/${g.metadata.name}`, g]));
+  const waypointKeys = new Set(
+    managed
+      .filter((g) => g.spec?.gatewayClassName === WAYPOINT_CLASS)
+      .map((g) => `${nsOf(g)}/${g.metadata.name}`),
+  );
 
   // Which waypoint serves each service (key namespace/hostname) and each workload (uid).
   const serviceOwner = new Map<string, string>();
@@ -94,10 +100,16 @@ export function buildWaypointConfigs(
       );
   }
 
-  const ctx = { domainSuffix: options.domainSuffix, services: kubeServices };
+  const ctx = {
+    domainSuffix: options.domainSuffix,
+    services: kubeServices,
+    namespaceLabels: new Map(
+      snap.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
+    ),
+  };
   const routes: TranslatedRoute<HttpRoute | GrpcRoute>[] = [
-    ...snap.httpRoutes.map((r) => translateHttpRoute(r, ctx, gatewayKeys)),
-    ...snap.grpcRoutes.map((r) => translateGrpcRoute(r, ctx, gatewayKeys)),
+    ...snap.httpRoutes.map((r) => translateHttpRoute(r, ctx, gatewayMap)),
+    ...snap.grpcRoutes.map((r) => translateGrpcRoute(r, ctx, gatewayMap)),
   ].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 
   const policyReports: PolicyReport[] = [];
@@ -107,7 +119,7 @@ export function buildWaypointConfigs(
       rootNamespace: options.rootNamespace,
       domainSuffix: options.domainSuffix,
       services: kubeServices,
-      waypoints: gatewayKeys,
+      waypoints: new Set(gatewayMap.keys()),
       serviceBound: (k) => serviceOwner.has(k),
     });
     placed.push(...t.placed);
@@ -152,13 +164,18 @@ export function buildWaypointConfigs(
   };
 
   const configs = new Map<string, WaypointConfig>();
-  for (const gw of waypointGateways) {
+  for (const gw of managed) {
     const info = classOf(gw.spec?.gatewayClassName)!;
+    const ingress = info.kind === 'ingress';
     const ns = nsOf(gw);
     const key = `${ns}/${gw.metadata.name}`;
     const forLabel = gw.metadata.labels?.['istio.io/waypoint-for'] ?? 'service';
     const trafficType = (
-      ['service', 'workload', 'all', 'none'].includes(forLabel) ? forLabel : 'service'
+      ingress
+        ? 'none'
+        : ['service', 'workload', 'all', 'none'].includes(forLabel)
+          ? forLabel
+          : 'service'
     ) as WaypointFor;
     const served = [...serviceOwner]
       .filter(([, o]) => o === key)
@@ -191,7 +208,7 @@ export function buildWaypointConfigs(
         'waypoint' in pl
           ? pl.waypoint === key
           : 'allWaypoints' in pl
-            ? true
+            ? waypointKeys.has(key)
             : serviceOwner.get(pl.serviceKey) === key,
       )
       .map((p) => p.policy)
@@ -205,6 +222,23 @@ export function buildWaypointConfigs(
           trustDomain: options.trustDomain,
           identity: spiffeId(options.trustDomain, ns, deployedName(gw.metadata.name, info)),
           trafficType,
+          ...(ingress
+            ? {
+                role: 'ingress' as const,
+                listeners: (gw.spec?.listeners ?? []).flatMap((l) =>
+                  l.protocol === 'HTTP' && l.port
+                    ? [
+                        {
+                          name: l.name ?? '',
+                          port: l.port,
+                          protocol: 'HTTP' as const,
+                          ...(l.hostname ? { hostname: l.hostname } : {}),
+                        },
+                      ]
+                    : [],
+                ),
+              }
+            : {}),
         },
         services,
         workloads,

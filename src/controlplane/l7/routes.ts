@@ -22,6 +22,7 @@ import type {
   ServicePortRef,
 } from '../../api/waypoint-config.js';
 import type { Service as KubeService } from '../../k8s/types.js';
+import type { Gateway } from '../model/types.js';
 import type {
   BackendRef,
   GRPCRoute,
@@ -67,6 +68,21 @@ export interface RouteContext {
   domainSuffix: string;
   /** Services by `namespace/name`. */
   services: ReadonlyMap<string, KubeService>;
+  /** Namespace labels by name, for listeners' `allowedRoutes` selectors. */
+  namespaceLabels?: ReadonlyMap<string, Record<string, string>>;
+}
+
+/** Does some listener of `gw` take routes from namespace `ns` (`allowedRoutes.namespaces`)? */
+function allowsNamespace(gw: Gateway, ns: string, ctx: RouteContext): boolean {
+  return (gw.spec?.listeners ?? []).some((l) => {
+    const a = l.allowedRoutes?.namespaces;
+    if (a?.from === 'All') return true;
+    if (a?.from === 'Selector') {
+      const have = ctx.namespaceLabels?.get(ns) ?? {};
+      return Object.entries(a.selector?.matchLabels ?? {}).every(([k, v]) => have[k] === v);
+    }
+    return false;
+  });
 }
 
 const hostOf = (ns: string, name: string, suffix: string) => `${name}.${ns}.svc.${suffix}`;
@@ -302,7 +318,7 @@ function resolveParents(
   refs: ParentRef[] | undefined,
   routeNs: string,
   ctx: RouteContext,
-  gateways: ReadonlySet<string>,
+  gateways: ReadonlyMap<string, Gateway>,
 ): ResolvedParent[] {
   return (refs ?? []).map((ref) => {
     const group = ref.group ?? 'gateway.networking.k8s.io';
@@ -354,7 +370,26 @@ function resolveParents(
           kind: 'Gateway',
           problem: { reason: 'NoMatchingParent', message: `gateway ${key} not found` },
         };
-      return { ref, kind: 'Gateway', key, parent: { kind: 'Gateway' } };
+      const gw = gateways.get(key)!;
+      if (ns !== routeNs && !allowsNamespace(gw, routeNs, ctx))
+        return {
+          ref,
+          kind: 'Gateway',
+          problem: {
+            reason: 'NotAllowedByListeners',
+            message: `no listener of gateway ${key} allows routes from namespace ${routeNs}`,
+          },
+        };
+      return {
+        ref,
+        kind: 'Gateway',
+        key,
+        parent: {
+          kind: 'Gateway',
+          ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
+          ...(ref.port !== undefined ? { port: ref.port } : {}),
+        },
+      };
     }
     return {
       ref,
@@ -370,7 +405,7 @@ const created = (o: { metadata: { creationTimestamp?: string } }) =>
 export function translateHttpRoute(
   r: HTTPRoute,
   ctx: RouteContext,
-  gateways: ReadonlySet<string>,
+  gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<HttpRoute> {
   const ns = r.metadata.namespace ?? 'default';
   const c = new Collector();
@@ -438,6 +473,7 @@ export function translateHttpRoute(
       name: r.metadata.name,
       namespace: ns,
       parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
+      ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
       creationTimestampMs: created(r),
       rules,
     },
@@ -450,7 +486,7 @@ export function translateHttpRoute(
 export function translateGrpcRoute(
   r: GRPCRoute,
   ctx: RouteContext,
-  gateways: ReadonlySet<string>,
+  gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<GrpcRoute> {
   const ns = r.metadata.namespace ?? 'default';
   const c = new Collector();
@@ -520,6 +556,7 @@ export function translateGrpcRoute(
       name: r.metadata.name,
       namespace: ns,
       parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
+      ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
       creationTimestampMs: created(r),
       rules,
     },
