@@ -1,5 +1,5 @@
 /**
- * Istio's protocol selection for a Service port (waypoint.md §2.2): `appProtocol` wins, else
+ * Istio's protocol selection for a Service port (docs/istio/waypoint.md §2.2): `appProtocol` wins, else
  * the port name's prefix before the first `-` (`http-web` → http). Shared by the control plane
  * (which fills `WaypointServicePort.protocol`) and the waypoint (for ports it was not told about).
  */

@@ -11,8 +11,8 @@
  * rule or policy they are in, never the waypoint).
  *
  * Semantics follow Gateway API (HTTPRoute/GRPCRoute, GAMMA: routes attached to a Service) and
- * Istio's AuthorizationPolicy; see ../shared/reference/waypoint.md §3–§4 and
- * ../shared/reference/gamma-conformance.md. Keys: a service is named `namespace/hostname`
+ * Istio's AuthorizationPolicy; see docs/istio/waypoint.md §3–§4 and
+ * docs/istio/gamma-conformance.md. Keys: a service is named `namespace/hostname`
  * (the same key as the workload API's `Workload.services`), a workload by its uid.
  */
 

@@ -1,6 +1,6 @@
 /**
  * The pure parts of `ambit waypoint`: the Gateway that istioctl's `waypoint generate` prints
- * (istioctl/pkg/waypoint/waypoint.go, reference waypoint.md §1.1) and the `list` / `status`
+ * (istioctl/pkg/waypoint/waypoint.go, docs/istio/waypoint.md §1.1) and the `list` / `status`
  * tables in istioctl's shape.
  */
 import { AmbitError } from '../errors.js';

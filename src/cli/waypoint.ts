@@ -1,5 +1,5 @@
 /**
- * `ambit waypoint`: istioctl's `waypoint` commands (reference waypoint.md §1.1) against the lab
+ * `ambit waypoint`: istioctl's `waypoint` commands (docs/istio/waypoint.md §1.1) against the lab
  * API server (or AMBIT_KUBE_SERVER / --server), plus `run`, the waypoint proxy itself.
  *   generate | apply [--enroll-namespace] [--overwrite] [--for T] [--name N] [-n NS] [-r REV] [--wait]
  *   list [-A] | status [--name N] | delete [NAME...] [--all]

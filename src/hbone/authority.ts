@@ -7,7 +7,7 @@ import net from 'node:net';
 export interface Authority {
   host: string;
   port: number;
-  /** True when host is an IP literal (then it must match the destination pod, G checks). */
+  /** True when host is an IP literal (then ztunnel's inbound checks that it is the destination pod). */
   isIp: boolean;
 }
 

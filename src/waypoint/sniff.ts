@@ -1,5 +1,5 @@
 /**
- * Protocol sniffing for ports of unknown protocol (Envoy's http_inspector, waypoint.md §2.2):
+ * Protocol sniffing for ports of unknown protocol (Envoy's http_inspector, docs/istio/waypoint.md §2.2):
  * the HTTP/2 connection preface means h2c, an HTTP/1.x request line means HTTP/1.1, anything
  * else is TCP. Pure: feed it the bytes received so far.
  */

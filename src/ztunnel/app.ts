@@ -30,7 +30,7 @@ import { OutboundProxy } from './outbound.js';
 import { renderState } from '../state/dump.js';
 import { ZtunnelState, workloadIdentity } from '../state/store.js';
 
-/** What ztunnel needs from the identity manager (F's IdentityManager). */
+/** What ztunnel needs from the identity manager (`IdentityManager`, src/identity/manager.ts). */
 export interface IdentitySource extends CertificateSource {
   prefetch(identities: Iterable<string>): void;
   forget(identity: string): void;

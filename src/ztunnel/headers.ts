@@ -1,5 +1,5 @@
 /**
- * The HBONE request/response headers ztunnel sends (reference §2.1): `baggage` describing a
+ * The HBONE request/response headers ztunnel sends (docs/istio/ztunnel.md §2.1): `baggage` describing a
  * workload, `forwarded` carrying the original client address, a random W3C `traceparent`.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * L4 authorization, with ztunnel's semantics (reference §5.1):
+ * L4 authorization, with ztunnel's semantics (docs/istio/ztunnel.md §5.1):
  * DENY policies first; if no enforced ALLOW policy applies, allowed; if any ALLOW matches,
  * allowed; otherwise NotAllowed. A policy without rules never matches; a Match without fields
  * is skipped (so a clause of only empty matches is false); a rule without clauses matches.

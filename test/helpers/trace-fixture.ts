@@ -1,7 +1,7 @@
 /**
  * A small copy of the seeds' cluster for trace tests: two nodes on an underlay bridge, the
  * sleep pod and ztunnel A on node A (worker2), ztunnel B and httpbin on node B (worker), the
- * node rules of `reference/redirection-in-istio.md` §1 and the ztunnel-netns rules of §2
+ * node rules of `docs/istio/redirection.md` §1 and the ztunnel-netns rules of §2
  * (VXLAN tunnels, as this kernel has no GENEVE), and a minimal in-process ztunnel pair:
  * transparent listeners on 15001/15008 that relay over plain TCP to <pod IP>:15008 and on to
  * httpbin from the client's address (spoofed). Enough for the kernel to walk every hop of the
@@ -68,7 +68,7 @@ async function pod(node: NodeSpec, podNs: string, veth: string, ip: string): Pro
   await sh(podNs, `ip route add default via ${node.gw} dev eth0`);
 }
 
-/** Host rules of the iptables design (reference §1.4, §1.5), for enrolled `pods`. */
+/** Host rules of the iptables design (docs/istio/redirection.md §1.4, §1.5), for enrolled `pods`. */
 function nodeRules(n: NodeSpec, kubeServices: string[]): string {
   const z = n.zveth;
   return [
@@ -170,7 +170,7 @@ async function ambient(n: NodeSpec, zNs: string, enrolled: string[], kube: strin
   for (const ip of enrolled) {
     await sh(n.ns, `ip route add table 100 ${ip}/32 via 192.168.126.2 dev istioin src ${n.gw}`);
   }
-  // ztunnel netns (reference §2).
+  // ztunnel netns (docs/istio/redirection.md §2).
   for (const k of ['all', 'default']) await sysctl(zNs, `net.ipv4.conf.${k}.rp_filter`, '0');
   await sh(zNs, 'ip rule add priority 20000 fwmark 0x400/0xfff lookup 100');
   await sh(zNs, 'ip rule add priority 20003 fwmark 0x4d3/0xfff lookup 100');

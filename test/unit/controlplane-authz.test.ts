@@ -1,5 +1,5 @@
 /**
- * AuthorizationPolicy → Authorization, against reference §5.1: scopes, every supported L4 field,
+ * AuthorizationPolicy → Authorization, against docs/istio/ztunnel.md §5.1: scopes, every supported L4 field,
  * wildcards, HTTP-only rules in ALLOW (omitted) and DENY (kept without HTTP; an HTTP-only entry
  * leaves an empty match that never fires), CUSTOM/AUDIT, targetRef, invalid values.
  */

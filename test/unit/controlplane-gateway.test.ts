@@ -1,4 +1,4 @@
-/** What the control plane deploys for a Gateway and the status it writes (waypoint.md §1.1, §1.3). */
+/** What the control plane deploys for a Gateway and the status it writes (docs/istio/waypoint.md §1.1, §1.3). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CLASSES, classOf } from '../../src/controlplane/gateway/classes.js';

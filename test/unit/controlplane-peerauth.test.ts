@@ -1,5 +1,5 @@
 /**
- * PeerAuthentication → Authorization (istiod's ambient translation, reference §5.1), judged by
+ * PeerAuthentication → Authorization (istiod's ambient translation, docs/istio/ztunnel.md §5.1), judged by
  * ztunnel's own RBAC: plaintext (no identity) and mTLS connections to each port, for mesh-wide,
  * namespace and workload policies, port-level exceptions, UNSET inheritance and DISABLE.
  */

@@ -1,4 +1,4 @@
-/** Which waypoint each Service and Workload gets: Istio's label precedence (waypoint.md §1.2, §1.4). */
+/** Which waypoint each Service and Workload gets: Istio's label precedence (docs/istio/waypoint.md §1.2, §1.4). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildModel } from '../../src/controlplane/model/index.js';

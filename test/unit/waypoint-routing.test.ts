@@ -1,6 +1,6 @@
 /**
  * Route choice and filters against the Gateway API mesh conformance tables
- * (../shared/reference/gamma-conformance.md §4): precedence, matches, redirects, rewrites.
+ * (docs/istio/gamma-conformance.md §4): precedence, matches, redirects, rewrites.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

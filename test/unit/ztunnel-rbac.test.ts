@@ -138,7 +138,7 @@ void describe('matches', () => {
       true,
     ],
     // istiod turns an HTTP-only `to:` block into an empty Match; ztunnel skips it, so the clause
-    // is false and such a DENY never fires (reference §5.1, §8).
+    // is false and such a DENY never fires (docs/istio/ztunnel.md §5.1, §8).
     ['HTTP-only converted DENY never matches', policy('p', 'DENY', [rule([{}])]), conn(), false],
     [
       'HTTP-only part dropped, L4 part kept',

@@ -1,6 +1,6 @@
 /**
  * What the control plane deploys for a Gateway it manages, after Istio's `waypoint.yaml` and
- * gateway templates (reference waypoint.md §1.3): a ServiceAccount, a Deployment and a Service,
+ * gateway templates (docs/istio/waypoint.md §1.3): a ServiceAccount, a Deployment and a Service,
  * all named after the Gateway (plus the class suffix), all owned by it so they go when it goes.
  * Pure: the same Gateway always gives the same objects (and the same hash).
  */

@@ -1,5 +1,5 @@
 /**
- * A managed Gateway's status, as Istio writes it (reference waypoint.md §1.1, §1.4): addresses
+ * A managed Gateway's status, as Istio writes it (docs/istio/waypoint.md §1.1, §1.4): addresses
  * (the Service's ClusterIP and hostname) only once a proxy pod is ready, because addresses are
  * what makes a Gateway a usable waypoint; `Accepted` and `Programmed`; one entry per listener
  * with its supported route kinds. A waypoint listener other than `mesh`-like 15008/HBONE is

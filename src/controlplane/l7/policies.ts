@@ -1,5 +1,5 @@
 /**
- * AuthorizationPolicies with `targetRefs` → the waypoint's L7 policies (reference waypoint.md
+ * AuthorizationPolicies with `targetRefs` → the waypoint's L7 policies (docs/istio/waypoint.md
  * §3.1): `Gateway` (this namespace's waypoint), `GatewayClass istio-waypoint` (every waypoint,
  * only from the root namespace) and `Service` (traffic to that service through its waypoint).
  * Rules are passed as written (the waypoint evaluates them: DENY, then ALLOW); CUSTOM is out of

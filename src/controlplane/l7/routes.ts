@@ -1,6 +1,6 @@
 /**
  * HTTPRoute and GRPCRoute → the waypoint's route config (src/api/waypoint-config.ts), the way
- * Istio converts them for waypoints (reference waypoint.md §4): GAMMA parents are Services in
+ * Istio converts them for waypoints (docs/istio/waypoint.md §4): GAMMA parents are Services in
  * the route's namespace (consumer routes are not supported in ambient) or the waypoint's own
  * Gateway; backendRefs resolve to `namespace/hostname` + port (a missing Service or port, a
  * cross-namespace reference without a ReferenceGrant, a non-Service kind become `invalid`

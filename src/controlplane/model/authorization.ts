@@ -1,6 +1,6 @@
 /**
  * AuthorizationPolicy (security.istio.io/v1) → istio.security.Authorization for ztunnel, with
- * istiod's ambient semantics (pilot/.../ambient/authorization.go, reference §5.1):
+ * istiod's ambient semantics (pilot/.../ambient/authorization.go, docs/istio/ztunnel.md §5.1):
  * - scope: a selector gives WORKLOAD_SELECTOR; none gives NAMESPACE, or GLOBAL in the root
  *   namespace. Policies with targetRef(s) are for waypoints and are not sent.
  * - CUSTOM/AUDIT are not enforced by ztunnel: not sent, reported.

@@ -1,6 +1,6 @@
 /**
  * PeerAuthentication (security.istio.io/v1) → Authorization for ztunnel, as istiod does it for
- * ambient (reference ztunnel-hbone-identity-api.md §5.1, `convertPeerAuthentication` and
+ * ambient (docs/istio/ztunnel.md §5.1, `convertPeerAuthentication` and
  * `convertedSelectorPeerAuthentications`): ztunnel has no mTLS-mode setting; STRICT becomes a
  * DENY of connections without a peer identity (`not_principals: presence`), which is exactly
  * plaintext arriving on 15006.

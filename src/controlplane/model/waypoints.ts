@@ -1,6 +1,6 @@
 /**
  * Waypoints: Gateways of class `istio-waypoint` and the `istio.io/use-waypoint` labels that bind
- * pods, services and namespaces to them, with Istio's precedence (reference waypoint.md §1.2,
+ * pods, services and namespaces to them, with Istio's precedence (docs/istio/waypoint.md §1.2,
  * §1.4): the object's own label beats its namespace's, `none` opts out, a Service binds only to
  * a waypoint for `service`/`all` traffic and a pod only to one for `workload`/`all`, and a
  * Gateway is a waypoint only once its status has an address (the control plane writes it when a

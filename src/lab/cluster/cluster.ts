@@ -25,7 +25,7 @@ export interface Cluster {
   nodes: ClusterNode[];
 }
 
-/** The seeds' cluster (DESIGN.md, "The default lab"). */
+/** The default lab: the cluster of the demo's packet walk (README.md, "The lab"). */
 export function defaultCluster(name = DEFAULT_LAB): Cluster {
   return {
     name,

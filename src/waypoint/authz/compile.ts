@@ -1,6 +1,6 @@
 /**
  * Turns an L7AuthorizationPolicy into predicates, once per protocol. Istio's rule for fields a
- * protocol cannot evaluate (model.go checkError, waypoint.md §3.4): on TCP an ALLOW rule that
+ * protocol cannot evaluate (model.go checkError, docs/istio/waypoint.md §3.4): on TCP an ALLOW rule that
  * uses an HTTP-only field is dropped (narrower), and a DENY/AUDIT rule ignores that field
  * (wider: fail closed). Values that cannot be parsed (a bad CIDR, port or path template) get
  * the same treatment on every protocol, so a bad policy never opens access.

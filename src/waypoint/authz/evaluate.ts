@@ -1,5 +1,5 @@
 /**
- * The waypoint's authorization decision (waypoint.md §3.2): DENY first, then, when no ALLOW
+ * The waypoint's authorization decision (docs/istio/waypoint.md §3.2): DENY first, then, when no ALLOW
  * policy applies, allow; else allow only when an ALLOW policy matches. AUDIT marks only;
  * dry-run policies are evaluated for the log and never enforced.
  */

@@ -1,5 +1,5 @@
 /**
- * Istio's AuthorizationPolicy string match (waypoint.md §3.3): `abc` exact, `abc*` prefix,
+ * Istio's AuthorizationPolicy string match (docs/istio/waypoint.md §3.3): `abc` exact, `abc*` prefix,
  * `*abc` suffix, `*` alone any non-empty value.
  */
 export type StringPred = (value: string | undefined) => boolean;
