@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   APISERVER_BAD_SNAPSHOT: 'the persisted store snapshot cannot be read',
   APISERVER_CLOSED: 'the store was used after close',
   APISERVER_CONFLICT: 'a write against a stale resourceVersion or a held lock (Conflict)',
+  APISERVER_CRD_FILE: 'a file of CustomResourceDefinitions to install at start cannot be read',
   APISERVER_EXPIRED: 'a watch or list from a resourceVersion that was compacted away (Expired)',
   APISERVER_FORBIDDEN: 'the caller may not do this (Forbidden)',
   APISERVER_INTERNAL_ERROR: 'the API server failed while serving (InternalError)',

@@ -44,6 +44,13 @@ export const resources = {
   gateways: r('gateway.networking.k8s.io', 'v1', 'gateways', 'Gateway'),
   httproutes: r('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
   grpcroutes: r('gateway.networking.k8s.io', 'v1', 'grpcroutes', 'GRPCRoute'),
+  customresourcedefinitions: r(
+    'apiextensions.k8s.io',
+    'v1',
+    'customresourcedefinitions',
+    'CustomResourceDefinition',
+    false,
+  ),
   tokenreviews: r('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false),
 } as const;
 

@@ -1,8 +1,19 @@
 /**
  * The kinds this API server serves, with what discovery and kubectl need to know about each:
- * short names, singular name, verbs and subresources.
+ * short names, singular name, verbs and subresources. Built-in kinds are fixed; the kinds of
+ * CustomResourceDefinitions are added and removed as CRDs come and go (`registerCrd`).
  */
 import { resources, type Resource } from '../../k8s/resources.js';
+
+/** A CRD version's additionalPrinterColumns entry. */
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  format?: string;
+  description?: string;
+  priority?: number;
+}
 
 export interface Kind extends Resource {
   singular: string;
@@ -12,6 +23,12 @@ export interface Kind extends Resource {
   verbs: string[];
   /** Create-only virtual resources (TokenReview) are not stored. */
   virtual?: boolean;
+  categories?: string[];
+  /** The CustomResourceDefinition that defines this kind (custom resources only). */
+  crd?: string;
+  /** The CRD version's openAPIV3Schema. */
+  schema?: Record<string, unknown>;
+  printerColumns?: PrinterColumn[];
 }
 
 const rw = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -47,9 +64,7 @@ export const kinds: Kind[] = [
   kind(resources.daemonsets, ['ds'], ['status']),
   kind(resources.authorizationpolicies, [], ['status']),
   kind(resources.peerauthentications, ['pa'], ['status']),
-  kind(resources.gateways, ['gtw'], ['status']),
-  kind(resources.httproutes, [], ['status']),
-  kind(resources.grpcroutes, [], ['status']),
+  kind(resources.customresourcedefinitions, ['crd', 'crds'], ['status']),
   kind(resources.tokenreviews, [], [], { verbs: ['create'], virtual: true }),
 ];
 
@@ -69,6 +84,21 @@ export function findKind(group: string, version: string, plural: string): Kind |
 export function kindByKey(key: string): Kind | undefined {
   return kinds.find((k) => kindKey(k) === key);
 }
+
+/** Serves `crdKinds` (a CRD's served versions) in place of what that CRD served before. */
+export function registerCrd(name: string, crdKinds: Kind[]): void {
+  unregisterCrd(name);
+  kinds.push(...crdKinds);
+  catalogGeneration++;
+}
+
+export function unregisterCrd(name: string): void {
+  for (let i = kinds.length - 1; i >= 0; i--) if (kinds[i]!.crd === name) kinds.splice(i, 1);
+  catalogGeneration++;
+}
+
+/** Bumped on every CRD change, so caches of discovery and OpenAPI documents know to rebuild. */
+export let catalogGeneration = 0;
 
 /** Group → versions, in discovery order. */
 export function groups(): Map<string, string[]> {

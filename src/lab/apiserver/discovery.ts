@@ -69,10 +69,11 @@ export function resourceList(group: string, version: string): Record<string, unk
       kind: k.kind,
       verbs: k.verbs,
       ...(k.shortNames.length ? { shortNames: k.shortNames } : {}),
-      ...(k.group === 'apps' || (k.group === '' && k.plural === 'pods')
-        ? { categories: ['all'] }
-        : {}),
-      ...(k.group === '' && k.plural === 'services' ? { categories: ['all'] } : {}),
+      ...(k.categories?.length
+        ? { categories: k.categories }
+        : k.group === 'apps' || (k.group === '' && ['pods', 'services'].includes(k.plural))
+          ? { categories: ['all'] }
+          : {}),
       storageVersionHash: '',
     });
     for (const sub of k.subresources) {

@@ -8,7 +8,7 @@
  * OpenAPI v2 document (kubectl copes with its absence).
  */
 import { createHash } from 'node:crypto';
-import { apiVersionOf, kinds, type Kind } from './catalog.js';
+import { apiVersionOf, catalogGeneration, kinds, type Kind } from './catalog.js';
 
 function gvPath(k: Kind): string {
   return k.group ? `apis/${k.group}/${k.version}` : `api/${k.version}`;
@@ -97,7 +97,14 @@ function docFor(path: string): Record<string, unknown> | undefined {
 
 const cache = new Map<string, { doc: Record<string, unknown>; hash: string }>();
 
+let cacheGeneration = -1;
+
 function cached(path: string): { doc: Record<string, unknown>; hash: string } | undefined {
+  // CRDs come and go: documents are rebuilt after any change of the catalog.
+  if (cacheGeneration !== catalogGeneration) {
+    cache.clear();
+    cacheGeneration = catalogGeneration;
+  }
   let c = cache.get(path);
   if (!c) {
     const doc = docFor(path);

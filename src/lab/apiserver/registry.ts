@@ -4,15 +4,29 @@
  * subresources, graceful pod deletion, namespace and owner cascades).
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { AmbitError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { apiVersionOf, kindByKey, kindKey, kinds, type Kind } from './catalog.js';
+import {
+  apiVersionOf,
+  kindByKey,
+  kindKey,
+  kinds,
+  registerCrd,
+  unregisterCrd,
+  type Kind,
+} from './catalog.js';
+import { crdKinds, crdStatus, validateCrd } from './crd.js';
+import { prune, validateSchema } from './schema.js';
 import { applyPatch, type PatchKind } from './patch.js';
 import {
   alreadyExists,
   ApiError,
   badRequest,
   cause,
+  type Cause,
   conflict,
   invalid,
   namespaceNotFound,
@@ -23,6 +37,10 @@ import { defaultAndValidate, intToIp, ipToInt, type ValidationContext } from './
 
 export interface WriteOptions {
   dryRun?: boolean;
+  /** What to do with fields the schema does not know (Kubernetes' default: Warn). */
+  fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
+  /** Collects the warnings for the answer's `Warning` headers. */
+  warnings?: string[];
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -40,6 +58,7 @@ const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
 const podKind = kinds.find((k) => k.kind === 'Pod')!;
 const svcKind = kinds.find((k) => k.kind === 'Service')!;
 const nodeKind = kinds.find((k) => k.kind === 'Node')!;
+const crdKind = kinds.find((k) => k.kind === 'CustomResourceDefinition')!;
 
 const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
 function randomSuffix(): string {
@@ -109,7 +128,10 @@ export class Registry {
     } else delete meta.namespace;
     if (!meta.name && typeof meta.generateName === 'string' && meta.generateName)
       meta.name = meta.generateName + randomSuffix();
-    const causes = defaultAndValidate(k, o, undefined, this.validationContext());
+    const causes = [
+      ...defaultAndValidate(k, o, undefined, this.validationContext()),
+      ...this.checkSchema(k, o, opts),
+    ];
     if (causes.length) throw invalid(k, String(meta.name ?? ''), causes);
     if (this.store.get(kindKey(k), meta.namespace, meta.name)) throw alreadyExists(k, meta.name);
     delete meta.resourceVersion;
@@ -119,8 +141,10 @@ export class Registry {
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     meta.generation = 1;
     if (opts.dryRun) return o;
+    if (k.kind === 'CustomResourceDefinition') o.status = crdStatus(o, undefined);
     const stored = this.store.commit('ADDED', kindKey(k), o);
     if (k.kind === 'Namespace') this.ensureDefaultServiceAccount(meta.name);
+    if (k.kind === 'CustomResourceDefinition') registerCrd(meta.name, crdKinds(stored));
     return this.withType(k, stored);
   }
 
@@ -191,6 +215,14 @@ export class Registry {
       }
     }
     if (k.kind === 'Namespace') return this.deleteNamespace(cur);
+    if (k.kind === 'CustomResourceDefinition' && !k.crd) {
+      // Its objects go with it (as the CRD finalizer does), then its kinds stop being served.
+      const served = kinds.filter((x) => x.crd === name);
+      if (served[0])
+        for (const o of this.store.list(kindKey(served[0])))
+          this.store.commit('DELETED', kindKey(served[0]), o);
+      unregisterCrd(name);
+    }
     const gone = this.remove(k, cur);
     if (opts.propagationPolicy !== 'Orphan') this.deleteDependents(cur);
     return gone;
@@ -340,20 +372,73 @@ export class Registry {
     out.metadata.resourceVersion = cur.metadata.resourceVersion;
     out.kind = k.kind;
     out.apiVersion = apiVersionOf(k);
-    const causes = defaultAndValidate(
-      k,
-      out,
-      cur,
-      this.validationContext(cur.metadata.uid as string),
-    );
+    const causes = [
+      ...defaultAndValidate(k, out, cur, this.validationContext(cur.metadata.uid as string)),
+      ...this.checkSchema(k, out, opts),
+    ];
     if (causes.length) throw invalid(k, name, causes);
+    if (k.kind === 'CustomResourceDefinition') out.status = crdStatus(out, cur.status);
     if (!isDeepStrictEqual(specPart(out), specPart(cur)))
       out.metadata.generation =
         (typeof cur.metadata.generation === 'number' ? cur.metadata.generation : 0) + 1;
     // No change, no new version: kubectl apply of an unchanged manifest is a no-op.
     if (isDeepStrictEqual(out, cur)) return cur;
     if (opts.dryRun) return out;
-    return this.withType(k, this.store.commit('MODIFIED', kindKey(k), out));
+    const stored = this.store.commit('MODIFIED', kindKey(k), out);
+    if (k.kind === 'CustomResourceDefinition') registerCrd(name, crdKinds(stored));
+    return this.withType(k, stored);
+  }
+
+  /**
+   * A custom resource against its CRD's schema: defaults filled in, type and constraint errors
+   * as 422 causes, unknown fields refused (Strict), warned about and dropped (Warn), or dropped.
+   * A CRD against what apiextensions requires of one.
+   */
+  private checkSchema(k: Kind, o: Obj, opts: WriteOptions): Cause[] {
+    if (k.kind === 'CustomResourceDefinition' && !k.crd) return validateCrd(o);
+    if (!k.schema) return [];
+    const r = validateSchema(k.schema, o);
+    if (r.unknown.length) {
+      const mode = opts.fieldValidation ?? 'Warn';
+      if (mode === 'Strict')
+        throw badRequest(
+          `strict decoding error: ${r.unknown.map((u) => `unknown field "${u}"`).join(', ')}`,
+        );
+      if (mode === 'Warn') for (const u of r.unknown) opts.warnings?.push(`unknown field "${u}"`);
+      prune(o, r.unknown);
+    }
+    return r.causes;
+  }
+
+  /** Creates the CRDs of `files` that do not exist yet (what a cluster ships with). */
+  installCrds(files: string[]): void {
+    for (const f of files) {
+      let docs: unknown[];
+      try {
+        docs = parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as unknown);
+      } catch (err) {
+        throw new AmbitError(
+          'APISERVER_CRD_FILE',
+          `cannot read CRDs from ${f}: ${(err as Error).message}`,
+          {
+            value: f,
+            hint: 'is the checkout complete (src/lab/manifests/crds/)?',
+            cause: err,
+          },
+        );
+      }
+      for (const d of docs) {
+        if (!isObj(d) || d.kind !== 'CustomResourceDefinition' || !isObj(d.metadata)) continue;
+        if (this.store.get(kindKey(crdKind), undefined, String(d.metadata.name))) continue;
+        this.create(crdKind, undefined, d);
+      }
+    }
+  }
+
+  /** Serves every stored CRD (at start, before any request). */
+  registerStoredCrds(): void {
+    for (const crd of this.store.list(kindKey(crdKind)))
+      registerCrd(crd.metadata.name, crdKinds(crd));
   }
 
   private checkBody(k: Kind, body: unknown): Obj {
@@ -378,7 +463,10 @@ export class Registry {
   }
 
   private withType(k: Kind, o: Obj): Obj {
-    return { apiVersion: apiVersionOf(k), kind: k.kind, ...o };
+    // Stored objects of a CRD are read in the version asked for (conversion strategy None).
+    const out: Obj = { apiVersion: apiVersionOf(k), kind: k.kind, ...o };
+    out.apiVersion = apiVersionOf(k);
+    return out;
   }
 
   private ensureDefaultServiceAccount(ns: string): void {

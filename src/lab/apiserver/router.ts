@@ -215,6 +215,25 @@ export function createRouter(
     }
     if (!t) throw pathNotFound(path);
     const dryRun = q.getAll('dryRun').includes('All');
+    const fv = q.get('fieldValidation') ?? undefined;
+    if (fv !== undefined && !['Strict', 'Warn', 'Ignore'].includes(fv))
+      throw badRequest(
+        `fieldValidation parameter unsupported: ${fv} (supported: "Strict", "Warn", "Ignore")`,
+      );
+    const wopts = {
+      dryRun,
+      fieldValidation: fv as 'Strict' | 'Warn' | 'Ignore' | undefined,
+      warnings: [] as string[],
+    };
+    /** Answers with the warnings the write collected as `Warning: 299 - "…"` headers. */
+    const reply = (code: number, body: unknown): void => {
+      if (wopts.warnings.length)
+        res.setHeader(
+          'warning',
+          wopts.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+        );
+      send(res, code, body);
+    };
     const { kind: k, namespace: ns, name, subresource: sub } = t;
 
     if (k.virtual) {
@@ -258,7 +277,7 @@ export function createRouter(
     if (!name) {
       if (method === 'POST') {
         const body = await readObject(req);
-        return send(res, 201, registry.create(k, ns, body, { dryRun }));
+        return reply(201, registry.create(k, ns, body, wopts));
       }
       if (method === 'DELETE') {
         const filter = objectFilter(q.get('labelSelector'), q.get('fieldSelector'));
@@ -339,17 +358,13 @@ export function createRouter(
       }
       case 'PUT': {
         const body = await readObject(req);
-        return send(res, 200, registry.update(k, ns, name, body, { subresource: sub, dryRun }));
+        return reply(200, registry.update(k, ns, name, body, { subresource: sub, ...wopts }));
       }
       case 'PATCH': {
         const type = patchKindOf(req.headers['content-type']);
         if (!type) throw unsupportedMediaType(req.headers['content-type'] ?? '');
         const body = parseBody(await readBody(req), 'application/json');
-        return send(
-          res,
-          200,
-          registry.patch(k, ns, name, type, body, { subresource: sub, dryRun }),
-        );
+        return reply(200, registry.patch(k, ns, name, type, body, { subresource: sub, ...wopts }));
       }
       case 'DELETE': {
         if (sub) throw methodNotAllowed(`DELETE is not supported on ${k.plural}/${sub}`);

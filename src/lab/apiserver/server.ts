@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AmbitError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
+import { repoRoot } from '../../repo.js';
 import { listen } from '../../sys/socket.js';
 import { serveNodeStreams } from './node-proxy.js';
 import { Persistence } from './persist.js';
@@ -28,11 +29,20 @@ export interface ApiServerOptions {
   compactEvery?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 10 s). */
   bookmarkIntervalMs?: number;
+  /**
+   * Files of CustomResourceDefinitions created at start when missing (default: the Gateway API
+   * standard install in src/lab/manifests/crds/).
+   */
+  crdManifests?: string[];
 }
 
 export interface ApiServer {
   urls: string[];
   close(): Promise<void>;
+}
+
+export function defaultCrdManifests(): string[] {
+  return [path.join(repoRoot(), 'src/lab/manifests/crds/gateway-api-standard-install.yaml')];
 }
 
 export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
@@ -43,7 +53,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     compactEvery: opts.compactEvery,
   });
   const registry = new Registry(store, log);
+  registry.registerStoredCrds();
   registry.bootstrap();
+  registry.installCrds(opts.crdManifests ?? defaultCrdManifests());
   registry.finalizeNamespaces();
   const deps = {
     registry,

@@ -93,13 +93,20 @@ export function conflict(k: Kind, name: string): ApiError {
 
 /** 422 with one cause per bad field, message `Kind "name" is invalid: field: message, ...`. */
 export function invalid(k: Kind, name: string, causes: Cause[]): ApiError {
+  // As apimachinery's NewInvalid: `Kind.group "name" is invalid: cause` or `…: [c1, c2]`.
   const list = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
-  return new ApiError(422, 'Invalid', `${k.kind} "${name}" is invalid: ${list}`, {
-    name,
-    group: k.group || undefined,
-    kind: k.kind,
-    causes,
-  });
+  const what = k.group ? `${k.kind}.${k.group}` : k.kind;
+  return new ApiError(
+    422,
+    'Invalid',
+    `${what} "${name}" is invalid: ${causes.length > 1 ? `[${list}]` : list}`,
+    {
+      name,
+      group: k.group || undefined,
+      kind: k.kind,
+      causes,
+    },
+  );
 }
 
 export function badRequest(message: string): ApiError {

@@ -3,6 +3,7 @@
  * `kubectl get` (which asks for `as=Table`) prints what users expect.
  */
 import type { Kind } from './catalog.js';
+import { cellOf, jsonPath } from './jsonpath.js';
 import type { Obj } from './store.js';
 
 type Cell = string | number;
@@ -279,6 +280,15 @@ const sliceCols: Column[] = [
   ageCol,
 ];
 
+const crdCols: Column[] = [
+  name,
+  {
+    name: 'Created At',
+    type: 'date',
+    cell: (o) => str(o.metadata.creationTimestamp, '<unknown>'),
+  },
+];
+
 const cmCols: Column[] = [
   name,
   { name: 'Data', type: 'integer', cell: (o) => Object.keys(any(o.data)).length },
@@ -310,23 +320,6 @@ const eventCols: Column[] = [
   { name: 'Message', type: 'string', cell: (o) => str(o.message, '') },
 ];
 
-const gatewayCols: Column[] = [
-  name,
-  { name: 'Class', type: 'string', cell: (o) => str(any(o.spec).gatewayClassName) },
-  {
-    name: 'Address',
-    type: 'string',
-    cell: (o) => str(list(any(o.status).addresses)[0]?.value, ''),
-  },
-  {
-    name: 'Programmed',
-    type: 'string',
-    cell: (o) =>
-      str(list(any(o.status).conditions).find((c) => c.type === 'Programmed')?.status, 'Unknown'),
-  },
-  ageCol,
-];
-
 const columnsByKind: Record<string, Column[]> = {
   Pod: podCols,
   Service: svcCols,
@@ -336,11 +329,30 @@ const columnsByKind: Record<string, Column[]> = {
   Namespace: nsCols,
   Endpoints: epCols,
   EndpointSlice: sliceCols,
+  CustomResourceDefinition: crdCols,
   ConfigMap: cmCols,
   ServiceAccount: saCols,
   Event: eventCols,
-  Gateway: gatewayCols,
 };
+
+/** A custom resource's columns: NAME, then its CRD's additionalPrinterColumns (AGE by default). */
+function crdColumns(k: Kind): Column[] {
+  const extra = k.printerColumns ?? [];
+  if (extra.length === 0) return [name, ageCol];
+  return [
+    name,
+    ...extra.map((c): Column => ({
+      name: c.name,
+      type: c.type === 'date' ? 'date' : c.type === 'integer' ? 'integer' : 'string',
+      priority: c.priority ?? 0,
+      cell: (o, now) => {
+        const vs = jsonPath(o, c.jsonPath);
+        if (c.type === 'date') return vs.length ? age(vs[0], now) : '<unknown>';
+        return cellOf(vs);
+      },
+    })),
+  ];
+}
 
 /** True when the Accept header asks for a meta.k8s.io/v1 Table. */
 export function wantsTable(accept: string | undefined): boolean {
@@ -365,7 +377,7 @@ export function toTable(
   objs: Obj[],
   opts: { resourceVersion: string; include: IncludeObject; now?: number },
 ): Record<string, unknown> {
-  const cols = columnsByKind[k.kind] ?? [name, ageCol];
+  const cols = (k.crd ? crdColumns(k) : columnsByKind[k.kind]) ?? [name, ageCol];
   const now = opts.now ?? Date.now();
   return {
     kind: 'Table',
