@@ -7,9 +7,14 @@
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { WaypointConfig } from '../api/waypoint-config.js';
-import { WAYPOINT_CONFIG_SCHEMA } from '../api/waypoint-resource.js';
+import {
+  TYPE_WAYPOINT_CONFIG,
+  WAYPOINT_CONFIG_SCHEMA,
+  waypointResourceName,
+} from '../api/waypoint-resource.js';
 import { AmbitError } from '../errors.js';
 import { repoRoot } from '../repo.js';
+import type { XdsResourceType } from './resource-type.js';
 
 let type: protobuf.Type | undefined;
 
@@ -70,3 +75,22 @@ export function decodeWaypointConfig(bytes: Uint8Array): WaypointConfig {
   for (const k of LISTS) if (!Array.isArray(c[k])) throw bad(`${k} is not a list`, c[k]);
   return cfg as WaypointConfig;
 }
+
+/**
+ * The waypoint's resource type for the generic subscriber (resource-type.ts): one resource per
+ * waypoint, named `<namespace>/<gateway>`.
+ */
+export const WAYPOINT_CONFIG_TYPE: XdsResourceType<WaypointConfig> = {
+  typeUrl: TYPE_WAYPOINT_CONFIG,
+  decode: (value, name) => {
+    const cfg = decodeWaypointConfig(value);
+    const own = waypointResourceName(cfg.waypoint.namespace, cfg.waypoint.name);
+    if (own !== name)
+      throw new AmbitError('XDS_DECODE_FAILED', `waypoint config: resource ${name} holds ${own}`, {
+        value: name,
+      });
+    return cfg;
+  },
+  encode: encodeWaypointConfig,
+  name: (cfg) => waypointResourceName(cfg.waypoint.namespace, cfg.waypoint.name),
+};

@@ -23,7 +23,9 @@ import type { HTTPRoute } from '../../src/controlplane/model/routes-types.js';
 import type { Pod } from '../../src/k8s/types.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
 import { bearerMetadata, openChannel } from '../../src/xds/transport.js';
-import { decodeWaypointConfig } from '../../src/xds/waypoint-codec.js';
+import { subscribe } from '../../src/xds/resource-type.js';
+import { XdsSubscriber } from '../../src/xds/subscriber.js';
+import { decodeWaypointConfig, WAYPOINT_CONFIG_TYPE } from '../../src/xds/waypoint-codec.js';
 import {
   ADS_PATH,
   decodeDeltaResponse,
@@ -382,6 +384,38 @@ void test('a waypoint that NACKs keeps being offered the config; others are refu
     assert.equal(other.responses.length, 0);
   } finally {
     other.close();
+  }
+});
+
+void test('the generic xDS subscriber with WAYPOINT_CONFIG_TYPE gets the config (what a waypoint runs)', async () => {
+  const token = await podToken(cluster.kube, waypointPod, cluster.dir);
+  const sub = new XdsSubscriber({
+    address: `127.0.0.1:${cp.grpcPort}`,
+    rootCa: cp.ca.rootPem,
+    tokenFile: token,
+    node: {
+      id: 'waypoint~10.244.1.20~waypoint-6d9f-abcde.default~default.svc.cluster.local',
+      nodeName: 'worker',
+      podName: 'waypoint-6d9f-abcde',
+      podNamespace: 'default',
+      podIp: '10.244.1.20',
+    },
+    subscriptions: [subscribe(WAYPOINT_CONFIG_TYPE)],
+    logger: quiet,
+  });
+  sub.start();
+  try {
+    const cfg = await until('the config', () =>
+      sub.resources.get(WAYPOINT_CONFIG_TYPE.typeUrl)?.get('default/waypoint'),
+    );
+    assert.equal((cfg as WaypointConfig).waypoint.name, 'waypoint');
+    assert.deepEqual(
+      [...sub.resources.get(WAYPOINT_CONFIG_TYPE.typeUrl)!.keys()],
+      ['default/waypoint'],
+    );
+    await until('the ACK', () => sub.acked.get(WAYPOINT_CONFIG_TYPE.typeUrl));
+  } finally {
+    await sub.stop();
   }
 });
 

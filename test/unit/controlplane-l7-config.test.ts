@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildWaypointConfigs } from '../../src/controlplane/l7/config.js';
 import { buildModel, defaultModelOptions } from '../../src/controlplane/model/index.js';
-import { decodeWaypointConfig, encodeWaypointConfig } from '../../src/xds/waypoint-codec.js';
+import {
+  decodeWaypointConfig,
+  encodeWaypointConfig,
+  WAYPOINT_CONFIG_TYPE,
+} from '../../src/xds/waypoint-codec.js';
 import { snapshotOf } from '../helpers/xds-manifests.js';
 
 const mesh = `
@@ -211,6 +215,13 @@ void test('the config survives the xDS codec; the version follows the content', 
   assert.throws(
     () => decodeWaypointConfig(encodeWaypointConfig({ ...a, services: undefined } as never)),
     /services is not a list/,
+  );
+  const bytes = WAYPOINT_CONFIG_TYPE.encode(a);
+  assert.equal(WAYPOINT_CONFIG_TYPE.name(a), 'mesh/waypoint');
+  assert.deepEqual(WAYPOINT_CONFIG_TYPE.decode(bytes, 'mesh/waypoint'), a);
+  assert.throws(
+    () => WAYPOINT_CONFIG_TYPE.decode(bytes, 'mesh/other'),
+    /resource mesh\/other holds mesh\/waypoint/,
   );
 });
 
