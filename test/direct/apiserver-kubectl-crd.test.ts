@@ -119,6 +119,14 @@ void describe(
       assert.match(await h.ok('get', 'tcproutes'), /^NAME\s+AGE\nr1\s+\d+s$/m);
     });
 
+    void test("kubectl explain walks a CRD's schema", async () => {
+      const out = await h.ok('explain', 'tcproute.spec.rules.backendRefs.port');
+      assert.match(out, /^KIND:\s+TCPRoute$/m);
+      assert.match(out, /^FIELD: port <integer>$/m);
+      const hr = await h.ok('explain', 'httproute.spec.parentRefs');
+      assert.match(hr, /ParentRefs references the resources \(usually Gateways\)/);
+    });
+
     void test('values the schema forbids are refused naming the field', async () => {
       const bad = await h.kubectl('apply', '-f', h.file('bad.yaml', route('bad', '', 70000)));
       assert.notEqual(bad.code, 0);

@@ -75,17 +75,29 @@ function docFor(path: string): Record<string, unknown> | undefined {
         delete: { ...ext, 'x-kubernetes-action': 'delete', responses: ok },
       };
     }
-    schemas[schemaName(k)] = {
-      type: 'object',
-      description: `${k.kind} (${apiVersionOf(k)}), served by the ambit lab API server`,
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-      },
-      'x-kubernetes-preserve-unknown-fields': true,
-      'x-kubernetes-group-version-kind': [gvk(k)],
-    };
+    // A custom resource's own schema (what `kubectl explain` walks), else an open object.
+    schemas[schemaName(k)] = k.schema
+      ? {
+          ...k.schema,
+          properties: {
+            apiVersion: { type: 'string', description: 'APIVersion of this representation.' },
+            kind: { type: 'string', description: 'Kind is the REST resource this object is.' },
+            metadata: { type: 'object', description: 'Standard object metadata.' },
+            ...((k.schema.properties as Record<string, unknown> | undefined) ?? {}),
+          },
+          'x-kubernetes-group-version-kind': [gvk(k)],
+        }
+      : {
+          type: 'object',
+          description: `${k.kind} (${apiVersionOf(k)}), served by the ambit lab API server`,
+          properties: {
+            apiVersion: { type: 'string' },
+            kind: { type: 'string' },
+            metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          },
+          'x-kubernetes-preserve-unknown-fields': true,
+          'x-kubernetes-group-version-kind': [gvk(k)],
+        };
   }
   return {
     openapi: '3.0.0',
