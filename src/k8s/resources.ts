@@ -52,6 +52,20 @@ export const resources = {
     false,
   ),
   tokenreviews: r('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false),
+  selfsubjectaccessreviews: r(
+    'authorization.k8s.io',
+    'v1',
+    'selfsubjectaccessreviews',
+    'SelfSubjectAccessReview',
+    false,
+  ),
+  selfsubjectrulesreviews: r(
+    'authorization.k8s.io',
+    'v1',
+    'selfsubjectrulesreviews',
+    'SelfSubjectRulesReview',
+    false,
+  ),
 } as const;
 
 /** The REST path of a collection or, with `name`, of one object. */

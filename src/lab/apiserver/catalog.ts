@@ -66,6 +66,8 @@ export const kinds: Kind[] = [
   kind(resources.peerauthentications, ['pa'], ['status']),
   kind(resources.customresourcedefinitions, ['crd', 'crds'], ['status']),
   kind(resources.tokenreviews, [], [], { verbs: ['create'], virtual: true }),
+  kind(resources.selfsubjectaccessreviews, [], [], { verbs: ['create'], virtual: true }),
+  kind(resources.selfsubjectrulesreviews, [], [], { verbs: ['create'], virtual: true }),
 ];
 
 export function apiVersionOf(k: Resource): string {

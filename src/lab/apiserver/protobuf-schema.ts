@@ -188,6 +188,27 @@ export const messages: Record<string, MessageSchema> = {
   Subject: { 1: 'kind', 2: 'apiGroup', 3: 'name', 4: 'namespace' },
   RoleRef: { 1: 'apiGroup', 2: 'kind', 3: 'name' },
 
+  // authorization.k8s.io/v1 (kubectl auth can-i)
+  SelfSubjectAccessReview: withMeta({ 2: 'spec:SelfSubjectAccessReviewSpec', 3: 'status:skip' }),
+  SelfSubjectAccessReviewSpec: {
+    1: 'resourceAttributes:ResourceAttributes',
+    2: 'nonResourceAttributes:NonResourceAttributes',
+  },
+  ResourceAttributes: {
+    1: 'namespace',
+    2: 'verb',
+    3: 'group',
+    4: 'version',
+    5: 'resource',
+    6: 'subresource',
+    7: 'name',
+    8: 'fieldSelector:skip',
+    9: 'labelSelector:skip',
+  },
+  NonResourceAttributes: { 1: 'path', 2: 'verb' },
+  SelfSubjectRulesReview: withMeta({ 2: 'spec:SelfSubjectRulesReviewSpec', 3: 'status:skip' }),
+  SelfSubjectRulesReviewSpec: { 1: 'namespace' },
+
   // authentication.k8s.io/v1
   TokenRequest: withMeta({ 2: 'spec:TokenRequestSpec', 3: 'status:skip' }),
   TokenRequestSpec: {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../log.js';
+import { selfSubjectAccessReview, selfSubjectRulesReview } from './access.js';
 import { tokenRequest, tokenReview, requester } from './auth.js';
 import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
@@ -239,6 +240,9 @@ export function createRouter(
     if (k.virtual) {
       if (method !== 'POST' || name) throw methodNotAllowed(`${k.plural} supports only create`);
       const body = await readObject(req);
+      if (k.kind === 'SelfSubjectAccessReview')
+        return send(res, 201, selfSubjectAccessReview(body));
+      if (k.kind === 'SelfSubjectRulesReview') return send(res, 201, selfSubjectRulesReview(body));
       return send(res, 201, tokenReview(registry, signer, body));
     }
 
