@@ -1,0 +1,56 @@
+/** Header plumbing shared by the HTTP/1.1 and HTTP/2 sides. */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { HeaderMap } from '../routing/filters.js';
+
+/** Connection-specific headers never forwarded (RFC 9110 §7.6.1; forbidden in HTTP/2). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'http2-settings',
+]);
+
+/** Request/response headers minus pseudo-headers and hop-by-hop ones; `te: trailers` survives. */
+export function endToEnd(
+  h: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): HeaderMap {
+  const out: HeaderMap = {};
+  const named = new Set(
+    String(h.connection ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || k.startsWith(':')) continue;
+    const name = k.toLowerCase();
+    if (name === 'te') {
+      if (String(v).toLowerCase().includes('trailers')) out.te = 'trailers';
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = Array.isArray(v) ? [...v] : String(v);
+  }
+  return out;
+}
+
+/** One string per header for matching and policy: repeated values joined by `,`. */
+export function joined(h: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k] = Array.isArray(v) ? v.join(',') : v;
+  return out;
+}
+
+export function first(h: HeaderMap, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function isGrpc(h: HeaderMap): boolean {
+  return (first(h, 'content-type') ?? '').startsWith('application/grpc');
+}

@@ -1,0 +1,147 @@
+/**
+ * One attempt of a request to one endpoint, over HTTP/1.1 or HTTP/2, resolving at the response
+ * head. Failures before the head are typed so the retry logic can tell a connect failure or
+ * reset (retriable when the body is replayable) from a timeout.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Readable } from 'node:stream';
+import { errorMessage } from '../../errors.js';
+import { endToEnd } from '../http/headers.js';
+import type { HeaderMap } from '../routing/filters.js';
+import type { UpstreamPool } from '../upstream/pool.js';
+import type { UpstreamTarget } from '../upstream/transport.js';
+import type { RequestBody } from './body.js';
+
+export interface AttemptRequest {
+  target: UpstreamTarget;
+  protocol: 'h1' | 'h2';
+  method: string;
+  /** Path and query. */
+  path: string;
+  authority: string;
+  headers: HeaderMap;
+  body: RequestBody;
+  /** Cancels the attempt (timeouts, client gone). */
+  signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: HeaderMap;
+  body: Readable;
+  /** HTTP/2 response that ended with its headers (gRPC trailers-only). */
+  endedWithHeaders: boolean;
+  /** Trailers, once the body has ended. */
+  trailers(): HeaderMap | undefined;
+  /** Abandons the response (reset the stream / close the connection). */
+  abort(): void;
+}
+
+export class AttemptError extends Error {
+  constructor(
+    readonly kind: 'connect' | 'reset' | 'timeout' | 'cancelled',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = http2.constants;
+
+function fromAbort(signal: AbortSignal): AttemptError {
+  const r: unknown = signal.reason;
+  return r instanceof AttemptError ? r : new AttemptError('cancelled', 'request cancelled');
+}
+
+function viaHttp1(pool: UpstreamPool, r: AttemptRequest): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    const req = http.request({
+      agent: pool.agent(r.target),
+      method: r.method,
+      path: r.path,
+      headers: { ...r.headers, host: r.authority },
+    });
+    req.on('socket', () => (connected = true));
+    const onAbort = () => {
+      req.destroy();
+      reject(fromAbort(r.signal));
+    };
+    r.signal.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => {
+      r.signal.removeEventListener('abort', onAbort);
+      reject(new AttemptError(connected ? 'reset' : 'connect', errorMessage(err)));
+    });
+    req.on('response', (res) => {
+      r.signal.removeEventListener('abort', onAbort);
+      resolve({
+        status: res.statusCode ?? 502,
+        headers: endToEnd(res.headers),
+        body: res,
+        endedWithHeaders: false,
+        trailers: () => (Object.keys(res.trailers).length ? endToEnd(res.trailers) : undefined),
+        abort: () => res.destroy(),
+      });
+    });
+    r.body.pipeTo(req);
+  });
+}
+
+async function viaHttp2(pool: UpstreamPool, r: AttemptRequest): Promise<UpstreamResponse> {
+  let session: http2.ClientHttp2Session;
+  try {
+    session = await pool.session(r.target);
+  } catch (err) {
+    throw new AttemptError('connect', errorMessage(err));
+  }
+  if (r.signal.aborted) throw fromAbort(r.signal);
+  return new Promise((resolve, reject) => {
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request({
+        ...r.headers,
+        ':method': r.method,
+        ':path': r.path,
+        ':authority': r.authority,
+        ':scheme': 'http',
+      });
+    } catch (err) {
+      pool.forget(r.target);
+      reject(new AttemptError('connect', errorMessage(err)));
+      return;
+    }
+    let trailers: HeaderMap | undefined;
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (trailers = endToEnd(t)));
+    const onAbort = () => {
+      stream.close(NGHTTP2_CANCEL);
+      reject(fromAbort(r.signal));
+    };
+    r.signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('error', (err) => {
+      r.signal.removeEventListener('abort', onAbort);
+      reject(new AttemptError('reset', errorMessage(err)));
+    });
+    stream.on('close', () =>
+      reject(new AttemptError('reset', `stream closed (code ${stream.rstCode})`)),
+    );
+    stream.on('response', (h, flags) => {
+      r.signal.removeEventListener('abort', onAbort);
+      resolve({
+        status: Number(h[HTTP2_HEADER_STATUS] ?? 502),
+        headers: endToEnd(h),
+        body: stream,
+        endedWithHeaders: (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0,
+        trailers: () => trailers,
+        abort: () => {
+          if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+        },
+      });
+    });
+    r.body.pipeTo(stream);
+  });
+}
+
+export function sendAttempt(pool: UpstreamPool, r: AttemptRequest): Promise<UpstreamResponse> {
+  return r.protocol === 'h2' ? viaHttp2(pool, r) : viaHttp1(pool, r);
+}

@@ -1,0 +1,40 @@
+/**
+ * Per-request endpoint choice for a backend service port: a random healthy endpoint that has
+ * a target port for it, avoiding the ones a previous attempt of the same request used
+ * (Envoy's previous-hosts retry predicate).
+ */
+import type { WaypointEndpoint, WaypointService } from '../../api/waypoint-config.js';
+import type { UpstreamTarget } from '../upstream/transport.js';
+
+export interface Chosen {
+  endpoint: WaypointEndpoint;
+  target: UpstreamTarget;
+}
+
+export function targetPortOf(e: WaypointEndpoint, servicePort: number): number | undefined {
+  return e.targetPorts.find((t) => t.servicePort === servicePort)?.targetPort;
+}
+
+export function chooseEndpoint(
+  svc: WaypointService,
+  servicePort: number,
+  avoid: Set<string>,
+  random: () => number = Math.random,
+): Chosen | undefined {
+  const usable = svc.endpoints.filter(
+    (e) => e.healthy && targetPortOf(e, servicePort) !== undefined,
+  );
+  const fresh = usable.filter((e) => !avoid.has(e.address));
+  const pool = fresh.length > 0 ? fresh : usable;
+  if (pool.length === 0) return undefined;
+  const endpoint = pool[Math.floor(random() * pool.length)] ?? pool[0]!;
+  return {
+    endpoint,
+    target: {
+      address: endpoint.address,
+      targetPort: targetPortOf(endpoint, servicePort)!,
+      tunnel: endpoint.tunnel,
+      identity: endpoint.identity,
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Istio's standard metrics as a waypoint reports them (waypoint.md §5.1): request count,
+ * duration and sizes with `reporter="waypoint"`, source labels from the client workload,
+ * destination labels from the chosen endpoint; TCP connection metrics for TCP traffic.
+ */
+import type { WorkloadFacts } from '../../api/waypoint-config.js';
+import { Counter, Histogram, type Labels } from './registry.js';
+
+/** Envoy's default histogram buckets, in ms. */
+const DURATION_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
+  1800000, 3600000,
+];
+/** Byte sizes: decades from 1 B to 100 MB. */
+const SIZE_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
+const u = (v: string | undefined) => (v ? v : 'unknown');
+
+export function peerLabels(
+  prefix: 'source' | 'destination',
+  w: WorkloadFacts | undefined,
+  principal?: string,
+): Labels {
+  return {
+    [`${prefix}_workload`]: u(w?.workloadName),
+    [`${prefix}_workload_namespace`]: u(w?.namespace),
+    [`${prefix}_principal`]: u(principal ?? w?.identity),
+    [`${prefix}_app`]: u(w?.app),
+    [`${prefix}_version`]: u(w?.version),
+    [`${prefix}_canonical_service`]: u(w?.canonicalName),
+    [`${prefix}_canonical_revision`]: u(w?.canonicalRevision),
+    [`${prefix}_cluster`]: u(w?.clusterId),
+  };
+}
+
+export interface RequestRecord {
+  source?: WorkloadFacts;
+  sourcePrincipal: string;
+  destination?: WorkloadFacts;
+  /** The service the request went to (backend), when any. */
+  service?: { hostname: string; name: string; namespace: string };
+  protocol: 'http' | 'grpc';
+  status: number;
+  grpcStatus?: string;
+  flags: string;
+  durationMs: number;
+  requestBytes: number;
+  responseBytes: number;
+}
+
+export interface TcpRecord {
+  source?: WorkloadFacts;
+  sourcePrincipal: string;
+  destination?: WorkloadFacts;
+  service?: { hostname: string; name: string; namespace: string };
+  flags: string;
+}
+
+export class WaypointMetrics {
+  readonly requests = new Counter('istio_requests_total', 'Requests processed by the waypoint');
+  readonly duration = new Histogram(
+    'istio_request_duration_milliseconds',
+    'Request duration, ms',
+    DURATION_BUCKETS,
+  );
+  readonly requestBytes = new Histogram(
+    'istio_request_bytes',
+    'Request body size, bytes',
+    SIZE_BUCKETS,
+  );
+  readonly responseBytes = new Histogram(
+    'istio_response_bytes',
+    'Response body size, bytes',
+    SIZE_BUCKETS,
+  );
+  readonly tcpOpened = new Counter('istio_tcp_connections_opened_total', 'TCP connections opened');
+  readonly tcpClosed = new Counter('istio_tcp_connections_closed_total', 'TCP connections closed');
+  readonly tcpSent = new Counter(
+    'istio_tcp_sent_bytes_total',
+    'Bytes sent to the client (response direction)',
+  );
+  readonly tcpReceived = new Counter(
+    'istio_tcp_received_bytes_total',
+    'Bytes received from the client (request direction)',
+  );
+
+  private base(r: TcpRecord): Labels {
+    return {
+      reporter: 'waypoint',
+      ...peerLabels('source', r.source, r.sourcePrincipal || undefined),
+      ...peerLabels('destination', r.destination),
+      destination_service: u(r.service?.hostname),
+      destination_service_name: u(r.service?.name),
+      destination_service_namespace: u(r.service?.namespace),
+      connection_security_policy: 'mutual_tls',
+    };
+  }
+
+  recordRequest(r: RequestRecord): void {
+    const labels: Labels = {
+      ...this.base({ ...r }),
+      request_protocol: r.protocol,
+      response_code: String(r.status),
+      grpc_response_status: r.protocol === 'grpc' ? (r.grpcStatus ?? '') : '',
+      response_flags: r.flags || '-',
+    };
+    this.requests.inc(labels);
+    this.duration.observe(labels, r.durationMs);
+    this.requestBytes.observe(labels, r.requestBytes);
+    this.responseBytes.observe(labels, r.responseBytes);
+  }
+
+  tcpOpen(r: TcpRecord): Labels {
+    const labels = { ...this.base(r), request_protocol: 'tcp', response_flags: r.flags || '-' };
+    this.tcpOpened.inc(labels);
+    return labels;
+  }
+
+  tcpClose(labels: Labels, sent: number, received: number): void {
+    this.tcpClosed.inc(labels);
+    this.tcpSent.inc(labels, sent);
+    this.tcpReceived.inc(labels, received);
+  }
+
+  render(): string {
+    return (
+      [
+        this.requests,
+        this.duration,
+        this.requestBytes,
+        this.responseBytes,
+        this.tcpOpened,
+        this.tcpClosed,
+        this.tcpSent,
+        this.tcpReceived,
+      ]
+        .flatMap((m) => m.render())
+        .join('\n') + '\n'
+    );
+  }
+}
