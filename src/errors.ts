@@ -193,11 +193,15 @@ export const ERROR_CODES = {
   TUNNEL_CREATE_FAILED: 'a GENEVE/VXLAN tunnel device cannot be created',
 
   // waypoint (src/waypoint)
+  WAYPOINT_CONFIG_FILE: 'the waypoint `--config` file cannot be read or is not JSON',
+  WAYPOINT_CONFIG_INVALID:
+    'a waypoint config (file or xDS) that does not follow src/api/waypoint-config.ts',
   WAYPOINT_ENROLLED:
     '`waypoint apply --enroll-namespace` on a namespace that uses another waypoint',
   WAYPOINT_NO_NAMESPACE: 'the namespace to put a waypoint in does not exist',
   WAYPOINT_POLICY_PATH: 'an AuthorizationPolicy path template that is not valid',
   WAYPOINT_ROUTE_REGEX: 'a route match regex that does not compile',
+  WAYPOINT_RUN_CONFIG: '`waypoint run`: a missing or bad flag or environment value',
   WAYPOINT_TIMEOUT: '`waypoint apply --wait`: the waypoint did not become Programmed in time',
 
   // `ambit x`

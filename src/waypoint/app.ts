@@ -129,7 +129,7 @@ export class Waypoint {
       server: listener,
       trustDomain: this.o.trustDomain,
       certificateFor: () => this.o.certificates.get(this.o.identity),
-      onConnect: createInbound(this.deps()),
+      handler: createInbound(this.deps()),
       log: this.o.log.child('hbone-server'),
     });
     await this.listen(listener, this.o.listen.hbone, 'hbone');

@@ -1,14 +1,11 @@
 /**
  * HBONE in (waypoint.md §2.1): each CONNECT on 15008 names its original destination in
  * `:authority`; a target this waypoint does not serve is refused (400), otherwise the stream is
- * answered 200 and its bytes are served as HTTP or TCP by serveConnection.
- *
- * Until the shared HBONE server can hand over the accepted stream itself, the stream is joined
- * to an in-process duplex pair (one extra copy per chunk) and the waypoint serves the other end.
+ * answered 200 and its bytes are served, on the CONNECT stream itself, as HTTP or TCP by
+ * serveConnection.
  */
 import net from 'node:net';
-import { duplexPair, type Duplex } from 'node:stream';
-import type { HboneInboundRequest } from '../hbone/types.js';
+import type { HboneHandler, HboneRequest } from '../hbone/types.js';
 import { serveConnection } from './connection.js';
 import { resolveDestination } from './destination.js';
 import type { ConnContext, ProxyDeps } from './proxy/context.js';
@@ -29,17 +26,10 @@ export function forwardedFor(h: string | undefined): string | undefined {
   return undefined;
 }
 
-export interface InboundAnswer {
-  status: number;
-  reason?: string;
-  upstream?: Duplex;
-}
-
-export function createInbound(
-  deps: ProxyDeps,
-): (req: HboneInboundRequest) => Promise<InboundAnswer> {
+/** The HBONE server's handler: refuse, or accept and serve the stream itself. */
+export function createInbound(deps: ProxyDeps): HboneHandler {
   let seq = 0;
-  return (req) => {
+  return (req: HboneRequest) => {
     const cfg = deps.config();
     const r = resolveDestination(cfg, req.authority);
     if (!r.ok) {
@@ -49,7 +39,8 @@ export function createInbound(
         status: r.status,
         reason: r.reason,
       });
-      return Promise.resolve({ status: r.status, reason: r.reason });
+      req.refuse(r.status, r.reason);
+      return;
     }
     // The CONNECT's `forwarded` names the client; trusted unless it is a known workload of
     // another identity than the peer certificate's.
@@ -65,14 +56,8 @@ export function createInbound(
       clientIp,
       peerAddress: req.peerAddress,
     };
-    deps.log.debug('connect accepted', {
-      conn: ctx.id,
-      authority: req.authority,
-      peer: req.peerIdentity,
-      clientIp,
-    });
-    const [outer, inner] = duplexPair({ allowHalfOpen: true });
-    serveConnection(deps, ctx, inner);
-    return Promise.resolve({ status: 200, upstream: outer });
+    if (!req.accept()) return;
+    deps.log.debug('connect accepted', { conn: ctx.id, authority: req.authority, clientIp });
+    serveConnection(deps, ctx, req.stream);
   };
 }

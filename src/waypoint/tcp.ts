@@ -4,16 +4,11 @@
  */
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../errors.js';
+import { splice } from '../relay/splice.js';
 import { authorize } from './authz/evaluate.js';
 import { chooseEndpoint } from './proxy/endpoints.js';
 import type { ConnContext, ProxyDeps } from './proxy/context.js';
 import { formatAccessLog } from './telemetry/access-log.js';
-
-function countBytes(s: Duplex): () => number {
-  let n = 0;
-  s.on('data', (c: Buffer) => (n += c.length));
-  return () => n;
-}
 
 export function proxyTcp(deps: ProxyDeps, ctx: ConnContext, stream: Duplex): void {
   const start = new Date();
@@ -97,34 +92,27 @@ export function proxyTcp(deps: ProxyDeps, ctx: ConnContext, stream: Duplex): voi
       : undefined,
     flags: '-',
   });
-  const received = countBytes(stream);
-  stream.pause();
   const upHost = `${chosen.target.address}:${chosen.target.targetPort}`;
   let closed = false;
-  const close = (flags: string, details: string, sent: number) => {
+  const close = (flags: string, details: string, sent: number, received: number) => {
     if (closed) return;
     closed = true;
-    deps.metrics.tcpClose(labels, sent, received());
-    log(details, flags, upHost, sent, received(), chosen.endpoint.identity);
+    deps.metrics.tcpClose(labels, sent, received);
+    log(details, flags, upHost, sent, received, chosen.endpoint.identity);
   };
   deps.pool
     .open(chosen.target)
-    .then((up) => {
-      const sent = countBytes(up);
-      stream.pipe(up);
-      up.pipe(stream);
+    .then(async (up) => {
+      const spliced = splice(stream, up);
+      // The sniffer may have left the stream paused with its first bytes unshifted.
       stream.resume();
-      const end = () => close('-', 'via_upstream', sent());
-      up.once('close', () => {
-        if (!stream.destroyed) stream.end();
-        end();
-      });
-      stream.once('close', () => {
-        if (!up.destroyed) up.destroy();
-        end();
-      });
-      up.on('error', () => stream.destroy());
-      stream.on('error', () => up.destroy());
+      const r = await spliced;
+      close(
+        r.error ? 'UC' : '-',
+        r.error ? `connection_termination{${r.error.message}}` : 'via_upstream',
+        r.down,
+        r.up,
+      );
     })
     .catch((err: unknown) => {
       deps.log.debug('tcp upstream failed', {
@@ -132,7 +120,7 @@ export function proxyTcp(deps: ProxyDeps, ctx: ConnContext, stream: Duplex): voi
         target: upHost,
         err: errorMessage(err),
       });
-      close('UF', 'upstream_connect_failed', 0);
+      close('UF', 'upstream_connect_failed', 0, 0);
       stream.destroy();
     });
 }

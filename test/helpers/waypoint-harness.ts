@@ -13,8 +13,9 @@ import type { Duplex } from 'node:stream';
 import type { WaypointConfig, WaypointWorkload } from '../../src/api/waypoint-config.js';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { createHboneServer, type HboneServer } from '../../src/hbone/server.js';
-import { splice } from '../../src/hbone/splice.js';
-import type { CertificateSource, HboneClient, HboneInboundRequest } from '../../src/hbone/types.js';
+import { decideThenSplice } from '../../src/hbone/handoff.js';
+import { splice } from '../../src/relay/splice.js';
+import type { CertificateSource, HboneClient, HboneRequest } from '../../src/hbone/types.js';
 import { createLogger } from '../../src/log.js';
 import { startEcho, type EchoServer } from '../../src/lab/apps/echo.js';
 import { Waypoint } from '../../src/waypoint/app.js';
@@ -61,7 +62,7 @@ export interface Harness {
   /** Opens one CONNECT to the waypoint as `identity`; rejects with the HBONE status. */
   connect(authority: string, identity?: string): Promise<Duplex>;
   /** CONNECTs ztunnel B saw (their peer identity must be the waypoint's). */
-  seenByZtunnelB: HboneInboundRequest[];
+  seenByZtunnelB: HboneRequest[];
   accessLog: string[];
   echoPorts: { v1: EchoServer['ports']; v2: EchoServer['ports'] };
   mirrorHits: string[];
@@ -77,7 +78,7 @@ export async function startHarness(): Promise<Harness> {
     ? createLogger('test')
     : createLogger('test', () => undefined);
   const closers: (() => Promise<void>)[] = [];
-  const seenByZtunnelB: HboneInboundRequest[] = [];
+  const seenByZtunnelB: HboneRequest[] = [];
   const accessLog: string[] = [];
   const mirrorHits: string[] = [];
 
@@ -116,7 +117,7 @@ export async function startHarness(): Promise<Harness> {
     server: bListener,
     trustDomain: 'cluster.local',
     certificateFor: () => certs.get(ECHO_ID),
-    onConnect: (req) => {
+    handler: decideThenSplice((req) => {
       seenByZtunnelB.push(req);
       const [ip, port] = req.authority.split(':');
       return new Promise((resolve) => {
@@ -124,7 +125,7 @@ export async function startHarness(): Promise<Harness> {
         up.once('connect', () => resolve({ status: 200, upstream: up }));
         up.once('error', () => resolve({ status: 503, reason: 'connect failed' }));
       });
-    },
+    }),
     log,
   });
   closers.push(async () => {
@@ -267,9 +268,8 @@ export async function startHarness(): Promise<Harness> {
     const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
       sockets.add(sock);
       sock.once('close', () => sockets.delete(sock));
-      sock.pause();
       connect(authority).then(
-        (stream) => splice(stream as Duplex & { close?: (c?: number) => void }, sock),
+        (stream) => void splice(sock, stream),
         () => sock.destroy(),
       );
     });
