@@ -168,7 +168,7 @@ spec:
       60_000,
     );
     probeNetns = p.metadata.annotations!['lab.ambit.dev/netns']!;
-    tokenFile = join(stateDir, 'pods', 'istio-system_ztunnel-probe', 'token');
+    tokenFile = join(stateDir, 'pods', 'istio-system_ztunnel-probe', 'serviceaccount', 'token');
     const cm = await until('root cert configmap', async () => {
       const c = await kubectl([
         'get',
