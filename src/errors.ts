@@ -226,6 +226,11 @@ export const ERROR_CODES = {
   // ztunnel: state and admission
   ZTUNNEL_CONNECT_CANCELLED: 'a dial to the application was cancelled: its client went away',
   ZTUNNEL_NOT_SYNCED: 'no state from the control plane yet',
+  // ztunnel: refusals of one connection, logged once as `refused error=<code>`
+  ZTUNNEL_NO_HEALTHY_UPSTREAM: 'a service with no healthy endpoint for the port',
+  ZTUNNEL_SELF_CALL: "a destination that is one of ztunnel's own ports (it would loop)",
+  ZTUNNEL_UNKNOWN_SOURCE: "the connection's source is not a workload on this node",
+  ZTUNNEL_UNKNOWN_WAYPOINT: 'the waypoint of the destination is not known',
   ZTUNNEL_NO_LOCAL_WORKLOAD: 'no workload on this node holds the address',
 } as const satisfies Record<string, string>;
 

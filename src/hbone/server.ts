@@ -113,7 +113,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     });
     ts.on('secureConnection', onSecure);
     ts.on('tlsClientError', (err, sock) => {
-      log.debug('hbone handshake failed', { peer: sock.remoteAddress, err: errorMessage(err) });
+      log.debug('hbone handshake failed', { peer: sock.remoteAddress, error: errorMessage(err) });
       sock.destroy();
     });
     return ts;
@@ -126,7 +126,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     }
     sockets.add(raw);
     raw.once('close', () => sockets.delete(raw));
-    raw.on('error', (err) => log.debug('hbone socket error', { err: errorMessage(err) }));
+    raw.on('error', (err) => log.debug('hbone socket error', { error: errorMessage(err) }));
     raw.setNoDelay(true);
     raw.setKeepAlive(true, 180_000);
     const local = unmapped(raw.localAddress);
@@ -142,7 +142,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
         clearTimeout(timer);
         log.warn('hbone: no certificate for destination, closing', {
           local,
-          err: errorMessage(err),
+          error: errorMessage(err),
         });
         raw.destroy();
       },
@@ -178,7 +178,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     });
     session.on('close', () => sessions.delete(session));
     session.on('error', (err) =>
-      log.debug('hbone session error', { peer, err: errorMessage(err) }),
+      log.debug('hbone session error', { peer, error: errorMessage(err) }),
     );
     session.on('stream', (stream, headers) => {
       onStream(stream, headers, {
@@ -196,7 +196,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     headers: http2.IncomingHttpHeaders,
     conn: Omit<HboneInboundRequest, 'authority' | 'headers'>,
   ): void {
-    stream.on('error', (err) => log.debug('hbone stream error', { err: errorMessage(err) }));
+    stream.on('error', (err) => log.debug('hbone stream error', { error: errorMessage(err) }));
     // Node advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it on receive.
     if (headerListSize(headers) > maxHeaderListSize)
       return refuse(stream, 431, 'header list too large');
@@ -221,7 +221,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
           stream.respond({ [HTTP2_HEADER_STATUS]: 200, ...(extra ?? {}) });
           return true;
         } catch (err) {
-          log.warn('hbone: cannot send response headers', { authority, err: errorMessage(err) });
+          log.warn('hbone: cannot send response headers', { authority, error: errorMessage(err) });
           refuse(stream, 503, 'bad response headers');
           return false;
         }
@@ -231,7 +231,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     Promise.resolve()
       .then(() => opts.handler(req))
       .catch((err: unknown) => {
-        log.warn('hbone handler failed', { authority, err: errorMessage(err) });
+        log.warn('hbone handler failed', { authority, error: errorMessage(err) });
         if (!stream.headersSent) refuse(stream, 503, 'internal error');
         else if (!stream.destroyed) stream.close(NGHTTP2_CONNECT_ERROR);
       });

@@ -6,6 +6,7 @@
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { AmbitError, type CodeOf } from '../errors.js';
 
 /** Certificates by identity, held by the identity manager. */
 export interface CertificateSource {
@@ -29,18 +30,15 @@ export interface HboneDialRequest {
   headers: Record<string, string>;
 }
 
-export class HboneError extends Error {
+/** An HBONE failure: an AmbitError with an `HBONE_*` code, and the HTTP status of a non-200 answer. */
+export class HboneError extends AmbitError<CodeOf<'HBONE'>> {
   constructor(
-    readonly code:
-      | 'HBONE_CONNECT_FAILED'
-      | 'HBONE_STATUS'
-      | 'HBONE_TLS'
-      | 'HBONE_PEER_IDENTITY'
-      | 'HBONE_TIMEOUT',
+    code: CodeOf<'HBONE'>,
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(code, message, { value: status });
+    this.name = 'HboneError';
   }
 }
 

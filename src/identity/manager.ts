@@ -239,7 +239,7 @@ export class IdentityManager implements CertificateSource {
     const delay = e.backoff.delay();
     this.log.warn('certificate fetch failed', {
       identity: e.identity,
-      err: e.lastError,
+      error: e.lastError,
       retryInMs: Math.round(delay),
       keepingValidCert: this.valid(e.cert),
     });

@@ -154,7 +154,9 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
   // Fetch the certificate before taking connections, so the first CONNECT does not wait.
   certificates
     .get(identity)
-    .catch((err: unknown) => log.warn('certificate not yet available', { err: errorMessage(err) }));
+    .catch((err: unknown) =>
+      log.warn('certificate not yet available', { error: errorMessage(err) }),
+    );
   await waypoint.start();
 
   const stop = (sig: string) => {

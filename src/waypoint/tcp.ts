@@ -118,7 +118,7 @@ export function proxyTcp(deps: ProxyDeps, ctx: ConnContext, stream: Duplex): voi
       deps.log.debug('tcp upstream failed', {
         conn: ctx.id,
         target: upHost,
-        err: errorMessage(err),
+        error: errorMessage(err),
       });
       close('UF', 'upstream_connect_failed', 0, 0);
       stream.destroy();

@@ -6,6 +6,8 @@ import { createLogger } from '../log.js';
 import type { Logger } from '../log.js';
 
 export interface AccessRecord {
+  /** The connection's id, shared by every log line about it (`connectionId()`). */
+  conn?: string;
   direction: 'outbound' | 'inbound' | 'inbound_plaintext';
   srcAddr: string;
   srcWorkload?: string;
@@ -36,6 +38,7 @@ export class AccessLog {
 
   write(r: AccessRecord): void {
     const fields: Record<string, unknown> = {
+      conn: r.conn,
       'src.addr': r.srcAddr,
       'src.workload': r.srcWorkload,
       'src.namespace': r.srcNamespace,

@@ -4,6 +4,8 @@
  * then forwarded to the application from the client's own address.
  */
 import net from 'node:net';
+import type { CodeOf } from '../errors.js';
+import { connectionId, withFields } from '../log.js';
 import { openConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
@@ -24,24 +26,34 @@ export class InboundPassthroughProxy {
     const { ctx } = this;
     const started = Date.now();
     const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
-    if (ILLEGAL_PORTS.has(dstPort)) {
-      ctx.log.warn('refused: destination is a ztunnel port', { dst: `${dstIp}:${dstPort}` });
-      return reset(socket);
-    }
+    const connId = connectionId();
+    const log = withFields(ctx.log, { conn: connId });
+    /** One line per refused connection, its code under `error`. */
+    const refused = (code: CodeOf<'ZTUNNEL'>, reason: string) => {
+      log.warn('refused', {
+        error: code,
+        reason,
+        src: `${srcIp}:${srcPort}`,
+        dst: `${dstIp}:${dstPort}`,
+      });
+      reset(socket);
+    };
+    if (ILLEGAL_PORTS.has(dstPort))
+      return refused('ZTUNNEL_SELF_CALL', 'destination is a ztunnel port');
     try {
       await ctx.stateReady();
     } catch {
-      return reset(socket);
+      return refused('ZTUNNEL_NOT_SYNCED', 'no configuration from the control plane yet');
     }
     const dst = ctx.state.workloadByIp(dstIp);
     if (!dst || dst.node !== ctx.config.nodeName) {
-      ctx.log.warn('refused: destination is not a workload on this node', { dst: dstIp });
-      return reset(socket);
+      return refused('ZTUNNEL_NO_LOCAL_WORKLOAD', 'destination is not a workload on this node');
     }
     const src = ctx.state.workloadByIp(srcIp);
     const rbacConn = { srcIp, srcPort, dstIp, dstPort };
     const labels = connectionLabels('destination', src, dst, { mtls: false });
     const record = {
+      conn: connId,
       direction: 'inbound_plaintext' as const,
       srcAddr: `${srcIp}:${srcPort}`,
       srcWorkload: src?.name,
@@ -52,7 +64,7 @@ export class InboundPassthroughProxy {
       dstIdentity: workloadIdentity(dst),
     };
     const conn = openConnection(ctx, labels, record, started);
-    const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
+    const verdict = assertRbac(ctx.state, dst, rbacConn, log);
     if (!verdict.allowed) {
       conn.fail('AuthorizationPolicyDenied', denialReason(verdict));
       return reset(socket);

@@ -10,6 +10,7 @@
 import type net from 'node:net';
 import type { Workload } from '../api/workload.js';
 import { errorMessage } from '../errors.js';
+import { connectionId, withFields, type Logger } from '../log.js';
 import { acceptAndSplice } from '../hbone/handoff.js';
 import type { HboneInboundRequest, HboneRequest } from '../hbone/types.js';
 import { abort } from '../relay/splice.js';
@@ -63,10 +64,12 @@ export class InboundProxy {
    * Never rejects. `signal` cancels the dial to the application.
    */
   async decide(req: HboneInboundRequest, signal?: AbortSignal): Promise<InboundDecision> {
+    const connId = connectionId();
+    const log = withFields(this.ctx.log, { conn: connId });
     try {
-      return await this.decideOrThrow(req, signal);
+      return await this.decideOrThrow(req, signal, connId, log);
     } catch (err) {
-      this.ctx.log.error('inbound failed', { authority: req.authority, error: errorMessage(err) });
+      log.error('inbound failed', { authority: req.authority, error: errorMessage(err) });
       return { ok: false, status: 503, reason: errorMessage(err) };
     }
   }
@@ -74,6 +77,8 @@ export class InboundProxy {
   private async decideOrThrow(
     req: HboneInboundRequest,
     signal: AbortSignal | undefined,
+    connId: string,
+    log: Logger,
   ): Promise<InboundDecision> {
     const { ctx } = this;
     const started = Date.now();
@@ -107,6 +112,7 @@ export class InboundProxy {
       ctx,
       labels,
       {
+        conn: connId,
         direction: 'inbound',
         srcAddr: client.ip,
         srcWorkload: client.workload?.name,
@@ -120,7 +126,7 @@ export class InboundProxy {
       },
       started,
     );
-    const verdict = assertRbac(ctx.state, dst, rbacConn, ctx.log);
+    const verdict = assertRbac(ctx.state, dst, rbacConn, log);
     if (!verdict.allowed) {
       const why = denialReason(verdict);
       conn.fail('AuthorizationPolicyDenied', why);

@@ -8,6 +8,8 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayAddress, Service, Workload } from '../api/workload.js';
+import type { CodeOf } from '../errors.js';
+import { connectionId, withFields, type Fields } from '../log.js';
 import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import type { HboneClient, HboneInboundRequest } from '../hbone/types.js';
 import { HboneError } from '../hbone/types.js';
@@ -37,7 +39,7 @@ export type OutboundPlan =
       waypoint: boolean;
     }
   | { kind: 'tcp'; ip: string; port: number; dstWorkload?: Workload; service?: Service }
-  | { kind: 'refuse'; reason: string };
+  | { kind: 'refuse'; code: CodeOf<'ZTUNNEL'>; reason: string };
 
 /** Resolves a waypoint reference to the workload serving it and the address to dial. */
 function resolveGateway(
@@ -78,6 +80,10 @@ function isFromWaypoint(
 }
 
 /** Decides where a captured connection from `src` to `dstIp:dstPort` goes. Pure but for `random`. */
+function refuse(code: CodeOf<'ZTUNNEL'>, reason: string): OutboundPlan {
+  return { kind: 'refuse', code, reason };
+}
+
 export function buildRequest(
   state: ZtunnelState,
   src: Workload,
@@ -90,7 +96,8 @@ export function buildRequest(
   if (svc && svc.ports.some((p) => p.servicePort === dstPort)) {
     if (svc.waypoint && !isFromWaypoint(src, svc.waypoint, state)) {
       const wp = resolveGateway(state, svc.waypoint, random);
-      if (!wp) return { kind: 'refuse', reason: `waypoint of ${serviceKey(svc)} is unknown` };
+      if (!wp)
+        return refuse('ZTUNNEL_UNKNOWN_WAYPOINT', `waypoint of ${serviceKey(svc)} is unknown`);
       return {
         kind: 'hbone',
         peer: wp.workload,
@@ -104,14 +111,17 @@ export function buildRequest(
     }
     const ep = chooseEndpoint(state, svc, dstPort, random);
     if (!ep)
-      return { kind: 'refuse', reason: `no healthy upstream for ${serviceKey(svc)}:${dstPort}` };
+      return refuse(
+        'ZTUNNEL_NO_HEALTHY_UPSTREAM',
+        `no healthy upstream for ${serviceKey(svc)}:${dstPort}`,
+      );
     return toWorkload(ep.workload, ep.ip, ep.targetPort, svc, opts.hbonePort);
   }
   const w = state.workloadByIp(dstIp);
   if (w) {
     if (w.waypoint && !isFromWaypoint(src, w.waypoint, state)) {
       const wp = resolveGateway(state, w.waypoint, random);
-      if (!wp) return { kind: 'refuse', reason: `waypoint of ${w.uid} is unknown` };
+      if (!wp) return refuse('ZTUNNEL_UNKNOWN_WAYPOINT', `waypoint of ${w.uid} is unknown`);
       return {
         kind: 'hbone',
         dstWorkload: w,
@@ -204,35 +214,42 @@ export class OutboundProxy {
     const { ctx } = this;
     const started = Date.now();
     const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
+    const connId = connectionId();
+    const log = withFields(ctx.log, { conn: connId });
+    /** One line per refused connection, its code under `error`. */
+    const refused = (code: CodeOf<'ZTUNNEL'>, reason: string, fields: Fields = {}) => {
+      log.warn('refused', {
+        error: code,
+        reason,
+        src: `${srcIp}:${srcPort}`,
+        dst: `${dstIp}:${dstPort}`,
+        ...fields,
+      });
+      reset(socket);
+    };
     if (
       ILLEGAL_PORTS.has(dstPort) &&
       (dstIp.startsWith('127.') || dstIp === ctx.config.instanceIp)
     ) {
-      ctx.log.warn('refused: destination is a ztunnel port', { dst: `${dstIp}:${dstPort}` });
-      return reset(socket);
+      return refused('ZTUNNEL_SELF_CALL', 'destination is a ztunnel port');
     }
     try {
       await ctx.stateReady();
     } catch {
-      ctx.log.warn('refused: no configuration from the control plane yet', { src: srcIp });
-      return reset(socket);
+      return refused('ZTUNNEL_NOT_SYNCED', 'no configuration from the control plane yet');
     }
     const src = ctx.state.workloadByIp(srcIp);
     if (!src || src.node !== ctx.config.nodeName) {
-      ctx.log.warn('refused: source is not a workload on this node', {
-        src: `${srcIp}:${srcPort}`,
-        dst: `${dstIp}:${dstPort}`,
+      return refused('ZTUNNEL_UNKNOWN_SOURCE', 'source is not a workload on this node', {
         node: src?.node,
       });
-      return reset(socket);
     }
     const plan = buildRequest(ctx.state, src, dstIp, dstPort, {
       hbonePort: ctx.config.hbonePort,
       random: this.random,
     });
     if (plan.kind === 'refuse') {
-      ctx.log.warn('refused', { src: srcIp, dst: `${dstIp}:${dstPort}`, reason: plan.reason });
-      return reset(socket);
+      return refused(plan.code, plan.reason);
     }
     const mtls = plan.kind === 'hbone';
     const dstW = plan.kind === 'hbone' ? (plan.dstWorkload ?? plan.peer) : plan.dstWorkload;
@@ -240,6 +257,7 @@ export class OutboundProxy {
     const labels = connectionLabels('source', src, dstW, { service: svcName, mtls });
     const srcIdentity = workloadIdentity(src);
     const record = {
+      conn: connId,
       direction: 'outbound' as const,
       srcAddr: `${srcIp}:${srcPort}`,
       srcWorkload: src.name,

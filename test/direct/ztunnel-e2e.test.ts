@@ -218,6 +218,9 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     assert.match(inLine, new RegExp(`dst\\.addr=${HTTPBIN}:${appPort}`));
     assert.match(logA.at(-1)!, /direction=outbound/);
     assert.match(logA.at(-1)!, /dst\.service=httpbin\.default\.svc\.cluster\.local/);
+    // Each access line names its connection, so a connection's warn lines can be found by it.
+    assert.match(inLine, /connection complete conn=[0-9a-z]+ /);
+    assert.match(logA.at(-1)!, /connection complete conn=[0-9a-z]+ /);
     const bytes = /bytes_sent=(\d+) bytes_recv=(\d+)/.exec(inLine)!;
     assert.ok(Number(bytes[1]) > 0 && Number(bytes[2]) > 0);
   });

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, ERROR_CODES, errorMessage, isCode } from '../../src/errors.js';
+import { HboneError } from '../../src/hbone/types.js';
 import { repoRoot } from '../../src/repo.js';
 
 test('errors carry a stable code, the offending value and the hint in the message', () => {
@@ -73,4 +74,12 @@ test('src/ throws no bare Error: every thrown error carries a catalogued code', 
     'throw an AmbitError with a code from src/errors.ts',
   );
   for (const f of BARE_THROW_PENDING) assert.ok(bare.includes(f), `${f} is clean: drop it above`);
+});
+
+test('HBONE errors are AmbitErrors, so errorMessage and isCode see their code', () => {
+  const e = new HboneError('HBONE_STATUS', 'hbone CONNECT 10.0.0.1:80: status 401', 401);
+  assert.equal(e.status, 401);
+  assert.ok(e instanceof AmbitError);
+  assert.ok(isCode(e, 'HBONE_STATUS'));
+  assert.equal(errorMessage(e), 'HBONE_STATUS: hbone CONNECT 10.0.0.1:80: status 401');
 });

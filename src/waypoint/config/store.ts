@@ -56,7 +56,7 @@ export class ConfigStore {
       this.log.warn('config rejected, keeping the last good one', {
         version,
         kept: this.current?.source.version,
-        err: errorMessage(err),
+        error: errorMessage(err),
       });
       throw err instanceof AmbitError
         ? err

@@ -20,7 +20,7 @@ export function serveHttp1(stream: Duplex, handler: ExchangeHandler, log: Logger
     (req, res) => handler(http1Exchange(req, res)),
   );
   server.on('clientError', (err, sock) => {
-    log.debug('http/1.1 client error', { err: errorMessage(err) });
+    log.debug('http/1.1 client error', { error: errorMessage(err) });
     if (sock.writable) sock.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else sock.destroy();
   });
@@ -33,9 +33,9 @@ export function serveHttp2(stream: Duplex, handler: ExchangeHandler, log: Logger
   const session = http2.performServerHandshake(stream, {
     settings: { enablePush: false, maxConcurrentStreams: 1000 },
   });
-  session.on('error', (err) => log.debug('h2c session error', { err: errorMessage(err) }));
+  session.on('error', (err) => log.debug('h2c session error', { error: errorMessage(err) }));
   session.on('stream', (s, headers) => {
-    s.on('error', (err) => log.debug('h2c stream error', { err: errorMessage(err) }));
+    s.on('error', (err) => log.debug('h2c stream error', { error: errorMessage(err) }));
     handler(http2Exchange(s, headers));
   });
   stream.once('close', () => {

@@ -286,7 +286,7 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
     (r) => respond(r, planned, reqTimer),
     (err: unknown) => {
       clearTimeout(reqTimer);
-      deps.log.warn('forward failed', { conn: ctx.id, err: errorMessage(err) });
+      deps.log.warn('forward failed', { conn: ctx.id, error: errorMessage(err) });
       reply(503, 'upstream error', 'UF', 'forward_failed');
     },
   );

@@ -71,7 +71,7 @@ export class UpstreamPool {
       s.once('goaway', drop);
       s.on('error', (err) => {
         drop();
-        this.log.debug('upstream h2 session error', { target: key, err: errorMessage(err) });
+        this.log.debug('upstream h2 session error', { target: key, error: errorMessage(err) });
       });
       return s;
     });
