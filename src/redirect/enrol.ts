@@ -30,12 +30,14 @@ function livePodNetwork(p: Pod): boolean {
 }
 
 /**
- * Captured when its namespace is labelled `istio.io/dataplane-mode=ambient`, it has neither
- * `ambient.istio.io/redirection: disabled` nor `sidecar.istio.io/status`, and it is not a
- * ztunnel.
+ * Captured when its namespace is labelled `istio.io/dataplane-mode=ambient`, the pod itself is
+ * not labelled `istio.io/dataplane-mode=none` (Istio's opt-out, which waypoint pods carry), it
+ * has neither `ambient.istio.io/redirection: disabled` nor `sidecar.istio.io/status`, and it is
+ * not a ztunnel.
  */
 export function podEnrolled(p: Pod, ns: Namespace | undefined): boolean {
   if (ns?.metadata.labels?.[DATAPLANE_MODE_LABEL] !== 'ambient') return false;
+  if (p.metadata.labels?.[DATAPLANE_MODE_LABEL] === 'none') return false;
   const a = p.metadata.annotations ?? {};
   if (a[Annot.redirection] === 'disabled') return false;
   if (a[Annot.sidecarStatus] !== undefined) return false;

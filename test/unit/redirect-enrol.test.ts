@@ -31,6 +31,7 @@ void test('enrolment: ambient namespace, no opt-out, no sidecar, not ztunnel, ow
   assert.equal(podEnrolled(pod(), ns()), false);
   assert.equal(podEnrolled(pod(), ns({ 'istio.io/dataplane-mode': 'none' })), false);
   assert.equal(podEnrolled(pod(), undefined), false);
+  assert.equal(podEnrolled(pod({ labels: { 'istio.io/dataplane-mode': 'none' } }), ambient), false);
   const optOut = pod({ annotations: { 'ambient.istio.io/redirection': 'disabled' } });
   assert.equal(podEnrolled(optOut, ambient), false);
   const marked = pod({ annotations: { 'ambient.istio.io/redirection': 'enabled' } });
@@ -56,6 +57,7 @@ void test('annotation: set when enrolled, removed on opt-out only if it is ours'
   assert.deepEqual(annotationPatch(marked, false), {
     metadata: { annotations: { 'ambient.istio.io/redirection': null } },
   });
+  assert.equal(podEnrolled(pod({ labels: { 'istio.io/dataplane-mode': 'none' } }), ambient), false);
   const optOut = pod({ annotations: { 'ambient.istio.io/redirection': 'disabled' } });
   assert.equal(annotationPatch(optOut, false), undefined);
 });
