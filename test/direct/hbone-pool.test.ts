@@ -177,7 +177,7 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     await eventually('server side closed', () => hbone.connections() === serverBefore);
   });
 
-  void it('both ends drop a connection whose PINGs go unanswered', async () => {
+  void it('both ends drop a connection whose PINGs go unanswered, and the app socket with it', async () => {
     // Its own server with fast keepalive (generous timeouts: a loaded CI box must not trip them
     // before the path goes dead).
     const l3 = net.createServer();
@@ -221,8 +221,13 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
         pingTimeoutMs: 1000,
         dial: () => net.connect(relayPort, '127.0.0.1'),
       });
+      const beforeUp = new Set(upstreamSockets);
       const { stream } = await c.connect(req({ dstPort: p3 }));
       assert.equal(s3.connections(), 1);
+      stream.write('x');
+      const fresh = () => [...upstreamSockets].find((u) => !beforeUp.has(u));
+      await eventually('the app connection', () => fresh() !== undefined);
+      const app = fresh()!;
       const ended = new Promise<void>((r) => {
         stream.on('error', () => undefined);
         stream.once('close', () => r());
@@ -235,6 +240,8 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       await eventually('dead connection dropped', () => c.stats().connections === 0);
       await ended;
       await eventually('server dropped it too', () => s3.connections() === 0);
+      // The peer is dead, so the application's side of the tunnel goes too (no leaked socket).
+      await eventually('the app socket closed', () => app.destroyed);
     } finally {
       for (const s of relayed) s.destroy();
       relay.close();
