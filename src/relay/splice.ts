@@ -85,6 +85,10 @@ export function streamResetError(code: number | undefined): Error {
 export function abort(s: Duplex, err?: Error): void {
   if (s.destroyed) return;
   if (isHttp2Stream(s)) {
+    // Node's close(code) on a stream whose writable side is open first ends it — END_STREAM,
+    // a clean FIN to the peer — and only then sends RST_STREAM, so the far side would pass a
+    // FIN to its socket before the reset. A reset must not look like a FIN: skip that end().
+    if (!s.writableEnded) s.end = () => s;
     s.close(NGHTTP2_CONNECT_ERROR);
     s.destroy();
   } else if (s instanceof net.Socket && typeof s.resetAndDestroy === 'function' && !s.connecting) {

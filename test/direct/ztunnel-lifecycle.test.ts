@@ -59,6 +59,7 @@ void describe('ztunnel connection lifecycle', { timeout: 60_000 }, () => {
   let pb: ZtunnelPortsBound;
   let dst: { ip: string; port: number } | undefined;
   const ids: IdentityManager[] = [];
+  const logB: string[] = [];
   /**
    * "Answers after FIN": reads the request to the client's FIN, then answers `got:<request>`
    * and FINs. Only works if the client's FIN reaches it while its own side is still open.
@@ -94,23 +95,24 @@ void describe('ztunnel connection lifecycle', { timeout: 60_000 }, () => {
     afterFinPort = await listen(afterFin, SERVER);
     speaksFirstPort = await listen(speaksFirst, SERVER);
     const hbonePort = await freePort(SERVER);
-    const mk = (node: string, over: Partial<ZtunnelConfig>) => {
+    const mk = (node: string, over: Partial<ZtunnelConfig>, log: string[] = []) => {
       const identity = new IdentityManager({ fetch: (id) => ca.issue(id), log: quiet });
       ids.push(identity);
       return new Ztunnel(testZtunnelConfig(node, { hbonePort, ...over }), {
         identity,
         hboneClient: createHboneClient({ certificates: identity, log: quiet }),
         hboneServer: (o) => createHboneServer({ ...o, log: quiet }),
-        accessLogSink: () => undefined,
+        accessLogSink: (l) => log.push(l),
         originalDst: () => dst,
         log: quiet,
       });
     };
     a = mk('worker2', {});
-    b = mk('worker', {
-      inboundHost: SERVER,
-      ports: { ...testZtunnelConfig('x').ports, inbound: hbonePort },
-    });
+    b = mk(
+      'worker',
+      { inboundHost: SERVER, ports: { ...testZtunnelConfig('x').ports, inbound: hbonePort } },
+      logB,
+    );
     const state: Address[] = [
       { workload: workload('server', SERVER, 'worker') },
       { workload: workload('client', CLIENT, 'worker2') },
@@ -191,6 +193,21 @@ void describe('ztunnel connection lifecycle', { timeout: 60_000 }, () => {
       assert.deepEqual(seen[before], { data: 'early', fin: true }, hop.name);
       s.destroy();
     }
+  });
+
+  void it("a client's reset reaches the app as a reset and B's access log as the close reason", async () => {
+    dst = { ip: SERVER, port: afterFinPort };
+    const before = seen.length;
+    const s = await dial(pa.outbound, CLIENT);
+    s.write('partial');
+    await eventually('the app got the bytes', () => seen[before]?.data === 'partial');
+    const inbound = () => logB.filter((l) => l.includes('direction=inbound ')).length;
+    const n = inbound();
+    s.resetAndDestroy();
+    await eventually('B logged the connection', () => inbound() > n);
+    const line = logB.filter((l) => l.includes('direction=inbound ')).at(-1)!;
+    assert.match(line, /error="[^"]*CONNECT_ERROR/, 'the stream reset is the close reason');
+    assert.equal(seen[before]?.fin, false, 'a reset is not a FIN');
   });
 
   void it('afterwards neither connection table holds anything', async () => {
