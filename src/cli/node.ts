@@ -1,9 +1,13 @@
-/** `ambit node rules <node> [--lab N]`: the node's and its ztunnel pod's live capture state. */
+/**
+ * `ambit node rules <node> [--lab N]`: the node's and its ztunnel pod's live capture state, for
+ * whichever backend the node runs (iptables rules, or eBPF programs, maps and counters).
+ */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AmbitError } from '../errors.js';
 import { labOrDefault } from '../lab/conventions.js';
-import { IptablesBackend } from '../redirect/iptables/backend.js';
+import { createBackend, ebpfPinDir } from '../redirect/backends.js';
+import { ebpfRulesReport } from '../redirect/ebpf/rules-view.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { nodeRulesReport } from '../redirect/rules-view.js';
 
@@ -33,11 +37,16 @@ export async function run(args: string[]): Promise<number> {
       hint: 'see `ambit lab status --name <lab>` for its nodes',
     });
   }
-  // Only to learn which netns is the ztunnel's; every line printed is read from the kernel.
-  const z = new IptablesBackend({
-    netns: nodeNetns(lab, node),
-    stateFile: paths.stateFile,
-  }).status().ztunnel;
-  process.stdout.write(await nodeRulesReport(nodeNetns(lab, node), z?.netns));
+  const ns = nodeNetns(lab, node);
+  // Only to learn the backend and the ztunnel's netns; every line printed is read from the kernel.
+  if (existsSync(paths.ebpfStateFile)) {
+    const b = createBackend('ebpf', { netns: ns, paths, lab, node });
+    process.stdout.write(
+      await ebpfRulesReport(ns, ebpfPinDir(lab, node), b.status().ztunnel?.netns),
+    );
+    return 0;
+  }
+  const z = createBackend('iptables', { netns: ns, paths, lab, node }).status().ztunnel;
+  process.stdout.write(await nodeRulesReport(ns, z?.netns));
   return 0;
 }

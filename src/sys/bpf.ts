@@ -3,17 +3,76 @@
  * pins under one directory, and reading/writing pinned maps. Pins live in the root mount
  * namespace's bpffs, so every network namespace's tc can attach the same programs.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { AmbitError } from '../errors.js';
 import { out, run } from './exec.js';
 
 export const BPFFS = '/sys/fs/bpf';
 
-/** Mounts the bpf filesystem on /sys/fs/bpf when nothing is mounted there yet. */
+/**
+ * The bpffs every process of the node shares, as this process reaches it. A process started
+ * with `ip netns exec` (the lab's pods, the node agent among them) has its own mount namespace
+ * with a fresh /sys, so its /sys/fs/bpf is not the node's: pins made there would vanish with
+ * the process and be invisible to the next agent. Then the nearest ancestor whose /sys/fs/bpf
+ * is the shared one (the kubelet, in the node's mount namespace) is reached by /proc/<pid>/root.
+ */
+let bpffsRoot: string | undefined;
+
+function fsType(path: string): string {
+  try {
+    return execFileSync('stat', ['-f', '-c', '%T', path], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function parentOf(pid: string): string | undefined {
+  try {
+    return /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function sameMountNs(pid: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return true;
+  }
+}
+
+/** The directory that stands for the node's /sys/fs/bpf here (see above). */
+export function sharedBpffs(): string {
+  if (bpffsRoot) return bpffsRoot;
+  if (fsType(BPFFS) === 'bpf_fs') return (bpffsRoot = BPFFS);
+  let pid: string | undefined = String(process.pid);
+  for (let i = 0; i < 16 && pid && pid !== '0'; i++) {
+    if (!sameMountNs(pid)) {
+      bpffsRoot = `/proc/${pid}/root${BPFFS}`;
+      return bpffsRoot;
+    }
+    pid = parentOf(pid);
+  }
+  bpffsRoot = BPFFS;
+  return bpffsRoot;
+}
+
+/** `/sys/fs/bpf/…` as this process reaches the node's shared bpffs. */
+export function hostBpfPath(path: string): string {
+  if (!(path === BPFFS || path.startsWith(`${BPFFS}/`))) return path;
+  return sharedBpffs() + path.slice(BPFFS.length);
+}
+
+/** Mounts the bpf filesystem on the node's /sys/fs/bpf when nothing is mounted there yet. */
 export async function ensureBpffs(): Promise<void> {
-  const t = await run('stat', ['-f', '-c', '%T', BPFFS], { allowFail: true });
-  if (t.stdout.trim() === 'bpf_fs') return;
-  await run('mount', ['-t', 'bpf', 'bpf', BPFFS]);
+  const root = sharedBpffs();
+  if (fsType(root) === 'bpf_fs') return;
+  const pid = /^\/proc\/(\d+)\/root/.exec(root)?.[1];
+  const argv = ['mount', '-t', 'bpf', 'bpf', BPFFS];
+  if (pid) await run('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', ...argv]);
+  else await run(argv[0]!, argv.slice(1));
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   bpfProgInfo,
   bpfUnpin,
   ensureBpffs,
+  hostBpfPath,
 } from '../../sys/bpf.js';
 import { netnsRefPath } from '../../sys/exec.js';
 import { sourceAddressTo, sysctlGet, sysctlSet, vethTo } from '../../sys/ip.js';
@@ -68,12 +69,17 @@ export class EbpfBackend implements RedirectBackend {
     this.state = loadState(opts.stateFile);
   }
 
+  /** The pin directory as this process reaches the host's bpffs (see hostBpfPath). */
+  private get pinDir(): string {
+    return hostBpfPath(this.opts.pinDir);
+  }
+
   get progDir(): string {
-    return join(this.opts.pinDir, 'progs');
+    return join(this.pinDir, 'progs');
   }
 
   get mapDir(): string {
-    return join(this.opts.pinDir, 'maps');
+    return join(this.pinDir, 'maps');
   }
 
   prog(name: ProgName): string {
@@ -133,9 +139,12 @@ export class EbpfBackend implements RedirectBackend {
     await ensureBpffs();
     const pinned = ProgNames.every((n) => existsSync(this.prog(n)));
     if (!pinned) {
-      bpfUnpin(this.opts.pinDir);
+      bpfUnpin(this.pinDir);
       await bpfLoadAll(this.opts.object ?? defaultBpfObject(), this.progDir, this.mapDir);
       this.log.info('programs loaded', { pinDir: this.opts.pinDir });
+      // Pins lost (a reboot, a bpffs gone) but the record says what was installed: the
+      // new maps are empty, so everything is written and attached again.
+      if (this.state) await this.reapply(this.state);
     }
     if (!this.state) {
       const sysctls: Record<string, string> = {};
@@ -144,6 +153,23 @@ export class EbpfBackend implements RedirectBackend {
       saveState(this.opts.stateFile, this.state);
     }
     return this.state;
+  }
+
+  private async reapply(st: EbpfState): Promise<void> {
+    st.hostIp = null;
+    const pods = Object.entries(st.pods);
+    const z = st.ztunnel;
+    st.ztunnel = null;
+    if (z)
+      await this.doSetZtunnel(z).catch((err: unknown) =>
+        this.log.warn('ztunnel reapply failed', { error: errorMessage(err) }),
+      );
+    for (const [ip, p] of pods) {
+      delete st.pods[ip];
+      await this.doAddPod({ ip, uid: p.uid, hostVeth: p.hostVeth }).catch((err: unknown) =>
+        this.log.warn('pod reapply failed', { ip, error: errorMessage(err) }),
+      );
+    }
   }
 
   /** Attaches a pinned program unless that very program is attached there already. */
@@ -279,9 +305,9 @@ export class EbpfBackend implements RedirectBackend {
       }
     }
     if (st) await sysctlSet(this.ns, st.preinstall.sysctls);
-    bpfUnpin(this.opts.pinDir);
+    bpfUnpin(this.pinDir);
     // The per-lab directory goes with its last node.
-    const labDir = join(this.opts.pinDir, '..');
+    const labDir = join(this.pinDir, '..');
     if (existsSync(labDir) && readdirSync(labDir).length === 0) rmdirSync(labDir);
     this.state = undefined;
     dropState(this.opts.stateFile);
