@@ -96,6 +96,13 @@ export async function labDown(name: string, print: (l: string) => void): Promise
     }
   }
 
+  // 4b. The eBPF redirection backend's pins (programs and maps outlive the lab's namespaces).
+  const pins = join('/sys/fs/bpf', `ambit-${name}`);
+  if (existsSync(pins)) {
+    rmSync(pins, { recursive: true, force: true });
+    note(pins);
+  }
+
   // 5. Mounts (none are made by design; a crashed tool may have left one) and the state dir.
   for (const mp of mountsUnder([paths.dir, ...namespaces.map((n) => `/run/netns/${n}`)])) {
     const r = await run('umount', ['-l', mp], { allowFail: true });
