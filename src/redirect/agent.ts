@@ -54,6 +54,16 @@ export interface CniEvent {
   netns?: string;
 }
 
+/** The plugin's request body, or undefined when it is not JSON or names another command. */
+function parseCniEvent(body: string): CniEvent | undefined {
+  try {
+    const ev = JSON.parse(body) as CniEvent | null;
+    return ev && (ev.command === 'ADD' || ev.command === 'DEL') ? ev : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class NodeAgent {
   private readonly pods: Informer<Pod>;
   private readonly namespaces: Informer<Namespace>;
@@ -289,11 +299,8 @@ export class NodeAgent {
         const reply = (code: number, obj: unknown) => {
           res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(obj));
         };
-        let ev: CniEvent;
-        try {
-          ev = JSON.parse(body) as CniEvent;
-          if (ev.command !== 'ADD' && ev.command !== 'DEL') throw new Error('command');
-        } catch {
+        const ev = parseCniEvent(body);
+        if (!ev) {
           reply(400, { error: 'expected {command: ADD|DEL, uid, namespace, name, ip}' });
           return;
         }

@@ -65,7 +65,9 @@ function post(socketPath: string, body: string): Promise<{ status: number; body:
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error('agent did not answer in 30s')));
+    req.on('timeout', () =>
+      req.destroy(new AmbitError('CNI_AGENT_FAILED', 'the node agent did not answer in 30 s')),
+    );
     req.on('error', reject);
     req.end(body);
   });
