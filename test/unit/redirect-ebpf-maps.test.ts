@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  appInfoValue,
+  decodeAppInfo,
+  decodeCounters,
+  decodeZtunnelInfo,
+  ipBytes,
+  ipString,
+  progByKernelName,
+  u32,
+  ztunnelInfoValue,
+} from '../../src/redirect/ebpf/maps.js';
+
+void test('app_info: ifindex little-endian, then the pod MAC, 12 bytes as struct app_info', () => {
+  const v = appInfoValue(7, '7e:cd:91:55:ca:f9');
+  assert.deepEqual([...v], [7, 0, 0, 0, 0x7e, 0xcd, 0x91, 0x55, 0xca, 0xf9, 0, 0]);
+  assert.deepEqual(decodeAppInfo(v), { ifindex: 7, mac: '7e:cd:91:55:ca:f9' });
+  assert.deepEqual([...appInfoValue(1, undefined).subarray(4, 10)], [0, 0, 0, 0, 0, 0]);
+});
+
+void test('ztunnel_info: ifindex, MAC, flag byte, pad, IPv4 in network order (16 bytes)', () => {
+  const z = { ifindex: 260, mac: 'f6:43:56:2a:6d:ff', flag: 3, ip: '10.244.2.3' };
+  const v = ztunnelInfoValue(z);
+  assert.equal(v.length, 16);
+  assert.deepEqual([...v.subarray(0, 4)], [4, 1, 0, 0]);
+  assert.deepEqual([...v.subarray(12)], [10, 244, 2, 3]);
+  assert.deepEqual(decodeZtunnelInfo(v), z);
+});
+
+void test('addresses: network order keys; bad input is refused with the value', () => {
+  assert.deepEqual([...ipBytes('10.244.2.8')], [10, 244, 2, 8]);
+  assert.equal(ipString(ipBytes('172.18.0.3')), '172.18.0.3');
+  assert.throws(() => ipBytes('10.244.2'), /10\.244\.2/);
+  assert.throws(() => ipBytes('10.244.2.256'), /256/);
+  assert.throws(() => appInfoValue(1, 'zz:00'), /zz:00/);
+});
+
+void test('counters: per-CPU values summed, keyed program × verdict; kernel names map back', () => {
+  const cpu = (n: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+    return b;
+  };
+  // key 1 = app_outbound redirect; key 5*3+3 = ztunnel_tproxy sk_assign; zero counts are left out
+  const got = decodeCounters([
+    { key: u32(1), values: [cpu(2), cpu(3)] },
+    { key: u32(18), values: [cpu(4)] },
+    { key: u32(0), values: [cpu(0)] },
+  ]);
+  assert.deepEqual(
+    [...got],
+    [
+      ['app_outbound redirect', 5],
+      ['ztunnel_tproxy sk_assign', 4],
+    ],
+  );
+  assert.equal(progByKernelName('ztunnel_host_in'), 'ztunnel_host_ingress');
+  assert.equal(progByKernelName('app_outbound'), 'app_outbound');
+  assert.equal(progByKernelName('other'), undefined);
+});
