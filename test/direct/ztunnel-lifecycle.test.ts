@@ -20,10 +20,11 @@ import { eventually, freePort, listen } from '../helpers/net.js';
 import { testZtunnelConfig } from '../helpers/ztunnel-config.js';
 
 const R = 10 + Math.floor(Math.random() * 200);
+// Own third octets (11-13): the e2e test uses 1-3 under the same random second octet.
 const ip = (n: number, h: number) => `127.${R}.${n}.${h}`;
-const CLIENT = ip(2, 8);
-const SERVER = ip(1, 7);
-const OUTSIDER = ip(3, 9);
+const CLIENT = ip(12, 8);
+const SERVER = ip(11, 7);
+const OUTSIDER = ip(13, 9);
 const quiet = createLogger('test', () => undefined);
 
 /** What one app connection saw: bytes before the client's FIN, and whether a FIN came. */

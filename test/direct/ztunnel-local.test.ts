@@ -22,7 +22,8 @@ import { eventually, listen } from '../helpers/net.js';
 import { testZtunnelConfig } from '../helpers/ztunnel-config.js';
 
 const R = 10 + Math.floor(Math.random() * 200);
-const ip = (n: number, h: number) => `127.${R}.${n}.${h}`;
+// Third octets 21+: ztunnel-e2e uses 1-3 under the same random second octet, in parallel.
+const ip = (n: number, h: number) => `127.${R}.${n + 20}.${h}`;
 /** worker (ztunnel B): httpbin-0 and the client sleep2. worker2 (ztunnel A): httpbin-1, sleep. */
 const H0 = ip(1, 7);
 const SLEEP2 = ip(1, 10);
