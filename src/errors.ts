@@ -111,6 +111,10 @@ export const ERROR_CODES = {
   K8S_NO_SERVER: 'no API server configured (no flag, no AMBIT_KUBE_SERVER, not in a cluster)',
   K8S_UNREACHABLE: 'the API server cannot be reached',
 
+  // install on a cluster (src/install, `ambit install|uninstall|manifest`)
+  INSTALL_BAD_VALUE: 'a --set value that is unknown or malformed',
+  INSTALL_KUBECTL_FAILED: 'kubectl refused the manifests or could not reach the cluster',
+
   // lab kubelet (src/lab/kubelet)
   KUBELET_CONFIGMAP_MISSING: 'a pod mounts a ConfigMap that does not exist',
   KUBELET_NO_EXECUTABLE: 'a container command that is not on PATH',

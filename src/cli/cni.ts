@@ -6,9 +6,12 @@
  *              agent's exit leaves capture in place, so a restart never lets plaintext out)
  */
 import { parseArgs } from 'node:util';
-import { AmbitError } from '../errors.js';
+import { AmbitError, errorMessage } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
+import { resources } from '../k8s/resources.js';
+import type { KubeObject } from '../k8s/types.js';
+import { CNI_DAEMONSET } from '../install/names.js';
 import { NodeAgent } from '../redirect/agent.js';
 import { existsSync } from 'node:fs';
 import {
@@ -47,8 +50,9 @@ async function runAgent(args: string[]): Promise<number> {
   const paths = agentPaths(lab, node);
   const log = createLogger(`cni/${node}`);
   const backend = createBackend(mode, { netns: values.netns, paths, lab, node, log });
+  const client = KubeClient.fromEnv();
   const agent = new NodeAgent({
-    client: KubeClient.fromEnv(),
+    client,
     node,
     backend,
     cniDir: paths.cniDir,
@@ -71,10 +75,34 @@ async function runAgent(args: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  // Capture stays: pods remain in the mesh (fail closed) until `ambit cni uninstall`.
-  log.info('stopping; capture stays in place', { signal });
   await agent.stop();
+  // As istio-cni does: stopped because its DaemonSet is gone (`ambit uninstall`), it removes
+  // what it installed; any other stop (restart, upgrade) leaves capture in place, fail closed.
+  if (await daemonSetGone(client, log)) {
+    log.info('DaemonSet removed: uninstalling capture from this node', { signal });
+    unchainPlugin(paths.cniDir);
+    for (const m of REDIRECT_MODES) {
+      await createBackend(m, { netns: values.netns, paths, lab, node, log }).uninstall();
+    }
+    return 0;
+  }
+  log.info('stopping; capture stays in place', { signal });
   return 0;
+}
+
+/** True when this agent runs as a pod of the istio-cni-node DaemonSet and that is deleted. */
+async function daemonSetGone(client: KubeClient, log: Logger): Promise<boolean> {
+  const ns = process.env.POD_NAMESPACE;
+  if (!ns) return false;
+  try {
+    const ds = await client.tryGet<KubeObject>(resources.daemonsets, CNI_DAEMONSET, ns);
+    return !ds || ds.metadata.deletionTimestamp !== undefined;
+  } catch (err) {
+    log.warn('cannot tell whether the DaemonSet is gone; capture stays', {
+      error: errorMessage(err),
+    });
+    return false;
+  }
 }
 
 async function uninstall(args: string[]): Promise<number> {

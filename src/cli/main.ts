@@ -29,6 +29,15 @@ const commands: Record<string, { load: () => Promise<Command>; help: string }> =
     load: () => import('./waypoint.js'),
     help: 'waypoints (istioctl waypoint): generate, apply, list, status, delete; run the proxy',
   },
+  install: {
+    load: () => import('./install.js'),
+    help: 'install ambit on a cluster (istioctl install --set profile=ambient)',
+  },
+  uninstall: { load: () => import('./uninstall.js'), help: 'remove what install applied' },
+  manifest: {
+    load: () => import('./manifest.js'),
+    help: 'manifest generate: print the install manifests',
+  },
   x: { load: () => import('./x.js'), help: 'experimental/debug: config-dump, ztunnel status' },
   trace: {
     load: () => import('./trace.js'),

@@ -19,6 +19,11 @@ const app = (what: string, argv: (args: string[]) => string[]): KnownImage => ({
 });
 
 export const knownImages: Record<string, KnownImage> = {
+  // The install image (Containerfile): entrypoint `ambit`, the args name the component.
+  'ambit/ambit': app(
+    'ambit (entrypoint ambit; args: controlplane | ztunnel | cni run …)',
+    (args) => args,
+  ),
   'mccutchen/go-httpbin': app('go-httpbin on 8080 (Istio samples/httpbin)', () => [
     'lab',
     'app',

@@ -15,7 +15,10 @@ import { resources } from '../../k8s/resources.js';
 import type { KubeObject, Node, Pod } from '../../k8s/types.js';
 import { repoRoot } from '../cluster/paths.js';
 import { LabAnnotation } from '../conventions.js';
-import { applyObjects, parseManifests } from '../orchestrator/manifests.js';
+import { applyObjects, parseManifests, resourceFor } from '../orchestrator/manifests.js';
+import { generateManifests } from '../../install/manifests.js';
+import { CNI_DAEMONSET } from '../../install/names.js';
+import { applySets, defaultValues } from '../../install/values.js';
 import { podReady } from '../orchestrator/wait.js';
 
 export const MESH_NAMESPACE = 'istio-system';
@@ -26,6 +29,12 @@ export interface MeshOptions {
   /** The node agents' redirection backend (`ambit cni run --redirect`); default iptables. */
   redirect?: string;
   timeoutMs?: number;
+  /**
+   * Install from `ambit manifest generate`'s objects (DaemonSets run by the lab's
+   * controllers) instead of per-node Pods. Off by default: the demo, trace and several tests
+   * still address ztunnels by the per-node Pod names `ztunnel-<node>`.
+   */
+  fromManifests?: boolean;
   /** Reports each step as it completes. */
   progress?: (step: string, ms: number) => void;
 }
@@ -140,8 +149,65 @@ async function waitReady(client: KubeClient, names: string[], timeoutMs: number)
   );
 }
 
+/**
+ * The install manifests as the lab applies them: the lab values (istiod at the seeds'
+ * address on the control-plane node) and only the kinds this lab's API server serves (it
+ * may not serve RBAC or CRDs yet; the returned `skipped` names what was left out).
+ */
+export function labManifests(dnsCapture: boolean): { objs: KubeObject[]; skipped: string[] } {
+  const v = applySets(defaultValues(), [
+    'lab.istiodNode=control-plane',
+    'lab.istiodIP=10.244.0.10',
+    `dnsCapture=${dnsCapture}`,
+  ]);
+  const objs: KubeObject[] = [];
+  const skipped: string[] = [];
+  for (const o of generateManifests(v)) {
+    try {
+      resourceFor(o.apiVersion, o.kind);
+      objs.push(o);
+    } catch {
+      skipped.push(`${o.kind}/${o.metadata.name}`);
+    }
+  }
+  return { objs, skipped };
+}
+
+async function waitDaemonSets(client: KubeClient, nodes: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let state = '';
+  while (Date.now() < deadline) {
+    const pods = (await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })).items;
+    const ready = (sel: (p: Pod) => boolean) => pods.filter((p) => sel(p) && podReady(p)).length;
+    const cni = ready((p) => p.metadata.labels?.['k8s-app'] === CNI_DAEMONSET);
+    const zt = ready((p) => p.metadata.labels?.app === 'ztunnel');
+    if (cni >= nodes && zt >= nodes) return;
+    state = `istio-cni ${cni}/${nodes}, ztunnel ${zt}/${nodes} ready`;
+    await sleep(250);
+  }
+  throw new AmbitError(
+    'MESH_NOT_READY',
+    `mesh DaemonSets not ready after ${timeoutMs / 1000}s: ${state}`,
+    {
+      value: state,
+      hint: 'see the pod logs under the lab state dir (pods/istio-system_*/*.log)',
+    },
+  );
+}
+
 export async function installMesh(client: KubeClient, opts: MeshOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
+  if (opts.fromManifests) {
+    const nodes = (await client.list<Node>(resources.nodes)).items.length;
+    const t = Date.now();
+    await applyObjects(client, labManifests(opts.dnsCapture ?? false).objs);
+    await waitReady(client, ['istiod'], timeoutMs);
+    opts.progress?.('control plane (istiod) ready', Date.now() - t);
+    const t2 = Date.now();
+    await waitDaemonSets(client, nodes, timeoutMs);
+    opts.progress?.(`istio-cni and ztunnel DaemonSets on ${nodes} nodes`, Date.now() - t2);
+    return;
+  }
   const step = async (name: string, fn: () => Promise<void>) => {
     const t = Date.now();
     await fn();

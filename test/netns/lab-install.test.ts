@@ -1,0 +1,275 @@
+/**
+ * `ambit manifest generate` on a lab: its objects pass `kubectl apply --dry-run=server` (the
+ * kinds the lab API server serves; any other must be RBAC or a CRD), the lab mesh runs from
+ * them (DaemonSets; a deleted ztunnel pod is recreated at the node's .3 and traffic flows
+ * through it again), and `ambit uninstall` leaves no rule, ipset, link or object behind.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
+import { KubeClient } from '../../src/k8s/client.js';
+import { labPaths } from '../../src/lab/cluster/paths.js';
+import { installMesh } from '../../src/lab/mesh/install.js';
+import { run, type RunResult } from '../../src/sys/exec.js';
+import { repoRoot } from '../../src/repo.js';
+import { labName, skipUnlessRoot } from '../helpers/root.js';
+
+const bin = join(repoRoot(), 'bin', 'ambit');
+const N = labName('in');
+const kubeconfig = labPaths(N).kubeconfig;
+
+function ambit(args: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
+  return run(process.execPath, [bin, ...args], { allowFail: true, timeoutMs, input });
+}
+function kubectl(args: string[], input?: string): Promise<RunResult> {
+  return run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
+    allowFail: true,
+    input,
+    timeoutMs: 90_000,
+  });
+}
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(500);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+const httpbin = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {nodeName: worker, containers: [{name: web, image: docker.io/mccutchen/go-httpbin:v2.15.0}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {selector: {app: web}, ports: [{port: 8000, targetPort: 8080}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client, namespace: default}
+spec:
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec: {nodeName: worker2, containers: [{name: c, image: docker.io/curlimages/curl:8.16.0, command: [/bin/sleep, infinity]}]}
+`;
+
+async function nodeState(node: string): Promise<string> {
+  const ns = `${N}-${node}`;
+  const rules = (await run('iptables-save', [], { netns: ns })).stdout
+    .split('\n')
+    .filter((l) => /ztunnel|ISTIO/.test(l)).length;
+  const sets = (await run('ipset', ['list', '-n'], { netns: ns })).stdout.trim();
+  const links = (await run('ip', ['-n', ns, '-o', 'link'])).stdout.match(/istio\w*/g) ?? [];
+  const prules = (await run('ip', ['-n', ns, 'rule'])).stdout
+    .split('\n')
+    .filter((l) => /^10[0-3]:/.test(l)).length;
+  return `rules=${rules} ipsets=[${sets}] links=[${[...new Set(links)].join(' ')}] iprules=${prules}`;
+}
+
+void describe(
+  'ambit manifest generate / install / uninstall on a lab',
+  { skip: skipUnlessRoot, timeout: 400_000 },
+  () => {
+    before(async () => {
+      const r = await ambit(
+        ['lab', 'up', '--name', N, '--no-scenario', '--timeout', '120'],
+        undefined,
+        180_000,
+      );
+      assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
+    });
+    after(async () => {
+      const r = await ambit(['lab', 'down', '--name', N]);
+      assert.equal(r.code, 0, r.stderr);
+    });
+
+    void it('the manifests pass kubectl apply --dry-run=server', async () => {
+      const gen = await ambit(['manifest', 'generate']);
+      assert.equal(gen.code, 0, gen.stderr);
+      const docs = parseAllDocuments(gen.stdout).map(
+        (d) => d.toJS() as { kind: string; apiVersion: string },
+      );
+      assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'ConfigMap',
+        'CustomResourceDefinition',
+        'DaemonSet',
+        'Deployment',
+        'Namespace',
+        'Service',
+        'ServiceAccount',
+      ]);
+      const served = (await kubectl(['api-resources', '-o', 'name'])).stdout;
+      const apiOf = (k: string) =>
+        ({
+          ClusterRole: 'clusterroles.rbac.authorization.k8s.io',
+          ClusterRoleBinding: 'clusterrolebindings.rbac.authorization.k8s.io',
+          CustomResourceDefinition: 'customresourcedefinitions.apiextensions.k8s.io',
+        })[k];
+      const unserved = docs.filter(
+        (d) => apiOf(d.kind) && !served.split('\n').includes(apiOf(d.kind)!),
+      );
+      const sets = unserved.some((d) => d.kind === 'CustomResourceDefinition')
+        ? ['--set', 'crds=false']
+        : [];
+      const rest = await ambit(['manifest', 'generate', ...sets]);
+      const kept = parseAllDocuments(rest.stdout)
+        .map((d) => d.toJS() as { kind: string })
+        .filter((d) => !unserved.some((u) => u.kind === d.kind));
+      const dry = await kubectl(
+        ['apply', '--dry-run=server', '-f', '-'],
+        kept.map((d) => JSON.stringify(d)).join('\n'),
+      );
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /daemonset\.apps\/ztunnel (created|configured) \(server dry run\)/);
+      assert.match(
+        dry.stdout,
+        /daemonset\.apps\/istio-cni-node (created|configured) \(server dry run\)/,
+      );
+      if (unserved.length > 0)
+        console.log(
+          `# not served by this lab yet: ${[...new Set(unserved.map((u) => u.kind))].join(', ')}`,
+        );
+    });
+
+    void it('the lab mesh runs from them; a deleted ztunnel comes back from its DaemonSet', async () => {
+      const server = readFileSync(labPaths(N).apiserverUrl, 'utf8').trim();
+      await installMesh(new KubeClient({ server }), { fromManifests: true, timeoutMs: 150_000 });
+      assert.equal(
+        (await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient'])).code,
+        0,
+      );
+      assert.equal((await kubectl(['apply', '-f', '-'], httpbin)).code, 0);
+      assert.equal(
+        (
+          await kubectl([
+            'wait',
+            '--for=condition=Ready',
+            'pod',
+            '-l',
+            'app in (web,client)',
+            '--timeout=120s',
+          ])
+        ).code,
+        0,
+      );
+      const call = () =>
+        kubectl(['exec', 'deploy/client', '--', 'curl', '-s', '-m', '5', 'http://web:8000/ip']);
+      await until('web through the mesh', async () =>
+        (await call()).code === 0 ? true : undefined,
+      );
+      const zt = JSON.parse(
+        (
+          await kubectl([
+            'get',
+            'pods',
+            '-n',
+            'istio-system',
+            '-l',
+            'app=ztunnel',
+            '--field-selector',
+            'spec.nodeName=worker2',
+            '-o',
+            'json',
+          ])
+        ).stdout,
+      ) as {
+        items: {
+          metadata: { name: string; ownerReferences?: { kind: string }[] };
+          status: { podIP: string };
+        }[];
+      };
+      const old = zt.items[0]!;
+      assert.equal(old.metadata.ownerReferences?.[0]?.kind, 'DaemonSet');
+      assert.equal(old.status.podIP, '10.244.2.3');
+      assert.equal(
+        (await kubectl(['delete', 'pod', '-n', 'istio-system', old.metadata.name, '--wait=true']))
+          .code,
+        0,
+      );
+      const fresh = await until('a new ztunnel on worker2', async () => {
+        const r = await kubectl([
+          'get',
+          'pods',
+          '-n',
+          'istio-system',
+          '-l',
+          'app=ztunnel',
+          '--field-selector',
+          'spec.nodeName=worker2',
+          '-o',
+          'jsonpath={.items[*].metadata.name} {.items[*].status.podIP}',
+        ]);
+        const [name, ip] = r.stdout.split(' ');
+        return name && name !== old.metadata.name && ip === '10.244.2.3' ? name : undefined;
+      });
+      assert.notEqual(fresh, old.metadata.name);
+      const body = await until('web through the new ztunnel', async () => {
+        const r = await call();
+        return r.code === 0 ? r.stdout : undefined;
+      });
+      assert.match(body, /"origin": "10\.244\.2\.\d+"/);
+      // Still over HBONE: the destination's ztunnel logs the client's identity for new connections.
+      const dst = (
+        await kubectl([
+          'get',
+          'pods',
+          '-n',
+          'istio-system',
+          '-l',
+          'app=ztunnel',
+          '--field-selector',
+          'spec.nodeName=worker',
+          '-o',
+          'jsonpath={.items[0].metadata.name}',
+        ])
+      ).stdout;
+      const seen = async () =>
+        (await kubectl(['logs', '-n', 'istio-system', dst])).stdout
+          .split('\n')
+          .filter(
+            (l) =>
+              l.includes('src.identity=spiffe://cluster.local/ns/default/sa/default') &&
+              l.includes('direction=inbound '),
+          ).length;
+      const before = await seen();
+      await until('the destination ztunnel logging a new HBONE connection', async () => {
+        await call();
+        return (await seen()) > before ? true : undefined;
+      });
+      assert.match(await nodeState('worker2'), /rules=[1-9]/);
+    });
+
+    void it('ambit uninstall leaves no rule, ipset, link or object', async () => {
+      const r = await ambit(['uninstall', '--kubeconfig', kubeconfig, '-y']);
+      assert.equal(r.code, 0, r.stderr);
+      await until('istio-system empty', async () => {
+        const p = await kubectl([
+          'get',
+          'pods,daemonsets,deployments,services,serviceaccounts,configmaps',
+          '-n',
+          'istio-system',
+          '-o',
+          'name',
+        ]);
+        return p.stdout.trim() === '' ? true : undefined;
+      });
+      for (const node of ['control-plane', 'worker', 'worker2']) {
+        assert.equal(await nodeState(node), 'rules=0 ipsets=[] links=[] iprules=0', node);
+      }
+    });
+  },
+);
