@@ -96,6 +96,23 @@ export interface Match {
   notDestinationPorts: number[];
 }
 
+/** A Match with every list empty (matches anything), plus `over`. */
+export function emptyMatch(over: Partial<Match> = {}): Match {
+  return {
+    namespaces: [],
+    notNamespaces: [],
+    principals: [],
+    notPrincipals: [],
+    sourceIps: [],
+    notSourceIps: [],
+    destinationIps: [],
+    notDestinationIps: [],
+    destinationPorts: [],
+    notDestinationPorts: [],
+    ...over,
+  };
+}
+
 /** Matches within a clause are OR-ed. */
 export interface Clause {
   matches: Match[];

@@ -3,6 +3,7 @@
  * workload_builder / service_builder). Not used on any production path.
  */
 import type { Authorization, Match, Rule, Service, Workload } from '../api/workload.js';
+import { emptyMatch } from '../api/workload.js';
 
 export function workload(
   name: string,
@@ -67,19 +68,7 @@ export function selectedBy(w: Workload, svc: Service): Workload {
 }
 
 export function match(m: Partial<Match>): Match {
-  return {
-    namespaces: [],
-    notNamespaces: [],
-    principals: [],
-    notPrincipals: [],
-    sourceIps: [],
-    notSourceIps: [],
-    destinationIps: [],
-    notDestinationIps: [],
-    destinationPorts: [],
-    notDestinationPorts: [],
-    ...m,
-  };
+  return emptyMatch(m);
 }
 
 /** A rule from clauses given as lists of matches (clauses AND-ed, matches OR-ed). */

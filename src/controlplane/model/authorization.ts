@@ -12,6 +12,7 @@
  */
 import { isIP } from 'node:net';
 import type { Authorization, Cidr, Clause, Match, Rule, StringMatch } from '../../api/workload.js';
+import { emptyMatch } from '../../api/workload.js';
 import { AmbitError } from '../../errors.js';
 import type {
   AuthorizationPolicy,
@@ -57,20 +58,7 @@ function invalid(field: string, message: string, value: unknown): AmbitError {
   });
 }
 
-export function emptyMatch(): Match {
-  return {
-    namespaces: [],
-    notNamespaces: [],
-    principals: [],
-    notPrincipals: [],
-    sourceIps: [],
-    notSourceIps: [],
-    destinationIps: [],
-    notDestinationIps: [],
-    destinationPorts: [],
-    notDestinationPorts: [],
-  };
-}
+export { emptyMatch };
 
 function isEmptyMatch(m: Match): boolean {
   return Object.values(m).every((v: unknown[]) => v.length === 0);
