@@ -1,25 +1,16 @@
 /**
- * The waypoint's config over delta xDS: its resource type (`ambit.waypoint.WaypointConfigJson`,
- * one resource named `<namespace>/<gateway>`, decoded by src/xds/waypoint-codec.ts) and the
- * subscription that feeds the ConfigStore. A config that does not validate or compile is NACKed
+ * The waypoint's config over delta xDS: the subscription to WAYPOINT_CONFIG_TYPE
+ * (src/xds/waypoint-codec.ts, one resource named `<namespace>/<gateway>`) that feeds the ConfigStore. A config that does not validate or compile is NACKed
  * and the store keeps its last good one; a removal is logged and ignored (the waypoint keeps
  * serving what it has until the control plane says otherwise).
  */
-import type { WaypointConfig } from '../api/waypoint-config.js';
-import { TYPE_WAYPOINT_CONFIG, waypointResourceName } from '../api/waypoint-resource.js';
+import { waypointResourceName } from '../api/waypoint-resource.js';
 import type { Logger } from '../log.js';
-import { subscribe, type XdsResourceType, type XdsSubscription } from '../xds/resource-type.js';
-import { decodeWaypointConfig, encodeWaypointConfig } from '../xds/waypoint-codec.js';
+import { subscribe, type XdsSubscription } from '../xds/resource-type.js';
+import { WAYPOINT_CONFIG_TYPE } from '../xds/waypoint-codec.js';
 import { compileConfig } from './config/compiled.js';
 import type { ConfigStore } from './config/store.js';
 import { validateConfig } from './config/validate.js';
-
-export const WAYPOINT_CONFIG_TYPE: XdsResourceType<WaypointConfig> = {
-  typeUrl: TYPE_WAYPOINT_CONFIG,
-  decode: (bytes) => decodeWaypointConfig(bytes),
-  encode: (cfg) => encodeWaypointConfig(cfg),
-  name: (cfg) => waypointResourceName(cfg.waypoint.namespace, cfg.waypoint.name),
-};
 
 export function waypointSubscription(
   store: ConfigStore,
