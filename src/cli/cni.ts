@@ -93,8 +93,16 @@ async function runAgent(args: string[]): Promise<number> {
 /** True when this agent runs as a pod of the istio-cni-node DaemonSet and that is deleted. */
 async function daemonSetGone(client: KubeClient, log: Logger): Promise<boolean> {
   const ns = process.env.POD_NAMESPACE;
-  if (!ns) return false;
+  const name = process.env.POD_NAME;
+  if (!ns || !name) return false;
   try {
+    // Only a pod the DaemonSet owns may read its absence as "uninstalled": a bare agent pod (the
+    // lab's default install) stopped for a restart must keep capture in place.
+    const self = await client.tryGet<KubeObject>(resources.pods, name, ns);
+    const owned = self?.metadata.ownerReferences?.some(
+      (o) => o.kind === 'DaemonSet' && o.name === CNI_DAEMONSET,
+    );
+    if (!owned) return false;
     const ds = await client.tryGet<KubeObject>(resources.daemonsets, CNI_DAEMONSET, ns);
     return !ds || ds.metadata.deletionTimestamp !== undefined;
   } catch (err) {
