@@ -390,7 +390,7 @@ echo '{"cniVersion":"1.0.0"}'
     );
     writeFileSync(failFlag, '');
     writeFileSync(
-      join(cniDir, 'net.d', '10-test.conflist'),
+      join(cniDir, 'net.d', '00-test.conflist'),
       JSON.stringify({
         cniVersion: '1.0.0',
         name: 'test',
@@ -451,7 +451,7 @@ echo '{"cniVersion":"1.0.0"}'
         .find((l) => l.startsWith('DEL'))!;
       assert.match(del, /exists=yes$/, 'DEL ran before the netns was removed');
     } finally {
-      rmSync(join(cniDir, 'net.d', '10-test.conflist'), { force: true });
+      rmSync(join(cniDir, 'net.d', '00-test.conflist'), { force: true });
     }
   });
 
