@@ -17,6 +17,12 @@ for pair in clang:clang llvm-strip:llvm bpftool:bpftool; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+# Istio's getting-started in the lab: Prometheus (the addon the guide's "visualize" step
+# queries), headless Chromium (the guide's productpage check) and HAProxy (the L7 bench's
+# baseline in the waypoint's position).
+for pair in prometheus:prometheus chromium:chromium haproxy:haproxy; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
 # The benchmarks also draw a chart (SVG → PNG).
 if [ "${1:-}" = "--bench" ]; then command -v rsvg-convert >/dev/null 2>&1 || need+=(librsvg2-bin); fi
 if [ ${#need[@]} -gt 0 ]; then
