@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { KubeApiError, type KubeClient, type ListOptions } from './client.js';
 import type { Resource } from './resources.js';
@@ -50,6 +51,25 @@ export class Informer<T extends KubeObject> extends EventEmitter<InformerEvents<
   async start(): Promise<void> {
     await this.relist();
     this.running = this.loop();
+  }
+
+  /**
+   * Starts, retrying the first list with backoff while the API server is not reachable yet
+   * (daemons start beside it, not after it); gives up quietly once `stopping()` is true.
+   */
+  async startWhenReachable(stopping: () => boolean = () => false): Promise<void> {
+    for (let backoff = 200; !stopping(); backoff = Math.min(backoff * 2, 5000)) {
+      try {
+        await this.start();
+        return;
+      } catch (err) {
+        this.log?.warn('cannot list from the API server yet, retrying', {
+          resource: this.resource.plural,
+          error: errorMessage(err),
+        });
+        await sleep(backoff);
+      }
+    }
   }
 
   async stop(): Promise<void> {

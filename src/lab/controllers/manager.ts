@@ -3,8 +3,6 @@
  * read, one work queue, and the event → key wiring. Keys: `deploy/ns/name`, `ds/ns/name`,
  * `sched/ns/pod`, `ep/ns/svc`, `sa/ns`.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
@@ -117,19 +115,7 @@ export async function startControllerManager(opts: {
   wire(ctx);
   const informers = Object.values(caches) as Informer<KubeObject>[];
   let stopping = false;
-  await Promise.all(
-    informers.map(async (inf) => {
-      for (let backoff = 200; !stopping; backoff = Math.min(backoff * 2, 5000)) {
-        try {
-          await inf.start();
-          return;
-        } catch (err) {
-          log.warn('cannot list from the API server yet, retrying', { error: errorMessage(err) });
-          await sleep(backoff);
-        }
-      }
-    }),
-  );
+  await Promise.all(informers.map((inf) => inf.startWhenReachable(() => stopping)));
   // Start working only on a complete view: a partial one would create pods that exist.
   ctx.queue.start();
   log.info('controllers running', {

@@ -2,12 +2,10 @@
  * `ambit lab dns` (also `ambit lab app dns`, image `ambit/dns`): the cluster DNS. Watches
  * Services and Endpoints through the API and serves `*.svc.cluster.local` on UDP and TCP.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../../errors.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
-import { createLogger, type Logger } from '../../log.js';
+import { createLogger } from '../../log.js';
 import { intFlag, parseFlags } from '../../flags.js';
 import { labClient } from '../apps/kube-env.js';
 import { ServiceIndex, type DnsService } from './answer.js';
@@ -35,18 +33,6 @@ export function dnsServices(
   });
 }
 
-async function startInformer<T extends Service | Endpoints>(inf: Informer<T>, log: Logger) {
-  for (let backoff = 200; ; backoff = Math.min(backoff * 2, 5000)) {
-    try {
-      await inf.start();
-      return;
-    } catch (err) {
-      log.warn('cannot list from the API server yet, retrying', { error: errorMessage(err) });
-      await sleep(backoff);
-    }
-  }
-}
-
 export async function run(args: string[]): Promise<number> {
   const f = parseFlags(args);
   const log = createLogger('dns');
@@ -62,7 +48,7 @@ export async function run(args: string[]): Promise<number> {
   for (const inf of [svcs, eps] as Informer<Service | Endpoints>[]) {
     inf.on('add', dirty).on('update', dirty).on('delete', dirty).on('synced', dirty);
   }
-  await Promise.all([startInformer(svcs, log), startInformer(eps, log)]);
+  await Promise.all([svcs.startWhenReachable(), eps.startWhenReachable()]);
   const current = () => (index ??= new ServiceIndex(dnsServices(svcs.list(), eps.list()), domain));
 
   const srv = await startDnsServer({ host, port, index: current, log });

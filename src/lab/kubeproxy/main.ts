@@ -2,12 +2,11 @@
  * `ambit lab kube-proxy --lab N --node X`: runs in the node's netns and keeps its KUBE-* nat
  * and filter chains in step with Services and Endpoints, like kube-proxy in iptables mode.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
-import { createLogger, type Logger } from '../../log.js';
+import { createLogger } from '../../log.js';
 import { parseFlags } from '../../flags.js';
 import { labClient } from '../apps/kube-env.js';
 import { RuleApplier } from './apply.js';
@@ -15,18 +14,6 @@ import { renderProxyRules } from './render.js';
 
 const DEBOUNCE_MS = 100;
 const RESYNC_MS = 30_000;
-
-async function startInformer<T extends Service | Endpoints>(inf: Informer<T>, log: Logger) {
-  for (let backoff = 200; ; backoff = Math.min(backoff * 2, 5000)) {
-    try {
-      await inf.start();
-      return;
-    } catch (err) {
-      log.warn('cannot list from the API server yet, retrying', { error: errorMessage(err) });
-      await sleep(backoff);
-    }
-  }
-}
 
 export async function run(args: string[]): Promise<number> {
   const f = parseFlags(args);
@@ -75,7 +62,7 @@ export async function run(args: string[]): Promise<number> {
       .on('update', () => schedule())
       .on('delete', () => schedule());
   }
-  await Promise.all([startInformer(svcs, log), startInformer(eps, log)]);
+  await Promise.all([svcs.startWhenReachable(), eps.startWhenReachable()]);
   log.info('started', { node, clusterCIDR, services: svcs.cache.size });
   await sync();
   const resync = setInterval(() => schedule(0), RESYNC_MS);
