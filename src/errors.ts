@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   APISERVER_LISTEN: 'the API server cannot bind its port',
   APISERVER_METHOD_NOT_ALLOWED: 'a verb the resource does not support (MethodNotAllowed)',
   APISERVER_NOT_FOUND: 'no such object or resource (NotFound)',
+  APISERVER_PKI: "the lab cluster's CA in <state>/pki cannot be loaded",
   APISERVER_REQUEST_ENTITY_TOO_LARGE: 'a request body over the limit (RequestEntityTooLarge)',
   APISERVER_SERVICE_UNAVAILABLE: 'a backend (a node kubelet) is not reachable (ServiceUnavailable)',
   APISERVER_UNSUPPORTED_MEDIA_TYPE:
@@ -107,6 +108,7 @@ export const ERROR_CODES = {
 
   // Kubernetes client (src/k8s)
   K8S_API_ERROR: 'the API server answered non-2xx (KubeApiError carries the status)',
+  K8S_BAD_KUBECONFIG: 'a kubeconfig that cannot be read or lacks the context, cluster or server',
   K8S_BAD_RESPONSE: 'the API server answered with a body that is not JSON',
   K8S_NO_SERVER: 'no API server configured (no flag, no AMBIT_KUBE_SERVER, not in a cluster)',
   K8S_UNREACHABLE: 'the API server cannot be reached',

@@ -2,7 +2,7 @@
  * `ambit x` support: compute from the API what the control plane sends to a node (without
  * needing it to run), and fetch the running control plane's view of connected ztunnels.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Port } from '../api/ports.js';
 import {
   buildModel,
@@ -13,18 +13,22 @@ import {
 import type { ConnectionInfo } from '../controlplane/xds/ads.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
+import { readKubeconfig } from '../k8s/kubeconfig.js';
 import { resources, type Resource } from '../k8s/resources.js';
 import type { KubeObject, Pod } from '../k8s/types.js';
 import { labPaths } from '../lab/cluster/paths.js';
 import { labOrDefault, podNetns } from '../lab/conventions.js';
 import { httpGetInNetns } from '../sys/netns-http.js';
 
-/** The API server of a lab (`<state>/apiserver.url`), else AMBIT_KUBE_SERVER. */
+/** The API server of a lab (its cluster-admin `<state>/kubeconfig`), else AMBIT_KUBE_SERVER. */
 export function labKubeClient(lab: string | undefined, server?: string): KubeClient {
-  if (server) return new KubeClient({ server });
   const name = labOrDefault(lab);
-  const file = labPaths(name).apiserverUrl;
-  if (existsSync(file)) return new KubeClient({ server: readFileSync(file, 'utf8').trim() });
+  const file = labPaths(name).kubeconfig;
+  if (existsSync(file)) {
+    const creds = readKubeconfig(file);
+    return new KubeClient({ ...creds, server: server ?? creds.server });
+  }
+  if (server) return new KubeClient({ server });
   if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
   throw new AmbitError('X_NO_LAB', `lab ${name} is not running (no ${file})`, {
     value: name,

@@ -3,10 +3,12 @@
  * plain HTTP(S) with a bearer token. It speaks only the public REST API, so the same code
  * serves the lab's API server and a real cluster.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { dirname, join } from 'node:path';
 import { AmbitError } from '../errors.js';
+import { readKubeconfig } from './kubeconfig.js';
 import { resourcePath, type Resource } from './resources.js';
 import type { KubeList, KubeObject, WatchEvent } from './types.js';
 
@@ -14,9 +16,15 @@ export interface ClientOptions {
   /** e.g. http://172.18.0.2:6443 */
   server: string;
   token?: string;
-  /** PEM CA bundle for https servers. */
+  /** PEM CA bundle for https servers (the server's certificate is always verified). */
   ca?: string;
+  /** PEM client certificate and key (x509 client authentication). */
+  cert?: string;
+  key?: string;
 }
+
+/** Where Kubernetes mounts a pod's service-account token, CA and namespace. */
+export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface ListOptions {
   namespace?: string;
@@ -35,19 +43,26 @@ const patchContentType: Record<PatchType, string> = {
 export class KubeClient {
   readonly server: URL;
   private readonly token: string | undefined;
-  private readonly ca: string | undefined;
+  private readonly tls: Pick<ClientOptions, 'ca' | 'cert' | 'key'>;
 
   constructor(opts: ClientOptions) {
     this.server = new URL(opts.server);
     this.token = opts.token;
-    this.ca = opts.ca;
+    this.tls = { ca: opts.ca, cert: opts.cert, key: opts.key };
+  }
+
+  /** From a kubeconfig file (its current context, or `context`). */
+  static fromKubeconfig(file: string, context?: string): KubeClient {
+    return new KubeClient(readKubeconfig(file, context));
   }
 
   /**
-   * From the environment: AMBIT_KUBE_SERVER (or in-cluster KUBERNETES_SERVICE_HOST/PORT) and
-   * AMBIT_KUBE_TOKEN_FILE (or the in-cluster service-account token path) when present.
+   * From the environment: AMBIT_KUBECONFIG (a kubeconfig file: the lab's daemons), else
+   * AMBIT_KUBE_SERVER (or in-cluster KUBERNETES_SERVICE_HOST/PORT) with AMBIT_KUBE_TOKEN_FILE
+   * (or the in-cluster token path) and AMBIT_KUBE_CA_FILE (or the ca.crt beside the token).
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env): KubeClient {
+    if (env.AMBIT_KUBECONFIG) return KubeClient.fromKubeconfig(env.AMBIT_KUBECONFIG);
     let server = env.AMBIT_KUBE_SERVER;
     if (!server && env.KUBERNETES_SERVICE_HOST) {
       server = `https://${env.KUBERNETES_SERVICE_HOST}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`;
@@ -57,15 +72,27 @@ export class KubeClient {
         hint: 'set AMBIT_KUBE_SERVER (e.g. http://172.18.0.2:6443)',
       });
     }
-    const tokenFile =
-      env.AMBIT_KUBE_TOKEN_FILE ?? '/var/run/secrets/kubernetes.io/serviceaccount/token';
+    const tokenFile = env.AMBIT_KUBE_TOKEN_FILE ?? `${IN_CLUSTER_DIR}/token`;
     let token: string | undefined;
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
     } catch {
       token = undefined;
     }
-    return new KubeClient({ server, token });
+    const caFile = env.AMBIT_KUBE_CA_FILE ?? join(dirname(tokenFile), 'ca.crt');
+    let ca: string | undefined;
+    if (existsSync(caFile)) {
+      try {
+        ca = readFileSync(caFile, 'utf8');
+      } catch (err) {
+        throw new AmbitError('K8S_NO_SERVER', `cannot read the cluster CA ${caFile}`, {
+          value: caFile,
+          hint: 'set AMBIT_KUBE_CA_FILE to a readable PEM file',
+          cause: err,
+        });
+      }
+    }
+    return new KubeClient({ server, token, ca: ca || undefined });
   }
 
   async list<T extends KubeObject>(res: Resource, opts: ListOptions = {}): Promise<KubeList<T>> {
@@ -239,10 +266,10 @@ export class KubeClient {
 
   private transport(url: URL): { request: typeof http.request } {
     if (url.protocol === 'https:') {
-      const ca = this.ca;
+      const tls = this.tls;
       return {
         request: ((u: URL, o: https.RequestOptions, cb: (r: http.IncomingMessage) => void) =>
-          https.request(u, { ...o, ca }, cb)) as unknown as typeof http.request,
+          https.request(u, { ...o, ...tls }, cb)) as unknown as typeof http.request,
       };
     }
     return http;

@@ -4,9 +4,10 @@
  * `lab.ambit.dev/netns`), and every pod's and node's namespace for display names; every
  * namespace named `<lab>-*` is armed.
  */
-import { readFileSync } from 'node:fs';
+
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
+import { readKubeconfig } from '../k8s/kubeconfig.js';
 import { resources } from '../k8s/resources.js';
 import type { Pod } from '../k8s/types.js';
 import { labPaths } from '../lab/cluster/paths.js';
@@ -19,15 +20,17 @@ export interface LiveOptions {
   url: string;
   lab?: string;
   namespace?: string;
-  /** API server URL; default from `<state>/labs/<lab>/apiserver.url`. */
+  /** API server URL; default the one in `<state>/labs/<lab>/kubeconfig`. */
   server?: string;
   clientPort?: number;
 }
 
-function apiServer(lab: string): string {
-  const file = labPaths(lab).apiserverUrl;
+/** The lab's cluster-admin client (its kubeconfig), at `server` when given. */
+function apiClient(lab: string, server: string | undefined): KubeClient {
+  const file = labPaths(lab).kubeconfig;
   try {
-    return readFileSync(file, 'utf8').trim();
+    const creds = readKubeconfig(file);
+    return new KubeClient({ ...creds, server: server ?? creds.server });
   } catch (err) {
     throw new AmbitError('TRACE_NO_LAB', `lab ${lab} is not running (no ${file})`, {
       value: lab,
@@ -39,7 +42,7 @@ function apiServer(lab: string): string {
 
 export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
   const lab = opts.lab ?? DEFAULT_LAB;
-  const kube = new KubeClient({ server: opts.server ?? apiServer(lab) });
+  const kube = apiClient(lab, opts.server);
   const ns = opts.namespace ?? 'default';
   const pods = (await kube.list<Pod>(resources.pods)).items;
   // The pod by name, or a Deployment's only pod by the Deployment's name (`sleep`).

@@ -1,6 +1,7 @@
 // `ambit lab apiserver` as its own process: files it writes, SIGTERM, restart on the same port.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,16 +54,37 @@ void describe('ambit lab apiserver', () => {
       proc.kill('SIGTERM');
     });
 
-  void test('serves, writes url and kubeconfig, stops on SIGTERM, keeps its port', async () => {
+  void test('serves TLS, writes url, CA and kubeconfig, stops on SIGTERM, keeps its port', async () => {
     const a = await start();
-    assert.match(a.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const kc = parse(readFileSync(path.join(state, 'kubeconfig'), 'utf8')) as {
+    assert.match(a.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const kubeconfigFile = path.join(state, 'kubeconfig');
+    const kc = parse(readFileSync(kubeconfigFile, 'utf8')) as {
       'current-context': string;
-      clusters: { name: string; cluster: { server: string } }[];
+      clusters: {
+        name: string;
+        cluster: { server: string; 'certificate-authority-data': string };
+      }[];
     };
     assert.equal(kc['current-context'], lab);
-    assert.deepEqual(kc.clusters, [{ name: lab, cluster: { server: a.url } }]);
-    const client = new KubeClient({ server: a.url });
+    assert.equal(kc.clusters[0]?.cluster.server, a.url);
+    const caPem = readFileSync(path.join(state, 'pki', 'ca.crt'), 'utf8');
+    assert.equal(
+      Buffer.from(kc.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString(),
+      caPem,
+    );
+    // The serving certificate verifies against the lab CA for the loopback address...
+    const client = KubeClient.fromKubeconfig(kubeconfigFile);
+    // ...and not against another CA (no trust without the CA: the client refuses the server).
+    await assert.rejects(
+      new KubeClient({ server: a.url }).request('GET', '/version'),
+      /self-signed|unable to verify|issuer/i,
+    );
+    const cert = new X509Certificate(readFileSync(path.join(state, 'pki', 'admin.crt'), 'utf8'));
+    assert.match(cert.subject, /O=system:masters/);
+    assert.ok(
+      cert.verify(new X509Certificate(caPem).publicKey),
+      'the admin cert is signed by the CA',
+    );
     await client.create(resources.configmaps, {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -73,7 +95,7 @@ void describe('ambit lab apiserver', () => {
 
     const b = await start();
     assert.equal(b.url, a.url, 'a restart reuses the port, so kubeconfigs stay valid');
-    const cm = await new KubeClient({ server: b.url }).get(
+    const cm = await KubeClient.fromKubeconfig(kubeconfigFile).get(
       resources.configmaps,
       'persisted',
       'default',

@@ -5,12 +5,11 @@
  * through it again), and `ambit uninstall` leaves no rule, ipset, link or object behind.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
-import { KubeClient } from '../../src/k8s/client.js';
+import { labAdminClient } from '../../src/lab/apps/kube-env.js';
 import { labPaths } from '../../src/lab/cluster/paths.js';
 import { installMesh } from '../../src/lab/mesh/install.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
@@ -146,8 +145,7 @@ void describe(
     });
 
     void it('the lab mesh runs from them; a deleted ztunnel comes back from its DaemonSet', async () => {
-      const server = readFileSync(labPaths(N).apiserverUrl, 'utf8').trim();
-      await installMesh(new KubeClient({ server }), { fromManifests: true, timeoutMs: 150_000 });
+      await installMesh(labAdminClient(N), { fromManifests: true, timeoutMs: 150_000 });
       assert.equal(
         (await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient'])).code,
         0,

@@ -7,11 +7,11 @@
  * know is an ErrImagePull-like waiting state listing the known images.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeClient } from '../../src/k8s/client.js';
+import { labAdminClient } from '../../src/lab/apps/kube-env.js';
 import { labPaths } from '../../src/lab/cluster/paths.js';
 import { installMesh } from '../../src/lab/mesh/install.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
@@ -65,8 +65,7 @@ void describe(
         180_000,
       );
       assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
-      const server = readFileSync(labPaths(N).apiserverUrl, 'utf8').trim();
-      await installMesh(new KubeClient({ server }), { timeoutMs: 150_000 });
+      await installMesh(labAdminClient(N), { timeoutMs: 150_000 });
     });
 
     after(async () => {

@@ -4,7 +4,6 @@
  * (so the HBONE connection is new, not pooled) must hold seed 000's hops in order.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
@@ -32,8 +31,7 @@ async function ambitRun(args: string[], timeoutMs: number) {
 }
 
 function client(): KubeClient {
-  const server = readFileSync(labPaths(lab).apiserverUrl, 'utf8').trim();
-  return new KubeClient({ server });
+  return KubeClient.fromKubeconfig(labPaths(lab).kubeconfig);
 }
 
 async function podName(app: string): Promise<string> {

@@ -6,7 +6,6 @@
  * `RBAC: access denied` while others pass.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot } from '../../src/repo.js';
@@ -60,7 +59,6 @@ test(
   async () => {
     const d = await cli(['demo', '--name', lab, '--no-trace']);
     assert.equal(d.code, 0, `demo failed:\n${d.stdout}\n${d.stderr}`);
-    const server = readFileSync(`/var/lib/ambit/labs/${lab}/apiserver.url`, 'utf8').trim();
     const w = await cli([
       'waypoint',
       'apply',
@@ -68,8 +66,8 @@ test(
       'default',
       '--enroll-namespace',
       '--wait',
-      '--server',
-      server,
+      '--lab',
+      lab,
     ]);
     assert.equal(w.code, 0, `waypoint apply failed:\n${w.stdout}\n${w.stderr}`);
     assert.match(w.stdout, /waypoint default\/waypoint applied/);

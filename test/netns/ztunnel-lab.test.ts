@@ -162,8 +162,7 @@ void describe(
     before(async () => {
       const up = await ambit(['lab', 'up', '--name', LAB], 240_000);
       assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
-      const server = readFileSync(join(STATE, 'labs', LAB, 'apiserver.url'), 'utf8').trim();
-      const kube = new KubeClient({ server });
+      const kube = KubeClient.fromKubeconfig(KUBECONFIG);
       await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true });
       await kubectl(['apply', '-f', '-'], otherYaml);
       mkdirSync(`${WWW}/files`, { recursive: true });

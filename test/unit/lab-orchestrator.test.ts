@@ -73,7 +73,7 @@ spec: {clusterIP: 10.96.0.10, ports: [{port: 53}]}
     const k = specs.find((s) => s.name === 'kubelet-worker2')!;
     assert.equal(k.netns, 'lab1-worker2');
     assert.deepEqual(k.args, ['lab', 'kubelet', '--lab', 'lab1', '--node', 'worker2']);
-    assert.equal(k.env.AMBIT_KUBE_SERVER, 'http://172.18.0.2:6443');
+    assert.equal(k.env.AMBIT_KUBE_SERVER, 'https://172.18.0.2:6443');
     assert.equal(specs[0]!.env.AMBIT_KUBE_SERVER, 'http://127.0.0.1:9');
     assert.equal(specs[0]!.netns, undefined);
   });

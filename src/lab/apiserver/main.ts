@@ -1,7 +1,8 @@
 /**
  * `ambit lab apiserver --lab N [--state-dir D] [--port P]`: runs the lab API server until
  * SIGTERM/SIGINT. State in `<D>/labs/<N>/` (D defaults to $AMBIT_STATE_DIR or /var/lib/ambit);
- * writes `apiserver.url` and `kubeconfig` there. Also listens on 172.18.0.2:6443 inside
+ * writes `apiserver.url`, `kubeconfig` (cluster-admin) and `pki/` (CA, serving certificate,
+ * the lab daemons' kubeconfigs) there. HTTPS only. Also listens on 172.18.0.2:6443 inside
  * `<N>-control-plane` when that network namespace exists.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { labPaths, stateBase } from '../cluster/paths.js';
 import { DEFAULT_LAB } from '../conventions.js';
-import { kubeconfig } from './kubeconfig.js';
+import { writeCredentials } from './credentials.js';
+import { kubernetesServiceIP, kubernetesServiceNames, LabPki } from './pki.js';
 import { startApiServer, type ApiServer } from './server.js';
 
 export const labApiHost = '172.18.0.2';
@@ -61,17 +63,17 @@ function previousPort(stateDir: string): number | undefined {
   }
 }
 
-function controlPlaneOf(stateDir: string): { name: string; ip: string } {
+function clusterOf(stateDir: string): { name: string; ip: string; nodes: string[] } {
   try {
     const c = JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as {
       nodes?: { name: string; ip: string; role?: string }[];
     };
     const n = c.nodes?.find((x) => x.role === 'control-plane');
-    if (n) return { name: n.name, ip: n.ip };
+    if (n) return { name: n.name, ip: n.ip, nodes: (c.nodes ?? []).map((x) => x.name) };
   } catch {
     /* no cluster file: the default lab */
   }
-  return { name: 'control-plane', ip: labApiHost };
+  return { name: 'control-plane', ip: labApiHost, nodes: [] };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -86,17 +88,33 @@ export async function run(args: string[]): Promise<number> {
   mkdirSync(a.stateDir, { recursive: true });
   // The in-lab listener sits on the control-plane node; a custom cluster file may name and
   // address that node differently (`lab up` records the cluster in <state>/cluster.json).
-  const cp = controlPlaneOf(a.stateDir);
+  const cp = clusterOf(a.stateDir);
   const netns = `${a.lab}-${cp.name}`;
   const netnsListen = existsSync(`/run/netns/${netns}`)
     ? { netns, host: cp.ip, port: labApiPort }
     : undefined;
+  let pki: LabPki;
+  let serving: Awaited<ReturnType<LabPki['serving']>>;
+  try {
+    pki = await LabPki.open(path.join(a.stateDir, 'pki'));
+    serving = await pki.serving([
+      '127.0.0.1',
+      cp.ip,
+      kubernetesServiceIP,
+      ...kubernetesServiceNames,
+    ]);
+  } catch (err) {
+    log.error('cannot set up the cluster CA', { error: errorMessage(err) });
+    return 1;
+  }
   const start = (port: number): Promise<ApiServer> =>
     startApiServer({
       stateDir: a.stateDir,
       listen: [{ host: '127.0.0.1', port }],
       netnsListen,
       log,
+      tls: { keyPem: serving.keyPem, certPem: serving.certPem + pki.caPem, caPem: pki.caPem },
+      advertise: { ip: cp.ip, port: labApiPort },
     });
   let server: ApiServer;
   try {
@@ -113,13 +131,24 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
   const url = server.urls[0]!;
+  const inLabUrl = netnsListen ? `https://${cp.ip}:${labApiPort}` : undefined;
+  try {
+    // Credentials first: apiserver.url is what `lab up` waits for.
+    await writeCredentials({
+      pki,
+      lab: a.lab,
+      labDir: a.stateDir,
+      userUrl: url,
+      inLabUrl,
+      nodes: cp.nodes,
+    });
+  } catch (err) {
+    log.error('cannot write the kubeconfigs', { error: errorMessage(err) });
+    await server.close();
+    return 1;
+  }
   writeFileSync(path.join(a.stateDir, 'apiserver.url'), url + '\n');
-  writeFileSync(path.join(a.stateDir, 'kubeconfig'), kubeconfig(a.lab, url), { mode: 0o600 });
-  log.info('ready', {
-    lab: a.lab,
-    url,
-    inLab: netnsListen ? `http://${labApiHost}:${labApiPort}` : 'no',
-  });
+  log.info('ready', { lab: a.lab, url, inLab: inLabUrl ?? 'no', ca: pki.caFile });
 
   return new Promise<number>((resolve) => {
     const stop = (sig: string): void => {

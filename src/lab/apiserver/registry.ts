@@ -32,6 +32,7 @@ import {
   namespaceNotFound,
   notFound,
 } from './status.js';
+import { kubernetesServiceIP } from './pki.js';
 import type { Obj, Store } from './store.js';
 import { defaultAndValidate, intToIp, ipToInt, type ValidationContext } from './validate.js';
 
@@ -59,6 +60,16 @@ const podKind = kinds.find((k) => k.kind === 'Pod')!;
 const svcKind = kinds.find((k) => k.kind === 'Service')!;
 const nodeKind = kinds.find((k) => k.kind === 'Node')!;
 const crdKind = kinds.find((k) => k.kind === 'CustomResourceDefinition')!;
+const cmKind = kinds.find((k) => k.kind === 'ConfigMap')!;
+const epKind = kinds.find((k) => k.kind === 'Endpoints')!;
+
+/** What the cluster publishes about itself at every start. */
+export interface BootstrapOptions {
+  /** The cluster CA, published as ConfigMap `kube-root-ca.crt` in every namespace. */
+  caPem?: string;
+  /** The API server's in-lab address: the `kubernetes` Service's endpoint. */
+  advertise?: { ip: string; port: number };
+}
 
 const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
 function randomSuffix(): string {
@@ -86,12 +97,57 @@ export class Registry {
    * First start: the standard namespaces. Every start: a `default` ServiceAccount in every
    * active namespace (what Kubernetes' service-account controller keeps true).
    */
-  bootstrap(): void {
+  bootstrap(opts: BootstrapOptions = {}): void {
+    this.caPem = opts.caPem;
     if (this.store.resourceVersion === 0)
       for (const name of initialNamespaces)
         this.create(nsKind, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     for (const ns of this.store.list(kindKey(nsKind)))
-      if (!ns.metadata.deletionTimestamp) this.ensureDefaultServiceAccount(ns.metadata.name);
+      if (!ns.metadata.deletionTimestamp) this.ensureNamespaceDefaults(ns.metadata.name);
+    if (opts.advertise) this.ensureKubernetesService(opts.advertise);
+  }
+
+  private caPem: string | undefined;
+
+  /**
+   * The `kubernetes` Service in `default` (ClusterIP 10.96.0.1, port 443) and its Endpoints,
+   * which kube-apiserver keeps pointing at itself; the EndpointSlice controller mirrors them.
+   */
+  private ensureKubernetesService(at: { ip: string; port: number }): void {
+    if (!this.store.get(kindKey(svcKind), 'default', 'kubernetes'))
+      this.create(svcKind, 'default', {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name: 'kubernetes',
+          labels: { component: 'apiserver', provider: 'kubernetes' },
+        },
+        spec: {
+          type: 'ClusterIP',
+          clusterIP: kubernetesServiceIP,
+          ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: at.port }],
+          sessionAffinity: 'None',
+        },
+      });
+    const subsets = [
+      {
+        addresses: [{ ip: at.ip }],
+        ports: [{ name: 'https', port: at.port, protocol: 'TCP' }],
+      },
+    ];
+    const ep = this.store.get(kindKey(epKind), 'default', 'kubernetes');
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name: 'kubernetes' },
+      subsets,
+    };
+    if (!ep) this.create(epKind, 'default', body);
+    else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets))
+      this.update(epKind, 'default', 'kubernetes', {
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: ep.metadata.resourceVersion },
+      });
   }
 
   get(k: Kind, ns: string | undefined, name: string): Obj {
@@ -143,7 +199,7 @@ export class Registry {
     if (opts.dryRun) return o;
     if (k.kind === 'CustomResourceDefinition') o.status = crdStatus(o, undefined);
     const stored = this.store.commit('ADDED', kindKey(k), o);
-    if (k.kind === 'Namespace') this.ensureDefaultServiceAccount(meta.name);
+    if (k.kind === 'Namespace') this.ensureNamespaceDefaults(meta.name);
     if (k.kind === 'CustomResourceDefinition') registerCrd(meta.name, crdKinds(stored));
     return this.withType(k, stored);
   }
@@ -469,13 +525,32 @@ export class Registry {
     return out;
   }
 
-  private ensureDefaultServiceAccount(ns: string): void {
-    if (this.store.get(kindKey(saKind), ns, 'default')) return;
-    this.create(saKind, ns, {
+  /**
+   * A `default` ServiceAccount and, with a cluster CA, the `kube-root-ca.crt` ConfigMap (what
+   * the service-account and root-CA publisher controllers keep true in every namespace).
+   */
+  private ensureNamespaceDefaults(ns: string): void {
+    if (!this.store.get(kindKey(saKind), ns, 'default'))
+      this.create(saKind, ns, {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'default' },
+      });
+    if (!this.caPem) return;
+    const cm = this.store.get(kindKey(cmKind), ns, 'kube-root-ca.crt');
+    const data = { 'ca.crt': this.caPem };
+    const body = {
       apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      metadata: { name: 'default' },
-    });
+      kind: 'ConfigMap',
+      metadata: { name: 'kube-root-ca.crt' },
+      data,
+    };
+    if (!cm) this.create(cmKind, ns, body);
+    else if ((cm.data as Record<string, string> | undefined)?.['ca.crt'] !== this.caPem)
+      this.update(cmKind, ns, 'kube-root-ca.crt', {
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: cm.metadata.resourceVersion },
+      });
   }
 
   private validationContext(exceptUid?: string): ValidationContext {

@@ -1,9 +1,11 @@
 /**
- * The lab API server: one object store behind plain-HTTP listeners (a lab shortcut: no TLS,
- * no authorization), on loopback for the user and, when the lab runs, on 172.18.0.2:6443
- * inside the control-plane node's network namespace.
+ * The lab API server: one object store behind HTTPS listeners (with `tls`; the lab daemon
+ * always gives it), on loopback for the user and, when the lab runs, on 172.18.0.2:6443
+ * inside the control-plane node's network namespace. Without `tls` it serves plain HTTP: the
+ * in-process direct tests use that, like the old kube-apiserver's localhost insecure port.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AmbitError } from '../../errors.js';
@@ -34,6 +36,13 @@ export interface ApiServerOptions {
    * standard install in src/lab/manifests/crds/).
    */
   crdManifests?: string[];
+  /** Serve HTTPS with this key and certificate chain; `ca` verifies client certificates. */
+  tls?: { keyPem: string; certPem: string; caPem: string };
+  /**
+   * The address the `kubernetes` Service in `default` points at (the in-lab listener, as
+   * kube-apiserver's endpoint reconciler publishes its own address).
+   */
+  advertise?: { ip: string; port: number };
 }
 
 export interface ApiServer {
@@ -54,7 +63,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const registry = new Registry(store, log);
   registry.registerStoredCrds();
-  registry.bootstrap();
+  registry.bootstrap({ caPem: opts.tls?.caPem, advertise: opts.advertise });
   registry.installCrds(opts.crdManifests ?? defaultCrdManifests());
   registry.finalizeNamespaces();
   const deps = {
@@ -70,8 +79,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   const servers: http.Server[] = [];
   const urls: string[] = [];
+  const tls = opts.tls;
+  const scheme = tls ? 'https' : 'http';
   const make = (): http.Server => {
-    const s = http.createServer(handler);
+    // Client certificates are asked for, not required: bearer tokens authenticate too.
+    const s: http.Server = tls
+      ? https.createServer(
+          {
+            key: tls.keyPem,
+            cert: tls.certPem,
+            ca: tls.caPem,
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+          handler,
+        )
+      : http.createServer(handler);
     // Watches are long-lived; the default request timeouts would cut them.
     s.requestTimeout = 0;
     s.headersTimeout = 60_000;
@@ -106,12 +129,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         });
       });
       const addr = s.address() as AddressInfo;
-      urls.push(`http://${addr.address}:${addr.port}`);
+      urls.push(`${scheme}://${addr.address}:${addr.port}`);
     }
     if (opts.netnsListen) {
       const n = opts.netnsListen;
       await listen(make(), { host: n.host, port: n.port, netns: n.netns });
-      urls.push(`http://${n.host}:${n.port}`);
+      urls.push(`${scheme}://${n.host}:${n.port}`);
     }
   } catch (err) {
     await closeAll();

@@ -1,26 +1,35 @@
 /**
- * How a lab daemon finds the API server: `--server`, else AMBIT_KUBE_SERVER (+ token file),
- * else the lab's `<state>/apiserver.url` (only reachable from the root netns).
+ * How a lab daemon or tool finds the API server: AMBIT_KUBECONFIG (a lab daemon's own
+ * kubeconfig), else AMBIT_KUBE_SERVER (+ token and CA files), else the lab's cluster-admin
+ * `<state>/kubeconfig` (only reachable from the root netns). `--server` replaces the address
+ * and keeps the lab's credentials.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { AmbitError } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
+import { readKubeconfig } from '../../k8s/kubeconfig.js';
 import { labPaths } from '../cluster/paths.js';
+import { labOrDefault } from '../conventions.js';
+
+/** The lab's cluster-admin client (its kubeconfig), with `server` in place of its address. */
+export function labAdminClient(lab: string | undefined, server?: string): KubeClient {
+  const file = labPaths(labOrDefault(lab)).kubeconfig;
+  if (!existsSync(file))
+    throw new AmbitError('LAB_NO_APISERVER', `the lab has no kubeconfig`, {
+      value: file,
+      hint: 'is the lab up? (ambit lab up), or pass --server',
+    });
+  const creds = readKubeconfig(file);
+  return new KubeClient({ ...creds, server: server ?? creds.server });
+}
 
 export function labClient(server: string | undefined, lab: string | undefined): KubeClient {
-  if (server) return new KubeClient({ server });
-  if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
-  if (lab) {
-    const file = labPaths(lab).apiserverUrl;
-    try {
-      return new KubeClient({ server: readFileSync(file, 'utf8').trim() });
-    } catch (err) {
-      throw new AmbitError('LAB_NO_APISERVER', `cannot read the lab's API server URL`, {
-        value: file,
-        hint: 'is the lab up? (ambit lab up), or pass --server',
-        cause: err,
-      });
-    }
+  if (process.env.AMBIT_KUBECONFIG && !server) return KubeClient.fromEnv();
+  if (server) {
+    if (lab && existsSync(labPaths(lab).kubeconfig)) return labAdminClient(lab, server);
+    return new KubeClient({ server });
   }
+  if (process.env.AMBIT_KUBE_SERVER) return KubeClient.fromEnv();
+  if (lab) return labAdminClient(lab);
   return KubeClient.fromEnv();
 }

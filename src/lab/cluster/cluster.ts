@@ -224,5 +224,5 @@ export const netnsNames = {
 
 /** The API server address inside the lab: the control-plane node's underlay IP, port 6443. */
 export function inLabServer(c: Cluster): string {
-  return `http://${controlPlane(c).ip}:6443`;
+  return `https://${controlPlane(c).ip}:6443`;
 }

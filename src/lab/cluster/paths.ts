@@ -21,6 +21,8 @@ export interface LabPaths {
   nodes: string;
   apiserverUrl: string;
   kubeconfig: string;
+  /** The cluster CA, certificates and the lab daemons' kubeconfigs (hidden from pods). */
+  pki: string;
   created: string;
   /** Written when `up` finished; a running apiserver without it means a half-built lab. */
   upDone: string;
@@ -37,6 +39,7 @@ export function labPaths(name: string, env: NodeJS.ProcessEnv = process.env): La
     nodes: join(dir, 'nodes'),
     apiserverUrl: join(dir, 'apiserver.url'),
     kubeconfig: join(dir, 'kubeconfig'),
+    pki: join(dir, 'pki'),
     created: join(dir, 'created.jsonl'),
     upDone: join(dir, 'up.done'),
   };
@@ -55,4 +58,9 @@ export function ambitArgv(): string[] {
  */
 export function kubeletSocket(labDir: string, node: string): string {
   return join(labDir, 'kubelet', `${node}.sock`);
+}
+
+/** The kubeconfig of lab daemon `name` (controller-manager, kubelet-<node>, kube-proxy-<node>). */
+export function daemonKubeconfig(labDir: string, name: string): string {
+  return join(labDir, 'pki', `${name}.kubeconfig`);
 }

@@ -48,6 +48,15 @@ export function containerEnv(i: EnvInput): Record<string, string> {
   return {
     ...base,
     HOSTNAME: i.hostname,
+    // The `kubernetes` Service, as the kubelet tells every container (in-cluster clients dial it).
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_PORT: '443',
+    KUBERNETES_SERVICE_PORT_HTTPS: '443',
+    KUBERNETES_PORT: 'tcp://10.96.0.1:443',
+    KUBERNETES_PORT_443_TCP: 'tcp://10.96.0.1:443',
+    KUBERNETES_PORT_443_TCP_PROTO: 'tcp',
+    KUBERNETES_PORT_443_TCP_PORT: '443',
+    KUBERNETES_PORT_443_TCP_ADDR: '10.96.0.1',
     POD_NAME: pod.metadata.name,
     POD_NAMESPACE: ns,
     POD_UID: pod.metadata.uid ?? '',

@@ -38,8 +38,10 @@ export async function run(args: string[]): Promise<number> {
   }
   const node = findNode(cluster, nodeName);
   const log = createLogger(`kubelet/${nodeName}`);
-  const server = process.env.AMBIT_KUBE_SERVER || inLabServer(cluster);
-  const client = new KubeClient({ server });
+  // AMBIT_KUBECONFIG: this kubelet's own identity (system:node:<node>), written by the API server.
+  const client = process.env.AMBIT_KUBECONFIG
+    ? KubeClient.fromEnv()
+    : new KubeClient({ server: process.env.AMBIT_KUBE_SERVER || inLabServer(cluster) });
   const nodeDir = join(paths.nodes, nodeName);
   const kubelet = new Kubelet({
     lab,

@@ -197,7 +197,7 @@ export class PodWorker {
       podDir: this.podDir,
       stash: this.stashDir,
       binds,
-      hideDirs: [p.pods, join(p.dir, 'apiserver'), join(p.dir, 'kubelet')].filter((d) =>
+      hideDirs: [p.pods, p.pki, join(p.dir, 'apiserver'), join(p.dir, 'kubelet')].filter((d) =>
         existsSync(d),
       ),
       hideFiles: [p.kubeconfig].filter((f) => existsSync(f)),

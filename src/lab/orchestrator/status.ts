@@ -14,13 +14,13 @@ import { daemonRunning, listPidFiles, logFile, pidFile } from './daemons.js';
 
 export function labClient(name: string): KubeClient {
   const paths = labPaths(name);
-  if (!existsSync(paths.apiserverUrl) || !daemonRunning(paths, 'apiserver')) {
+  if (!existsSync(paths.kubeconfig) || !daemonRunning(paths, 'apiserver')) {
     throw new AmbitError('LAB_NOT_RUNNING', `lab ${name} is not running`, {
       value: name,
       hint: `start it with \`ambit lab up${name === 'ambit' ? '' : ` --name ${name}`}\``,
     });
   }
-  return new KubeClient({ server: readFileSync(paths.apiserverUrl, 'utf8').trim() });
+  return KubeClient.fromKubeconfig(paths.kubeconfig);
 }
 
 export function table(rows: string[][]): string {

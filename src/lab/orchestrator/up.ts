@@ -12,7 +12,13 @@ import { netnsList } from '../../sys/ip.js';
 import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
 import { run } from '../../sys/exec.js';
 import { alive } from '../../sys/process.js';
-import { labPaths, repoRoot, stateBase, type LabPaths } from '../cluster/paths.js';
+import {
+  daemonKubeconfig,
+  labPaths,
+  repoRoot,
+  stateBase,
+  type LabPaths,
+} from '../cluster/paths.js';
 import { createNode, createUnderlay } from '../net/cluster-net.js';
 import {
   checkAlive,
@@ -53,10 +59,11 @@ async function waitForApiServer(paths: LabPaths, d: Daemon, timeoutMs: number): 
   let last = 'no apiserver.url yet';
   while (Date.now() < deadline) {
     checkAlive(d);
+    // The API server writes the kubeconfigs before apiserver.url.
     if (existsSync(paths.apiserverUrl)) {
       const url = readFileSync(paths.apiserverUrl, 'utf8').trim();
       try {
-        await new KubeClient({ server: url }).request('GET', '/version');
+        await KubeClient.fromKubeconfig(paths.kubeconfig).request('GET', '/version');
         return url;
       } catch (err) {
         last = errorMessage(err);
@@ -71,17 +78,35 @@ async function waitForApiServer(paths: LabPaths, d: Daemon, timeoutMs: number): 
 }
 
 /** Pods and node daemons use the in-lab address; check it from inside the control-plane node. */
-async function waitForInLabApiServer(c: Cluster, d: Daemon, timeoutMs: number): Promise<void> {
+async function waitForInLabApiServer(
+  c: Cluster,
+  paths: LabPaths,
+  d: Daemon,
+  timeoutMs: number,
+): Promise<void> {
   const url = `${inLabServer(c)}/version`;
   const netns = netnsNames.node(c.name, controlPlane(c).name);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     checkAlive(d);
-    const r = await run('curl', ['-sS', '-m', '2', '-o', '/dev/null', '-w', '%{http_code}', url], {
-      netns,
-      allowFail: true,
-    });
+    // /version is open to anyone (system:public-info-viewer); the server's certificate must verify.
+    const r = await run(
+      'curl',
+      [
+        '-sS',
+        '-m',
+        '2',
+        '--cacert',
+        join(paths.pki, 'ca.crt'),
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        url,
+      ],
+      { netns, allowFail: true },
+    );
     if (r.stdout.trim() === '200') return;
     last = r.stderr.trim() || `HTTP ${r.stdout.trim()}`;
     await sleep(200);
@@ -93,22 +118,6 @@ async function waitForInLabApiServer(c: Cluster, d: Daemon, timeoutMs: number): 
       value: url,
       hint: `see ${d.log}`,
     },
-  );
-}
-
-function writeKubeconfigIfMissing(paths: LabPaths, name: string, url: string): void {
-  if (existsSync(paths.kubeconfig)) return;
-  writeFileSync(
-    paths.kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{name: ${name}, cluster: {server: '${url}'}}]`,
-      `users: [{name: ${name}, user: {}}]`,
-      `contexts: [{name: ${name}, context: {cluster: ${name}, user: ${name}}}]`,
-      `current-context: ${name}`,
-      '',
-    ].join('\n'),
   );
 }
 
@@ -175,9 +184,8 @@ export async function labUp(opts: UpOptions): Promise<number> {
         });
         daemons.push(d);
         userUrl = await waitForApiServer(paths, d, 60_000);
-        await waitForInLabApiServer(c, d, 20_000);
-        writeKubeconfigIfMissing(paths, c.name, userUrl);
-        client = new KubeClient({ server: userUrl });
+        await waitForInLabApiServer(c, paths, d, 20_000);
+        client = KubeClient.fromKubeconfig(paths.kubeconfig);
       },
     },
     {
@@ -265,26 +273,33 @@ export function daemonSpecs(c: Cluster, userUrl: string): NamedSpec[] {
       name: 'controller-manager',
       entry: 'controllers/main',
       args: ['lab', 'controller-manager', '--lab', c.name],
-      env: labEnv(c, userUrl),
+      env: {
+        ...labEnv(c, userUrl),
+        AMBIT_KUBECONFIG: daemonKubeconfig(labPaths(c.name).dir, 'controller-manager'),
+      },
     },
   ];
   for (const n of c.nodes) {
     const netns = netnsNames.node(c.name, n.name);
-    const env = labEnv(c, inLabServer(c));
+    // Each daemon authenticates as itself (its kubeconfig, written by the API server).
+    const env = (name: string): NodeJS.ProcessEnv => ({
+      ...labEnv(c, inLabServer(c)),
+      AMBIT_KUBECONFIG: daemonKubeconfig(labPaths(c.name).dir, name),
+    });
     specs.push(
       {
         name: `kubelet-${n.name}`,
         entry: 'kubelet/main',
         args: ['lab', 'kubelet', '--lab', c.name, '--node', n.name],
         netns,
-        env,
+        env: env(`kubelet-${n.name}`),
       },
       {
         name: `kube-proxy-${n.name}`,
         entry: 'kubeproxy/main',
         args: ['lab', 'kube-proxy', '--lab', c.name, '--node', n.name],
         netns,
-        env,
+        env: env(`kube-proxy-${n.name}`),
       },
     );
   }
