@@ -10,8 +10,11 @@ import { createHboneServer, type HboneServer } from '../hbone/server.js';
 import type { CertificateSource, HboneClient } from '../hbone/types.js';
 import type { Logger } from '../log.js';
 import { adminServer, metricsServer } from './admin.js';
+import { errorMessage } from '../errors.js';
+import type { CompiledConfig } from './config/compiled.js';
 import { ConfigStore } from './config/store.js';
 import { createInbound } from './inbound.js';
+import { IngressListeners, type IngressOptions } from './ingress.js';
 import type { ProxyDeps } from './proxy/context.js';
 import { WaypointMetrics } from './telemetry/metrics.js';
 import { UpstreamPool } from './upstream/pool.js';
@@ -38,6 +41,8 @@ export interface WaypointOptions {
   /** Access-log sink; default stdout. */
   accessLog?: (line: string) => void;
   onQuit?: () => void;
+  /** Where an ingress gateway's listeners bind (default 0.0.0.0, listener port = local port). */
+  ingress?: IngressOptions;
   /** Extra /config_dump sections (certificates, xDS state). */
   dumpExtra?: () => Record<string, unknown>;
 }
@@ -48,8 +53,13 @@ export class Waypoint {
   readonly pool: UpstreamPool;
   private hboneListener?: net.Server;
   private hbone?: HboneServer;
+  private ingress?: IngressListeners;
   private servers: http.Server[] = [];
   private listening = false;
+  /** Ingress gateways: bound local port by listener port. */
+  ingressPorts(): Map<number, number> {
+    return this.ingress?.bound() ?? new Map();
+  }
   /** Bound addresses (ports resolved when 0 was asked). */
   readonly bound: Partial<Record<'hbone' | 'admin' | 'metrics' | 'readiness', Address>> = {};
 
@@ -133,6 +143,18 @@ export class Waypoint {
       log: this.o.log.child('hbone-server'),
     });
     await this.listen(listener, this.o.listen.hbone, 'hbone');
+    // An ingress gateway (role `ingress` in its config) also takes plain HTTP on its listeners.
+    const ingress = new IngressListeners(this.deps(), this.o.ingress ?? { host: '0.0.0.0' });
+    this.ingress = ingress;
+    const sync = (c: CompiledConfig) =>
+      void ingress
+        .sync(c)
+        .catch((err: unknown) =>
+          this.o.log.error('ingress listeners', { error: errorMessage(err) }),
+        );
+    this.store.onChange(sync);
+    const cur = this.store.get();
+    if (cur) sync(cur);
     this.listening = true;
     this.o.log.info('waypoint listening', {
       identity: this.o.identity,
@@ -144,6 +166,7 @@ export class Waypoint {
   async stop(graceful = true): Promise<void> {
     this.listening = false;
     this.hboneListener?.close();
+    this.ingress?.close();
     await this.hbone?.close(graceful);
     await this.pool.close();
     await Promise.all(

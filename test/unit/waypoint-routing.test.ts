@@ -12,6 +12,7 @@ import {
   splitTarget,
 } from '../../src/waypoint/routing/request.js';
 import { pickBackend, selectRoute } from '../../src/waypoint/routing/select.js';
+import { compileConfig } from '../../src/waypoint/config/compiled.js';
 import { buildRouteTables, tableKey } from '../../src/waypoint/routing/table.js';
 import { config, grpcRoute, httpRoute, svcKey, to } from '../helpers/waypoint-fixtures.js';
 
@@ -380,5 +381,59 @@ void describe('filters', () => {
     assert.equal(normalizePath('/a/./b/../c'), '/a/c');
     assert.equal(normalizePath('/a/..'), '/');
     assert.equal(normalizePath('//a'), '//a');
+  });
+});
+
+void describe('ingress gateway listeners', () => {
+  const ingress = config({
+    waypoint: {
+      name: 'gw',
+      namespace: 'default',
+      trustDomain: 'cluster.local',
+      identity: 'spiffe://cluster.local/ns/default/sa/gw-istio',
+      trafficType: 'none',
+      role: 'ingress',
+      listeners: [
+        { name: 'http', port: 80, protocol: 'HTTP' },
+        { name: 'alt', port: 8080, protocol: 'HTTP' },
+      ],
+    },
+  });
+  const gwRoute = (parents: HttpRoute['parents']) =>
+    httpRoute(
+      'r',
+      [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/productpage' } }],
+          backends: [to('echo')],
+        },
+      ],
+      {
+        parents,
+      },
+    );
+
+  void test('a Gateway parent attaches to every listener, sectionName / port to one', () => {
+    const self = 'default/gw-istio.default.svc.cluster.local';
+    const all = compileConfig({ ...ingress, httpRoutes: [gwRoute([{ kind: 'Gateway' }])] });
+    assert.deepEqual([...all.tables.keys()].sort(), [tableKey(self, 80), tableKey(self, 8080)]);
+    assert.deepEqual([...all.listeners.keys()], [80, 8080]);
+    assert.equal(all.listeners.get(80)?.service.hostname, 'gw-istio.default.svc.cluster.local');
+    const one = compileConfig({
+      ...ingress,
+      httpRoutes: [gwRoute([{ kind: 'Gateway', sectionName: 'alt' }])],
+    });
+    assert.deepEqual([...one.tables.keys()], [tableKey(self, 8080)]);
+    const c = selectRoute(one.tables.get(tableKey(self, 8080)), request('/productpage'));
+    assert.equal(c.kind, 'matched');
+  });
+
+  void test('a Service-parented route does not attach to an ingress gateway', () => {
+    const c = compileConfig({
+      ...ingress,
+      httpRoutes: [httpRoute('mesh', [{ backends: [to('echo')] }])],
+    });
+    assert.equal(c.tables.size, 0);
+    assert.match(c.warnings.join('\n'), /HTTPRoute .*mesh: no listener to attach to/);
   });
 });

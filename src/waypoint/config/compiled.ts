@@ -4,13 +4,14 @@
  */
 import type {
   WaypointConfig,
+  WaypointSelf,
   WaypointService,
   WaypointServicePort,
   WaypointWorkload,
   WorkloadFacts,
 } from '../../api/waypoint-config.js';
 import { compilePolicy, type CompiledPolicy } from '../authz/compile.js';
-import { buildRouteTables, type RouteTable } from '../routing/table.js';
+import { buildRouteTables, ingressHostname, type RouteTable } from '../routing/table.js';
 
 export interface CompiledConfig {
   source: WaypointConfig;
@@ -22,6 +23,11 @@ export interface CompiledConfig {
   servedWorkloads: Map<string, WaypointWorkload>;
   /** Pod IP → facts of any known workload (workloads and endpoints), for telemetry. */
   peers: Map<string, WorkloadFacts>;
+  /**
+   * Ingress gateways only: listener port → the gateway itself as the served "service" of
+   * that port (its route table holds the routes whose parent is the Gateway).
+   */
+  listeners: Map<number, { service: WaypointService; port: WaypointServicePort }>;
   tables: Map<string, RouteTable>;
   policies: CompiledPolicy[];
   /** What could not be used (bad regexes, dropped policy rules), for logs and /config_dump. */
@@ -30,6 +36,22 @@ export interface CompiledConfig {
 
 export function serviceKey(s: { namespace: string; hostname: string }): string {
   return `${s.namespace}/${s.hostname}`;
+}
+
+/**
+ * An ingress gateway as the destination of the plain HTTP it takes on its listeners: its own
+ * Service (`<gateway>-istio`, no endpoints of its own), one HTTP port per listener.
+ */
+export function listenerService(self: WaypointSelf): WaypointService {
+  return {
+    name: `${self.name}-istio`,
+    namespace: self.namespace,
+    hostname: ingressHostname(self),
+    vips: [],
+    ports: (self.listeners ?? []).map((l) => ({ port: l.port, name: l.name, protocol: 'HTTP' })),
+    serves: true,
+    endpoints: [],
+  };
 }
 
 export function compileConfig(cfg: WaypointConfig): CompiledConfig {
@@ -50,9 +72,25 @@ export function compileConfig(cfg: WaypointConfig): CompiledConfig {
       if (w.serves) servedWorkloads.set(a, w);
     }
   }
+  const listeners = new Map<number, { service: WaypointService; port: WaypointServicePort }>();
+  if (cfg.waypoint.role === 'ingress') {
+    const self = listenerService(cfg.waypoint);
+    services.set(serviceKey(self), self);
+    for (const p of self.ports) listeners.set(p.port, { service: self, port: p });
+  }
   const { tables, warnings } = buildRouteTables(cfg);
   const policies = cfg.authorizationPolicies.map(compilePolicy);
   for (const p of policies)
     for (const w of p.warnings) warnings.push(`AuthorizationPolicy ${p.key}: ${w}`);
-  return { source: cfg, byVip, services, servedWorkloads, peers, tables, policies, warnings };
+  return {
+    source: cfg,
+    byVip,
+    services,
+    servedWorkloads,
+    peers,
+    listeners,
+    tables,
+    policies,
+    warnings,
+  };
 }

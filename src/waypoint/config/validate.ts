@@ -235,6 +235,8 @@ const config = obj({
     trustDomain: str,
     identity: str,
     trafficType: oneOf('service', 'workload', 'all', 'none'),
+    role: opt(oneOf('waypoint', 'ingress')),
+    listeners: opt(arr(obj({ name: str, port, protocol: oneOf('HTTP'), hostname: opt(str) }))),
   }),
   services: arr(service),
   workloads: arr(workload),

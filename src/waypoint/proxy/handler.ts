@@ -228,7 +228,12 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
       headers: joinedHeaders,
       grpc,
     });
-    if (choice.kind === 'no-match') return reply(404, 'route not found', 'NR', 'route_not_found');
+    // An ingress gateway has no service of its own behind it: only its routes lead anywhere.
+    if (
+      choice.kind === 'no-match' ||
+      (choice.kind === 'default' && cfg.source.waypoint.role === 'ingress')
+    )
+      return reply(404, 'route not found', 'NR', 'route_not_found');
     if (choice.kind === 'default') rule = defaultRule(destKey!, ctx.dest.port);
     else {
       rule = choice.entry.rule;

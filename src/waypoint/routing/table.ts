@@ -13,6 +13,7 @@ import type {
   RouteMeta,
   RouteTimeouts,
   WaypointConfig,
+  WaypointSelf,
 } from '../../api/waypoint-config.js';
 import { errorMessage } from '../../errors.js';
 import { compileGrpcMatch, compileHttpMatch, type CompiledMatch } from './match.js';
@@ -77,9 +78,31 @@ function cmpMeta(a: RouteEntry, b: RouteEntry): number {
   );
 }
 
-/** The (service, port) keys a route attaches to. */
+/** The hostname of an ingress gateway's own Service, `<gateway>-istio.<ns>.svc.<domain>`. */
+export function ingressHostname(self: WaypointSelf): string {
+  return `${self.name}-istio.${self.namespace}.svc.${self.trustDomain}`;
+}
+
+/**
+ * The (service, port) keys a route attaches to. On an ingress gateway a Gateway parent means
+ * its listeners (all, or the one `sectionName` / `port` names), keyed by the gateway's own
+ * service (config/compiled.ts `listenerService`).
+ */
 function attachments(route: RouteMeta, cfg: WaypointConfig): string[] {
   const out = new Set<string>();
+  if (cfg.waypoint.role === 'ingress') {
+    const self = cfg.waypoint;
+    const key = `${self.namespace}/${ingressHostname(self)}`;
+    for (const p of route.parents) {
+      if (p.kind !== 'Gateway') continue;
+      for (const l of self.listeners ?? []) {
+        if (p.sectionName !== undefined && p.sectionName !== l.name) continue;
+        if (p.port !== undefined && p.port !== l.port) continue;
+        out.add(tableKey(key, l.port));
+      }
+    }
+    return [...out];
+  }
   for (const p of route.parents) {
     for (const s of cfg.services) {
       if (!s.serves) continue;
@@ -137,7 +160,10 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
       });
     });
     const where = attachments(route, cfg);
-    if (where.length === 0) warnings.push(`${kind} ${key}: no served service port to attach to`);
+    if (where.length === 0)
+      warnings.push(
+        `${kind} ${key}: no ${cfg.waypoint.role === 'ingress' ? 'listener' : 'served service port'} to attach to`,
+      );
     for (const t of where) {
       let table = tables.get(t);
       if (!table) tables.set(t, (table = { http: [], grpc: [] }));

@@ -24,7 +24,13 @@ class TunnelAgent extends http.Agent {
     cb?: (err: Error | null, stream: Duplex) => void,
   ): Duplex | null | undefined {
     this.open(this.target).then(
-      (s) => cb?.(null, s),
+      (s) => {
+        // A tunnel is half-closable, so its end (the server closing an idle keep-alive
+        // connection: FIN through the far ztunnel) does not close it, and Node's Agent only
+        // drops a free socket on close: without this the next request waits on a dead one.
+        s.once('end', () => setImmediate(() => s.destroy()));
+        cb?.(null, s);
+      },
       (err: unknown) =>
         cb?.(err instanceof Error ? err : new Error(String(err)), undefined as never),
     );
