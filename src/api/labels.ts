@@ -30,4 +30,21 @@ export const Annotation = {
   sidecarStatus: 'sidecar.istio.io/status',
   /** AuthorizationPolicy: `true` evaluates without enforcing. */
   dryRun: 'istio.io/dry-run',
+  /** Pod: scraped by Prometheus' `kubernetes-pods` job (samples/addons/prometheus.yaml). */
+  prometheusScrape: 'prometheus.io/scrape',
+  prometheusPort: 'prometheus.io/port',
+  prometheusPath: 'prometheus.io/path',
 } as const;
+
+/**
+ * The scrape annotations Istio's charts put on its proxies' pods: ztunnel's DaemonSet has
+ * scrape and port 15020 (its /metrics), the waypoint and gateway template adds the path
+ * /stats/prometheus.
+ */
+export function scrapeAnnotations(port: number, path?: string): Record<string, string> {
+  return {
+    [Annotation.prometheusScrape]: 'true',
+    [Annotation.prometheusPort]: String(port),
+    ...(path ? { [Annotation.prometheusPath]: path } : {}),
+  };
+}

@@ -8,6 +8,7 @@
  * The lab runs the same objects: its kubelet knows the image, and reads `lab.ambit.dev/*`
  * annotations that a real cluster ignores (ztunnel at .3 of each node's pod CIDR).
  */
+import { scrapeAnnotations } from '../api/labels.js';
 import type { KubeObject } from '../k8s/types.js';
 import type { InstallValues } from './values.js';
 
@@ -248,6 +249,7 @@ export function generateManifests(v: InstallValues): Obj[] {
             labels: { app: 'ztunnel', 'sidecar.istio.io/inject': 'false' },
             annotations: {
               'ambient.istio.io/redirection': 'disabled',
+              ...scrapeAnnotations(15020),
               // Read by the ambit lab only: the seeds' address, .3 of each node's pod CIDR.
               'lab.ambit.dev/ip-offset': '3',
             },

@@ -10,7 +10,7 @@ import { openConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
-import { connectionLabels } from './context.js';
+import { connectionLabels, inboundService } from './context.js';
 import { guard, reset, tupleOf } from './accepted.js';
 import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
@@ -51,7 +51,10 @@ export class InboundPassthroughProxy {
     }
     const src = ctx.state.workloadByIp(srcIp);
     const rbacConn = { srcIp, srcPort, dstIp, dstPort };
-    const labels = connectionLabels('destination', src, dst, { mtls: false });
+    const labels = connectionLabels('destination', src, dst, {
+      service: inboundService(ctx.state, dst, dstPort),
+      mtls: false,
+    });
     const record = {
       conn: connId,
       direction: 'inbound_plaintext' as const,

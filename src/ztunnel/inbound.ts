@@ -18,7 +18,7 @@ import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
-import { connectionLabels } from './context.js';
+import { connectionLabels, inboundService } from './context.js';
 import { baggage, forwardedFor, parseAuthority, plainIp } from './headers.js';
 import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
@@ -106,6 +106,7 @@ export class InboundProxy {
     };
     const labels = connectionLabels('destination', client.workload, dst, {
       srcIdentity: req.peerIdentity,
+      service: inboundService(ctx.state, dst, target.port),
       mtls: true,
     });
     const conn = openConnection(

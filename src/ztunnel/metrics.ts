@@ -3,17 +3,32 @@
  * received = request direction (client → server), sent = response direction, per Istio's
  * definitions. Counters live here; the HTTP server for /metrics is in admin-servers.ts.
  */
+// ztunnel's label set (its CommonTrafficLabels, docs/istio: waypoint.md §5.1 lists the same
+// names for the waypoint), in its order. Unset values are `unknown` (Istio #54668).
 export const LABELS = [
   'reporter',
   'source_workload',
+  'source_canonical_service',
+  'source_canonical_revision',
   'source_workload_namespace',
   'source_principal',
+  'source_app',
+  'source_version',
+  'source_cluster',
+  'destination_service',
+  'destination_service_namespace',
+  'destination_service_name',
   'destination_workload',
+  'destination_canonical_service',
+  'destination_canonical_revision',
   'destination_workload_namespace',
   'destination_principal',
-  'destination_service',
-  'connection_security_policy',
+  'destination_app',
+  'destination_version',
+  'destination_cluster',
+  'request_protocol',
   'response_flags',
+  'connection_security_policy',
 ] as const;
 
 export type ConnectionLabels = Record<(typeof LABELS)[number], string>;
@@ -30,18 +45,12 @@ const FAMILIES = {
 type Family = keyof typeof FAMILIES;
 
 export function unknownLabels(reporter: 'source' | 'destination'): ConnectionLabels {
-  return {
-    reporter,
-    source_workload: 'unknown',
-    source_workload_namespace: 'unknown',
-    source_principal: 'unknown',
-    destination_workload: 'unknown',
-    destination_workload_namespace: 'unknown',
-    destination_principal: 'unknown',
-    destination_service: 'unknown',
-    connection_security_policy: 'none',
-    response_flags: '-',
-  };
+  const l = Object.fromEntries(LABELS.map((k) => [k, 'unknown'])) as ConnectionLabels;
+  l.reporter = reporter;
+  l.request_protocol = 'tcp';
+  l.response_flags = '-';
+  l.connection_security_policy = 'none';
+  return l;
 }
 
 function escape(v: string): string {

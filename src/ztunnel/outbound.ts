@@ -254,7 +254,7 @@ export class OutboundProxy {
     const mtls = plan.kind === 'hbone';
     const dstW = plan.kind === 'hbone' ? (plan.dstWorkload ?? plan.peer) : plan.dstWorkload;
     const svcName = plan.service?.hostname;
-    const labels = connectionLabels('source', src, dstW, { service: svcName, mtls });
+    const labels = connectionLabels('source', src, dstW, { service: plan.service, mtls });
     const srcIdentity = workloadIdentity(src);
     const record = {
       conn: connId,

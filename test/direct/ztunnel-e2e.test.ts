@@ -230,7 +230,7 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     const mb = (await get(pb.metrics, '/stats/prometheus')).body;
     assert.match(
       ma,
-      /istio_tcp_connections_opened_total\{reporter="source",source_workload="sleep",[^}]*destination_workload="httpbin",[^}]*destination_service="httpbin\.default\.svc\.cluster\.local",connection_security_policy="mutual_tls"[^}]*\} [1-9]/,
+      /istio_tcp_connections_opened_total\{reporter="source",source_workload="sleep",[^}]*destination_service="httpbin\.default\.svc\.cluster\.local",[^}]*destination_workload="httpbin",[^}]*connection_security_policy="mutual_tls"[^}]*\} [1-9]/,
     );
     assert.match(
       mb,

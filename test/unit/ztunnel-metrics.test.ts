@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connectionLabels } from '../../src/ztunnel/context.js';
+import { connectionLabels, inboundService } from '../../src/ztunnel/context.js';
 import {
   baggage,
   forwarded,
@@ -10,7 +10,8 @@ import {
   traceparent,
 } from '../../src/ztunnel/headers.js';
 import { Metrics } from '../../src/ztunnel/metrics.js';
-import { workload } from '../../src/ztunnel/testing.js';
+import { LABELS, unknownLabels } from '../../src/ztunnel/metrics.js';
+import { service, workload } from '../../src/ztunnel/testing.js';
 
 void test('metrics text: families, labels, counts, istio_build', () => {
   const m = new Metrics();
@@ -46,6 +47,49 @@ void test('metrics text: families, labels, counts, istio_build', () => {
   assert.match(text, /istio_build\{component="ztunnel",tag="[^"]+"\} 1/);
   assert.equal(m.value('istio_tcp_connections_opened_total', { reporter: 'source' }), 2);
   assert.equal(m.value('istio_tcp_connections_opened_total', { reporter: 'destination' }), 0);
+});
+
+void test("ztunnel's full label set: canonical service/revision as app/version, the service's name", () => {
+  const src = workload('sleep-abc', '10.244.2.8', 'worker2', { workloadName: 'sleep' });
+  const dst = workload('httpbin-xyz', '10.244.1.7', 'worker', { workloadName: 'httpbin' });
+  const svc = service('httpbin', '10.96.0.105', [[8000, 80]]);
+  const l = connectionLabels('source', src, dst, { service: svc, mtls: true });
+  assert.deepEqual(Object.keys(l), [...LABELS]);
+  assert.equal(l.source_workload, 'sleep');
+  assert.equal(l.source_canonical_service, 'sleep-abc');
+  assert.equal(l.source_app, 'sleep-abc');
+  assert.equal(l.source_canonical_revision, 'v1');
+  assert.equal(l.source_version, 'v1');
+  assert.equal(l.source_cluster, 'Kubernetes');
+  assert.equal(l.destination_service, 'httpbin.default.svc.cluster.local');
+  assert.equal(l.destination_service_name, 'httpbin');
+  assert.equal(l.destination_service_namespace, 'default');
+  assert.equal(l.destination_workload, 'httpbin');
+  assert.equal(l.request_protocol, 'tcp');
+  const none = unknownLabels('destination');
+  assert.equal(none.destination_service_name, 'unknown');
+  assert.equal(none.response_flags, '-');
+  assert.equal(none.connection_security_policy, 'none');
+});
+
+void test('inbound: the service is guessed from the workload’s services by target port', () => {
+  const svc = service('httpbin', '10.96.0.105', [[8000, 80]]);
+  const other = service('admin', '10.96.0.106', [[9000, 9090]]);
+  const dst = workload('httpbin', '10.244.1.7', 'worker', {
+    services: {
+      'default/admin.default.svc.cluster.local': {
+        ports: [{ servicePort: 9000, targetPort: 9090 }],
+      },
+      'default/httpbin.default.svc.cluster.local': {
+        ports: [{ servicePort: 8000, targetPort: 80 }],
+      },
+    },
+  });
+  const byHost = (ns: string, h: string) =>
+    [svc, other].find((s) => s.namespace === ns && s.hostname === h);
+  assert.equal(inboundService({ serviceByHost: byHost }, dst, 80)?.name, 'httpbin');
+  assert.equal(inboundService({ serviceByHost: byHost }, dst, 9090)?.name, 'admin');
+  assert.equal(inboundService({ serviceByHost: byHost }, dst, 1234), undefined);
 });
 
 void test('label values are escaped', () => {

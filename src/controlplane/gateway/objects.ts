@@ -5,6 +5,7 @@
  * Pure: the same Gateway always gives the same objects (and the same hash).
  */
 import { createHash } from 'node:crypto';
+import { scrapeAnnotations } from '../../api/labels.js';
 import type { KubeObject, ServicePort } from '../../k8s/types.js';
 import type { Gateway } from '../model/types.js';
 import {
@@ -129,9 +130,7 @@ export function gatewayObjects(
         metadata: {
           labels: podLabels,
           annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(PROXY_PORTS.metrics),
-            'prometheus.io/path': '/stats/prometheus',
+            ...scrapeAnnotations(PROXY_PORTS.metrics, '/stats/prometheus'),
             ...(infra.annotations ?? {}),
           },
         },

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Annotation, Label } from '../../api/labels.js';
+import { Annotation, Label, scrapeAnnotations } from '../../api/labels.js';
 import { Port } from '../../api/ports.js';
 import { AmbitError, errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
@@ -59,7 +59,11 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
       name: `ztunnel-${node.metadata.name}`,
       namespace: MESH_NAMESPACE,
       labels: { app: 'ztunnel', [Label.sidecarInject]: 'false' },
-      annotations: { [Annotation.redirection]: 'disabled', [LabAnnotation.ip]: ip },
+      annotations: {
+        [Annotation.redirection]: 'disabled',
+        [LabAnnotation.ip]: ip,
+        ...scrapeAnnotations(Port.metrics),
+      },
     },
     spec: {
       nodeName: node.metadata.name,

@@ -56,7 +56,22 @@ export interface TcpRecord {
   flags: string;
 }
 
+/**
+ * Who reports: a waypoint reports the whole hop as `reporter="waypoint"` with the client as
+ * source; an ingress gateway reports as the client proxy it is (`reporter="source"`, itself as
+ * the source workload), as Istio's gateways do.
+ */
+export type ReporterRole =
+  { kind: 'waypoint' } | { kind: 'gateway'; self?: WorkloadFacts; principal: string };
+
 export class WaypointMetrics {
+  constructor(private role: ReporterRole = { kind: 'waypoint' }) {}
+
+  /** Switches the role (an ingress gateway learns it from its config). */
+  setRole(role: ReporterRole): void {
+    this.role = role;
+  }
+
   readonly requests = new Counter('istio_requests_total', 'Requests processed by the waypoint');
   readonly duration = new Histogram(
     'istio_request_duration_milliseconds',
@@ -85,14 +100,18 @@ export class WaypointMetrics {
   );
 
   private base(r: TcpRecord): Labels {
+    const gw = this.role.kind === 'gateway' ? this.role : undefined;
     return {
-      reporter: 'waypoint',
-      ...peerLabels('source', r.source, r.sourcePrincipal || undefined),
+      reporter: gw ? 'source' : 'waypoint',
+      ...(gw
+        ? peerLabels('source', gw.self, gw.principal)
+        : peerLabels('source', r.source, r.sourcePrincipal || undefined)),
       ...peerLabels('destination', r.destination),
       destination_service: u(r.service?.hostname),
       destination_service_name: u(r.service?.name),
       destination_service_namespace: u(r.service?.namespace),
-      connection_security_policy: 'mutual_tls',
+      // A client-side reporter does not know the server's policy (Istio: `unknown`).
+      connection_security_policy: gw ? 'unknown' : 'mutual_tls',
     };
   }
 
