@@ -124,6 +124,7 @@ export const ERROR_CODES = {
   KUBELET_NO_TOKEN: 'a TokenRequest returned no service-account token',
 
   // the lab (src/lab, `ambit lab`)
+  PROMETHEUS_BAD_CONFIG: "the lab's prom/prometheus cannot read or parse its --config.file",
   LAB_APISERVER_NOT_IN_LAB: "the API server does not answer from inside the lab's network",
   LAB_APISERVER_TIMEOUT: 'the API server did not come up in time',
   LAB_BAD_CLUSTER: 'a cluster file with a bad field',

@@ -34,6 +34,16 @@ export const resources = {
   events: r('', 'v1', 'events', 'Event'),
   deployments: r('apps', 'v1', 'deployments', 'Deployment'),
   daemonsets: r('apps', 'v1', 'daemonsets', 'DaemonSet'),
+  clusterroles: r('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
+  clusterrolebindings: r(
+    'rbac.authorization.k8s.io',
+    'v1',
+    'clusterrolebindings',
+    'ClusterRoleBinding',
+    false,
+  ),
+  roles: r('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
+  rolebindings: r('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
   authorizationpolicies: r(
     'security.istio.io',
     'v1',

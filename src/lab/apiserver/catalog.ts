@@ -62,6 +62,12 @@ export const kinds: Kind[] = [
   kind(resources.events, ['ev']),
   kind(resources.deployments, ['deploy'], ['status', 'scale']),
   kind(resources.daemonsets, ['ds'], ['status']),
+  // RBAC objects are stored (manifests such as samples/addons/prometheus.yaml carry them);
+  // the lab does not enforce them (`auth can-i` says allowed).
+  kind(resources.clusterroles, []),
+  kind(resources.clusterrolebindings, []),
+  kind(resources.roles, []),
+  kind(resources.rolebindings, []),
   kind(resources.authorizationpolicies, [], ['status']),
   kind(resources.peerauthentications, ['pa'], ['status']),
   kind(resources.customresourcedefinitions, ['crd', 'crds'], ['status']),

@@ -4,11 +4,16 @@
  * its observable behaviour, or the machine's program that is the image's entrypoint. An image
  * is named without registry `docker.io/`, `library/`, tag or digest.
  */
+import { prometheusArgv, type ImageContext } from './prometheus.js';
+
 export interface KnownImage {
   /** What the image is, for the list of known images in ErrImagePull messages. */
   what: string;
-  /** The command line: `ambit` subcommand (app: true) or a program on the machine. */
-  argv(args: string[]): string[];
+  /**
+   * The command line: `ambit` subcommand (app: true) or a program on the machine. `ctx` is
+   * there when the kubelet starts the container (absent when only the argv is asked for).
+   */
+  argv(args: string[], ctx?: ImageContext): string[];
   app: boolean;
 }
 
@@ -58,6 +63,12 @@ export const knownImages: Record<string, KnownImage> = {
     what: 'curl (entrypoint curl)',
     argv: (args) => ['curl', ...args],
     app: false,
+  },
+  // Istio's samples/addons/prometheus.yaml (the repo's samples/addons/prometheus.yaml).
+  'prom/prometheus': {
+    what: "Prometheus (Debian's /usr/bin/prometheus, with the lab's pod discovery)",
+    argv: prometheusArgv,
+    app: true,
   },
   ...bookinfoImages(),
 };

@@ -425,7 +425,7 @@ export class PodWorker {
     try {
       child = startContainer({
         sandbox: this.sandbox(rt.spec),
-        argv: containerArgv(rt.spec),
+        argv: containerArgv(rt.spec, this.podDir),
         env: this.env(rt.spec),
         cwd: this.podDir,
         logFile: this.logFile(name),

@@ -14,6 +14,7 @@ import { spawnDetached, writePidFile } from '../../sys/process.js';
 import { sandboxArgv, type Sandbox } from '../../sys/sandbox.js';
 import { ambitArgv } from '../cluster/paths.js';
 import { imageName, knownImages } from './images.js';
+import type { ImageContext } from './prometheus.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -36,16 +37,19 @@ export function knownImageNames(): string[] {
 /**
  * The argv of a container: its command, else what its image runs (built-in `ambit/<x>`
  * images, the samples' images in images.ts); throws KUBELET_UNKNOWN_IMAGE (shown as
- * ErrImagePull) when neither says.
+ * ErrImagePull) when neither says. With `podDir` (when the kubelet starts it), images that
+ * need to know where the pod's volumes are get it.
  */
-export function containerArgv(c: Container): string[] {
+export function containerArgv(c: Container, podDir?: string): string[] {
   const args = c.args ?? [];
   if (c.command && c.command.length > 0) return [...c.command, ...args];
   const name = imageName(c.image);
   const builtin = builtins[name];
   if (builtin) return [...ambitArgv(), ...builtin, ...args];
   const known = knownImages[name];
-  if (known) return known.app ? [...ambitArgv(), ...known.argv(args)] : known.argv(args);
+  const mounts = (c as { volumeMounts?: { name: string; mountPath: string }[] }).volumeMounts ?? [];
+  const ctx: ImageContext | undefined = podDir ? { podDir, mounts } : undefined;
+  if (known) return known.app ? [...ambitArgv(), ...known.argv(args, ctx)] : known.argv(args, ctx);
   throw new AmbitError(
     'KUBELET_UNKNOWN_IMAGE',
     `Failed to pull image ${JSON.stringify(c.image ?? '')}: the lab kubelet has no such image and the container has no command; known images: ${knownImageNames().join(', ')}`,
