@@ -124,7 +124,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   ]);
   await step('enrol namespace default: istio.io/dataplane-mode=ambient', async () => {
     await setAmbient(client, 'default', true);
-    await waitEnrolled(client, [sleepPod.name, httpbin.name], 20_000);
+    // Generous: on a loaded machine the node agents take a while to capture both pods.
+    await waitEnrolled(client, [sleepPod.name, httpbin.name], 60_000);
   });
 
   const ztA = await findPod(client, 'istio-system', 'ztunnel-worker2');
