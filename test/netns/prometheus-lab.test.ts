@@ -102,8 +102,6 @@ async function query(pod: string, promql: string): Promise<Sample[]> {
   return body.data.result;
 }
 
-const nonEmpty = (s: Sample[]) => (s.length > 0 ? s : undefined);
-
 after(async () => {
   await cli(['demo', '--down', '--name', lab]);
 });
