@@ -16,7 +16,7 @@ import { ConfigStore } from './config/store.js';
 import { createInbound } from './inbound.js';
 import { IngressListeners, type IngressOptions } from './ingress.js';
 import type { ProxyDeps } from './proxy/context.js';
-import { WaypointMetrics } from './telemetry/metrics.js';
+import { reporterRole, WaypointMetrics } from './telemetry/metrics.js';
 import { UpstreamPool } from './upstream/pool.js';
 import { createTransport, type TransportOptions } from './upstream/transport.js';
 
@@ -146,12 +146,14 @@ export class Waypoint {
     // An ingress gateway (role `ingress` in its config) also takes plain HTTP on its listeners.
     const ingress = new IngressListeners(this.deps(), this.o.ingress ?? { host: '0.0.0.0' });
     this.ingress = ingress;
-    const sync = (c: CompiledConfig) =>
+    const sync = (c: CompiledConfig) => {
+      this.metrics.setRole(reporterRole(c, this.o.ip, this.o.identity));
       void ingress
         .sync(c)
         .catch((err: unknown) =>
           this.o.log.error('ingress listeners', { error: errorMessage(err) }),
         );
+    };
     this.store.onChange(sync);
     const cur = this.store.get();
     if (cur) sync(cur);

@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkloadFacts } from '../../src/api/waypoint-config.js';
-import { WaypointMetrics, type RequestRecord } from '../../src/waypoint/telemetry/metrics.js';
+import {
+  reporterRole,
+  WaypointMetrics,
+  type RequestRecord,
+} from '../../src/waypoint/telemetry/metrics.js';
 
 function facts(name: string, o: Partial<WorkloadFacts> = {}): WorkloadFacts {
   return {
@@ -99,4 +103,21 @@ test('ingress gateway: reporter="source" with the gateway as the source workload
   m.setRole({ kind: 'waypoint' });
   m.recordRequest(record());
   assert.equal(series(m.render(), 'istio_requests_total').length, 2);
+});
+
+test('reporterRole: waypoint unless the config is an ingress; the ingress as its own source', () => {
+  const id = 'spiffe://cluster.local/ns/default/sa/bookinfo-gateway-istio';
+  const peers = new Map<string, WorkloadFacts>();
+  const cfg = (role?: string) => ({
+    source: { waypoint: { role, namespace: 'default', name: 'bookinfo-gateway' } },
+    peers,
+  });
+  assert.deepEqual(reporterRole(cfg(), '10.0.0.1', id), { kind: 'waypoint' });
+  const r = reporterRole(cfg('ingress'), '10.0.0.1', id);
+  assert.equal(r.kind, 'gateway');
+  assert.equal(r.kind === 'gateway' && r.self?.workloadName, 'bookinfo-gateway-istio');
+  assert.equal(r.kind === 'gateway' && r.self?.namespace, 'default');
+  peers.set('10.0.0.1', facts('gw-from-peers'));
+  const p = reporterRole(cfg('ingress'), '10.0.0.1', id);
+  assert.equal(p.kind === 'gateway' && p.self?.workloadName, 'gw-from-peers');
 });

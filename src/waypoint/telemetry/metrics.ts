@@ -64,6 +64,43 @@ export interface TcpRecord {
 export type ReporterRole =
   { kind: 'waypoint' } | { kind: 'gateway'; self?: WorkloadFacts; principal: string };
 
+/** Facts of an ingress not listed among its peers: its Deployment is named as its account. */
+function ownFacts(
+  w: { role?: string; namespace?: string; name?: string },
+  identity: string,
+): WorkloadFacts | undefined {
+  const sa = /\/sa\/([^/]+)$/.exec(identity)?.[1];
+  if (!sa || !w.namespace) return undefined;
+  return {
+    uid: '',
+    name: sa,
+    namespace: w.namespace,
+    identity,
+    serviceAccount: sa,
+    node: '',
+    workloadName: sa,
+    canonicalName: sa,
+    canonicalRevision: 'latest',
+    app: '',
+    version: '',
+    clusterId: '',
+  };
+}
+
+/** The role a config gives: an ingress reports as itself (its own entry among the peers, by IP). */
+export function reporterRole(
+  cfg: {
+    source: { waypoint: { role?: string; namespace?: string; name?: string } };
+    peers: Map<string, WorkloadFacts>;
+  },
+  ip: string,
+  identity: string,
+): ReporterRole {
+  if (cfg.source.waypoint.role !== 'ingress') return { kind: 'waypoint' };
+  const self = cfg.peers.get(ip) ?? ownFacts(cfg.source.waypoint, identity);
+  return { kind: 'gateway', self, principal: identity };
+}
+
 export class WaypointMetrics {
   constructor(private role: ReporterRole = { kind: 'waypoint' }) {}
 
