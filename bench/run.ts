@@ -4,7 +4,10 @@
  * at the end, also when a step fails (unless --keep).
  *
  *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep]
- *                          [--profile mesh:<workload>]
+ *                          [--profile mesh:<workload>] [--lab bench] [--reuse]
+ *
+ * --lab names the lab (two benches on one machine need two names); --reuse keeps a lab left
+ * by --keep and only restarts its ztunnels on the current build (implies --keep).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -29,12 +32,15 @@ import {
   type Mode,
   type Sample,
 } from './report.js';
-import { parseProfileArg, profileZtunnels, type ProfileRequest } from './profile.js';
+import {
+  parseProfileArg,
+  profileZtunnels,
+  replaceZtunnels,
+  type ProfileRequest,
+} from './profile.js';
 import { podPids } from './pods.js';
 import { deployBenchPods, type BenchPods } from './setup.js';
 import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
-
-const LAB = 'bench';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,13 +48,26 @@ function arg(name: string, def: string): string {
 }
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
+/** The lab's name (`--lab`, default `bench`): also names the work folder beside the labs. */
+const LAB = labName(arg('lab', 'bench'));
+
+function labName(v: string): string {
+  if (!/^[a-z][a-z0-9]{0,11}$/.test(v)) {
+    throw new AmbitError('BENCH_BAD_ARG', `--lab must be a short lowercase name, got ${v}`, {
+      value: v,
+      hint: 'a letter then up to 11 letters or digits, e.g. --lab pfbench',
+    });
+  }
+  return v;
+}
+
 function count(name: string, def: string, min: number): number {
   const v = arg(name, def);
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) {
     throw new AmbitError('BENCH_BAD_ARG', `--${name} must be a number ≥ ${min}, got ${v}`, {
       value: v,
-      hint: 'node dist/bench/run.js [--rounds 3] [--seconds 10] [--only iperf-1,connrate] [--keep] [--profile mesh:iperf-1]',
+      hint: 'node dist/bench/run.js [--rounds 3] [--seconds 10] [--only iperf-1,connrate] [--keep] [--profile mesh:iperf-1] [--lab bench] [--reuse]',
     });
   }
   return n;
@@ -202,11 +221,12 @@ async function main(): Promise<number> {
   }
   const profileArg = arg('profile', '');
   const profileReq = profileArg ? parseProfileArg(profileArg, WORKLOADS) : undefined;
-  const keep = flag('keep');
+  const reuse = flag('reuse') && existsSync(labPaths(LAB).dir);
+  const keep = flag('keep') || flag('reuse');
   const outDir = join(repoRoot(), 'bench', 'results');
   // Outside the labs folder, so `ambit lab list` never mistakes it for a lab; kept after the run
   // because the raw .cpuprofile files of --profile live there.
-  const workDir = join(labPaths(LAB).dir, '..', '..', 'bench');
+  const workDir = join(labPaths(LAB).dir, '..', '..', LAB);
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
   // Ctrl-C (or a CI timeout's SIGTERM) must not leave a lab of namespaces and daemons behind.
@@ -220,19 +240,24 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    if (existsSync(labPaths(LAB).dir)) await labDown(LAB, () => undefined);
-    log('bringing up lab "bench" (the seeds\' cluster)');
-    const rc = await labUp({
-      cluster: defaultCluster(LAB),
-      scenario: false,
-      timeoutMs: 120_000,
-      print: (l) => log(`  ${l}`),
-    });
-    if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
+    if (reuse) {
+      log(`reusing lab "${LAB}": restarting its ztunnels on the current build`);
+      await replaceZtunnels(labClient(LAB), ['worker2', 'worker'], () => undefined);
+    } else {
+      if (existsSync(labPaths(LAB).dir)) await labDown(LAB, () => undefined);
+      log(`bringing up lab "${LAB}" (the seeds' cluster)`);
+      const rc = await labUp({
+        cluster: defaultCluster(LAB),
+        scenario: false,
+        timeoutMs: 120_000,
+        print: (l) => log(`  ${l}`),
+      });
+      if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
+      await installMesh(labClient(LAB), {
+        progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
+      });
+    }
     const client = labClient(LAB);
-    await installMesh(client, {
-      progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
-    });
     const pods = await deployBenchPods(client, workDir);
     log(`targets: ${JSON.stringify(pods.targets)}`);
     const samples = await measure(pods, rounds, seconds, only);

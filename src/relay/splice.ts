@@ -100,7 +100,7 @@ export function abort(s: Duplex, err?: Error): void {
 
 /** One direction, counting bytes; bursts go out as one write (see write-batch.ts). */
 function pump(src: Duplex, dst: Duplex, count: (n: number) => void): void {
-  forward(src, dst, count);
+  forward(src, dst, count, !isHttp2Stream(dst));
   src.once('end', () => {
     if (wasReset(src)) return; // not a FIN: the close handler resets dst
     if (!dst.destroyed && !dst.writableEnded) dst.end();

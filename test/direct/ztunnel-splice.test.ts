@@ -138,4 +138,38 @@ void describe('ztunnel splice', () => {
     dst.destroy();
     await closeServer(sink);
   });
+
+  it('into an HTTP/2 stream a chunk is handed over at once, into a socket at the end of the turn', async () => {
+    const { PassThrough } = await import('node:stream');
+    const up = session.request(
+      { ':method': 'CONNECT', ':authority': '127.0.0.1:9' },
+      { endStream: false },
+    );
+    up.on('error', () => undefined);
+    await new Promise((r) => up.once('response', r));
+    const sink = net.createServer((s) => {
+      s.on('data', () => undefined);
+      s.on('error', () => undefined); // reset when the splice is torn down
+    });
+    const port = await listen(sink);
+    const sock = net.connect({ host: '127.0.0.1', port });
+    await new Promise((r) => sock.once('connect', r));
+    const toStream = new PassThrough();
+    const toSocket = new PassThrough();
+    const spliced = [splice(toStream, up), splice(toSocket, sock)];
+    toStream.write('x');
+    toSocket.write('y');
+    // Past the data events, before setImmediate: nghttp2 batches the stream's frames itself
+    // (an extra turn would be one more event-loop iteration per request); the socket stays
+    // corked so a burst of DATA chunks leaves as one writev.
+    for (let i = 0; i < 3; i++) await new Promise((r) => process.nextTick(r));
+    assert.equal(up.writableCorked, 0);
+    assert.equal(sock.writableCorked, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sock.writableCorked, 0);
+    toStream.destroy();
+    toSocket.destroy();
+    await Promise.all(spliced);
+    await closeServer(sink);
+  });
 });
