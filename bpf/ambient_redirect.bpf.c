@@ -30,7 +30,6 @@
 #define BYPASS_CB 0xC001F00D
 #define TPROXY_MARK 0x400
 #define CAPTURE_DNS_FLAG (1 << 0)
-#define TRACE_FLAG (1 << 1)
 
 #define ZTUNNEL_OUTBOUND_PORT 15001
 #define ZTUNNEL_INBOUND_PORT 15008
@@ -57,7 +56,7 @@ struct app_info {
 struct ztunnel_info {
     __u32 ifindex;  /* ztunnel's host-side veth; 0 = no ztunnel (fail closed) */
     __u8 mac[6];    /* ztunnel's eth0 */
-    __u8 flag;      /* CAPTURE_DNS_FLAG | TRACE_FLAG */
+    __u8 flag;      /* CAPTURE_DNS_FLAG */
     __u8 pad;
     __u32 ip;       /* ztunnel's IPv4, network order (the DNS capture target) */
 };
@@ -74,16 +73,24 @@ struct dns_orig {
     __u16 pad;
 };
 
+/*
+ * One per-packet trace event (40 bytes; src/trace/bpf-events.ts decodes it). Addresses, ports
+ * and the IP id in network order, the rest in host order.
+ */
 struct event {
-    __u8 prog;
-    __u8 verdict;
+    __u64 ts;          /* bpf_ktime_get_ns(): one clock for every node of the machine */
+    __u8 prog;         /* enum prog_id */
+    __u8 verdict;      /* enum verdict */
     __u8 proto;
-    __u8 pad;
+    __u8 tcp_flags;
     __u32 ifindex;     /* the device the program runs on */
     __u32 target;      /* redirect target ifindex, or the assigned port */
     __u32 saddr, daddr;
     __u16 sport, dport;
-    __u32 tcp_flags;
+    __u16 ipid;
+    __u8 sock;         /* sk_assign: 1 = a listener, 2 = an established socket */
+    __u8 pad;
+    __u32 cb;          /* skb->cb[4] when the program ran (OUTBOUND_CB, INBOUND_CB, BYPASS_CB) */
 };
 
 struct {
@@ -123,11 +130,22 @@ struct {
     __type(value, __u64);
 } counters SEC(".maps");
 
-/* Per-packet events while TRACE_FLAG is set (ambit trace / demo). */
+/* Per-packet events while trace_ctl[0] is non-zero (ambit trace / demo read them). */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 1 << 18);
 } events SEC(".maps");
+
+/*
+ * [0] != 0: emit events. A map of its own, not a ztunnel_info bit: the tracer (another process
+ * than the node agent) switches it without racing the agent's ztunnel_info writes.
+ */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} trace_ctl SEC(".maps");
 
 struct pkt {
     struct ethhdr *eth;
@@ -135,6 +153,7 @@ struct pkt {
     __u32 l4off;
     __u16 sport, dport;
     __u32 tcp_flags;
+    __u8 sock;  /* set by ztunnel_tproxy before accounting an assignment */
 };
 
 /* Parses Ethernet + IPv4 + the TCP/UDP ports; 0 when the packet is not IPv4. */
@@ -166,26 +185,37 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
     return 1;
 }
 
-static __always_inline int account(struct __sk_buff *skb, struct ztunnel_info *z, __u8 prog,
-                                   __u8 verdict, struct pkt *p, __u32 target, int ret)
+static __always_inline int tracing(void)
+{
+    __u32 k = 0;
+    __u32 *on = bpf_map_lookup_elem(&trace_ctl, &k);
+    return on && *on;
+}
+
+static __always_inline int account(struct __sk_buff *skb, __u8 prog, __u8 verdict, struct pkt *p,
+                                   __u32 target, int ret)
 {
     __u32 k = prog * V_MAX + verdict;
     __u64 *c = bpf_map_lookup_elem(&counters, &k);
     if (c) *c += 1;
-    if (z && (z->flag & TRACE_FLAG) && p && p->ip) {
+    if (p && p->ip && tracing()) {
         struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
         if (e) {
+            e->ts = bpf_ktime_get_ns();
             e->prog = prog;
             e->verdict = verdict;
             e->proto = p->ip->protocol;
-            e->pad = 0;
+            e->tcp_flags = (__u8)p->tcp_flags;
             e->ifindex = skb->ifindex;
             e->target = target;
             e->saddr = p->ip->saddr;
             e->daddr = p->ip->daddr;
             e->sport = p->sport;
             e->dport = p->dport;
-            e->tcp_flags = p->tcp_flags;
+            e->ipid = p->ip->id;
+            e->sock = p->sock;
+            e->pad = 0;
+            e->cb = skb->cb[4];
             bpf_ringbuf_submit(e, 0);
         }
     }
@@ -235,19 +265,20 @@ int app_outbound(struct __sk_buff *skb)
 {
     struct pkt p = {};
     struct ztunnel_info *z = ztunnel();
+    int ok = parse(skb, &p);
     if (!z || z->ifindex == 0)
-        return account(skb, z, P_APP_OUTBOUND, V_DROP, 0, 0, TC_ACT_SHOT);
-    if (!parse(skb, &p)) return account(skb, z, P_APP_OUTBOUND, V_PASS, 0, 0, TC_ACT_OK);
+        return account(skb, P_APP_OUTBOUND, V_DROP, ok ? &p : 0, 0, TC_ACT_SHOT);
+    if (!ok) return account(skb, P_APP_OUTBOUND, V_PASS, 0, 0, TC_ACT_OK);
     if (p.ip->daddr == host_ip())
-        return account(skb, z, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
+        return account(skb, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
     if (p.ip->protocol == IPPROTO_UDP) {
         if (!(z->flag & CAPTURE_DNS_FLAG) || p.dport != bpf_htons(53) || z->ip == 0)
-            return account(skb, z, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
+            return account(skb, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
         struct dns_key k = {.addr = p.ip->saddr, .port = p.sport};
         struct dns_orig o = {.addr = p.ip->daddr, .port = p.dport};
         __u32 zip = z->ip;
         bpf_map_update_elem(&dns_nat, &k, &o, BPF_ANY);
-        account(skb, z, P_APP_OUTBOUND, V_DNS, &p, ZTUNNEL_DNS_PORT, 0);
+        account(skb, P_APP_OUTBOUND, V_DNS, &p, ZTUNNEL_DNS_PORT, 0);
         if (rewrite_udp(skb, sizeof(struct ethhdr) + offsetof(struct iphdr, daddr), o.addr, zip,
                         p.l4off + offsetof(struct udphdr, dest), o.port,
                         bpf_htons(ZTUNNEL_DNS_PORT)))
@@ -255,8 +286,8 @@ int app_outbound(struct __sk_buff *skb)
         return to_ztunnel(skb, z, OUTBOUND_CB);
     }
     if (p.ip->protocol != IPPROTO_TCP)
-        return account(skb, z, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
-    account(skb, z, P_APP_OUTBOUND, V_REDIRECT, &p, z->ifindex, 0);
+        return account(skb, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
+    account(skb, P_APP_OUTBOUND, V_REDIRECT, &p, z->ifindex, 0);
     return to_ztunnel(skb, z, OUTBOUND_CB);
 }
 
@@ -266,14 +297,15 @@ int app_inbound(struct __sk_buff *skb)
     struct pkt p = {};
     struct ztunnel_info *z = ztunnel();
     /* From ztunnel (its host-ingress redirect, or routed from its veth): the proxied leg. */
+    int ok = parse(skb, &p);
     if (skb->cb[4] == BYPASS_CB || (z && z->ifindex && skb->ingress_ifindex == z->ifindex))
-        return account(skb, z, P_APP_INBOUND, V_PASS, 0, 0, TC_ACT_OK);
-    if (!parse(skb, &p)) return account(skb, z, P_APP_INBOUND, V_PASS, 0, 0, TC_ACT_OK);
+        return account(skb, P_APP_INBOUND, V_PASS, ok ? &p : 0, 0, TC_ACT_OK);
+    if (!ok) return account(skb, P_APP_INBOUND, V_PASS, 0, 0, TC_ACT_OK);
     if (p.ip->saddr == host_ip() || p.ip->protocol != IPPROTO_TCP)
-        return account(skb, z, P_APP_INBOUND, V_PASS, &p, 0, TC_ACT_OK);
+        return account(skb, P_APP_INBOUND, V_PASS, &p, 0, TC_ACT_OK);
     if (!z || z->ifindex == 0)
-        return account(skb, z, P_APP_INBOUND, V_DROP, &p, 0, TC_ACT_SHOT);
-    account(skb, z, P_APP_INBOUND, V_REDIRECT, &p, z->ifindex, 0);
+        return account(skb, P_APP_INBOUND, V_DROP, &p, 0, TC_ACT_SHOT);
+    account(skb, P_APP_INBOUND, V_REDIRECT, &p, z->ifindex, 0);
     return to_ztunnel(skb, z, INBOUND_CB);
 }
 
@@ -282,14 +314,14 @@ int ztunnel_host_ingress(struct __sk_buff *skb)
 {
     struct pkt p = {};
     struct ztunnel_info *z = ztunnel();
-    if (!parse(skb, &p)) return account(skb, z, P_ZTUNNEL_HOST_INGRESS, V_PASS, 0, 0, TC_ACT_OK);
+    if (!parse(skb, &p)) return account(skb, P_ZTUNNEL_HOST_INGRESS, V_PASS, 0, 0, TC_ACT_OK);
     if (z && p.ip->protocol == IPPROTO_UDP && p.ip->saddr == z->ip &&
         p.sport == bpf_htons(ZTUNNEL_DNS_PORT)) {
         struct dns_key k = {.addr = p.ip->daddr, .port = p.dport};
         struct dns_orig *o = bpf_map_lookup_elem(&dns_nat, &k);
         if (o) {
             struct dns_orig orig = *o;
-            account(skb, z, P_ZTUNNEL_HOST_INGRESS, V_DNS, &p, 53, 0);
+            account(skb, P_ZTUNNEL_HOST_INGRESS, V_DNS, &p, 53, 0);
             if (rewrite_udp(skb, sizeof(struct ethhdr) + offsetof(struct iphdr, saddr), z->ip,
                             orig.addr, p.l4off + offsetof(struct udphdr, source),
                             bpf_htons(ZTUNNEL_DNS_PORT), orig.port))
@@ -299,9 +331,9 @@ int ztunnel_host_ingress(struct __sk_buff *skb)
     }
     __u32 dst = p.ip->daddr;
     struct app_info *a = bpf_map_lookup_elem(&app_info, &dst);
-    if (!a) return account(skb, z, P_ZTUNNEL_HOST_INGRESS, V_PASS, &p, 0, TC_ACT_OK);
+    if (!a) return account(skb, P_ZTUNNEL_HOST_INGRESS, V_PASS, &p, 0, TC_ACT_OK);
     __u32 ifindex = a->ifindex;
-    account(skb, z, P_ZTUNNEL_HOST_INGRESS, V_REDIRECT, &p, ifindex, 0);
+    account(skb, P_ZTUNNEL_HOST_INGRESS, V_REDIRECT, &p, ifindex, 0);
     skb->cb[4] = BYPASS_CB;
     __u8 *m = a->mac;
     if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5])) return bpf_redirect_neigh(ifindex, 0, 0, 0);
@@ -316,16 +348,16 @@ int ztunnel_tproxy(struct __sk_buff *skb)
     struct pkt p = {};
     struct ztunnel_info *z = ztunnel();
     if (!parse(skb, &p) || p.ip->protocol != IPPROTO_TCP)
-        return account(skb, z, P_ZTUNNEL_TPROXY, V_PASS, 0, 0, TC_ACT_OK);
+        return account(skb, P_ZTUNNEL_TPROXY, V_PASS, 0, 0, TC_ACT_OK);
     if (z && p.ip->daddr == z->ip)
-        return account(skb, z, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
+        return account(skb, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
     __u32 cb = skb->cb[4];
     if (cb != OUTBOUND_CB && cb != INBOUND_CB) {
         /* The cb did not survive the veth: tell the direction by the node's pods. */
         __u32 s = p.ip->saddr, d = p.ip->daddr;
         if (bpf_map_lookup_elem(&app_info, &s)) cb = OUTBOUND_CB;
         else if (bpf_map_lookup_elem(&app_info, &d)) cb = INBOUND_CB;
-        else return account(skb, z, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
+        else return account(skb, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
     }
     struct bpf_sock_tuple t = {};
     t.ipv4.saddr = p.ip->saddr;
@@ -350,13 +382,14 @@ int ztunnel_tproxy(struct __sk_buff *skb)
             sk = 0;
         }
     }
+    p.sock = port ? 1 : 2;
     /* Fail closed: a captured packet no ztunnel socket takes is dropped, never routed. */
-    if (!sk) return account(skb, z, P_ZTUNNEL_TPROXY, V_DROP, &p, port, TC_ACT_SHOT);
+    if (!sk) return account(skb, P_ZTUNNEL_TPROXY, V_DROP, &p, port, TC_ACT_SHOT);
     long err = bpf_sk_assign(skb, sk, 0);
     bpf_sk_release(sk);
-    if (err) return account(skb, z, P_ZTUNNEL_TPROXY, V_DROP, &p, port, TC_ACT_SHOT);
+    if (err) return account(skb, P_ZTUNNEL_TPROXY, V_DROP, &p, port, TC_ACT_SHOT);
     skb->mark = TPROXY_MARK;
-    return account(skb, z, P_ZTUNNEL_TPROXY, V_ASSIGN, &p, port ? port : bpf_ntohs(p.dport),
+    return account(skb, P_ZTUNNEL_TPROXY, V_ASSIGN, &p, port ? port : bpf_ntohs(p.dport),
                    TC_ACT_OK);
 }
 

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   // eBPF objects (src/sys/bpf.ts)
   BPF_LOAD_FAILED: 'bpftool could not load the eBPF programs',
   BPF_NO_OBJECT: 'the compiled eBPF object is missing (scripts/build-bpf.sh)',
+  BPF_RINGBUF_FAILED: 'a pinned BPF ring buffer could not be opened or mapped',
 
   // control plane CA (src/controlplane/ca) and its client (src/xds/ca-client.ts)
   CA_BAD_CONFIG: 'root CA flags given half (--ca-cert without --ca-key or the reverse)',
@@ -78,6 +79,8 @@ export const ERROR_CODES = {
   DEMO_LAB_FAILED: 'the demo could not bring its lab up',
   DEMO_NEEDS_ROOT: 'the demo was started without root',
   DEMO_NOT_ENROLLED: "the demo's pods were not captured in time",
+  DEMO_NO_BPF_EVENTS:
+    'ambit demo --redirect ebpf found no node whose eBPF programs it could record',
   DEMO_NO_POD: 'a pod the demo needs is not running',
   DEMO_USAGE: 'an argument `ambit demo` does not take',
 

@@ -21,7 +21,7 @@ import {
   stateFileOf,
 } from '../redirect/backends.js';
 import { unchainPlugin } from '../redirect/cni-config.js';
-import { agentPaths, nodeNetns } from '../redirect/paths.js';
+import { agentPaths, BACKEND_SWITCHED, nodeNetns } from '../redirect/paths.js';
 import { runPlugin } from '../redirect/plugin.js';
 
 const USAGE = `usage: ambit cni <command>
@@ -70,6 +70,8 @@ async function runAgent(args: string[]): Promise<number> {
     log.info('removing the previous redirection backend', { previous: other, now: mode });
     await createBackend(other, { netns: values.netns, paths, lab, node, log }).uninstall();
     await agent.resync();
+    // The mesh install waits for this line before it reports the switch done.
+    log.info(BACKEND_SWITCHED, { previous: other, now: mode });
   }
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -2,19 +2,23 @@
  * `ambit trace`: the kernel's own account of a connection's path, hop by hop.
  *
  *   ambit trace --live <pod> <url> [--lab N] [-n ns] [--port P] [--json] [--raw]
- *   ambit trace --cleanup [--lab N]     remove trace tables left by a killed run
+ *   ambit trace --cleanup [--lab N]     remove trace tables (and eBPF event switches) left by a killed run
  */
 import { AmbitError } from '../errors.js';
 import { disarmTrace, listNetns, traceTables } from '../sys/nftrace.js';
 import { traceLive } from '../trace/live.js';
 import { renderPath } from '../trace/render.js';
+import { renderBpfConnections } from '../trace/bpf-path.js';
+import { bpfNodesOf, stopBpfTracing } from '../trace/bpf-record.js';
+import { nodeNetns } from '../redirect/paths.js';
 
 const USAGE = `usage: ambit trace --live <pod> <url> [--lab N] [-n namespace] [--port P] [--json] [--raw]
        ambit trace --cleanup [--lab N]
 
 Runs curl <url> from <pod> with the kernel's netfilter trace armed in every lab namespace,
 and prints the response and the path of the first packet, the first reply and later packets
-of each TCP connection (client → ztunnel, HBONE, ztunnel → server), hop by hop.
+of each TCP connection (client → ztunnel, HBONE, ztunnel → server), hop by hop. On nodes
+whose agent runs the eBPF backend, the programs' own per-packet events (ring buffer) too.
   --json   the path as JSON      --raw   also the raw xtables-monitor events`;
 
 interface Args {
@@ -84,6 +88,15 @@ export async function run(args: string[]): Promise<number> {
       }
     }
     console.log(`removed ${n} trace table(s)`);
+    const bpf = bpfNodesOf(
+      a.lab,
+      (node) => nodeNetns(a.lab, node),
+      () => undefined,
+    );
+    if (bpf.length) {
+      await stopBpfTracing(bpf);
+      console.log(`eBPF events switched off on ${bpf.map((b) => b.node).join(', ')}`);
+    }
     return 0;
   }
   const [pod, url] = a.positional;
@@ -99,7 +112,8 @@ export async function run(args: string[]): Promise<number> {
     ...(a.port ? { clientPort: a.port } : {}),
   });
   if (a.json) {
-    console.log(JSON.stringify(a.raw ? r : { response: r.response, path: r.path }, null, 2));
+    const view = { response: r.response, path: r.path, ...(r.ebpf ? { ebpf: r.ebpf } : {}) };
+    console.log(JSON.stringify(a.raw ? r : view, null, 2));
   } else {
     if (a.raw) for (const l of r.raw) console.log(`${l.seq}\t${l.netns}\t${l.text}`);
     console.log(
@@ -108,6 +122,11 @@ export async function run(args: string[]): Promise<number> {
     if (r.response.body) console.log(r.response.body.trimEnd());
     console.log('');
     console.log(renderPath(r.path));
+    if (r.ebpf) {
+      console.log('');
+      console.log("The eBPF programs' own events (ring buffer, per node):");
+      console.log(renderBpfConnections(r.ebpf).join('\n'));
+    }
   }
   const events = r.path.namespaces.reduce((s, n) => s + n.events, 0);
   return r.response.exitCode === 0 && events > 0 ? 0 : 1;

@@ -21,6 +21,7 @@ import { labClient } from '../lab/orchestrator/status.js';
 import { labUp } from '../lab/orchestrator/up.js';
 import { traceLive } from '../trace/live.js';
 import { renderPath } from '../trace/render.js';
+import { renderBpfConnections } from '../trace/bpf-path.js';
 import { connectionsInFlight, lastAccessLog, type PodRef } from './evidence.js';
 
 export interface DemoOptions {
@@ -74,7 +75,8 @@ async function waitEnrolled(client: KubeClient, names: string[], timeoutMs: numb
 export async function runDemo(o: DemoOptions): Promise<number> {
   const { print } = o;
   const started = Date.now();
-  const total = o.trace ? 6 : 5;
+  const ebpf = o.trace && o.redirect === 'ebpf';
+  const total = (o.trace ? 6 : 5) + (ebpf ? 1 : 0);
   let n = 0;
   const step = async <T>(title: string, fn: () => Promise<T>): Promise<T> => {
     n++;
@@ -115,6 +117,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     () =>
       installMesh(client, {
         redirect: o.redirect,
+        lab: o.lab,
         progress: (s, ms) => print(`      ${s} (${(ms / 1000).toFixed(1)}s)`),
       }),
   );
@@ -166,7 +169,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           print(`        ${s.pod.padEnd(26)} ${s.local.padEnd(22)} ↔ ${s.peer}`);
       };
       show(
-        '1. sleep → ztunnel A (port 8000: the client sees the service VIP; ztunnel holds it via TPROXY)',
+        `1. sleep → ztunnel A (port 8000: the client sees the service VIP; ztunnel holds it via ${o.redirect === 'ebpf' ? 'bpf_sk_assign' : 'TPROXY'})`,
         (s) => s.local.endsWith(':8000') || s.peer.endsWith(':8000'),
       );
       show(
@@ -199,6 +202,21 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       for (const l of renderPath(t.path).split('\n')) print(`  ${l}`);
       return Promise.resolve();
     });
+    if (ebpf) {
+      await step(
+        "the eBPF programs' own account: one ring-buffer event per program and packet",
+        () => {
+          print('');
+          for (const l of renderBpfConnections(t.ebpf ?? [])) print(`  ${l}`);
+          if (!t.ebpf)
+            throw new AmbitError('DEMO_NO_BPF_EVENTS', 'no eBPF node found to record', {
+              value: o.lab,
+              hint: `is the mesh installed with --redirect ebpf? see \`ambit node rules worker2 --lab ${o.lab}\``,
+            });
+          return Promise.resolve();
+        },
+      );
+    }
   }
 
   print('');

@@ -31,3 +31,6 @@ export function agentPaths(
 
 /** The node's netns in a lab (`<lab>-<node>`, the lab conventions). */
 export const nodeNetns = (lab: string, node: string): string => `${lab}-${node}`;
+
+/** The agent's log line once a node switched backends (the previous one removed, pods re-applied). */
+export const BACKEND_SWITCHED = 'previous redirection backend removed';

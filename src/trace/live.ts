@@ -12,7 +12,9 @@ import { resources } from '../k8s/resources.js';
 import type { Pod } from '../k8s/types.js';
 import { labPaths } from '../lab/cluster/paths.js';
 import { DEFAULT_LAB, podNetns } from '../lab/conventions.js';
+import { nodeNetns } from '../redirect/paths.js';
 import { listNetns } from '../sys/nftrace.js';
+import { bpfNodesOf } from './bpf-record.js';
 import { traceCurl, type TraceResult } from './session.js';
 
 export interface LiveOptions {
@@ -75,12 +77,26 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
   }
   const netns = (await listNetns()).filter((n) => n.startsWith(`${lab}-`));
   for (const n of netns) if (!names.has(n)) names.set(n, n.slice(lab.length + 1));
+  // Nodes whose agent runs the eBPF backend: their programs report each packet too.
+  const ztunnelOf = (node: string) => {
+    const z = pods.find(
+      (p) => p.metadata.labels?.app === 'ztunnel' && p.spec?.nodeName === node && podNetns(p),
+    );
+    return z ? { name: z.metadata.name, netns: podNetns(z)! } : undefined;
+  };
+  const bpfNodes = bpfNodesOf(lab, (node) => nodeNetns(lab, node), ztunnelOf);
+  const podByIp = new Map<string, string>();
+  for (const p of pods) {
+    if (p.status?.podIP && !(p.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork)
+      podByIp.set(p.status.podIP, p.metadata.name);
+  }
   return traceCurl({
     netns,
     names,
     clientNetns,
     clientIp,
     url: opts.url,
+    ...(bpfNodes.length ? { bpf: { nodes: bpfNodes, podByIp } } : {}),
     ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
   });
 }

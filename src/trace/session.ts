@@ -7,6 +7,8 @@
 import { run } from '../sys/exec.js';
 import { HBONE_PORT } from '../api/ports.js';
 import type { MonitorLine, TraceFlow } from '../sys/nftrace.js';
+import { bpfConnections, type BpfConnection } from './bpf-path.js';
+import { recordBpf, type BpfNode } from './bpf-record.js';
 import { buildPath, capture } from './capture.js';
 import type { TracePath } from './model.js';
 
@@ -22,6 +24,8 @@ export interface CurlTraceOptions {
   clientPort?: number;
   hbonePort?: number;
   timeoutSeconds?: number;
+  /** Nodes on the eBPF backend: their programs' ring-buffer events are recorded too. */
+  bpf?: { nodes: BpfNode[]; podByIp?: Map<string, string> };
 }
 
 export interface TraceResponse {
@@ -37,6 +41,8 @@ export interface TraceResult {
   response: TraceResponse;
   path: TracePath;
   raw: MonitorLine[];
+  /** The eBPF programs' own account of the three connections (nodes on the eBPF backend). */
+  ebpf?: BpfConnection[];
 }
 
 const STATUS_MARK = '\nambit-trace-http-status:';
@@ -56,7 +62,8 @@ export function traceFlows(
 export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
   let clientPort = o.clientPort ?? 40000 + Math.floor(Math.random() * 10000);
   const timeout = o.timeoutSeconds ?? 10;
-  const once = () =>
+  const bpfNodes = o.bpf?.nodes ?? [];
+  const traced = () =>
     capture({ netns: o.netns, flows: traceFlows(o.clientIp, clientPort, o.hbonePort) }, () =>
       run(
         'curl',
@@ -73,6 +80,11 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
         { netns: o.clientNetns, allowFail: true, timeoutMs: (timeout + 5) * 1000 },
       ),
     );
+  const once = async () => {
+    if (bpfNodes.length === 0) return { ...(await traced()), bpf: undefined };
+    const rec = await recordBpf(bpfNodes, traced, o.bpf?.podByIp);
+    return { ...rec.result, bpf: rec };
+  };
   // A monitor that fell behind lost events; the request is repeatable, the trace is not.
   let cap = await once();
   let retries = 0;
@@ -93,11 +105,18 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
     clientPort,
     ...(o.names ? { names: o.names } : {}),
   });
-  path.warnings.unshift(...cap.warnings);
+  path.warnings.unshift(...cap.warnings, ...(cap.bpf?.warnings ?? []));
   if (retries > 0) {
     path.warnings.unshift(
       `traced request repeated ${retries}× after a monitor overflow: connections pooled by the first try (HBONE) show no SYN`,
     );
   }
-  return { response, path, raw: cap.lines };
+  const ebpf = cap.bpf
+    ? bpfConnections(cap.bpf.events, {
+        clientIp: o.clientIp,
+        clientPort,
+        hbonePort: o.hbonePort ?? HBONE_PORT,
+      })
+    : undefined;
+  return { response, path, raw: cap.lines, ...(ebpf ? { ebpf } : {}) };
 }

@@ -1,9 +1,12 @@
 /**
  * The README's first command, end to end: `ambit demo` brings up the seeds' cluster with the
  * mesh, curls through it and prints the kernel's account of the path. The printed path must
- * hold seed 000's hops in order; a second run is safe; `--down` leaves nothing behind.
+ * hold seed 000's hops in order; a second run with `--redirect ebpf` reuses the lab, switches
+ * its nodes' backend and prints every hop from the eBPF programs' own events (seed 003);
+ * `--down` leaves nothing behind, eBPF pins included.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { run } from '../../src/sys/exec.js';
@@ -25,6 +28,69 @@ function inOrder(lines: string[], from: number, patterns: RegExp[], what: string
     i++;
   }
   return i;
+}
+
+/**
+ * The eBPF block of `ambit demo --redirect ebpf`: per part, each packet's programs in the
+ * kernel's clock order (seed 003's four programs; bpf_sk_assign to 15001/15008 and to ztunnel's
+ * established sockets).
+ */
+function assertEbpfHops(lines: string[]): void {
+  const veth = 'veth[0-9a-f]{8}';
+  const i = inOrder(
+    lines,
+    0,
+    [
+      /eBPF programs' own account/,
+      /eBPF Part 1 +\[10\.244\.2\.8:\d+ → 10\.96\.0\.105:8000\]/,
+      /first packet \(SYN\)/,
+      new RegExp(
+        `\\[worker2\\] tc ingress ${veth} app_outbound → redirect to ${veth} \\(ztunnel-worker2\\), cb=OUTBOUND`,
+      ),
+      /\[ztunnel-worker2\] tc ingress eth0 ztunnel_tproxy → sk_assign → 127\.0\.0\.1:15001 \(listener\)/,
+      /first reply \(SYN-ACK\)/,
+      new RegExp(
+        `\\[worker2\\] tc ingress ${veth} ztunnel_host_ingress → redirect to ${veth} \\(sleep-[^)]+\\), cb=BYPASS`,
+      ),
+      new RegExp(`\\[worker2\\] tc egress ${veth} app_inbound → pass \\(cb=BYPASS\\)`),
+      /later packet/,
+      /\[ztunnel-worker2\] tc ingress eth0 ztunnel_tproxy → sk_assign → ztunnel's established socket \(port 8000\)/,
+    ],
+    'eBPF part 1',
+  );
+  const j = inOrder(
+    lines,
+    i,
+    [
+      /eBPF Part 2 +\[10\.244\.2\.3:\d+ → 10\.244\.1\.7:15008\]/,
+      new RegExp(
+        `\\[worker\\] tc egress ${veth} app_inbound → redirect to ${veth} \\(ztunnel-worker\\), cb=INBOUND`,
+      ),
+      // The HBONE connection may be pooled from the first run: then its later packets only.
+      /\[ztunnel-worker\] tc ingress eth0 ztunnel_tproxy → sk_assign → (127\.0\.0\.1:15008 \(listener\)|ztunnel's established socket \(port 15008\))/,
+    ],
+    'eBPF part 2',
+  );
+  inOrder(
+    lines,
+    j,
+    [
+      /eBPF Part 3 +\[10\.244\.2\.8:\d+ → 10\.244\.1\.7:80\]/,
+      new RegExp(
+        `\\[worker\\] tc ingress ${veth} ztunnel_host_ingress → redirect to ${veth} \\(httpbin-[^)]+\\), cb=BYPASS`,
+      ),
+      /first reply \(SYN-ACK\)/,
+      new RegExp(
+        `\\[worker\\] tc ingress ${veth} app_outbound → redirect to ${veth} \\(ztunnel-worker\\), cb=OUTBOUND`,
+      ),
+      /\[ztunnel-worker\] tc ingress eth0 ztunnel_tproxy → sk_assign → ztunnel's established socket/,
+    ],
+    'eBPF part 3',
+  );
+  assert.ok(
+    lines.some((l) => /"origin": "10\.244\.2\.8"/.test(l)),
+    'no httpbin response with origin 10.244.2.8 (eBPF)',
+  );
 }
 
 after(async () => {
@@ -138,10 +204,18 @@ test(
     assert.equal(ip.code, 0, ip.stderr);
     assert.match(ip.stdout, /"origin": "10\.244\.2\.8"/);
 
-    // A second run reuses the running lab and still succeeds.
-    const again = await demo(['--no-trace']);
+    // A second run reuses the running lab, switching its nodes to the eBPF backend with pods
+    // running; the programs' own ring-buffer events give every hop of the three connections.
+    const again = await demo(['--redirect', 'ebpf']);
     assert.equal(again.code, 0, `second demo failed:\n${again.stdout}\n${again.stderr}`);
     assert.match(again.stdout, /already running, reusing it/);
+    try {
+      assertEbpfHops(again.stdout.split('\n'));
+    } catch (err) {
+      console.log(again.stdout);
+      throw err;
+    }
+    assert.ok(existsSync(`/sys/fs/bpf/ambit-${lab}/worker2/maps/events`), 'eBPF pins of worker2');
 
     const down = await demo(['--down']);
     assert.equal(down.code, 0, down.stderr);
@@ -150,5 +224,6 @@ test(
       !ns.stdout.split('\n').some((l) => l.startsWith(`${lab}-`)),
       `netns left: ${ns.stdout}`,
     );
+    assert.ok(!existsSync(`/sys/fs/bpf/ambit-${lab}`), 'eBPF pins left');
   },
 );

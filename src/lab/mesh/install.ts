@@ -4,7 +4,7 @@
  * host network) and a ztunnel pod at the node's .3 address (the seeds' layout), and finally
  * enrols namespaces with `istio.io/dataplane-mode=ambient`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Annotation, Label, scrapeAnnotations } from '../../api/labels.js';
@@ -13,7 +13,8 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import type { KubeClient } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
 import type { KubeObject, Node, Pod } from '../../k8s/types.js';
-import { repoRoot } from '../cluster/paths.js';
+import { BACKEND_SWITCHED } from '../../redirect/paths.js';
+import { labPaths, repoRoot } from '../cluster/paths.js';
 import { LabAnnotation } from '../conventions.js';
 import { applyObjects, parseManifests, resourceFor } from '../orchestrator/manifests.js';
 import { generateManifests } from '../../install/manifests.js';
@@ -37,6 +38,8 @@ export interface MeshOptions {
   fromManifests?: boolean;
   /** Reports each step as it completes. */
   progress?: (step: string, ms: number) => void;
+  /** The lab (its pod logs): a node agent switched to another backend is waited for until done. */
+  lab?: string;
 }
 
 /** The ztunnel pod of `node`: at `.3` of the node's pod CIDR, as in the seeds. */
@@ -121,6 +124,68 @@ async function createMissing(client: KubeClient, pods: Pod[]): Promise<void> {
   for (const p of pods) {
     const cur = await client.tryGet<Pod>(resources.pods, p.metadata.name, p.metadata.namespace);
     if (!cur) await applyObjects(client, [p as KubeObject]);
+  }
+}
+
+/** The `--redirect` an agent pod was started with (iptables when it has none). */
+const redirectOf = (p: Pod): string => {
+  const args = p.spec?.containers?.[0]?.args ?? [];
+  const i = args.indexOf('--redirect');
+  return (i >= 0 ? args[i + 1] : undefined) ?? 'iptables';
+};
+
+/**
+ * Node agents running another redirection backend than `redirect` are deleted (and waited
+ * for), so createMissing starts them again with it: the new agent takes the node over with
+ * pods running, as a node switched between backends does (the agent keeps capture on SIGTERM).
+ */
+async function replaceOtherBackends(
+  client: KubeClient,
+  wanted: Pod[],
+  timeoutMs: number,
+): Promise<string[]> {
+  const replaced: string[] = [];
+  for (const w of wanted) {
+    const name = w.metadata.name;
+    const cur = await client.tryGet<Pod>(resources.pods, name, w.metadata.namespace);
+    if (!cur || redirectOf(cur) === redirectOf(w)) continue;
+    replaced.push(name);
+    await client.delete(resources.pods, name, w.metadata.namespace);
+    const deadline = Date.now() + timeoutMs;
+    while (await client.tryGet<Pod>(resources.pods, name, w.metadata.namespace)) {
+      if (Date.now() > deadline) {
+        throw new AmbitError(
+          'MESH_NOT_READY',
+          `agent ${name} not gone after ${timeoutMs / 1000}s`,
+          {
+            value: name,
+            hint: 'see its log under the lab state dir (pods/istio-system_*/*.log)',
+          },
+        );
+      }
+      await sleep(250);
+    }
+  }
+  return replaced;
+}
+
+/** Waits until each replaced agent logged that the previous backend is gone and pods re-applied. */
+async function waitSwitched(lab: string, agents: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const logOf = (a: string) =>
+    join(labPaths(lab).pods, `${MESH_NAMESPACE}_${a}`, 'install-cni.log');
+  const done = (a: string) =>
+    existsSync(logOf(a)) && readFileSync(logOf(a), 'utf8').includes(BACKEND_SWITCHED);
+  for (;;) {
+    const pending = agents.filter((a) => !done(a));
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new AmbitError('MESH_NOT_READY', `backend switch not done: ${pending.join(', ')}`, {
+        value: pending,
+        hint: `see ${logOf(pending[0]!)}`,
+      });
+    }
+    await sleep(250);
   }
 }
 
@@ -224,15 +289,15 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
     await waitReady(client, ['istiod'], timeoutMs);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
-    await createMissing(
-      client,
-      nodes.map((n) => cniPod(n, opts.redirect)),
-    );
+    const agents = nodes.map((n) => cniPod(n, opts.redirect));
+    const replaced = await replaceOtherBackends(client, agents, timeoutMs);
+    await createMissing(client, agents);
     await waitReady(
       client,
       nodes.map((n) => `istio-cni-node-${n.metadata.name}`),
       timeoutMs,
     );
+    if (opts.lab && replaced.length > 0) await waitSwitched(opts.lab, replaced, timeoutMs);
   });
   await step(`ztunnels on ${nodes.length} nodes`, async () => {
     await createMissing(

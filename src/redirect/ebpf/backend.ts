@@ -61,7 +61,6 @@ export class EbpfBackend implements RedirectBackend {
   private readonly log: Logger;
   private state: EbpfState | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private trace = false;
 
   constructor(private readonly opts: EbpfBackendOptions) {
     this.ns = opts.netns;
@@ -118,14 +117,6 @@ export class EbpfBackend implements RedirectBackend {
 
   uninstall(): Promise<void> {
     return this.serial(() => this.doUninstall());
-  }
-
-  /** Turns the programs' per-packet ring-buffer events on or off (a ztunnel_info flag bit). */
-  setTrace(on: boolean): Promise<void> {
-    return this.serial(async () => {
-      this.trace = on;
-      await this.writeZtunnelInfo();
-    });
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -188,8 +179,8 @@ export class EbpfBackend implements RedirectBackend {
   private async writeZtunnelInfo(): Promise<void> {
     const st = this.state;
     if (!st?.ztunnel || !st.ztunnelLink) return;
-    const flag =
-      (st.ztunnel.dnsCapture ? ZtunnelFlag.captureDns : 0) | (this.trace ? ZtunnelFlag.trace : 0);
+    // The trace switch is the map trace_ctl, written by the tracer (src/trace/bpf-record.ts).
+    const flag = st.ztunnel.dnsCapture ? ZtunnelFlag.captureDns : 0;
     await bpfMapUpdate(
       this.map('ztunnel_info'),
       u32(0),

@@ -25,10 +25,11 @@ export const MapNames = [
   'dns_nat',
   'counters',
   'events',
+  'trace_ctl',
 ] as const;
 
 /** ztunnel_info.flag bits. */
-export const ZtunnelFlag = { captureDns: 1, trace: 2 } as const;
+export const ZtunnelFlag = { captureDns: 1 } as const;
 /** The mark ztunnel_tproxy sets on assigned packets (Istio's 0x400), routed by rule 20000. */
 export const TPROXY_MARK = '0x400/0xfff';
 export const TPROXY_RULE_PRIORITY = 20000;
@@ -115,4 +116,83 @@ export function decodeCounters(
     if (n > 0) out.set(`${prog} ${verdict}`, n);
   }
   return out;
+}
+
+/** skb->cb[4] values the programs set (Istio's): which way a redirected packet goes. */
+export const Cb = { outbound: 4321, inbound: 1234, bypass: 0xc001f00d } as const;
+export const cbName = (cb: number): string | undefined =>
+  cb === Cb.outbound
+    ? 'OUTBOUND'
+    : cb === Cb.inbound
+      ? 'INBOUND'
+      : cb === Cb.bypass
+        ? 'BYPASS'
+        : undefined;
+
+export type Verdict = (typeof Verdicts)[number];
+
+/** One `struct event` from the `events` ring buffer, decoded. */
+export interface BpfEvent {
+  /** bpf_ktime_get_ns(): one monotonic clock for every node of the machine. */
+  ts: bigint;
+  prog: ProgName;
+  verdict: Verdict;
+  proto: number;
+  /** TCP flags as the trace prints them: SYN, ACK, FIN, RST, PSH, URG. */
+  flags: string[];
+  /** The device the program ran on (in the node's netns, or in ztunnel's for ztunnel_tproxy). */
+  ifindex: number;
+  /** redirect: the target ifindex; sk_assign / dns: the port. */
+  target: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  ipId: number;
+  /** sk_assign: what took the packet. */
+  sock?: 'listener' | 'established';
+  /** skb->cb[4] when the program ran. */
+  cb: number;
+}
+
+export const EVENT_SIZE = 40;
+const TCP_FLAGS: [number, string][] = [
+  [0x02, 'SYN'],
+  [0x10, 'ACK'],
+  [0x01, 'FIN'],
+  [0x04, 'RST'],
+  [0x08, 'PSH'],
+  [0x20, 'URG'],
+];
+
+/** `struct event` (bpf/ambient_redirect.bpf.c); undefined for a record of another layout. */
+export function decodeEvent(b: Uint8Array): BpfEvent | undefined {
+  if (b.byteLength < EVENT_SIZE) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const prog = ProgNames[v.getUint8(8)];
+  const verdict = Verdicts[v.getUint8(9)];
+  if (!prog || !verdict) return undefined;
+  const f = v.getUint8(11);
+  const proto = v.getUint8(10);
+  const sock = v.getUint8(34);
+  return {
+    ts: v.getBigUint64(0, true),
+    prog,
+    verdict,
+    proto,
+    flags: proto === 6 ? TCP_FLAGS.filter(([bit]) => f & bit).map(([, n]) => n) : [],
+    ifindex: v.getUint32(12, true),
+    target: v.getUint32(16, true),
+    src: ipString(b, 20),
+    dst: ipString(b, 24),
+    sport: v.getUint16(28, false),
+    dport: v.getUint16(30, false),
+    ipId: v.getUint16(32, false),
+    ...(sock === 1
+      ? { sock: 'listener' as const }
+      : sock === 2
+        ? { sock: 'established' as const }
+        : {}),
+    cb: v.getUint32(36, true),
+  };
 }

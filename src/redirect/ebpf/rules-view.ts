@@ -56,10 +56,7 @@ export async function ebpfRulesReport(
   out.push('=== map ztunnel_info ===');
   for (const e of await bpfMapDump(join(maps, 'ztunnel_info'))) {
     const z = decodeZtunnelInfo(e.values[0]!);
-    const flags = [
-      z.flag & ZtunnelFlag.captureDns ? 'CAPTURE_DNS' : '',
-      z.flag & ZtunnelFlag.trace ? 'TRACE' : '',
-    ].filter(Boolean);
+    const flags = [z.flag & ZtunnelFlag.captureDns ? 'CAPTURE_DNS' : ''].filter(Boolean);
     out.push(
       z.ifindex === 0
         ? '    (no ztunnel: captured traffic is dropped)'
