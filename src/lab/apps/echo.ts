@@ -5,13 +5,15 @@
  * in Go's canonical case, Hostname) on HTTP/1.1 and h2c ports; gRPC `proto.EchoTestService/Echo`
  * (and an ambit-only bidirectional `EchoStream`); a TCP echo port.
  * Query parameters: `?delay=<ms|1s>` waits first, `?codes=<code>[:weight],…` picks the status,
- * `?headers=Name:Value,…` adds response headers.
+ * `?headers=Name:Value,…` adds response headers. `echo-main.ts` is its command line
+ * (`ambit lab app echo`, Istio echo's flags).
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
-import * as grpc from '@grpc/grpc-js';
+import { grpcEchoServer } from './echo-grpc.js';
 import type { Logger } from '../../log.js';
 
 export interface EchoOptions {
@@ -20,6 +22,9 @@ export interface EchoOptions {
   httpPorts: number[];
   /** h2c (prior knowledge) ports. */
   h2cPorts?: number[];
+  /** HTTPS ports (HTTP/1.1 over TLS with this key pair, ALPN http/1.1). */
+  tlsPorts?: number[];
+  tls?: { cert: string; key: string };
   grpcPort?: number;
   tcpPort?: number;
   /** `Hostname=` value (pod name); default $POD_NAME or the OS hostname. */
@@ -29,7 +34,7 @@ export interface EchoOptions {
 }
 
 export interface EchoServer {
-  ports: { http: number[]; h2c: number[]; grpc?: number; tcp?: number };
+  ports: { http: number[]; h2c: number[]; tls: number[]; grpc?: number; tcp?: number };
   close(): Promise<void>;
 }
 
@@ -68,6 +73,7 @@ function responseLines(o: {
   method: string;
   proto: string;
   ip: string;
+  alpn: string;
   headers: Record<string, string | string[] | undefined>;
   hostname: string;
 }): string {
@@ -81,7 +87,7 @@ function responseLines(o: {
     `Method=${o.method}`,
     `Proto=${o.proto}`,
     `IP=${o.ip}`,
-    `Alpn=`,
+    `Alpn=${o.alpn}`,
   ];
   const names = Object.keys(o.headers)
     .filter((k) => !k.startsWith(':') && k !== 'host')
@@ -94,6 +100,11 @@ function responseLines(o: {
   lines.push(`Hostname=${o.hostname}`);
   return lines.join('\n') + '\n';
 }
+
+const alpnOf = (s: unknown): string => {
+  const p = (s as { alpnProtocol?: string | false }).alpnProtocol;
+  return typeof p === 'string' ? p : '';
+};
 
 const plain = (ip: string | undefined) => (ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? ''));
 
@@ -123,6 +134,7 @@ function httpHandler(opts: {
         method: req.method ?? 'GET',
         proto: opts.proto,
         ip: plain(req.socket.remoteAddress),
+        alpn: alpnOf(req.socket),
         headers,
         hostname: opts.hostname,
       });
@@ -149,82 +161,7 @@ function collect(raw: string[]): Record<string, string[]> {
   return out;
 }
 
-// --- gRPC: EchoRequest/EchoResponse { string message = 1; } encoded by hand.
-
-export function encodeMessage(s: string): Buffer {
-  const b = Buffer.from(s);
-  const len: number[] = [];
-  let n = b.length;
-  do {
-    len.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-    n >>>= 7;
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x0a, ...len]), b]);
-}
-
-export function decodeMessage(buf: Buffer): string {
-  let i = 0;
-  while (i < buf.length) {
-    const tag = buf[i++]!;
-    let len = 0;
-    let shift = 0;
-    for (;;) {
-      const c = buf[i++] ?? 0;
-      len |= (c & 0x7f) << shift;
-      shift += 7;
-      if (!(c & 0x80)) break;
-    }
-    if (tag === 0x0a) return buf.subarray(i, i + len).toString();
-    i += len;
-  }
-  return '';
-}
-
-const id = (b: Buffer) => b;
-export const ECHO_SERVICE: grpc.ServiceDefinition = {
-  Echo: {
-    path: '/proto.EchoTestService/Echo',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: id,
-    requestDeserialize: id,
-    responseSerialize: id,
-    responseDeserialize: id,
-  },
-  EchoStream: {
-    path: '/proto.EchoTestService/EchoStream',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: id,
-    requestDeserialize: id,
-    responseSerialize: id,
-    responseDeserialize: id,
-  },
-};
-
-function grpcReply(
-  meta: grpc.Metadata,
-  peer: string,
-  message: string,
-  o: { port: number; hostname: string; version: string },
-): string {
-  const lines: string[] = [];
-  const m = meta.getMap();
-  for (const k of Object.keys(m).sort()) {
-    if (k.endsWith('-bin')) continue;
-    for (const v of meta.get(k)) lines.push(`RequestHeader=${k}:${String(v)}`);
-  }
-  lines.push(
-    'StatusCode=200',
-    `ServiceVersion=${o.version}`,
-    `ServicePort=${o.port}`,
-    `IP=${peer.replace(/^ipv4:/, '').replace(/:\d+$/, '')}`,
-    'Proto=GRPC',
-    `Echo=${message}`,
-    `Hostname=${o.hostname}`,
-  );
-  return lines.join('\n') + '\n';
-}
+export { decodeMessage, ECHO_SERVICE, encodeMessage } from './echo-proto.js';
 
 function listen(s: net.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -237,7 +174,7 @@ export async function startEcho(o: EchoOptions): Promise<EchoServer> {
   const hostname = o.hostname ?? process.env.POD_NAME ?? os.hostname();
   const version = o.version ?? '';
   const closers: (() => Promise<void>)[] = [];
-  const ports: EchoServer['ports'] = { http: [], h2c: [] };
+  const ports: EchoServer['ports'] = { http: [], h2c: [], tls: [] };
   for (const p of o.httpPorts) {
     let bound = p;
     const s = http.createServer(
@@ -246,6 +183,16 @@ export async function startEcho(o: EchoOptions): Promise<EchoServer> {
     );
     bound = await listen(s, o.host, p);
     ports.http.push(bound);
+    closers.push(() => new Promise((r) => (s.closeAllConnections(), s.close(() => r()))));
+  }
+  for (const p of o.tls ? (o.tlsPorts ?? []) : []) {
+    let bound = p;
+    const s = https.createServer(
+      { ...o.tls, ALPNProtocols: ['http/1.1'], keepAliveTimeout: 60_000 },
+      httpHandler({ port: () => bound, hostname, version, proto: 'HTTP/1.1' }),
+    );
+    bound = await listen(s, o.host, p);
+    ports.tls.push(bound);
     closers.push(() => new Promise((r) => (s.closeAllConnections(), s.close(() => r()))));
   }
   for (const p of o.h2cPorts ?? []) {
@@ -262,37 +209,15 @@ export async function startEcho(o: EchoOptions): Promise<EchoServer> {
     );
   }
   if (o.grpcPort !== undefined) {
-    const server = new grpc.Server();
     let gport = o.grpcPort;
-    server.addService(ECHO_SERVICE, {
-      Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        cb(
-          null,
-          encodeMessage(
-            grpcReply(call.metadata, call.getPeer(), decodeMessage(call.request), {
-              port: gport,
-              hostname,
-              version,
-            }),
-          ),
-        );
-      },
-      EchoStream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        call.on('data', (b: Buffer) =>
-          call.write(encodeMessage(`${hostname} ${decodeMessage(b)}`)),
-        );
-        call.on('end', () => call.end());
-      },
-    });
-    gport = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(
-        `${o.host}:${o.grpcPort}`,
-        grpc.ServerCredentials.createInsecure(),
-        (err, port) => (err ? reject(err) : resolve(port)),
-      ),
-    );
+    const s = grpcEchoServer({ hostname, version, port: () => gport });
+    const sessions = new Set<http2.Http2Session>();
+    s.on('session', (ss) => (sessions.add(ss), ss.once('close', () => sessions.delete(ss))));
+    gport = await listen(s, o.host, o.grpcPort);
     ports.grpc = gport;
-    closers.push(() => new Promise((r) => server.tryShutdown(() => r())));
+    closers.push(
+      () => new Promise((r) => (sessions.forEach((ss) => ss.destroy()), s.close(() => r()))),
+    );
   }
   if (o.tcpPort !== undefined) {
     const socks = new Set<net.Socket>();

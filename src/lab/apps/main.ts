@@ -23,7 +23,7 @@ async function serveUntilSignal(start: () => Server[]): Promise<number> {
 }
 
 const usage =
-  'usage: ambit lab app httpbin [--port 80] [--host 0.0.0.0] [--flavor python|go] | sleep | dns [--port 53] | helloworld [--version v1] | tcp-echo <ports> <prefix> | bookinfo <productpage|details|reviews|ratings> [--version v1|v2|v3] [--port 9080] | prometheus <prometheus flags>';
+  'usage: ambit lab app httpbin [--port 80] [--host 0.0.0.0] [--flavor python|go] | sleep | dns [--port 53] | helloworld [--version v1] | tcp-echo <ports> <prefix> | echo [--port 8080] [--grpc 7070] [--tcp P] [--tls P] | bookinfo <productpage|details|reviews|ratings> [--version v1|v2|v3] [--port 9080] | prometheus <prometheus flags>';
 
 export async function run(args: string[]): Promise<number> {
   const [name, ...rest] = args;
@@ -43,6 +43,8 @@ export async function run(args: string[]): Promise<number> {
       return serveUntilSignal(() => tcpEchoServers(rest[0] ?? '9000', rest[1] ?? 'hello'));
     case 'dns':
       return (await import('../dns/main.js')).run(rest);
+    case 'echo':
+      return (await import('./echo-main.js')).runEcho(rest);
     case 'bookinfo':
       return (await import('./bookinfo/main.js')).runBookinfo(rest);
     case 'prometheus':
@@ -55,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
     default:
       throw new AmbitError('LAB_UNKNOWN_APP', `unknown built-in app ${JSON.stringify(name)}`, {
         value: name,
-        hint: 'one of httpbin, sleep, dns, helloworld, tcp-echo, bookinfo, prometheus',
+        hint: 'one of httpbin, sleep, dns, helloworld, tcp-echo, echo, bookinfo, prometheus',
       });
   }
 }

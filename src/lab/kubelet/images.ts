@@ -71,7 +71,29 @@ export const knownImages: Record<string, KnownImage> = {
     app: true,
   },
   ...bookinfoImages(),
+  ...echoImages(),
 };
+
+/**
+ * Istio's echo app (`server` entrypoint, Istio's flags) under the names the Gateway API mesh
+ * conformance manifests use (docs/istio/gamma-conformance.md §2: v1.6.1 and main) and Istio's own.
+ */
+function echoImages(): Record<string, KnownImage> {
+  const img = app('Istio echo (--port 8080 --grpc 7070 [--tcp P] [--tls P])', (args) => [
+    'lab',
+    'app',
+    'echo',
+    ...args,
+  ]);
+  return Object.fromEntries(
+    [
+      'registry.k8s.io/gateway-api/echo-advanced',
+      'registry.k8s.io/gateway-api/conformance/echo-advanced',
+      'gcr.io/istio-release/app',
+      'istio/app',
+    ].map((n) => [n, img]),
+  );
+}
 
 /**
  * Istio's bookinfo images, as the current samples name them (registry.istio.io/release/…) and
