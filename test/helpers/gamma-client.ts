@@ -149,12 +149,22 @@ export async function runCases(
   const deadline = Date.now() + ms;
   let pending = cases.map((c, i) => ({ c, i }));
   const last: Record<string, string[]> = {};
+  let attempt = 0;
   while (pending.length > 0) {
-    const script = pending
-      .flatMap(({ c, i }) =>
-        [0, 1, 2].map((rep) => `printf '\\n@@BEGIN ${i} ${rep}\\n'; ${curlArgs(c, client.dir)}`),
-      )
-      .join('\n');
+    // Cases run side by side (as upstream runs a test's cases in parallel), each one's three
+    // requests back to back; outputs are kept apart and printed in order.
+    const run = join(client.dir, `r${Date.now()}-${attempt++}`);
+    const script =
+      `mkdir -p ${run}\n` +
+      pending
+        .map(({ c, i }) => {
+          const reps = [0, 1, 2].map(
+            (rep) => `printf '\\n@@BEGIN ${i} ${rep}\\n'; ${curlArgs(c, client.dir)}`,
+          );
+          return `( ${reps.join('; ')} ) > ${run}/${i}.out 2>&1 &`;
+        })
+        .join('\n') +
+      `\nwait; cat ${pending.map(({ i }) => `${run}/${i}.out`).join(' ')}`;
     const out = await client.lab.sh(client.ns, client.pod, script);
     const results = new Map<number, string[][]>();
     for (const chunk of out.stdout.split('\n@@BEGIN ').slice(1)) {
@@ -202,7 +212,7 @@ export async function weightBatch(
     const per = total / 20;
     script =
       `mkdir -p ${out} && for p in $(seq 20); do ` +
-      `curl -sS -m 60 'http://echo/#[1-${per}]' -o "${out}/$p-#1" & done; wait; cat ${out}/*`;
+      `curl -sS -m 10 'http://echo/#[1-${per}]' -o "${out}/$p-#1" & done; wait; cat ${out}/*`;
   }
   const r = await client.lab.sh(client.ns, client.pod, script, 180_000);
   if (grpc && !r.stdout.endsWith('connections=1\n'))

@@ -5,7 +5,6 @@
  * Istio's ambient conformance run does (docs/istio/gamma-conformance.md §1). Commands inside a
  * pod run with `ambit lab exec` (the pod's network namespace, the machine's curl).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../../src/k8s/client.js';
@@ -22,7 +21,6 @@ const stateDir = (lab: string) =>
 
 export interface GammaLab {
   name: string;
-  server: string;
   ambit(args: string[], timeoutMs?: number): Promise<RunResult>;
   kubectl(args: string[], input?: string): Promise<RunResult>;
   /** Runs `sh -c script` in the pod's network namespace. */
@@ -45,7 +43,6 @@ export function gammaLab(tag: string): GammaLab {
     });
   const lab: GammaLab = {
     name,
-    server: '',
     ambit,
     kubectl,
     sh: (ns, pod, script, timeoutMs = 120_000) =>
@@ -116,8 +113,9 @@ interface PodJson {
 /** Lab, mesh, conformance namespaces and the namespace waypoint; throws with the output on failure. */
 export async function gammaLabUp(lab: GammaLab, extra = ''): Promise<void> {
   must('lab up', await lab.ambit(['lab', 'up', '--name', lab.name, '--no-scenario'], 300_000));
-  lab.server = readFileSync(join(stateDir(lab.name), 'apiserver.url'), 'utf8').trim();
-  await installMesh(new KubeClient({ server: lab.server }), { timeoutMs: 120_000 });
+  await installMesh(KubeClient.fromKubeconfig(join(stateDir(lab.name), 'kubeconfig')), {
+    timeoutMs: 120_000,
+  });
   must(
     'apply base manifests',
     await lab.kubectl(['apply', '-f', '-'], baseManifests + (extra ? `---\n${extra}` : '')),
@@ -133,8 +131,8 @@ export async function gammaLabUp(lab: GammaLab, extra = ''): Promise<void> {
       'namespace',
       '--enroll-namespace',
       '--wait',
-      '--server',
-      lab.server,
+      '--lab',
+      lab.name,
     ]),
   );
   await podsReady(lab, [MESH_NS, CONSUMER_NS], 180_000);
