@@ -1,18 +1,21 @@
 /**
- * Watches the Kubernetes objects the model reads (list+watch informers) and rebuilds the model
- * after each burst of changes, debounced (default 50 ms) so that one `kubectl apply` becomes one
- * push that reaches ztunnels well within a second. Kinds the API server does not serve yet
- * (e.g. Gateway API CRDs) are retried in the background and count as empty until then.
+ * Watches the Kubernetes objects the model reads (list+watch informers), feeds every change to
+ * the incremental model and flushes it after each burst of changes, debounced (default 50 ms)
+ * so that one `kubectl apply` becomes one push that reaches ztunnels well within a second; each
+ * flush emits the model and its delta (only the resources the burst affected). Kinds the API
+ * server does not serve yet (e.g. Gateway API CRDs) are retried in the background and count as
+ * empty until then.
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../errors.js';
 import type { KubeClient } from '../k8s/client.js';
-import { Informer } from '../k8s/informer.js';
+import { Informer, objectKey } from '../k8s/informer.js';
 import { resources, type Resource } from '../k8s/resources.js';
 import type { KubeObject, Namespace, Pod } from '../k8s/types.js';
 import type { Logger } from '../log.js';
-import { buildModel, type Model, type ModelOptions, type Snapshot } from './model/index.js';
+import { IncrementalModel, type ModelDelta } from './model/incremental.js';
+import type { Model, ModelOptions, Snapshot } from './model/index.js';
 
 const KINDS = {
   namespaces: resources.namespaces,
@@ -32,13 +35,14 @@ const KINDS = {
 const REQUIRED = new Set<keyof Snapshot>(['namespaces', 'pods', 'services']);
 
 export interface RegistryEvents {
-  model: [model: Model];
+  model: [model: Model, delta: ModelDelta];
   namespace: [ns: Namespace];
 }
 
 export class Registry extends EventEmitter<RegistryEvents> {
   readonly informers = new Map<keyof Snapshot, Informer<KubeObject>>();
-  model: Model | undefined;
+  private readonly incremental: IncrementalModel;
+  private built = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -49,6 +53,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     private readonly debounceMs = 50,
   ) {
     super();
+    this.incremental = new IncrementalModel(modelOptions);
+  }
+
+  /** The current model (undefined until the first flush); materialized on first use. */
+  get model(): Model | undefined {
+    return this.built ? this.incremental.model : undefined;
   }
 
   /** Resolves once the required kinds are synced and the first model is built. */
@@ -56,13 +66,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const starts: Promise<void>[] = [];
     for (const [key, res] of Object.entries(KINDS) as [keyof Snapshot, Resource][]) {
       const inf = new Informer<KubeObject>(this.kube, res, {}, this.log.child(res.plural));
-      const changed = () => this.schedule();
+      const changed = (o: KubeObject, deleted = false) => {
+        this.incremental.set(key, objectKey(o), deleted ? undefined : o);
+        this.schedule();
+      };
       inf.on('add', (o) => {
-        changed();
+        changed(o);
         if (key === 'namespaces') this.emit('namespace', o as Namespace);
       });
-      inf.on('update', changed);
-      inf.on('delete', changed);
+      inf.on('update', (o) => changed(o));
+      inf.on('delete', (o) => changed(o, true));
       this.informers.set(key, inf);
       const p = this.startInformer(key, inf);
       if (REQUIRED.has(key)) starts.push(p);
@@ -100,21 +113,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }, this.debounceMs);
   }
 
+  /** The watched objects, as the model holds them. */
   snapshot(): Snapshot {
-    const of = <T>(k: keyof Snapshot) => (this.informers.get(k)?.list() ?? []) as T[];
-    return {
-      namespaces: of('namespaces'),
-      pods: of('pods'),
-      services: of('services'),
-      endpointSlices: of('endpointSlices'),
-      serviceAccounts: of('serviceAccounts'),
-      policies: of('policies'),
-      gateways: of('gateways'),
-      deployments: of('deployments'),
-      httpRoutes: of('httpRoutes'),
-      grpcRoutes: of('grpcRoutes'),
-      peerAuthentications: of('peerAuthentications'),
-    };
+    return this.incremental.snapshot();
   }
 
   pod(namespace: string, name: string): Pod | undefined {
@@ -123,8 +124,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   rebuild(): void {
     try {
-      this.model = buildModel(this.snapshot(), this.modelOptions);
-      this.emit('model', this.model);
+      const delta = this.incremental.flush();
+      this.built = true;
+      this.emit('model', this.incremental.model, delta);
     } catch (err) {
       // Bad input must never take the control plane down; keep the previous model.
       this.log.error('model rebuild failed; keeping the previous state', {

@@ -19,7 +19,6 @@ import { buildWaypointConfigs } from './l7/config.js';
 import { RouteStatusWriter } from './l7/route-status.js';
 import { waypointScope } from './l7/scope.js';
 import {
-  addressesOf,
   defaultModelOptions,
   type AuthorizationPolicy,
   type Gateway,
@@ -30,7 +29,7 @@ import { Registry } from './registry.js';
 import { PolicyReporter } from './reporting.js';
 import { AdsServer } from './xds/ads.js';
 import { startGrpcServer } from './xds/grpc-server.js';
-import { publish, publishWaypointConfigs } from './xds/publish.js';
+import { publishDelta, publishWaypointConfigs } from './xds/publish.js';
 import { ResourceStore } from './xds/store.js';
 
 export interface ControlPlaneOptions {
@@ -124,13 +123,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const routeStatus = new RouteStatusWriter(kube, log.child('route-status'));
   const rootPublisher = new RootCertPublisher(kube, ca.rootPem, log.child('root-cert'));
 
-  registry.on('model', (model) => {
-    const changed = publish(store, addressesOf(model), model.authorizations);
+  registry.on('model', (model, delta) => {
+    // Only what the burst of events changed is encoded and pushed (the model is incremental).
+    const changed = publishDelta(store, delta);
     if (changed.addresses || changed.authorizations)
       log.info('config changed', {
-        workloads: model.workloads.length,
-        services: model.services.length,
-        policies: model.authorizations.length,
+        addresses: changed.addresses,
+        authorizations: changed.authorizations,
         addressVersion: store.version(TYPE_ADDRESS),
         policyVersion: store.version(TYPE_AUTHORIZATION),
       });

@@ -4,7 +4,7 @@
  * the control plane's servers and the clients.
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import { protos, toPlain } from './proto.js';
 
 export const ADS_PATH =
@@ -110,38 +110,93 @@ export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
   return r;
 }
 
+/*
+ * DeltaDiscoveryResponse by hand (proto/discovery.proto field numbers): a full push of 10,000
+ * workloads is one message of ~11,000 resources, and protobufjs' fromObject/toObject on it cost
+ * more than the rest of the push. The resource values are already-encoded bytes and are copied
+ * as they are; unknown fields are skipped on decode.
+ */
+const RESPONSE = { systemVersionInfo: 1, resources: 2, typeUrl: 4, nonce: 5, removed: 6 };
+const RESOURCE = { version: 1, resource: 2, name: 3 };
+const ANY = { typeUrl: 1, value: 2 };
+const LEN = 2;
+const tag = (field: number) => (field << 3) | LEN;
+
 export function encodeDeltaResponse(r: DeltaResponse): Buffer {
-  return enc(protos().DeltaDiscoveryResponse, {
-    systemVersionInfo: r.systemVersionInfo,
-    typeUrl: r.typeUrl,
-    nonce: r.nonce,
-    removedResources: r.removedResources,
-    resources: r.resources.map((x) => ({
-      name: x.name,
-      version: x.version,
-      resource: { type_url: r.typeUrl, value: x.value },
-    })),
-  });
+  const w = protobuf.Writer.create();
+  if (r.systemVersionInfo) w.uint32(tag(RESPONSE.systemVersionInfo)).string(r.systemVersionInfo);
+  for (const x of r.resources) {
+    w.uint32(tag(RESPONSE.resources)).fork();
+    if (x.version) w.uint32(tag(RESOURCE.version)).string(x.version);
+    w.uint32(tag(RESOURCE.resource)).fork();
+    w.uint32(tag(ANY.typeUrl)).string(r.typeUrl);
+    if (x.value.length) w.uint32(tag(ANY.value)).bytes(x.value);
+    w.ldelim();
+    if (x.name) w.uint32(tag(RESOURCE.name)).string(x.name);
+    w.ldelim();
+  }
+  if (r.typeUrl) w.uint32(tag(RESPONSE.typeUrl)).string(r.typeUrl);
+  if (r.nonce) w.uint32(tag(RESPONSE.nonce)).string(r.nonce);
+  for (const n of r.removedResources) w.uint32(tag(RESPONSE.removed)).string(n);
+  const out = w.finish();
+  return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.length);
+}
+
+/** Reads fields of one (sub)message until `end`, calling `on` per field number. */
+function fields(rd: protobuf.Reader, end: number, on: (field: number, wire: number) => boolean) {
+  while (rd.pos < end) {
+    const t = rd.uint32();
+    if (!on(t >>> 3, t & 7)) rd.skipType(t & 7);
+  }
 }
 
 export function decodeDeltaResponse(buf: Buffer): DeltaResponse {
-  const T = protos().DeltaDiscoveryResponse;
-  const o = toPlain(T, T.decode(buf));
-  const resources = (o.resources as Record<string, unknown>[]).map((x) => {
-    const any = x.resource as { type_url?: string; value?: Uint8Array } | null;
-    return {
-      name: x.name as string,
-      version: x.version as string,
-      value: any?.value ?? new Uint8Array(),
-    };
-  });
-  return {
-    systemVersionInfo: o.systemVersionInfo as string,
-    typeUrl: o.typeUrl as string,
-    nonce: o.nonce as string,
-    removedResources: o.removedResources as string[],
-    resources,
+  const rd = protobuf.Reader.create(buf);
+  const out: DeltaResponse = {
+    systemVersionInfo: '',
+    typeUrl: '',
+    nonce: '',
+    removedResources: [],
+    resources: [],
   };
+  fields(rd, rd.len, (f, wire) => {
+    if (wire !== LEN) return false;
+    switch (f) {
+      case RESPONSE.systemVersionInfo:
+        out.systemVersionInfo = rd.string();
+        return true;
+      case RESPONSE.typeUrl:
+        out.typeUrl = rd.string();
+        return true;
+      case RESPONSE.nonce:
+        out.nonce = rd.string();
+        return true;
+      case RESPONSE.removed:
+        out.removedResources.push(rd.string());
+        return true;
+      case RESPONSE.resources: {
+        const res: WireResource = { name: '', version: '', value: new Uint8Array() };
+        fields(rd, rd.uint32() + rd.pos, (rf, rw) => {
+          if (rw !== LEN) return false;
+          if (rf === RESOURCE.name) res.name = rd.string();
+          else if (rf === RESOURCE.version) res.version = rd.string();
+          else if (rf === RESOURCE.resource)
+            fields(rd, rd.uint32() + rd.pos, (af, aw) => {
+              if (aw !== LEN || af !== ANY.value) return false;
+              res.value = rd.bytes();
+              return true;
+            });
+          else return false;
+          return true;
+        });
+        out.resources.push(res);
+        return true;
+      }
+      default:
+        return false;
+    }
+  });
+  return out;
 }
 
 export function encodeCertRequest(r: CertRequest): Buffer {

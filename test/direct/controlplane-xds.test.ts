@@ -17,6 +17,7 @@ import { ResourceStore } from '../../src/controlplane/xds/store.js';
 import { createLogger } from '../../src/log.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
 import type { XdsDelta } from '../../src/xds/types.js';
+import { ADDRESS_TYPE } from '../../src/xds/workload-types.js';
 import { denyPolicy, service, workload } from '../helpers/xds-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ambit-cp-xds-'));
@@ -144,6 +145,47 @@ void test('a NACK keeps the previous state and is logged', async () => {
     'Healthy',
   );
   assert.equal(client.addresses.has('Kubernetes//Pod/default/broken'), false);
+});
+
+void test('in-place updates push only the changed names; after a NACK the next push resends', async () => {
+  const deltas: XdsDelta[] = [];
+  const onDelta = (d: XdsDelta) => deltas.push(d);
+  client.on('delta', onDelta);
+  const nacks = ads.connections()[0]?.types[TYPE_ADDRESS]?.lastNack?.nonce;
+  // One changed workload: the response carries it alone.
+  const sleepV2: Address = { workload: { ...sleep.workload, canonicalRevision: 'v2' } };
+  const enc = (a: Address) => ADDRESS_TYPE.encode(a);
+  assert.deepEqual(store.update(TYPE_ADDRESS, new Map([[sleep.workload.uid, enc(sleepV2)]])), [
+    sleep.workload.uid,
+  ]);
+  await until('the one-workload delta', () => deltas.length > 0);
+  assert.deepEqual(deltas[0]!.addresses, { added: [sleepV2], removed: [] });
+  // The same bytes again: nothing changes, nothing is sent.
+  assert.deepEqual(store.update(TYPE_ADDRESS, new Map([[sleep.workload.uid, enc(sleepV2)]])), []);
+  // A response with a good and a broken resource is NACKed whole ...
+  const sleepV3: Address = { workload: { ...sleep.workload, canonicalRevision: 'v3' } };
+  store.update(
+    TYPE_ADDRESS,
+    new Map([
+      [sleep.workload.uid, enc(sleepV3)],
+      ['Kubernetes//Pod/default/broken', Buffer.from([0x0a, 0x05, 0xff])],
+    ]),
+  );
+  await until(
+    'the NACK',
+    () => ads.connections()[0]?.types[TYPE_ADDRESS]?.lastNack?.nonce !== nacks,
+  );
+  assert.equal(client.addresses.get(sleep.workload.uid)?.workload?.canonicalRevision, 'v2');
+  // ... and removing only the broken one still brings the good one (a full comparison).
+  deltas.length = 0;
+  store.update(TYPE_ADDRESS, new Map(), ['Kubernetes//Pod/default/broken']);
+  await until('the resend after the NACK', () => deltas.length > 0);
+  assert.equal(client.addresses.get(sleep.workload.uid)?.workload?.canonicalRevision, 'v3');
+  assert.equal(client.addresses.has('Kubernetes//Pod/default/broken'), false);
+  deltas.length = 0;
+  store.update(TYPE_ADDRESS, new Map([[sleep.workload.uid, enc(sleep)]]));
+  await until('sleep back as it was', () => deltas.length > 0);
+  client.off('delta', onDelta);
 });
 
 void test('reconnect sends initial_resource_versions and gets only what differs', async () => {

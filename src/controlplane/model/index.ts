@@ -3,15 +3,23 @@
  * Workload, Service and Authorization resources it pushes (plus a report per policy).
  */
 import { isIP } from 'node:net';
-import type { Service, ServicePort, Workload } from '../../api/workload.js';
+import type { Authorization, Service, ServicePort, Workload } from '../../api/workload.js';
 import {
   SERVICE_NAME_LABEL,
+  type EndpointSlice,
   type Namespace,
+  type Pod,
   type Service as KubeService,
 } from '../../k8s/types.js';
 import { convertPolicy, selects } from './authorization.js';
-import { defaultModelOptions, type Model, type ModelOptions, type Snapshot } from './types.js';
-import { indexPeerAuthentications } from './peer-authentication.js';
+import {
+  defaultModelOptions,
+  type AuthorizationPolicy,
+  type Model,
+  type ModelOptions,
+  type Snapshot,
+} from './types.js';
+import { indexPeerAuthentications, type PeerAuthIndex } from './peer-authentication.js';
 import { WaypointIndex } from './waypoints.js';
 import {
   buildWorkload,
@@ -48,7 +56,7 @@ export function appProtocolOf(p: {
   return appProtocols[prefix];
 }
 
-function buildService(
+export function buildService(
   svc: KubeService,
   ns: Namespace | undefined,
   wps: WaypointIndex,
@@ -89,75 +97,140 @@ function buildService(
   return out;
 }
 
-export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}): Model {
-  const opts = { ...defaultModelOptions, ...options };
-  const namespaces = new Map(snap.namespaces.map((n) => [n.metadata.name, n]));
-  const wps = new WaypointIndex(snap.gateways);
+/** What one pod's workload depends on besides the pod itself (see workloadFor). */
+export interface WorkloadDeps {
+  ns: Namespace | undefined;
+  wps: WaypointIndex;
+  /** The Services of the pod's namespace (any order). */
+  services: Iterable<KubeService>;
+  /** EndpointSlices with an endpoint whose targetRef is this pod (any order). */
+  slices: Iterable<EndpointSlice>;
+  /** The Service a slice belongs to, by namespace and name. */
+  serviceByName(namespace: string, name: string): KubeService | undefined;
+  /** Converted AuthorizationPolicies with a selector of the pod's and the root namespace. */
+  selectorPolicies: Iterable<ConvertedPolicy>;
+  peerAuth: PeerAuthIndex;
+  opts: ModelOptions;
+}
 
-  const converted = snap.policies.map((p) => ({ policy: p, ...convertPolicy(p, opts) }));
-  const authorizations = converted.flatMap((c) => (c.authorization ? [c.authorization] : []));
-  const selectorPolicies = converted.filter((c) => c.authorization?.scope === 'WORKLOAD_SELECTOR');
-  const peerAuth = indexPeerAuthentications(snap.peerAuthentications ?? [], opts);
+export interface ConvertedPolicy extends ReturnType<typeof convertPolicy> {
+  policy: AuthorizationPolicy;
+}
 
-  const workloads: Workload[] = [];
-  const byUid = new Map<string, Workload>();
-  const pods = snap.pods.filter(isMeshCandidate);
-  for (const pod of pods) {
-    const podNs = pod.metadata.namespace ?? 'default';
-    const ns = namespaces.get(podNs);
-    const w = buildWorkload(pod, ns, opts);
-    const wp = wps.forWorkload(pod, ns);
-    if (wp) w.waypoint = wp;
-    const labels = pod.metadata.labels ?? {};
-    for (const svc of snap.services) {
-      if ((svc.metadata.namespace ?? 'default') !== podNs) continue;
-      if (!selectorMatches(svc.spec?.selector, labels)) continue;
-      const ports = (svc.spec?.ports ?? []).flatMap((p) => {
-        const targetPort = resolveTargetPort(p, pod);
-        return targetPort === undefined ? [] : [{ servicePort: p.port, targetPort }];
-      });
-      w.services[`${podNs}/${serviceHostname(svc, opts)}`] = { ports };
-    }
-    w.authorizationPolicies = selectorPolicies
-      .filter((c) => selects(c.policy, podNs, labels, opts.rootNamespace))
-      .map((c) => `${c.authorization!.namespace}/${c.authorization!.name}`)
-      .concat(peerAuth.policiesFor(podNs, labels))
-      .sort();
-    workloads.push(w);
-    byUid.set(pod.metadata.uid ?? podUid(pod, opts), w);
+/** The uid an EndpointSlice's targetRef names a pod by. */
+export function podRefUid(pod: Pod, opts: ModelOptions): string {
+  return pod.metadata.uid ?? podUid(pod, opts);
+}
+
+/**
+ * One mesh candidate's Workload, and the PeerAuthentication-derived Authorizations it refers
+ * to. Shared by the full build (buildModel) and the incremental one (IncrementalModel), so the
+ * two can only differ in which pods they recompute.
+ */
+export function workloadFor(
+  pod: Pod,
+  d: WorkloadDeps,
+): { workload: Workload; peerAuthorizations: Authorization[] } {
+  const podNs = pod.metadata.namespace ?? 'default';
+  const w = buildWorkload(pod, d.ns, d.opts);
+  const wp = d.wps.forWorkload(pod, d.ns);
+  if (wp) w.waypoint = wp;
+  const labels = pod.metadata.labels ?? {};
+  const services: Workload['services'] = {};
+  for (const svc of d.services) {
+    if ((svc.metadata.namespace ?? 'default') !== podNs) continue;
+    if (!selectorMatches(svc.spec?.selector, labels)) continue;
+    const ports = (svc.spec?.ports ?? []).flatMap((p) => {
+      const targetPort = resolveTargetPort(p, pod);
+      return targetPort === undefined ? [] : [{ servicePort: p.port, targetPort }];
+    });
+    services[`${podNs}/${serviceHostname(svc, d.opts)}`] = { ports };
   }
-
   // Services without a selector: their EndpointSlices (labelled with the Service's name, as
-  // Kubernetes' mirroring controller writes them from Endpoints) name the pods.
-  for (const slice of snap.endpointSlices) {
+  // Kubernetes' mirroring controller writes them from Endpoints) name the pods. Two slices of
+  // one Service naming the same pod: the last by slice name wins (order-independent).
+  const uid = podRefUid(pod, d.opts);
+  const slices = [...d.slices].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  for (const slice of slices) {
     const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL];
-    const svc = snap.services.find(
-      (s) => s.metadata.namespace === slice.metadata.namespace && s.metadata.name === svcName,
-    );
+    const svc = svcName
+      ? d.serviceByName(slice.metadata.namespace ?? 'default', svcName)
+      : undefined;
     if (!svc || Object.keys(svc.spec?.selector ?? {}).length) continue;
-    const key = `${svc.metadata.namespace ?? 'default'}/${serviceHostname(svc, opts)}`;
+    const key = `${svc.metadata.namespace ?? 'default'}/${serviceHostname(svc, d.opts)}`;
     for (const ep of slice.endpoints ?? []) {
-      const w = ep.targetRef?.kind === 'Pod' ? byUid.get(ep.targetRef.uid) : undefined;
-      if (!w) continue;
+      if (ep.targetRef?.kind !== 'Pod' || ep.targetRef.uid !== uid) continue;
       const ports = (svc.spec?.ports ?? []).flatMap((sp) => {
         const epPort = (slice.ports ?? []).find((x) => (x.name ?? '') === (sp.name ?? ''));
         return epPort?.port !== undefined
           ? [{ servicePort: sp.port, targetPort: epPort.port }]
           : [];
       });
-      w.services[key] = { ports };
+      services[key] = { ports };
     }
+  }
+  // Sorted keys: the encoded bytes (and so the resource version) do not depend on watch order.
+  for (const k of Object.keys(services).sort()) w.services[k] = services[k]!;
+  const pa = d.peerAuth.resolve(podNs, labels);
+  const selected: string[] = [];
+  for (const c of d.selectorPolicies)
+    if (selects(c.policy, podNs, labels, d.opts.rootNamespace))
+      selected.push(`${c.authorization!.namespace}/${c.authorization!.name}`);
+  w.authorizationPolicies = selected.concat(pa.names).sort();
+  return { workload: w, peerAuthorizations: pa.authorizations };
+}
+
+export const byQualifiedName = <T extends { namespace: string; name: string }>(a: T, b: T) =>
+  `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
+
+/**
+ * The whole model from a snapshot, from scratch. The control plane keeps it incrementally
+ * (incremental.ts); this is the definition it is tested against.
+ */
+export function buildModel(snap: Snapshot, options: Partial<ModelOptions> = {}): Model {
+  const opts = { ...defaultModelOptions, ...options };
+  const namespaces = new Map(snap.namespaces.map((n) => [n.metadata.name, n]));
+  const wps = new WaypointIndex(snap.gateways);
+
+  const converted: ConvertedPolicy[] = snap.policies.map((p) => ({
+    policy: p,
+    ...convertPolicy(p, opts),
+  }));
+  const authorizations = converted.flatMap((c) => (c.authorization ? [c.authorization] : []));
+  const selectorPolicies = converted.filter((c) => c.authorization?.scope === 'WORKLOAD_SELECTOR');
+  const peerAuth = indexPeerAuthentications(snap.peerAuthentications ?? [], opts);
+  const servicesByKey = new Map(
+    snap.services.map((s) => [`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`, s]),
+  );
+  const slicesByUid = new Map<string, EndpointSlice[]>();
+  for (const slice of snap.endpointSlices)
+    for (const uid of new Set((slice.endpoints ?? []).map((ep) => ep.targetRef?.uid ?? '')))
+      slicesByUid.set(uid, [...(slicesByUid.get(uid) ?? []), slice]);
+
+  const workloads: Workload[] = [];
+  const peerAuthorizations = new Map<string, Authorization>();
+  for (const pod of snap.pods.filter(isMeshCandidate)) {
+    const { workload, peerAuthorizations: pas } = workloadFor(pod, {
+      ns: namespaces.get(pod.metadata.namespace ?? 'default'),
+      wps,
+      services: snap.services,
+      slices: slicesByUid.get(podRefUid(pod, opts)) ?? [],
+      serviceByName: (ns, name) => servicesByKey.get(`${ns}/${name}`),
+      selectorPolicies,
+      peerAuth,
+      opts,
+    });
+    workloads.push(workload);
+    for (const a of pas) peerAuthorizations.set(`${a.namespace}/${a.name}`, a);
   }
 
   const services = snap.services.map((s) =>
     buildService(s, namespaces.get(s.metadata.namespace ?? 'default'), wps, opts),
   );
-  const byName = <T extends { namespace: string; name: string }>(a: T, b: T) =>
-    `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`);
   return {
-    workloads: workloads.sort(byName),
-    services: services.sort(byName),
-    authorizations: [...authorizations, ...peerAuth.authorizations].sort(byName),
+    workloads: workloads.sort(byQualifiedName),
+    services: services.sort(byQualifiedName),
+    authorizations: [...authorizations, ...peerAuthorizations.values()].sort(byQualifiedName),
     reports: converted.map((c) => c.report),
   };
 }

@@ -69,10 +69,14 @@ export function staticStrictPolicy(rootNamespace: string): Authorization {
 }
 
 export interface PeerAuthIndex {
-  /** Authorizations to push (the static one only when referenced). */
-  authorizations: Authorization[];
-  /** The policy names (`ns/name`) a workload must reference for its mTLS mode. */
-  policiesFor(namespace: string, labels: Record<string, string>): string[];
+  /**
+   * The policy names (`ns/name`) a workload must reference for its mTLS mode, and those
+   * policies (a converted one, or the static STRICT one). Pure: depends only on the index.
+   */
+  resolve(
+    namespace: string,
+    labels: Record<string, string>,
+  ): { names: string[]; authorizations: Authorization[] };
 }
 
 export function indexPeerAuthentications(
@@ -82,19 +86,21 @@ export function indexPeerAuthentications(
   const sorted = [...all].sort(oldestFirst);
   const mesh = sorted.find((p) => p.metadata.namespace === opts.rootNamespace && !hasSelector(p));
   const nsWide = new Map<string, PeerAuthentication>();
+  const withSelector = new Map<string, PeerAuthentication[]>();
   for (const p of sorted) {
     const ns = p.metadata.namespace ?? 'default';
-    if (!hasSelector(p) && !nsWide.has(ns)) nsWide.set(ns, p);
+    if (!hasSelector(p)) {
+      if (!nsWide.has(ns)) nsWide.set(ns, p);
+    } else withSelector.set(ns, [...(withSelector.get(ns) ?? []), p]);
   }
-  const converted = new Map<string, Authorization>();
-  let staticUsed = false;
+  const staticStrict = staticStrictPolicy(opts.rootNamespace);
 
-  const policiesFor = (namespace: string, labels: Record<string, string>): string[] => {
-    const selected = sorted.find(
-      (p) =>
-        (p.metadata.namespace ?? 'default') === namespace &&
-        hasSelector(p) &&
-        selectorMatches(p.spec?.selector?.matchLabels, labels),
+  const resolve = (
+    namespace: string,
+    labels: Record<string, string>,
+  ): { names: string[]; authorizations: Authorization[] } => {
+    const selected = (withSelector.get(namespace) ?? []).find((p) =>
+      selectorMatches(p.spec?.selector?.matchLabels, labels),
     );
     let base: MtlsMode = 'UNSET';
     for (const p of [selected, nsWide.get(namespace), mesh]) {
@@ -114,24 +120,14 @@ export function indexPeerAuthentications(
         base === 'STRICT'
           ? strictMatch({ notDestinationPorts: openPorts })
           : strictMatch({ destinationPorts: strictPorts });
-      converted.set(`${ns}/${name}`, denyPolicy(ns, name, match));
-      return [`${ns}/${name}`];
+      return { names: [`${ns}/${name}`], authorizations: [denyPolicy(ns, name, match)] };
     }
-    if (base === 'STRICT') {
-      staticUsed = true;
-      return [`${opts.rootNamespace}/${STATIC_STRICT}`];
-    }
-    return [];
+    if (base === 'STRICT')
+      return { names: [`${opts.rootNamespace}/${STATIC_STRICT}`], authorizations: [staticStrict] };
+    return { names: [], authorizations: [] };
   };
 
-  return {
-    policiesFor,
-    get authorizations() {
-      const out = [...converted.values()];
-      if (staticUsed) out.push(staticStrictPolicy(opts.rootNamespace));
-      return out;
-    },
-  };
+  return { resolve };
 }
 
 /** Port-level modes, UNSET ones dropped; a key that is not a port is skipped. */

@@ -22,6 +22,8 @@ interface Pending {
 
 interface TypeState {
   sent: Map<string, string>;
+  /** After a NACK: the next push compares everything, so the refused resources are resent. */
+  fullDiff?: boolean;
   pending: Map<string, Pending>;
   lastSent?: { version: string; nonce: string; at: string };
   lastAck?: { version: string; nonce: string; at: string };
@@ -101,8 +103,8 @@ export class AdsServer {
   private seq = 0;
 
   constructor(private readonly opts: AdsOptions) {
-    opts.store.on('changed', (typeUrl) => {
-      for (const c of this.conns) if (c.types.has(typeUrl)) this.push(c, typeUrl, false);
+    opts.store.on('changed', (typeUrl, _version, names) => {
+      for (const c of this.conns) if (c.types.has(typeUrl)) this.push(c, typeUrl, false, names);
     });
   }
 
@@ -229,12 +231,18 @@ export class AdsServer {
           if (prev === undefined) st.sent.delete(name);
           else st.sent.set(name, prev);
         }
+      st.fullDiff = true;
       return;
     }
     if (pending) st.lastAck = { version: pending.version, nonce: req.responseNonce, at };
   }
 
-  private push(conn: Connection, typeUrl: string, force: boolean): void {
+  /**
+   * Sends a connection what it lacks of a type. With `names` (the store says only those
+   * changed) only they are compared — the work per change is proportional to the change, not
+   * to the store — unless a NACK asked for a full comparison.
+   */
+  private push(conn: Connection, typeUrl: string, force: boolean, names?: readonly string[]): void {
     const st = conn.types.get(typeUrl);
     if (!st) return;
     const cur = this.opts.store.get(typeUrl);
@@ -242,17 +250,34 @@ export class AdsServer {
     const removed: string[] = [];
     const prev = new Map<string, string | undefined>();
     const scope = conn.scope;
-    for (const r of cur.values()) {
-      if (scope && !scope.allows(typeUrl, r.name)) continue;
-      const had = st.sent.get(r.name);
-      if (had === r.version) continue;
-      resources.push({ name: r.name, version: r.version, value: r.value });
-      prev.set(r.name, had);
-    }
-    for (const [name, version] of st.sent) {
-      if (cur.has(name) && (!scope || scope.allows(typeUrl, name))) continue;
-      removed.push(name);
-      prev.set(name, version);
+    const allowed = (name: string) => !scope || scope.allows(typeUrl, name);
+    if (names && !st.fullDiff) {
+      for (const name of names) {
+        const r = cur.get(name);
+        const had = st.sent.get(name);
+        if (r && allowed(name)) {
+          if (had === r.version) continue;
+          resources.push({ name, version: r.version, value: r.value });
+          prev.set(name, had);
+        } else if (had !== undefined) {
+          removed.push(name);
+          prev.set(name, had);
+        }
+      }
+    } else {
+      st.fullDiff = false;
+      for (const r of cur.values()) {
+        if (!allowed(r.name)) continue;
+        const had = st.sent.get(r.name);
+        if (had === r.version) continue;
+        resources.push({ name: r.name, version: r.version, value: r.value });
+        prev.set(r.name, had);
+      }
+      for (const [name, version] of st.sent) {
+        if (cur.has(name) && allowed(name)) continue;
+        removed.push(name);
+        prev.set(name, version);
+      }
     }
     if (!force && resources.length === 0 && removed.length === 0) return;
     for (const r of resources) st.sent.set(r.name, r.version);

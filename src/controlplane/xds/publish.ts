@@ -1,5 +1,6 @@
 /** Encodes the model's resources into the store, keyed by their xDS resource names. */
 import type { Address, Authorization } from '../../api/workload.js';
+import type { ModelDelta } from '../model/incremental.js';
 import type { WaypointConfig } from '../../api/waypoint-config.js';
 import { TYPE_WAYPOINT_CONFIG } from '../../api/waypoint-resource.js';
 import type { XdsResourceType } from '../../xds/resource-type.js';
@@ -41,4 +42,24 @@ export function publishWaypointConfigs(
   const m = new Map<string, Uint8Array>();
   for (const [name, cfg] of configs) m.set(name, encodeWaypointConfig(cfg));
   return store.set(TYPE_WAYPOINT_CONFIG, m);
+}
+
+/** Applies one model delta; returns how many resources of each type really changed. */
+export function publishDelta(
+  store: ResourceStore,
+  delta: ModelDelta,
+): { addresses: number; authorizations: number } {
+  const apply = <T>(
+    type: XdsResourceType<T>,
+    d: { upserted: readonly T[]; removed: readonly string[] },
+  ) => {
+    store.declare(type.typeUrl);
+    const m = new Map<string, Uint8Array>();
+    for (const v of d.upserted) m.set(type.name(v), type.encode(v));
+    return store.update(type.typeUrl, m, d.removed).length;
+  };
+  return {
+    addresses: apply(ADDRESS_TYPE, delta.addresses),
+    authorizations: apply(AUTHORIZATION_TYPE, delta.authorizations),
+  };
 }

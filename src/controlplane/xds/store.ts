@@ -18,7 +18,12 @@ export function resourceVersion(value: Uint8Array): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 16);
 }
 
-export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, version: string] }> {
+export interface StoreEvents {
+  /** `names`: the resources that changed or went away; undefined = any may have (a full set). */
+  changed: [typeUrl: string, version: string, names: readonly string[] | undefined];
+}
+
+export class ResourceStore extends EventEmitter<StoreEvents> {
   private readonly types = new Map<string, Map<string, StoredResource>>();
   private readonly versions = new Map<string, string>();
   private counter = 0;
@@ -65,8 +70,42 @@ export class ResourceStore extends EventEmitter<{ changed: [typeUrl: string, ver
     this.types.set(typeUrl, next);
     const v = this.nextVersion();
     this.versions.set(typeUrl, v);
-    this.emit('changed', typeUrl, v);
+    this.emit('changed', typeUrl, v, undefined);
     return true;
+  }
+
+  /**
+   * Changes some resources of a type in place: `upserts` replace or add, `removed` go away.
+   * Returns the names that really changed (same bytes = no change); when any did, bumps the
+   * type's version and emits `changed` with them, so subscribers get exactly those.
+   */
+  update(
+    typeUrl: string,
+    upserts: ReadonlyMap<string, Uint8Array>,
+    removed: Iterable<string> = [],
+  ): string[] {
+    const cur = this.types.get(typeUrl);
+    if (!cur)
+      throw new AmbitError('XDS_UNKNOWN_TYPE', `the store serves no type ${typeUrl}`, {
+        value: typeUrl,
+        hint: 'declare the type first (ResourceStore.declare or the constructor)',
+      });
+    const names: string[] = [];
+    for (const name of removed) {
+      if (upserts.has(name) || !cur.delete(name)) continue;
+      names.push(name);
+    }
+    for (const [name, value] of upserts) {
+      const version = resourceVersion(value);
+      if (cur.get(name)?.version === version) continue;
+      cur.set(name, { name, version, value });
+      names.push(name);
+    }
+    if (!names.length) return names;
+    const v = this.nextVersion();
+    this.versions.set(typeUrl, v);
+    this.emit('changed', typeUrl, v, names);
+    return names;
   }
 
   get(typeUrl: string): ReadonlyMap<string, StoredResource> {
