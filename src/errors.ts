@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   DEMO_NO_BPF_EVENTS:
     'ambit demo --redirect ebpf found no node whose eBPF programs it could record',
   DEMO_NO_POD: 'a pod the demo needs is not running',
+  DEMO_WAYPOINT_FAILED: "the demo's waypoint did not come up or carry traffic",
   DEMO_USAGE: 'an argument `ambit demo` does not take',
 
   // lab DNS (src/lab/dns)

@@ -1,6 +1,7 @@
 /**
- * `ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf]`: the seeds' scenario end to
- * end, every hop shown; `--redirect` picks the node agents' redirection backend.
+ * `ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint]`: the seeds'
+ * scenario end to end, every hop shown; `--redirect` picks the node agents' redirection
+ * backend; `--waypoint` puts a namespace waypoint on the path and shows the four connections.
  * `ambit demo --down [--name N]`: take the demo's lab down.
  */
 import { AmbitError } from '../errors.js';
@@ -12,15 +13,17 @@ export async function run(args: string[]): Promise<number> {
   let down = false;
   let trace = true;
   let redirect: string | undefined;
+  let waypoint = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--down') down = true;
     else if (a === '--no-trace') trace = false;
+    else if (a === '--waypoint') waypoint = true;
     else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
     else if (a === '--redirect') redirect = parseRedirectMode(args[++i]);
     else if (a === '-h' || a === '--help') {
       console.log(
-        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] | ambit demo --down [--name N]',
+        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] | ambit demo --down [--name N]',
       );
       return 0;
     } else
@@ -35,5 +38,5 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   const print = (l: string) => console.log(l);
-  return down ? demoDown(lab, print) : runDemo({ lab, trace, print, redirect });
+  return down ? demoDown(lab, print) : runDemo({ lab, trace, print, redirect, waypoint });
 }

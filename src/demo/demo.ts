@@ -23,6 +23,7 @@ import { traceLive } from '../trace/live.js';
 import { renderPath } from '../trace/render.js';
 import { renderBpfConnections } from '../trace/bpf-path.js';
 import { connectionsInFlight, lastAccessLog, type PodRef } from './evidence.js';
+import { waypointScene } from './waypoint.js';
 
 export interface DemoOptions {
   lab: string;
@@ -30,6 +31,8 @@ export interface DemoOptions {
   print: (line: string) => void;
   /** The node agents' redirection backend (default iptables). */
   redirect?: string;
+  /** A namespace waypoint on the path: the four connections instead of three (waypoint.ts). */
+  waypoint?: boolean;
 }
 
 const URL = 'http://httpbin:8000/get';
@@ -76,7 +79,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const { print } = o;
   const started = Date.now();
   const ebpf = o.trace && o.redirect === 'ebpf';
-  const total = (o.trace ? 6 : 5) + (ebpf ? 1 : 0);
+  const total = o.waypoint ? 6 : (o.trace ? 6 : 5) + (ebpf ? 1 : 0);
   let n = 0;
   const step = async <T>(title: string, fn: () => Promise<T>): Promise<T> => {
     n++;
@@ -130,6 +133,25 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     // Generous: on a loaded machine the node agents take a while to capture both pods.
     await waitEnrolled(client, [sleepPod.name, httpbin.name], 60_000);
   });
+
+  if (o.waypoint) {
+    await waypointScene({
+      lab: o.lab,
+      client,
+      step,
+      print,
+      sleepPod,
+      httpbin,
+      findPod: (ns, prefix) => findPod(client, ns, prefix),
+      redirect: o.redirect,
+    });
+    print('');
+    print(
+      `demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s. The lab keeps running.`,
+    );
+    print(`  ambit demo --down${o.lab === 'ambit' ? '' : ` --name ${o.lab}`}`);
+    return 0;
+  }
 
   const ztA = await findPod(client, 'istio-system', 'ztunnel-worker2');
   const ztB = await findPod(client, 'istio-system', 'ztunnel-worker');

@@ -62,6 +62,36 @@ export async function connectionsInFlight(
   return found;
 }
 
+/**
+ * Like connectionsInFlight, for a request that crosses more hops: lists the sockets every
+ * 300 ms while it is open, until `complete` says every hop was seen (or the request ended),
+ * and returns every socket seen (each once).
+ */
+export async function connectionsWhile(
+  client: PodRef,
+  url: string,
+  path: PodRef[],
+  ports: number[],
+  complete: (found: Socket[]) => boolean,
+): Promise<Socket[]> {
+  const curl = start('curl', ['-sS', '-m', '15', '-o', '/dev/null', url], {
+    netns: client.netns,
+    stdio: 'ignore',
+  });
+  let done = false;
+  const exited = curl.exited.finally(() => (done = true));
+  exited.catch(() => undefined);
+  const seen = new Map<string, Socket>();
+  for (let i = 0; i < 50 && !done; i++) {
+    await sleep(300);
+    const now = (await Promise.all([client, ...path].map((p) => sockets(p, ports)))).flat();
+    for (const s of now) seen.set(`${s.pod} ${s.local} ${s.peer}`, s);
+    if (complete([...seen.values()])) break;
+  }
+  await exited;
+  return [...seen.values()];
+}
+
 export interface AccessLine {
   text: string;
   fields: Record<string, string>;
