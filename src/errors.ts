@@ -120,6 +120,7 @@ export const ERROR_CODES = {
   // install on a cluster (src/install, `ambit install|uninstall|manifest`)
   INSTALL_BAD_VALUE: 'a --set value that is unknown or malformed',
   INSTALL_KUBECTL_FAILED: 'kubectl refused the manifests or could not reach the cluster',
+  INSTALL_NOT_READY: 'an installed component did not become ready within --readiness-timeout',
 
   // lab kubelet (src/lab/kubelet)
   KUBELET_CONFIGMAP_MISSING: 'a pod mounts a ConfigMap that does not exist',

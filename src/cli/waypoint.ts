@@ -7,7 +7,10 @@
 import { stringify } from 'yaml';
 import { errorMessage, AmbitError } from '../errors.js';
 import { parseFlags, type Flags } from '../flags.js';
-import { KubeApiError, type KubeClient } from '../k8s/client.js';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { KubeApiError, KubeClient } from '../k8s/client.js';
 import { resources } from '../k8s/resources.js';
 import type { Namespace } from '../k8s/types.js';
 import type { Gateway } from '../controlplane/model/types.js';
@@ -29,17 +32,67 @@ const USAGE = `usage: ambit waypoint <command> [flags]
   delete     delete waypoints by name, or --all in the namespace
   run        run the waypoint proxy (what the ambit/waypoint image runs)
 common flags: --name N (default waypoint) -n/--namespace NS (default default)
-  --for service|workload|all|none   -r/--revision REV   --lab L   --server URL`;
+  --for service|workload|all|none   -r/--revision REV
+cluster: -c/--kubeconfig F  --context C  (else $KUBECONFIG, else the lab: --lab L, --server URL)`;
 
 const BOOLEANS = ['enroll-namespace', 'overwrite', 'wait', 'all', 'all-namespaces'];
 const SHORT: Record<string, string> = {
   '-n': '--namespace',
   '-r': '--revision',
   '-A': '--all-namespaces',
+  '-c': '--kubeconfig',
+  '-i': '--istioNamespace',
 };
+/** istioctl's flags of these commands (plus --lab, --server); anything else is refused. */
+const KNOWN = [
+  ...BOOLEANS,
+  'name',
+  'namespace',
+  'for',
+  'revision',
+  'waypoint-timeout',
+  'kubeconfig',
+  'context',
+  'istioNamespace',
+  'lab',
+  'server',
+];
 
 export function normalizeArgs(args: readonly string[]): string[] {
   return args.map((a) => SHORT[a] ?? a);
+}
+
+/** Refuses a flag istioctl's waypoint commands do not have, naming it. */
+export function checkFlags(f: Flags): void {
+  for (const k of f.values.keys())
+    if (!KNOWN.includes(k))
+      throw new AmbitError('CLI_USAGE', `ambit waypoint: unknown flag --${k}`, {
+        value: `--${k}`,
+        hint: `known: ${KNOWN.map((x) => `--${x}`).join(' ')} -n -r -A -c -i`,
+      });
+  const short = f.positional.find((a) => a.startsWith('-'));
+  if (short)
+    throw new AmbitError('CLI_USAGE', `ambit waypoint: unknown flag ${short}`, {
+      value: short,
+      hint: 'short flags: -n NS, -r REV, -A, -c KUBECONFIG, -i ISTIO_NAMESPACE',
+    });
+}
+
+/**
+ * The cluster, as istioctl finds it: --server, else --kubeconfig/--context, else --lab (or
+ * $AMBIT_LAB), else $KUBECONFIG (its first existing file), else the default lab.
+ */
+export function kubeClientFor(f: Flags, env: NodeJS.ProcessEnv = process.env): KubeClient {
+  if (f.has('server')) return labKubeClient(f.get('lab'), f.get('server'));
+  const file = f.get('kubeconfig');
+  if (file || f.has('context')) {
+    const path = file ?? env.KUBECONFIG?.split(':')[0] ?? join(homedir(), '.kube', 'config');
+    return KubeClient.fromKubeconfig(path, f.get('context'));
+  }
+  if (f.has('lab') || env.AMBIT_LAB) return labKubeClient(f.get('lab'));
+  const fromEnv = env.KUBECONFIG?.split(':').find((p) => p && existsSync(p));
+  if (fromEnv) return KubeClient.fromKubeconfig(fromEnv);
+  return labKubeClient(undefined);
 }
 
 function timeoutMs(f: Flags): number {
@@ -170,6 +223,7 @@ export async function run(args: string[], print: Print = stdout): Promise<number
     return mod.run(rest);
   }
   const f = parseFlags(normalizeArgs(rest), BOOLEANS);
+  checkFlags(f);
   const ns = f.get('namespace') ?? 'default';
   const name = f.get('name') ?? 'waypoint';
   if (name === 'none')
@@ -185,7 +239,7 @@ export async function run(args: string[], print: Print = stdout): Promise<number
     print(stringify(gw));
     return 0;
   }
-  const kube = labKubeClient(f.get('lab'), f.get('server'));
+  const kube = kubeClientFor(f);
   switch (sub) {
     case 'apply':
       return apply(kube, f, ns, name, print);

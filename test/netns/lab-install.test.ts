@@ -254,6 +254,9 @@ void describe(
     void it('ambit uninstall leaves no rule, ipset, link or object', async () => {
       const r = await ambit(['uninstall', '--kubeconfig', kubeconfig, '-y']);
       assert.equal(r.code, 0, r.stderr);
+      // As istioctl, uninstall keeps the namespace; the user deletes it (Istio's guide does).
+      assert.equal((await kubectl(['delete', 'namespace', 'istio-system', '--wait=true'])).code, 0);
+      let left = '';
       await until('istio-system empty', async () => {
         const p = await kubectl([
           'get',
@@ -263,8 +266,9 @@ void describe(
           '-o',
           'name',
         ]);
+        left = p.stdout.trim() || p.stderr.trim();
         return p.stdout.trim() === '' ? true : undefined;
-      });
+      }).catch((err: unknown) => assert.fail(`${String(err)}; left: ${left}`));
       for (const node of ['control-plane', 'worker', 'worker2']) {
         assert.equal(await nodeState(node), 'rules=0 ipsets=[] links=[] iprules=0', node);
       }
