@@ -40,6 +40,7 @@ import {
 } from './profile.js';
 import { podPids } from './pods.js';
 import { deployBenchPods, type BenchPods } from './setup.js';
+import { ztunnelRuntimeEnv } from '../src/ztunnel/runtime-env.js';
 import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
 
 function arg(name: string, def: string): string {
@@ -229,6 +230,10 @@ async function main(): Promise<number> {
   const workDir = join(labPaths(LAB).dir, '..', '..', LAB);
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
+  const loadAtStart = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   // Ctrl-C (or a CI timeout's SIGTERM) must not leave a lab of namespaces and daemons behind.
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -265,6 +270,10 @@ async function main(): Promise<number> {
       commit: commit(),
       date: new Date().toISOString(),
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`,
+      'ztunnel runtime': `Node ${process.version} (the lab's ztunnels run this node), ${ztunnelRuntimeEnv()
+        .map((e) => `${e.name}=${e.value}`)
+        .join(' ')}`,
+      'load average at start': loadAtStart,
       rounds: String(rounds),
       seconds: String(seconds),
       command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}`,

@@ -21,6 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { createHboneClient } from '../../src/hbone/client.js';
 import { decideThenSplice } from '../../src/hbone/handoff.js';
 import { createHboneServer } from '../../src/hbone/server.js';
@@ -97,6 +98,17 @@ async function roleA(pki: Pki, bPort: number, app: string): Promise<number> {
   return listen(server);
 }
 
+/** `--env A=1,B=2`: extra environment of the two proxies (e.g. glibc malloc tunables). */
+function childEnv(): NodeJS.ProcessEnv {
+  const extra = Object.fromEntries(
+    arg('env', '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { ...process.env, ...extra };
+}
+
 function child(
   role: string,
   extra: string[],
@@ -104,6 +116,7 @@ function child(
 ): Promise<[ChildProcess, number]> {
   const c = fork(fileURLToPath(import.meta.url), ['--role', role, ...extra], {
     execArgv: nodeOptions,
+    env: childEnv(),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -118,10 +131,25 @@ function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
-function memKb(pid: number): { rss: number; anon: number } {
+function memKb(pid: number): { rss: number; anon: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0);
-  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), hwm: kb('VmHWM') };
+}
+
+interface MemReply {
+  mem?: NodeJS.MemoryUsage;
+  heap?: v8.HeapInfo;
+  snap?: string;
+}
+const used = (r: MemReply) => r.heap?.used_heap_size ?? 0;
+const ext = (r: MemReply) => (r.mem?.external ?? 0) + (r.mem?.arrayBuffers ?? 0);
+
+function ask(c: ChildProcess, what: string): Promise<MemReply> {
+  return new Promise((resolve) => {
+    c.once('message', (m) => resolve(m as MemReply));
+    c.send(what);
+  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -261,6 +289,7 @@ async function driver(): Promise<void> {
             addedP90: Number((pct(mesh, 90) - pct(direct, 90)).toFixed(4)),
             cpuMsPerReq: Number(((cpu * 1000) / mesh.length).toFixed(4)),
           },
+          memKb: { a: memKb(a2.pid!), b: memKb(b.pid!) },
         });
       }
     }
@@ -268,6 +297,7 @@ async function driver(): Promise<void> {
       const gc = () => sleep(2000);
       await gc();
       const before = { a: memKb(a2.pid!), b: memKb(b.pid!) };
+      const heapBefore = { a: await ask(a2, 'mem'), b: await ask(b, 'mem') };
       for (let i = 0; i < hold; i += 100) {
         const batch = await Promise.all(
           Array.from({ length: Math.min(100, hold - i) }, () => connect(aPortEcho)),
@@ -286,6 +316,17 @@ async function driver(): Promise<void> {
       }
       await gc();
       const open = { a: memKb(a2.pid!), b: memKb(b.pid!) };
+      const heapOpen = { a: await ask(a2, 'mem'), b: await ask(b, 'mem') };
+      const perHeap = (k: 'a' | 'b') =>
+        Math.round((used(heapOpen[k]) - used(heapBefore[k])) / hold);
+      const perExt = (k: 'a' | 'b') => Math.round((ext(heapOpen[k]) - ext(heapBefore[k])) / hold);
+      print({
+        hold,
+        heapBytesPerIdleConn: { a: perHeap('a'), b: perHeap('b') },
+        externalBytesPerIdleConn: { a: perExt('a'), b: perExt('b') },
+      });
+      if (arg('snap', '') === 'yes')
+        print({ snaps: [await ask(a2, 'snap'), await ask(b, 'snap')] });
       for (const s of held) s.destroy();
       await sleep(5000);
       const after = { a: memKb(a2.pid!), b: memKb(b.pid!) };
@@ -311,6 +352,13 @@ async function main(): Promise<void> {
     role === 'b' ? await roleB(pki) : await roleA(pki, Number(arg('b', '0')), arg('app', ''));
   process.send?.(port);
   process.on('disconnect', () => process.exit(0));
+  // 'mem': the heap after a full GC (needs --expose-gc); 'snap': a heap snapshot's file name.
+  process.on('message', (m) => {
+    const g = (globalThis as { gc?: () => void }).gc;
+    g?.();
+    if (m === 'snap') process.send?.({ snap: v8.writeHeapSnapshot() });
+    else process.send?.({ mem: process.memoryUsage(), heap: v8.getHeapStatistics() });
+  });
 }
 
 main().catch((err: unknown) => {

@@ -21,6 +21,7 @@ import { generateManifests } from '../../install/manifests.js';
 import { CNI_DAEMONSET } from '../../install/names.js';
 import { applySets, defaultValues } from '../../install/values.js';
 import { podReady } from '../orchestrator/wait.js';
+import { ztunnelRuntimeEnv } from '../../ztunnel/runtime-env.js';
 
 export const MESH_NAMESPACE = 'istio-system';
 
@@ -76,7 +77,7 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
         {
           name: 'istio-proxy',
           image: 'ambit/ztunnel',
-          env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }],
+          env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }, ...ztunnelRuntimeEnv()],
           ports: [
             { containerPort: Port.inbound, name: 'hbone' },
             { containerPort: Port.metrics, name: 'metrics' },
