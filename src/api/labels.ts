@@ -9,6 +9,8 @@ export const Label = {
   useWaypoint: 'istio.io/use-waypoint',
   /** With useWaypoint: the waypoint's namespace when not the object's own. */
   useWaypointNamespace: 'istio.io/use-waypoint-namespace',
+  /** Service or namespace: `true` makes ingress gateways send to its waypoint. */
+  ingressUseWaypoint: 'istio.io/ingress-use-waypoint',
   /** Gateway: which traffic a waypoint serves: service | workload | all | none. */
   waypointFor: 'istio.io/waypoint-for',
   /** The Gateway a gateway's pods and services belong to (Gateway API). */

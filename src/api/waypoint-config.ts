@@ -97,6 +97,12 @@ export interface WaypointService {
   serves: boolean;
   /** Ready (and not-ready) endpoints; the waypoint load-balances over the healthy ones per request. */
   endpoints: WaypointEndpoint[];
+  /**
+   * Ingress gateways only: the pods of the service's waypoint, when the service (or its
+   * namespace) carries `istio.io/ingress-use-waypoint=true`. Requests then go over HBONE to
+   * one of them (`<pod IP>:15008`, `:authority <vip>:<port>`) instead of to the endpoints.
+   */
+  waypoint?: WaypointEndpoint[];
 }
 
 /** Telemetry and identity facts of a workload (a pod), as the workload API has them. */

@@ -6,10 +6,15 @@
  *   1 bookinfo + its Gateway: `kubectl get gateway` shows class istio, the gateway's address and
  *     PROGRAMMED True; through `kubectl port-forward svc/bookinfo-gateway-istio` the productpage
  *     title; headless Chromium renders the page with the book's details and reviews v2's stars;
- *   2 `kubectl label namespace default istio.io/dataplane-mode=ambient`: no pod restarts;
+ *   2 `kubectl label namespace default istio.io/dataplane-mode=ambient`: no pod restarts; the
+ *     visualize step with the Prometheus addon (samples/addons/prometheus.yaml, ambit's copy in
+ *     Istio's shape) after the guide's 100-request loop: istio_requests_total (the gateway's,
+ *     reporter source) and istio_tcp_connections_opened_total (ztunnel's) through its HTTP API;
  *   3 L4 policy: curl's request fails with exit code 56, the gateway still works; waypoint via
  *     `ambit waypoint apply --enroll-namespace --wait`; L7 policy: DELETE and reviews-v1 get
- *     `RBAC: access denied`, GET works;
+ *     `RBAC: access denied`, GET works; `istio.io/ingress-use-waypoint=true` on productpage sends
+ *     the gateway's requests through the waypoint (its L7 policy then refuses them, and its
+ *     access log names the gateway's identity), removing the label sends them direct again;
  *   4 the 90/10 HTTPRoute: 100 requests show reviews-v1 and v2, never v3;
  *   5 clean-up in the guide's order, `ambit uninstall -y --purge`: no rule, ipset, link or
  *     object left.
@@ -43,6 +48,8 @@ const external =
   ].find((d): d is string => !!d && existsSync(d)) ?? 'AMBIT_EXTERNAL';
 const samples = join(external, 'istio');
 const gatewayApi = join(external, 'gateway-api', 'standard-install.yaml');
+// The addon is ambit's own, in the shape of Istio's samples/addons/prometheus.yaml.
+const addons = join(repoRoot(), 'samples', 'addons', 'prometheus.yaml');
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 function sh(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -283,6 +290,77 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     }
   });
 
+  void it('2: visualize: the Prometheus addon shows istio_requests_total and istio_tcp_connections_opened_total', async () => {
+    ok(await kubectl(['apply', '-f', addons]), 'kubectl apply -f samples/addons/prometheus.yaml');
+    ok(
+      await kubectl([
+        '-n',
+        'istio-system',
+        'wait',
+        '--for=condition=Ready',
+        'pod',
+        '-l',
+        'app.kubernetes.io/name=prometheus',
+        '--timeout=120s',
+      ]),
+      'prometheus ready',
+    );
+    // The guide's traffic loop, through the port-forward.
+    const loop = await sh(
+      'sh',
+      [
+        '-c',
+        `for i in $(seq 1 100); do curl -sSI -o /dev/null http://localhost:${port}/productpage; done`,
+      ],
+      undefined,
+      300_000,
+    );
+    ok(loop, 'the traffic loop');
+    const query = async (promql: string): Promise<number> => {
+      const r = await kubectl([
+        '-n',
+        'istio-system',
+        'exec',
+        'deploy/prometheus',
+        '--',
+        'curl',
+        '-sS',
+        '-G',
+        'http://localhost:9090/api/v1/query',
+        '--data-urlencode',
+        `query=${promql}`,
+      ]);
+      const body = JSON.parse(r.stdout) as {
+        status: string;
+        data: { result: { value: [number, string] }[] };
+      };
+      return body.data.result.reduce((n, x) => n + Number(x.value[1]), 0);
+    };
+    const requests = await until(
+      'istio_requests_total of the gateway → productpage',
+      async () => {
+        const n = await query(
+          'istio_requests_total{reporter="source",destination_service_name="productpage"}',
+        );
+        return n >= 100 ? n : undefined;
+      },
+      150_000,
+    );
+    const tcp = await until(
+      'istio_tcp_connections_opened_total into productpage',
+      async () => {
+        const n = await query(
+          'istio_tcp_connections_opened_total{destination_workload="productpage-v1"}',
+        );
+        return n > 0 ? n : undefined;
+      },
+      150_000,
+    );
+    console.log(
+      `# prometheus: istio_requests_total (gateway → productpage) ${requests}, istio_tcp_connections_opened_total (→ productpage-v1) ${tcp}`,
+    );
+  });
+
   void it('3: L4 policy: curl is denied (exit 56), the gateway is allowed', async () => {
     ok(
       await kubectl(
@@ -391,6 +469,31 @@ spec:
     assert.match((await page()).stdout, /<title>Simple Bookstore App<\/title>/);
   });
 
+  void it('3: istio.io/ingress-use-waypoint=true: the gateway reaches productpage through its waypoint', async () => {
+    // The waypoint's policy lets only curl GET: through the waypoint the gateway is refused.
+    ok(
+      await kubectl(['label', 'service', 'productpage', 'istio.io/ingress-use-waypoint=true']),
+      'label',
+    );
+    const denied = await until('the gateway going through the waypoint', async () => {
+      const r = await page();
+      return r.stdout.trim() === 'RBAC: access denied' ? r.stdout : undefined;
+    });
+    assert.equal(denied.trim(), 'RBAC: access denied');
+    const log = await kubectl(['logs', 'deploy/waypoint']);
+    assert.match(
+      log.stdout,
+      /"GET \/productpage HTTP\/1\.1" 403 RBAC .*src\.identity=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-gateway-istio/,
+    );
+    ok(
+      await kubectl(['label', 'service', 'productpage', 'istio.io/ingress-use-waypoint-']),
+      'unlabel',
+    );
+    await until('the gateway going direct again', async () =>
+      /<title>Simple Bookstore App<\/title>/.test((await page()).stdout) ? true : undefined,
+    );
+  });
+
   void it('4: the 90/10 HTTPRoute: reviews v1 and v2, never v3, across 100 requests', async () => {
     ok(
       await kubectl([
@@ -468,6 +571,7 @@ spec:
       'samples/curl/curl.yaml',
     ])
       ok(await kubectl(['delete', '-f', join(samples, f)]), `kubectl delete -f ${f}`);
+    ok(await kubectl(['delete', '-f', addons]), 'kubectl delete -f samples/addons/prometheus.yaml');
     const u = await ambit(['uninstall', '-y', '--purge']);
     ok(u, 'ambit uninstall');
     assert.match(u.stdout, /Removed DaemonSet:istio-system:ztunnel\./);

@@ -6,6 +6,7 @@
  * policies placed on it. Also the route and policy reports for status. Pure.
  */
 import { createHash } from 'node:crypto';
+import { Label } from '../../api/labels.js';
 import { portProtocol } from '../../api/port-protocol.js';
 import type {
   GrpcRoute,
@@ -163,6 +164,19 @@ export function buildWaypointConfigs(
     };
   };
 
+  // An ingress gateway sends to a service's waypoint instead of its endpoints when the service
+  // or its namespace says `istio.io/ingress-use-waypoint: "true"` (docs/istio/waypoint.md §1).
+  const viaWaypoint = (s: WaypointService): WaypointService => {
+    const k = kubeServices.get(`${s.namespace}/${s.name}`);
+    const on = (l: Record<string, string> | undefined) => l?.[Label.ingressUseWaypoint] === 'true';
+    if (!on(k?.metadata.labels) && !on(namespaces.get(s.namespace)?.metadata.labels)) return s;
+    const owner = serviceOwner.get(`${s.namespace}/${s.hostname}`);
+    if (!owner) return s;
+    const [wpNs, wpName] = owner.split('/') as [string, string];
+    const pods = endpointsOf(`${wpNs}/${wpName}.${wpNs}.svc.${options.domainSuffix}`);
+    return pods.length > 0 ? { ...s, waypoint: pods } : s;
+  };
+
   const configs = new Map<string, WaypointConfig>();
   for (const gw of managed) {
     const info = classOf(gw.spec?.gatewayClassName)!;
@@ -195,7 +209,8 @@ export function buildWaypointConfigs(
       ...[...backendKeys]
         .filter((k) => !servedSet.has(k))
         .sort()
-        .map((k) => serviceEntry(k, false)),
+        .map((k) => serviceEntry(k, false))
+        .map((s) => (ingress && s ? viaWaypoint(s) : s)),
     ].filter((s): s is WaypointService => s !== undefined);
     const workloads: WaypointWorkload[] = model.workloads.map((w) => ({
       ...facts(w, podsByUid.get(w.uid)),

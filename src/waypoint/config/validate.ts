@@ -84,6 +84,7 @@ const service = obj({
   ),
   serves: bool,
   endpoints: arr(endpoint),
+  waypoint: opt(arr(endpoint)),
 });
 const workload = obj({ ...facts, addresses: arr(str), tunnel, serves: bool });
 const parent: Check = (v, p) => {

@@ -21,6 +21,8 @@ export function chooseEndpoint(
   avoid: Set<string>,
   random: () => number = Math.random,
 ): Chosen | undefined {
+  const vip = svc.vips[0];
+  if (svc.waypoint && vip) return viaWaypoint(svc.waypoint, vip, servicePort, avoid, random);
   const usable = svc.endpoints.filter(
     (e) => e.healthy && targetPortOf(e, servicePort) !== undefined,
   );
@@ -35,6 +37,36 @@ export function chooseEndpoint(
       targetPort: targetPortOf(endpoint, servicePort)!,
       tunnel: endpoint.tunnel,
       identity: endpoint.identity,
+    },
+  };
+}
+
+/**
+ * An ingress gateway sending to a service through its waypoint (`istio.io/ingress-use-waypoint`):
+ * a healthy waypoint pod, dialled on 15008 with the service's `vip:port` as `:authority`, so the
+ * waypoint applies the service's routes and policies as for any mesh client.
+ */
+function viaWaypoint(
+  pods: WaypointEndpoint[],
+  vip: string,
+  servicePort: number,
+  avoid: Set<string>,
+  random: () => number,
+): Chosen | undefined {
+  // Waypoint pods speak HBONE themselves (they are not captured: tunnel NONE in the model).
+  const usable = pods.filter((p) => p.healthy);
+  const fresh = usable.filter((p) => !avoid.has(p.address));
+  const pool = fresh.length > 0 ? fresh : usable;
+  if (pool.length === 0) return undefined;
+  const endpoint = pool[Math.floor(random() * pool.length)] ?? pool[0]!;
+  return {
+    endpoint,
+    target: {
+      address: vip,
+      targetPort: servicePort,
+      tunnel: 'HBONE',
+      identity: endpoint.identity,
+      via: endpoint.address,
     },
   };
 }

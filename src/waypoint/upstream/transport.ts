@@ -14,6 +14,11 @@ export interface UpstreamTarget {
   tunnel: 'HBONE' | 'NONE';
   /** The endpoint's SPIFFE ID: the destination ztunnel must present it. */
   identity: string;
+  /**
+   * Dial this pod's HBONE port instead of `address`'s: a waypoint, with `address:targetPort`
+   * (a service VIP and port) as the CONNECT's `:authority`; `identity` is then the waypoint's.
+   */
+  via?: string;
 }
 
 export type OpenTransport = (
@@ -22,7 +27,7 @@ export type OpenTransport = (
 ) => Promise<Duplex>;
 
 export function targetKey(t: UpstreamTarget): string {
-  return `${t.tunnel}|${t.address}:${t.targetPort}`;
+  return `${t.tunnel}|${t.address}:${t.targetPort}${t.via ? `|via ${t.via}` : ''}`;
 }
 
 export interface TransportOptions {
@@ -48,7 +53,8 @@ export function createTransport(o: TransportOptions): OpenTransport {
       });
       return sock;
     }
-    const dst = o.hbonePort?.(t.address) ?? { ip: t.address, port: HBONE_PORT };
+    const pod = t.via ?? t.address;
+    const dst = o.hbonePort?.(pod) ?? { ip: pod, port: HBONE_PORT };
     const { stream } = await o.hbone.connect({
       srcIdentity: o.identity,
       dstIdentities: [t.identity],
