@@ -6,5 +6,6 @@ export const skipUnlessRoot: false | string =
 
 /** A short, unique lab name for one test file, so labs of parallel tests never clash. */
 export function labName(tag: string): string {
-  return `t${tag}${process.pid.toString(36).slice(-3)}`;
+  // AMBIT_LAB_PREFIX: an engineer's own prefix, so parallel runs by several people never clash.
+  return `${process.env.AMBIT_LAB_PREFIX ?? 't'}${tag}${process.pid.toString(36).slice(-3)}`;
 }

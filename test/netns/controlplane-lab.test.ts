@@ -227,6 +227,7 @@ spec:
     const pods = [
       ...(await podJson('default', 'app=sleep')),
       ...(await podJson('default', 'app=httpbin')),
+      ...(await podJson('default', 'app=curl')),
     ];
     assert.deepEqual(
       [...d.added!].sort(),
