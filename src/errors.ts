@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   CA_BAD_RESPONSE: 'the CA answered without a certificate',
   CA_BAD_ROOT: 'the root CA certificate or key cannot be loaded',
   CA_PERMISSION_DENIED: "a caller asked for an identity it may not hold (another node's pod)",
+  CA_TTL: 'a certificate request whose validity is above the maximum workload certificate TTL',
   CA_REQUEST_FAILED: 'the CA refused or did not answer a certificate request',
   CA_SAN_MISMATCH: 'the CA issued a certificate for another identity than requested',
 

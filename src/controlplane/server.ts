@@ -192,7 +192,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     createCertificate,
   });
   const debug = await startDebugServer(
-    { ads, model: () => registry.model, log: log.child('debug') },
+    { ads, model: () => registry.model, log: log.child('debug'), authenticator },
     opts.debugHost,
     opts.debugPort,
   );

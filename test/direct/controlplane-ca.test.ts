@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -120,14 +121,19 @@ void test('a caller that is not a trusted ztunnel may not impersonate, but gets 
   await assert.rejects(ask(HTTPBIN, sleepToken, false), /may only request its own identity/);
 });
 
-function rawCall(csr: string, impersonated: string, tokenFile?: string): Promise<CertResponse> {
+function rawCall(
+  csr: string,
+  impersonated: string,
+  tokenFile?: string,
+  validityDuration = 3600,
+): Promise<CertResponse> {
   const client = openChannel({ address: `127.0.0.1:${cp.grpcPort}`, rootCa: cp.ca.rootPem });
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       CA_PATH,
       encodeCertRequest,
       decodeCertResponse,
-      { csr, validityDuration: 3600, metadata: { ImpersonatedIdentity: impersonated } },
+      { csr, validityDuration, metadata: { ImpersonatedIdentity: impersonated } },
       bearerMetadata(tokenFile),
       (err, res) => {
         client.close();
@@ -171,6 +177,33 @@ void test('malformed SANs, CSRs and missing tokens are refused with clear errors
     return true;
   });
   assert.ok(logLines.some((l) => l.includes('certificate request refused')));
+  // Refusals name the caller (here ztunnel on worker2, refused for its bad SAN).
+  assert.ok(
+    logLines.some(
+      (l) =>
+        l.includes('certificate request refused') &&
+        l.includes('caller=system:serviceaccount:istio-system:ztunnel'),
+    ),
+    logLines.join('\n'),
+  );
+});
+
+void test('TTL as istiod: above the maximum is an error, zero or negative means the default', async () => {
+  const csr = (await createCsr(SLEEP)).csrPem;
+  await assert.rejects(
+    rawCall(csr, SLEEP, ztW2Token, 10 * 365 * 24 * 3600),
+    (e: grpc.ServiceError) => {
+      assert.equal(e.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(e.details, /requested TTL \d+s is greater than the max allowed TTL \d+s/);
+      return true;
+    },
+  );
+  for (const ttl of [0, -5]) {
+    const res = await rawCall(csr, SLEEP, ztW2Token, ttl);
+    const leaf = new X509Certificate(res.certChain[0]!);
+    const hours = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 3_600_000;
+    assert.ok(hours > 23 && hours < 25, `TTL ${ttl} gave ${hours} h`);
+  }
 });
 
 void test('the root is published as ConfigMap istio-ca-root-cert in every namespace', async () => {

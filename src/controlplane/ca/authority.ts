@@ -205,10 +205,15 @@ export class CertificateAuthority {
     if (!parsed) throw badCsr(`malformed SPIFFE identity ${JSON.stringify(id)}`, id);
     if (parsed.trustDomain !== this.trustDomain)
       throw badCsr(`trust domain ${parsed.trustDomain} is not ${this.trustDomain}`, id);
-    const ttl = Math.min(
-      ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.defaultTtlSeconds,
-      this.maxTtlSeconds,
-    );
+    // As istiod (security/pkg/server/ca): a TTL ≤ 0 means the default; above the maximum is
+    // an error, not silently shortened (reference security-matrix.md #66).
+    const ttl = ttlSeconds && ttlSeconds > 0 ? ttlSeconds : this.defaultTtlSeconds;
+    if (ttl > this.maxTtlSeconds)
+      throw new AmbitError(
+        'CA_TTL',
+        `requested TTL ${ttl}s is greater than the max allowed TTL ${this.maxTtlSeconds}s`,
+        { value: ttl, hint: 'ask for a shorter validity_duration (or none for the default)' },
+      );
     const leaf = await this.issue(csr.publicKey, [{ type: 'url', value: id }], ttl);
     return {
       identity: id,

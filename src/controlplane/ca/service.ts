@@ -36,6 +36,7 @@ function denied(message: string): AmbitError {
 
 const grpcCode: Record<string, grpc.status> = {
   CA_BAD_CSR: grpc.status.INVALID_ARGUMENT,
+  CA_TTL: grpc.status.INVALID_ARGUMENT,
   CA_PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
   CP_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
 };
@@ -95,6 +96,7 @@ export function createCertificateHandler(
   opts: CaServiceOptions,
 ): grpc.handleUnaryCall<CertRequest, CertResponse> {
   return (call, callback) => {
+    let who = 'unauthenticated';
     const run = async (): Promise<CertResponse> => {
       const token = bearerToken(call.metadata);
       if (!token)
@@ -107,6 +109,7 @@ export function createCertificateHandler(
           cause: err,
         });
       });
+      who = caller.username;
       const req = call.request;
       const impersonated = req.metadata[IMPERSONATED_IDENTITY];
       let node: string | undefined;
@@ -135,6 +138,8 @@ export function createCertificateHandler(
       (err: unknown) => {
         opts.log.warn('certificate request refused', {
           peer: call.getPeer(),
+          caller: who,
+          identity: call.request?.metadata?.[IMPERSONATED_IDENTITY],
           error: errorMessage(err),
         });
         callback(toGrpcError(err), null);

@@ -137,7 +137,9 @@ export class AdsServer {
     call.on('error', close);
     call.on('cancelled', close);
     call.on('close', close);
-    this.authenticate(call.metadata).then(
+    // Who the caller turned out to be, for the refusal log (set once the token verified).
+    const who: { caller?: string } = {};
+    this.authenticate(call.metadata, who).then(
       ({ caller, scope }) => {
         if (closed) return;
         conn = new Connection(`conn-${++this.seq}`, peer, call, caller, scope);
@@ -145,7 +147,11 @@ export class AdsServer {
         for (const req of queue.splice(0)) this.onRequest(conn, req);
       },
       (err: unknown) => {
-        this.opts.log.warn('xDS stream refused', { peer, error: errorMessage(err) });
+        this.opts.log.warn('xDS stream refused', {
+          peer,
+          caller: who.caller ?? 'unauthenticated',
+          error: errorMessage(err),
+        });
         const code =
           err instanceof AmbitError && err.code === 'CP_PERMISSION_DENIED'
             ? grpc.status.PERMISSION_DENIED
@@ -157,6 +163,7 @@ export class AdsServer {
 
   private async authenticate(
     md: grpc.Metadata,
+    who: { caller?: string },
   ): Promise<{ caller?: Caller; scope?: SubscriberScope }> {
     if (!this.opts.authenticator) return {};
     const token = bearerToken(md);
@@ -165,6 +172,7 @@ export class AdsServer {
         hint: 'send `authorization: Bearer <service-account token>`',
       });
     const caller = await this.opts.authenticator.authenticate(token);
+    who.caller = caller.username;
     const account = `${caller.namespace}/${caller.serviceAccount}`;
     if (this.opts.trustedAccounts.includes(account)) return { caller };
     const scope = this.opts.scopeOf?.(caller);
