@@ -149,6 +149,12 @@ class Pool implements HboneClient {
     return { connections, streams, byKey };
   }
 
+  release(): number {
+    const all = [...this.pools.values()].flatMap((kp) => kp.conns);
+    for (const c of all) c.close();
+    return all.length;
+  }
+
   /** GOAWAY on every connection; open streams get `graceMs` to finish, then are cut. */
   async close(graceMs = 5_000): Promise<void> {
     this.closed = true;

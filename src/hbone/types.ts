@@ -58,6 +58,12 @@ export interface HboneClient {
     streams: number;
     byKey: Record<string, { connections: number; streams: number }>;
   };
+  /**
+   * Stops reusing every pooled connection (GOAWAY; their open streams finish) so the next
+   * connect dials afresh. Returns how many connections were released. For `ambit demo` and
+   * `ambit trace`, which show a connection's first packets (ztunnel admin 15000).
+   */
+  release(): number;
   close(): Promise<void>;
 }
 

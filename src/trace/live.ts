@@ -4,7 +4,7 @@
  * `lab.ambit.dev/netns`), and every pod's and node's namespace for display names; every
  * namespace named `<lab>-*` is armed.
  */
-
+import { Port } from '../api/ports.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { readKubeconfig } from '../k8s/kubeconfig.js';
@@ -14,6 +14,7 @@ import { labPaths } from '../lab/cluster/paths.js';
 import { DEFAULT_LAB, podNetns } from '../lab/conventions.js';
 import { nodeNetns } from '../redirect/paths.js';
 import { listNetns } from '../sys/nftrace.js';
+import { run } from '../sys/exec.js';
 import { bpfNodesOf } from './bpf-record.js';
 import { traceCurl, type TraceResult } from './session.js';
 
@@ -40,6 +41,15 @@ function apiClient(lab: string, server: string | undefined): KubeClient {
       cause: err,
     });
   }
+}
+
+/** POST ztunnel's admin /debug/release_hbone_pool (localhost-only, so from its netns). */
+async function releaseHbonePool(netns: string): Promise<void> {
+  await run(
+    'curl',
+    ['-sS', '-m', '3', '-X', 'POST', `http://127.0.0.1:${Port.admin}/debug/release_hbone_pool`],
+    { netns, allowFail: true, timeoutMs: 5000 },
+  );
 }
 
 export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
@@ -85,6 +95,8 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
     return z ? { name: z.metadata.name, netns: podNetns(z)! } : undefined;
   };
   const bpfNodes = bpfNodesOf(lab, (node) => nodeNetns(lab, node), ztunnelOf);
+  // The client's ztunnel: its HBONE pool is released before the request, so it dials afresh.
+  const ztNetns = pod.spec?.nodeName ? ztunnelOf(pod.spec.nodeName)?.netns : undefined;
   const podByIp = new Map<string, string>();
   for (const p of pods) {
     if (p.status?.podIP && !(p.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork)
@@ -98,5 +110,6 @@ export async function traceLive(opts: LiveOptions): Promise<TraceResult> {
     url: opts.url,
     ...(bpfNodes.length ? { bpf: { nodes: bpfNodes, podByIp } } : {}),
     ...(opts.clientPort ? { clientPort: opts.clientPort } : {}),
+    ...(ztNetns ? { beforeRequest: () => releaseHbonePool(ztNetns) } : {}),
   });
 }

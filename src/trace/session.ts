@@ -26,6 +26,15 @@ export interface CurlTraceOptions {
   timeoutSeconds?: number;
   /** Nodes on the eBPF backend: their programs' ring-buffer events are recorded too. */
   bpf?: { nodes: BpfNode[]; podByIp?: Map<string, string> };
+  /**
+   * Runs before each traced request, before the trace is armed: `traceLive` asks the client's
+   * ztunnel to release its pooled HBONE connections, so the request opens a fresh one and its
+   * first packets (SYN to 15008 through istioin) are in the trace, also on a lab that has lived.
+   * Before arming, because the trace rules share one small packet budget per flow pattern
+   * (nftrace.ts): the old connection's GOAWAY and FINs, traced, used it up and the new SYN was
+   * not traced.
+   */
+  beforeRequest?: () => Promise<void>;
 }
 
 export interface TraceResponse {
@@ -81,6 +90,7 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
       ),
     );
   const once = async () => {
+    await o.beforeRequest?.();
     if (bpfNodes.length === 0) return { ...(await traced()), bpf: undefined };
     const rec = await recordBpf(bpfNodes, traced, o.bpf?.podByIp);
     return { ...rec.result, bpf: rec };
@@ -108,7 +118,9 @@ export async function traceCurl(o: CurlTraceOptions): Promise<TraceResult> {
   path.warnings.unshift(...cap.warnings, ...(cap.bpf?.warnings ?? []));
   if (retries > 0) {
     path.warnings.unshift(
-      `traced request repeated ${retries}× after a monitor overflow: connections pooled by the first try (HBONE) show no SYN`,
+      o.beforeRequest
+        ? `traced request repeated ${retries}× after a monitor overflow`
+        : `traced request repeated ${retries}× after a monitor overflow: connections pooled by the first try (HBONE) show no SYN`,
     );
   }
   const ebpf = cap.bpf

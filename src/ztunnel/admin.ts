@@ -1,6 +1,6 @@
 /**
  * The three small HTTP servers ztunnel keeps apart on purpose: admin on localhost (15000:
- * `/config_dump`, `/quitquitquit`), metrics (15020: `/metrics`, `/stats/prometheus`) and
+ * `/config_dump`, `/quitquitquit`, `/debug/release_hbone_pool`), metrics (15020: `/metrics`, `/stats/prometheus`) and
  * readiness (15021: `/healthz/ready`). Stats queries can be slow; admin must stay local.
  */
 import http from 'node:http';
@@ -10,6 +10,8 @@ import type { Metrics } from './metrics.js';
 export interface AdminSources {
   configDump(): Promise<unknown>;
   quit(): void;
+  /** Releases the pooled HBONE connections (see HboneClient.release). */
+  releasePool(): number;
   metrics: Metrics;
   ready(): boolean;
 }
@@ -37,6 +39,11 @@ export function adminServer(src: AdminSources): http.Server {
     '/': (_q, r) => send(r, 200, 'ztunnel admin: /config_dump /quitquitquit\n'),
     '/config_dump': async (_q, r) =>
       send(r, 200, JSON.stringify(await src.configDump(), null, 2) + '\n', 'application/json'),
+    // Not Istio's: lets the demo and trace show a fresh HBONE connection's first packets.
+    '/debug/release_hbone_pool': (q, r) => {
+      if (q.method !== 'POST') return send(r, 405, 'use POST\n');
+      send(r, 200, `released ${src.releasePool()} connections\n`);
+    },
     '/quitquitquit': (q, r) => {
       if (q.method !== 'POST') return send(r, 405, 'use POST\n');
       send(r, 200, 'OK\n');

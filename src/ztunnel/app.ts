@@ -228,6 +228,7 @@ export class Ztunnel {
       },
       metrics: this.metrics,
       ready: () => this.ready(),
+      releasePool: () => this.deps.hboneClient.release(),
     };
     const admin = adminServer(sources);
     const metrics = metricsServer(sources);

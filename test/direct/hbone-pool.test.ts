@@ -158,6 +158,22 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
     }
   });
 
+  void it('release() stops reusing pooled connections: open streams finish, the next connect dials afresh', async () => {
+    const c = client();
+    const acceptedBefore = accepted;
+    const open = await c.connect(req());
+    assert.equal(accepted - acceptedBefore, 1);
+    assert.equal(c.release(), 1);
+    assert.equal(c.stats().connections, 0);
+    // The stream opened before the release still carries its bytes (GOAWAY, not a reset).
+    assert.equal(await roundTrip(open.stream, 'before release'), 'before release');
+    const { stream } = await c.connect(req());
+    assert.equal(await roundTrip(stream, 'after release'), 'after release');
+    assert.equal(accepted - acceptedBefore, 2, 'a fresh TLS connection after the release');
+    assert.equal(c.release(), 1);
+    assert.equal(c.release(), 0);
+  });
+
   void it('different pool keys get different connections', async () => {
     const c = client();
     const a = await c.connect(req({ srcIp: '127.0.0.1' }));
@@ -242,6 +258,11 @@ void describe('hbone pool', { timeout: 90_000 }, () => {
       await eventually('server dropped it too', () => s3.connections() === 0);
       // The peer is dead, so the application's side of the tunnel goes too (no leaked socket).
       await eventually('the app socket closed', () => app.destroyed);
+      // The path comes back: a new request dials a fresh connection instead of the dead one.
+      blackhole = false;
+      const again = await c.connect(req({ dstPort: p3 }));
+      assert.equal(await roundTrip(again.stream, 'fresh'), 'fresh');
+      assert.equal(s3.connections(), 1);
     } finally {
       for (const s of relayed) s.destroy();
       relay.close();

@@ -256,6 +256,37 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     assert.deepEqual(ids, ['spiffe://cluster.local/ns/default/sa/sleep']);
   });
 
+  void it('admin POST /debug/release_hbone_pool drops pooled HBONE connections (GET: 405)', async () => {
+    const call = (method: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const r = http.request(
+          { host: '127.0.0.1', port: pa.admin, path: '/debug/release_hbone_pool', method },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        r.on('error', reject);
+        r.end();
+      });
+    const pooled = async () =>
+      (
+        JSON.parse((await get(pa.admin, '/config_dump')).body) as {
+          hbonePool: { connections: number };
+        }
+      ).hbonePool.connections;
+    assert.equal((await call('GET')).status, 405);
+    // The requests above left A's connection to B pooled.
+    assert.ok((await pooled()) >= 1);
+    const released = await call('POST');
+    assert.equal(released.status, 200);
+    assert.match(released.body, /^released [1-9]\d* connections/);
+    assert.equal(await pooled(), 0);
+    assert.equal((await call('POST')).body, 'released 0 connections\n');
+  });
+
   void it('refuses sources that are not workloads on this node', async () => {
     dstA = { ip: VIP, port: 8000 };
     await assert.rejects(request(pa.outbound, OUTSIDER));
