@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -36,6 +37,9 @@ let cp: ControlPlane;
 let ztW2Token: string;
 let sleepToken: string;
 const logLines: string[] = [];
+/** Process warnings (DEP0123: an IP as the TLS ServerName) seen while the tests ran. */
+const warnings: string[] = [];
+process.on('warning', (w: Error & { code?: string }) => warnings.push(w.code ?? w.name));
 const SLEEP = 'spiffe://cluster.local/ns/default/sa/sleep';
 const HTTPBIN = 'spiffe://cluster.local/ns/default/sa/httpbin';
 
@@ -244,4 +248,46 @@ void test('after a restart with the same state dir, old certificates verify and 
     writeFileSync(f, c.certChainPem[0]!);
     assert.match(openssl(['verify', '-CAfile', root, f]), /: OK/);
   }
+});
+
+void test('dialled by IP: no IP as TLS ServerName (DEP0123), and the server is still verified against that IP', async () => {
+  // Every test above dialled 127.0.0.1:<port>; grpc-js would have put the IP into SNI.
+  assert.ok(!warnings.includes('DEP0123'), `warnings: ${warnings.join(', ')}`);
+  // A gRPC-shaped server answering UNIMPLEMENTED, with a serving certificate for `names`.
+  const call = async (names: string[]) => {
+    const serving = await cp.ca.issueServing(names);
+    const server = http2.createSecureServer({ key: serving.keyPem, cert: serving.certPem });
+    server.on('stream', (s) => {
+      s.on('error', () => undefined);
+      s.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' },
+        {
+          endStream: true,
+        },
+      );
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const client = openChannel({ address: `127.0.0.1:${port}`, rootCa: cp.ca.rootPem });
+    try {
+      return await new Promise<grpc.ServiceError>((resolve) => {
+        client.makeUnaryRequest(
+          '/x.Y/Z',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          new grpc.Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (err) => resolve(err!),
+        );
+      });
+    } finally {
+      client.close();
+      server.close();
+    }
+  };
+  assert.equal((await call(['127.0.0.1'])).code, grpc.status.UNIMPLEMENTED);
+  const wrong = await call(['127.0.0.9', 'istiod.istio-system.svc']);
+  assert.equal(wrong.code, grpc.status.UNAVAILABLE, wrong.message);
+  assert.ok(!warnings.includes('DEP0123'), `warnings: ${warnings.join(', ')}`);
 });
