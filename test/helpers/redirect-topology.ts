@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/sys/exec.js';
+import { fixtureTag, removeStaleFixtures } from './root.js';
 
 export interface TopoNode {
   name: 'worker' | 'worker2';
@@ -53,7 +54,8 @@ const ipn = (ns: string, ...args: string[]) => run('ip', ['-n', ns, ...args]);
 const hex = (n: number) => randomBytes(n).toString('hex');
 
 export async function buildFixtureTopology(): Promise<CaptureTopology> {
-  const tag = `rc${hex(2)}`;
+  await removeStaleFixtures('rc');
+  const tag = fixtureTag('rc');
   const underlay = `${tag}-underlay`;
   const created: string[] = [];
   const addNs = async (name: string) => {

@@ -10,6 +10,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { run } from '../../src/sys/exec.js';
+import { fixtureTag, removeStaleFixtures } from './root.js';
 import { listen, spoofedConnect, withNetns } from '../../src/sys/socket.js';
 
 export interface NodeSpec {
@@ -199,9 +200,13 @@ function pipeBoth(a: net.Socket, b: net.Socket): void {
   b.on('close', () => a.destroy());
 }
 
-/** Builds the fixture; names carry `tag` so parallel runs never clash. Call close() always. */
-export async function createTraceFixture(tag: string): Promise<TraceFixture> {
-  const p = `tr${tag}`;
+/**
+ * Builds the fixture; names carry a per-process tag so parallel runs never clash, after removing
+ * what a killed earlier run of ours left. Call close() always.
+ */
+export async function createTraceFixture(): Promise<TraceFixture> {
+  await removeStaleFixtures('tr');
+  const p = fixtureTag('tr');
   const ns = {
     underlay: `${p}-ul`,
     nodeA: `${p}-w2`,

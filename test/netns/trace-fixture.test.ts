@@ -17,7 +17,7 @@ let result: TraceResult | undefined;
 
 before(async () => {
   if (skipUnlessRoot) return;
-  fx = await createTraceFixture(process.pid.toString(36).slice(-4));
+  fx = await createTraceFixture();
   result = await traceCurl({
     netns: fx.all,
     names: fx.names,
