@@ -26,11 +26,15 @@ export function parseAuthority(authority: string): Authority | undefined {
   if (host.startsWith('[')) {
     if (!host.endsWith(']')) return undefined;
     host = host.slice(1, -1);
-    return net.isIPv6(host) ? { host, port, isIp: true } : undefined;
+    // Node's isIPv6 accepts a zone id (fe80::1%eth0); an authority never carries one (Envoy
+    // crashed on it, CVE-2026-26310).
+    return net.isIPv6(host) && !host.includes('%') ? { host, port, isIp: true } : undefined;
   }
   if (net.isIPv4(host)) return { host, port, isIp: true };
   if (host.includes(':')) return undefined;
   // Digits-and-dots that are not a valid IPv4 (e.g. 10.0.0.300) are not a name either.
   if (/^[\d.]+$/.test(host)) return undefined;
+  // Nor are inet_aton forms such as 0x0a.0.1.2: getaddrinfo would read them as 10.0.1.2.
+  if (host.split('.').every((l) => /^(0x[0-9a-f]*|\d+)$/i.test(l))) return undefined;
   return DNS_NAME.test(host) ? { host, port, isIp: false } : undefined;
 }
