@@ -5,7 +5,31 @@
  */
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { AmbitError } from '../errors.js';
 import { protos, toPlain } from './proto.js';
+
+/**
+ * Runs one message decode; bytes that are not that message (they come from an unauthenticated
+ * peer on 15012) fail as XDS_DECODE_FAILED rather than as protobufjs's own errors.
+ */
+function decoding<T>(what: string, buf: Buffer, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw new AmbitError(
+      'XDS_DECODE_FAILED',
+      `${what}: malformed protobuf: ${(err as Error).message}`,
+      {
+        value: buf.subarray(0, 32).toString('hex'),
+        hint: 'the peer sent bytes that are not this message',
+      },
+    );
+  }
+}
+
+function decodeMessage(type: protobuf.Type, buf: Buffer): Record<string, unknown> {
+  return decoding(type.name, buf, () => toPlain(type, type.decode(buf)));
+}
 
 export const ADS_PATH =
   '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
@@ -94,7 +118,7 @@ export function encodeDeltaRequest(r: DeltaRequest): Buffer {
 
 export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
   const T = protos().DeltaDiscoveryRequest;
-  const o = toPlain(T, T.decode(buf));
+  const o = decodeMessage(T, buf);
   const node = o.node as { id: string; cluster: string; metadata: unknown } | null;
   const err = o.errorDetail as { code: number; message: string } | null;
   const r: DeltaRequest = {
@@ -151,6 +175,10 @@ function fields(rd: protobuf.Reader, end: number, on: (field: number, wire: numb
 }
 
 export function decodeDeltaResponse(buf: Buffer): DeltaResponse {
+  return decoding('DeltaDiscoveryResponse', buf, () => readDeltaResponse(buf));
+}
+
+function readDeltaResponse(buf: Buffer): DeltaResponse {
   const rd = protobuf.Reader.create(buf);
   const out: DeltaResponse = {
     systemVersionInfo: '',
@@ -209,7 +237,7 @@ export function encodeCertRequest(r: CertRequest): Buffer {
 
 export function decodeCertRequest(buf: Buffer): CertRequest {
   const T = protos().IstioCertificateRequest;
-  const o = toPlain(T, T.decode(buf));
+  const o = decodeMessage(T, buf);
   return {
     csr: o.csr as string,
     validityDuration: Number(o.validityDuration),
@@ -223,7 +251,7 @@ export function encodeCertResponse(r: CertResponse): Buffer {
 
 export function decodeCertResponse(buf: Buffer): CertResponse {
   const T = protos().IstioCertificateResponse;
-  const o = toPlain(T, T.decode(buf));
+  const o = decodeMessage(T, buf);
   return { certChain: o.certChain as string[] };
 }
 
