@@ -3,7 +3,8 @@
  * it: `ambit demo` (mesh, default enrolled), a namespace waypoint, `kubectl apply -f
  * samples/addons/prometheus.yaml`, meshed traffic sleep → waypoint → httpbin, then Prometheus'
  * own HTTP API (queried with curl inside its pod through `kubectl exec`) shows that traffic:
- * `istio_tcp_connections_opened_total` from the ztunnels (reporter source/destination) and
+ * `istio_tcp_connections_opened_total` from the ztunnels (reporter source on sleep's node for
+ * sleep → httpbin's service, destination on httpbin's node for waypoint → httpbin) and
  * `istio_requests_total` plus the duration histogram from the waypoint (reporter waypoint),
  * with sleep as source and httpbin as destination. The 418 responses are this test's own, so a
  * series that existed before cannot satisfy the assertions. Debian's /usr/bin/prometheus runs in
@@ -65,6 +66,18 @@ async function eventually<T>(
   assert.fail(`${what} did not happen within ${seconds} s${last ? `: ${String(last)}` : ''}`);
 }
 
+async function nodeOf(selector: string): Promise<string> {
+  const r = await kubectl([
+    'get',
+    'pods',
+    '-l',
+    selector,
+    '-o',
+    'jsonpath={.items[0].spec.nodeName}',
+  ]);
+  return r.stdout.trim();
+}
+
 type Sample = { metric: Record<string, string>; value: [number, string] };
 
 async function prometheusPod(): Promise<string> {
@@ -112,7 +125,6 @@ test(
   async () => {
     const d = await cli(['demo', '--name', lab, '--no-trace']);
     assert.equal(d.code, 0, `demo failed:\n${d.stdout}\n${d.stderr}`);
-    const server = readFileSync(`${labDir}/apiserver.url`, 'utf8').trim();
     const w = await cli([
       'waypoint',
       'apply',
@@ -120,8 +132,8 @@ test(
       'default',
       '--enroll-namespace',
       '--wait',
-      '--server',
-      server,
+      '--lab',
+      lab,
     ]);
     assert.equal(w.code, 0, `waypoint apply failed:\n${w.stdout}\n${w.stderr}`);
 
@@ -207,31 +219,39 @@ test(
     );
     assert.ok(Number(dur[0]?.value[1]) >= 5, JSON.stringify(dur));
 
-    // ztunnels: sleep's node reports the connections it opened (source), httpbin's the ones
-    // it accepted (destination); both with the workloads' identities.
+    // ztunnels, each reporting the connection it saw: sleep's node the one sleep opened
+    // (source: sleep → httpbin's service, through the waypoint), httpbin's node the one it
+    // accepted (destination: httpbin, whose client on that hop is the waypoint).
+    const sa = (n: string) => `spiffe://cluster.local/ns/default/sa/${n}`;
     const tcp = await eventually(
-      'istio_tcp_connections_opened_total from ztunnels',
+      'istio_tcp_connections_opened_total from both ztunnels',
       120,
       async () => {
-        const s = await query(
-          pod,
-          `istio_tcp_connections_opened_total{source_workload="sleep",app="ztunnel"}`,
+        const s = await query(pod, `istio_tcp_connections_opened_total{app="ztunnel"}`);
+        const src = s.find(
+          (x) =>
+            x.metric.reporter === 'source' &&
+            x.metric.source_workload === 'sleep' &&
+            x.metric.destination_service === httpbin,
         );
-        const reporters = new Set(s.map((x) => x.metric.reporter));
-        return reporters.has('source') && reporters.has('destination') ? s : undefined;
+        const dst = s.find(
+          (x) =>
+            x.metric.reporter === 'destination' &&
+            x.metric.destination_workload === 'httpbin' &&
+            x.metric.source_principal === sa('waypoint'),
+        );
+        return src && dst ? { src, dst } : undefined;
       },
     );
-    for (const s of tcp) {
-      assert.equal(s.metric.source_principal, 'spiffe://cluster.local/ns/default/sa/sleep');
-      assert.equal(s.metric.source_workload_namespace, 'default');
-      assert.match(s.metric.pod ?? '', /^ztunnel-/);
-      assert.ok(Number(s.value[1]) >= 1);
-    }
-    const src = tcp.filter((s) => s.metric.reporter === 'source');
-    assert.ok(
-      src.some((s) => s.metric.destination_service === httpbin),
-      `no source-reported connection to ${httpbin}: ${JSON.stringify(src.map((s) => s.metric))}`,
-    );
+    assert.equal(tcp.src.metric.source_principal, sa('sleep'));
+    assert.equal(tcp.src.metric.source_workload_namespace, 'default');
+    assert.equal(tcp.src.metric.connection_security_policy, 'mutual_tls');
+    assert.equal(tcp.src.metric.pod, `ztunnel-${await nodeOf('app=sleep')}`);
+    assert.equal(tcp.dst.metric.destination_principal, sa('httpbin'));
+    assert.equal(tcp.dst.metric.source_workload, 'waypoint');
+    assert.equal(tcp.dst.metric.destination_service, httpbin);
+    assert.equal(tcp.dst.metric.pod, `ztunnel-${await nodeOf('app=httpbin')}`);
+    for (const s of [tcp.src, tcp.dst]) assert.ok(Number(s.value[1]) >= 1);
 
     // Deleting the addon stops the process and removes its directory, TSDB included.
     const del = await kubectl([

@@ -3,8 +3,8 @@
  * Starts Debian's /usr/bin/prometheus (the real server: scraping, TSDB, HTTP API) as a child
  * in the same pod network namespace with the container's own flags, after two lab steps:
  * - a discovery server on the pod's loopback answers Prometheus' HTTP SD with the targets of
- *   Kubernetes' `pod` role, listed from the API server with the pod's service-account token
- *   (discovery.ts); the config file is rewritten to poll it (config.ts) into
+ *   Kubernetes' `pod` role, listed from the API server in-cluster (KUBERNETES_SERVICE_HOST/PORT,
+ *   the service-account token and ca.crt; discovery.ts); the config file is rewritten to poll it (config.ts) into
  *   `<pod dir>/prometheus.lab.yml`;
  * - the TSDB defaults to `<pod dir>/tsdb` instead of the image's /prometheus.
  * SIGTERM/SIGINT go to the child's PID (Prometheus flushes its head block and exits); the app
@@ -104,7 +104,16 @@ export async function runPrometheus(args: string[], env = process.env): Promise<
       },
     );
   }
-  const client = KubeClient.fromEnv(env);
+  // In-cluster, as Prometheus' own kubernetes_sd_configs connects: https to
+  // $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT with the service-account token and ca.crt.
+  const client = KubeClient.fromEnv(
+    env.KUBERNETES_SERVICE_HOST
+      ? {
+          KUBERNETES_SERVICE_HOST: env.KUBERNETES_SERVICE_HOST,
+          KUBERNETES_SERVICE_PORT: env.KUBERNETES_SERVICE_PORT,
+        }
+      : env,
+  );
   let requests: SdRequest[] = [];
   const server = discoveryServer(client, () => requests, log);
   await new Promise<void>((resolve, reject) => {
