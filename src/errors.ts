@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   APISERVER_PKI: "the lab cluster's CA in <state>/pki cannot be loaded",
   APISERVER_REQUEST_ENTITY_TOO_LARGE: 'a request body over the limit (RequestEntityTooLarge)',
   APISERVER_SERVICE_UNAVAILABLE: 'a backend (a node kubelet) is not reachable (ServiceUnavailable)',
+  APISERVER_UNAUTHORIZED: 'a request without valid credentials (Unauthorized, 401)',
   APISERVER_UNSUPPORTED_MEDIA_TYPE:
     'a Content-Type the endpoint does not take (UnsupportedMediaType)',
 

@@ -111,7 +111,7 @@ export function generateManifests(v: InstallValues): Obj[] {
       rule(['apps'], ['deployments'], [...READ, 'create', 'update', 'patch', 'delete']),
       rule([''], ['events'], ['create', 'patch']),
       rule(['authentication.k8s.io'], ['tokenreviews'], ['create']),
-      rule(['security.istio.io'], ['authorizationpolicies'], READ),
+      rule(['security.istio.io'], ['authorizationpolicies', 'peerauthentications'], READ),
       rule(['security.istio.io'], ['authorizationpolicies/status'], ['update', 'patch']),
       rule(
         ['gateway.networking.k8s.io'],
@@ -124,7 +124,12 @@ export function generateManifests(v: InstallValues): Obj[] {
         ['update', 'patch'],
       ),
     ]),
-    ...clusterRole('istio-cni', [rule([''], ['pods', 'namespaces', 'nodes'], READ)]),
+    // The agent annotates the pods it captures, and on stop checks whether its DaemonSet is gone.
+    ...clusterRole('istio-cni', [
+      rule([''], ['pods', 'namespaces', 'nodes'], READ),
+      rule([''], ['pods'], ['patch']),
+      rule(['apps'], ['daemonsets'], ['get']),
+    ]),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',

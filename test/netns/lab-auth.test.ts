@@ -2,13 +2,16 @@
  * The lab API server as pods and users meet it: TLS with the lab CA (kubectl with no
  * --insecure flag; a pod reaching `https://kubernetes.default.svc` through the `kubernetes`
  * Service with the ca.crt and token projected at the Kubernetes path), the CA's key out of
- * every pod's reach.
+ * every pod's reach; authentication and RBAC: a pod's own token does what its bindings allow
+ * and no more (no token for another service account), no credentials is 401, and `kubectl
+ * auth can-i` as the lab daemons and the mesh's service accounts matches their bindings.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../../src/repo.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
@@ -153,6 +156,101 @@ void describe(
       );
       assert.match(r.stdout, /^0\n/);
       assert.notEqual(r.code, 0);
+    });
+
+    void it("a pod's own token: refused where RBAC says so, allowed once a RoleBinding grants it", async () => {
+      const api = (path: string, method = 'GET'): string =>
+        `curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert ${SA}/ca.crt -X ${method} -H "Authorization: Bearer $(cat ${SA}/token)" -H 'content-type: application/json' -d '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}' https://kubernetes.default.svc${path}`;
+      const code = async (script: string): Promise<string> =>
+        (await inPod('cl-curl', script)).stdout;
+      assert.equal(await code(api('/api/v1/namespaces/default/pods')), '403');
+      assert.equal(
+        await code(api('/api/v1/namespaces/istio-system/serviceaccounts/ztunnel/token', 'POST')),
+        '403',
+      );
+      assert.equal(
+        await code(api('/api/v1/namespaces/default/serviceaccounts/default/token', 'POST')),
+        '403',
+      );
+      assert.equal(await code(api('/api')), '200', 'discovery is open to authenticated users');
+      // No credentials at all: 401, except /version.
+      const anon = await inPod(
+        'cl-curl',
+        `curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert ${SA}/ca.crt https://kubernetes.default.svc/api/v1/pods; echo; curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert ${SA}/ca.crt https://kubernetes.default.svc/version`,
+      );
+      assert.equal(anon.stdout, '401\n200');
+      const grant = await kubectl([
+        'create',
+        'rolebinding',
+        'cl-view',
+        '--clusterrole=view',
+        '--serviceaccount=default:default',
+        '-n',
+        'default',
+      ]);
+      assert.equal(grant.code, 0, grant.stderr);
+      assert.equal(await code(api('/api/v1/namespaces/default/pods')), '200');
+      assert.equal(await code(api('/api/v1/namespaces/kube-system/pods')), '403');
+      const del = await kubectl(['delete', 'rolebinding', 'cl-view', '-n', 'default']);
+      assert.equal(del.code, 0, del.stderr);
+      assert.equal(await code(api('/api/v1/namespaces/default/pods')), '403');
+    });
+
+    void it('kubectl auth can-i as the lab daemons and the mesh service accounts matches their bindings', async () => {
+      // The mesh's RBAC as `ambit manifest generate` prints it (without starting its workloads).
+      const gen = await ambit(['manifest', 'generate']);
+      assert.equal(gen.code, 0, gen.stderr);
+      const rbac = parseAllDocuments(gen.stdout)
+        .map((d) => d.toJS() as { kind?: string } | null)
+        .filter(
+          (o) =>
+            o &&
+            ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(
+              o.kind ?? '',
+            ),
+        );
+      const a = await kubectl(['apply', '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
+      assert.equal(a.code, 0, a.stderr);
+      const canI = async (as: string, ...args: string[]): Promise<string> =>
+        (await kubectl(['auth', 'can-i', `--as=${as}`, ...args])).stdout.trim();
+      const istiod = 'system:serviceaccount:istio-system:istiod';
+      const cni = 'system:serviceaccount:istio-system:istio-cni';
+      const zt = 'system:serviceaccount:istio-system:ztunnel';
+      const cases: [string, string[], string][] = [
+        [istiod, ['list', 'pods', '-A'], 'yes'],
+        [istiod, ['create', 'tokenreviews.authentication.k8s.io'], 'yes'],
+        [istiod, ['create', 'deployments.apps', '-n', 'default'], 'yes'],
+        [istiod, ['delete', 'pods', '-n', 'default'], 'no'],
+        [istiod, ['get', 'secrets', '-n', 'default'], 'no'],
+        [cni, ['watch', 'namespaces'], 'yes'],
+        [cni, ['patch', 'pods', '-n', 'default'], 'yes'],
+        [cni, ['create', 'pods', '-n', 'default'], 'no'],
+        [zt, ['list', 'pods', '-A'], 'no'],
+        [zt, ['create', 'serviceaccounts', '--subresource=token', '-n', 'istio-system'], 'no'],
+        [
+          'system:node:worker',
+          ['create', 'serviceaccounts', '--subresource=token', '-n', 'default'],
+          'yes',
+        ],
+        ['system:node:worker', ['delete', 'deployments.apps', '-n', 'default'], 'no'],
+        ['system:kube-proxy', ['watch', 'endpointslices.discovery.k8s.io', '-A'], 'yes'],
+        ['system:kube-proxy', ['get', 'secrets', '-n', 'default'], 'no'],
+        ['system:kube-controller-manager', ['create', 'pods', '-n', 'default'], 'yes'],
+        ['system:serviceaccount:kube-system:coredns', ['watch', 'services', '-A'], 'yes'],
+        [
+          'system:serviceaccount:kube-system:coredns',
+          ['create', 'services', '-n', 'default'],
+          'no',
+        ],
+      ];
+      const wrong: string[] = [];
+      for (const [as, args, want] of cases) {
+        // A node's identity carries its group, as its client certificate does.
+        const groups = as.startsWith('system:node:') ? ['--as-group=system:nodes'] : [];
+        const got = await canI(as, ...args, ...groups);
+        if (got !== want) wrong.push(`${as} ${args.join(' ')}: ${got}, want ${want}`);
+      }
+      assert.deepEqual(wrong, []);
     });
   },
 );

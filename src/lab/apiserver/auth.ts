@@ -8,6 +8,7 @@ import { kinds } from './catalog.js';
 import type { Registry } from './registry.js';
 import { ApiError, badRequest, cause, invalid } from './status.js';
 import { issuer, type TokenClaims, type TokenSigner } from './tokens.js';
+import type { UserInfo } from './user.js';
 
 const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
 const podKind = kinds.find((k) => k.kind === 'Pod')!;
@@ -24,8 +25,12 @@ export function tokenRequest(
   ns: string,
   saName: string,
   body: unknown,
+  user?: UserInfo,
 ): Record<string, unknown> {
   const sa = reg.get(saKind, ns, saName);
+  const node = user?.groups.includes('system:nodes')
+    ? user.name.replace(/^system:node:/, '')
+    : undefined;
   const spec = isObj(body) && isObj(body.spec) ? body.spec : {};
   const audiences =
     Array.isArray(spec.audiences) && spec.audiences.length ? spec.audiences.map(String) : [issuer];
@@ -70,6 +75,20 @@ export function tokenRequest(
         `pod ${pod.metadata.name} runs as service account ${String(podSa)}, not ${saName}`,
       );
     claims['kubernetes.io'].pod = { name: pod.metadata.name, uid: String(pod.metadata.uid) };
+    // NodeRestriction: a kubelet gets tokens only for the pods bound to its own node.
+    const podNode = isObj(pod.spec) ? pod.spec.nodeName : undefined;
+    if (node !== undefined && podNode !== node)
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `serviceaccounts "${saName}" is forbidden: node "${node}" can only request tokens for pods bound to it (pod ${pod.metadata.name} is on ${String(podNode)})`,
+      );
+  } else if (node !== undefined) {
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `serviceaccounts "${saName}" is forbidden: node "${node}" can only request tokens bound to its pods`,
+    );
   }
   return {
     kind: 'TokenRequest',
@@ -80,7 +99,11 @@ export function tokenRequest(
   };
 }
 
-function reviewCheck(reg: Registry, claims: TokenClaims, audiences: string[]): string | undefined {
+export function reviewCheck(
+  reg: Registry,
+  claims: TokenClaims,
+  audiences: string[],
+): string | undefined {
   if (audiences.length && !audiences.some((a) => claims.aud.includes(a)))
     return 'token audiences are invalid';
   const k = claims['kubernetes.io'];
@@ -147,15 +170,4 @@ export function tokenReview(
       audiences: audiences.length ? audiences.filter((a) => claims.aud.includes(a)) : claims.aud,
     },
   };
-}
-
-/** The identity behind a request's bearer token, for logs; undefined when absent or bad. */
-export function requester(
-  signer: TokenSigner,
-  authorization: string | undefined,
-): string | undefined {
-  const m = authorization?.match(/^Bearer\s+(\S+)$/i);
-  if (!m) return undefined;
-  const claims = signer.verify(m[1]!);
-  return typeof claims === 'string' ? undefined : claims.sub;
 }

@@ -71,7 +71,12 @@ export const kinds: Kind[] = [
   kind(resources.authorizationpolicies, [], ['status']),
   kind(resources.peerauthentications, ['pa'], ['status']),
   kind(resources.customresourcedefinitions, ['crd', 'crds'], ['status']),
+  kind(resources.roles, []),
+  kind(resources.rolebindings, []),
+  kind(resources.clusterroles, []),
+  kind(resources.clusterrolebindings, []),
   kind(resources.tokenreviews, [], [], { verbs: ['create'], virtual: true }),
+  kind(resources.subjectaccessreviews, [], [], { verbs: ['create'], virtual: true }),
   kind(resources.selfsubjectaccessreviews, [], [], { verbs: ['create'], virtual: true }),
   kind(resources.selfsubjectrulesreviews, [], [], { verbs: ['create'], virtual: true }),
 ];

@@ -115,6 +115,7 @@ export async function run(args: string[]): Promise<number> {
       log,
       tls: { keyPem: serving.keyPem, certPem: serving.certPem + pki.caPem, caPem: pki.caPem },
       advertise: { ip: cp.ip, port: labApiPort },
+      rbac: true,
     });
   let server: ApiServer;
   try {

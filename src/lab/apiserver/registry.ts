@@ -69,6 +69,8 @@ export interface BootstrapOptions {
   caPem?: string;
   /** The API server's in-lab address: the `kubernetes` Service's endpoint. */
   advertise?: { ip: string; port: number };
+  /** RBAC objects kept as given (created, or updated when marked autoupdate). */
+  policy?: Record<string, unknown>[];
 }
 
 const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
@@ -105,6 +107,32 @@ export class Registry {
     for (const ns of this.store.list(kindKey(nsKind)))
       if (!ns.metadata.deletionTimestamp) this.ensureNamespaceDefaults(ns.metadata.name);
     if (opts.advertise) this.ensureKubernetesService(opts.advertise);
+    for (const o of opts.policy ?? []) this.ensureBootstrapObject(o);
+  }
+
+  /** kube-apiserver's RBAC bootstrap: missing defaults are created, autoupdate ones reset. */
+  private ensureBootstrapObject(o: Record<string, unknown>): void {
+    const k = kinds.find((x) => x.kind === o.kind && apiVersionOf(x) === o.apiVersion);
+    const meta = o.metadata as { name: string };
+    if (!k) return;
+    const cur = this.store.get(kindKey(k), undefined, meta.name);
+    if (!cur) {
+      this.create(k, undefined, o);
+      return;
+    }
+    const auto = (cur.metadata.annotations as Record<string, string> | undefined)?.[
+      'rbac.authorization.kubernetes.io/autoupdate'
+    ];
+    if (auto === 'false') return;
+    const same = isDeepStrictEqual(
+      { rules: cur.rules, roleRef: cur.roleRef, subjects: cur.subjects },
+      { rules: o.rules, roleRef: o.roleRef, subjects: o.subjects },
+    );
+    if (!same)
+      this.update(k, undefined, meta.name, {
+        ...o,
+        metadata: { ...meta, resourceVersion: cur.metadata.resourceVersion },
+      });
   }
 
   private caPem: string | undefined;

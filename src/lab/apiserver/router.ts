@@ -6,8 +6,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../log.js';
-import { selfSubjectAccessReview, selfSubjectRulesReview } from './access.js';
-import { tokenRequest, tokenReview, requester } from './auth.js';
+import { selfSubjectAccessReview, selfSubjectRulesReview, subjectAccessReview } from './access.js';
+import { tokenRequest, tokenReview } from './auth.js';
+import { authenticate, impersonated, type UserInfo } from './authn.js';
+import { publicPaths } from './bootstrap-policy.js';
+import { forbiddenMessage, type Attributes, type RbacAuthorizer } from './rbac.js';
 import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
@@ -65,6 +68,8 @@ export interface RouterDeps {
   signer: TokenSigner;
   log: Logger;
   bookmarkIntervalMs: number;
+  /** RBAC; undefined allows every request (the in-process test server). */
+  authorizer?: RbacAuthorizer;
 }
 
 interface Target {
@@ -190,7 +195,11 @@ export function createRouter(
     return undefined;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    user: UserInfo,
+  ): Promise<void> => {
     const { path, q, t } = targetOf(req.url);
     const method = req.method ?? 'GET';
     if (['/healthz', '/livez', '/readyz'].includes(path)) {
@@ -241,8 +250,11 @@ export function createRouter(
       if (method !== 'POST' || name) throw methodNotAllowed(`${k.plural} supports only create`);
       const body = await readObject(req);
       if (k.kind === 'SelfSubjectAccessReview')
-        return send(res, 201, selfSubjectAccessReview(body));
-      if (k.kind === 'SelfSubjectRulesReview') return send(res, 201, selfSubjectRulesReview(body));
+        return send(res, 201, selfSubjectAccessReview(body, user, deps.authorizer));
+      if (k.kind === 'SelfSubjectRulesReview')
+        return send(res, 201, selfSubjectRulesReview(body, user, deps.authorizer));
+      if (k.kind === 'SubjectAccessReview')
+        return send(res, 201, subjectAccessReview(body, deps.authorizer));
       return send(res, 201, tokenReview(registry, signer, body));
     }
 
@@ -308,7 +320,7 @@ export function createRouter(
     if (sub === 'token') {
       if (method !== 'POST') throw methodNotAllowed('serviceaccounts/token supports only create');
       const body = await readObject(req);
-      return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body));
+      return send(res, 201, tokenRequest(registry, signer, ns ?? 'default', name, body, user));
     }
 
     if (sub === 'binding') {
@@ -399,32 +411,50 @@ export function createRouter(
   };
 
   return (req, res) => {
-    const who = requester(signer, req.headers.authorization);
-    handle(req, res).then(
-      () =>
-        log.debug('request', { method: req.method, url: req.url, user: who, code: res.statusCode }),
-      (err: unknown) => {
-        const e =
-          err instanceof ApiError
-            ? err
-            : new ApiError(500, 'InternalError', `internal error: ${(err as Error).message}`);
-        if (e.httpCode >= 500)
-          log.error('request failed', {
+    let who: string | undefined;
+    Promise.resolve()
+      .then(() => {
+        const user = admit(deps, req);
+        who = user.name;
+        return handle(req, res, user);
+      })
+      .then(
+        () =>
+          log.debug('request', {
             method: req.method,
             url: req.url,
-            error: (err as Error).stack,
-          });
-        else
-          log.debug('request refused', {
-            method: req.method,
-            url: req.url,
-            code: e.httpCode,
-            error: e.message,
-          });
-        if (res.headersSent) res.end();
-        else send(res, e.httpCode, e.toStatus());
-      },
-    );
+            user: who,
+            code: res.statusCode,
+          }),
+        (err: unknown) => {
+          const e =
+            err instanceof ApiError
+              ? err
+              : new ApiError(500, 'InternalError', `internal error: ${(err as Error).message}`);
+          if (e.httpCode === 403)
+            log.info('forbidden', {
+              method: req.method,
+              url: req.url,
+              user: who,
+              error: e.message,
+            });
+          if (e.httpCode >= 500)
+            log.error('request failed', {
+              method: req.method,
+              url: req.url,
+              error: (err as Error).stack,
+            });
+          else
+            log.debug('request refused', {
+              method: req.method,
+              url: req.url,
+              code: e.httpCode,
+              error: e.message,
+            });
+          if (res.headersSent) res.end();
+          else send(res, e.httpCode, e.toStatus());
+        },
+      );
   };
 }
 
@@ -476,6 +506,7 @@ export function createUpgradeRouter(
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const run = async (): Promise<void> => {
+      admit(deps, req);
       const { path, q, t } = targetOf(req.url);
       const h =
         t && t.kind.kind === 'Pod' && t.name && isPodStreamSubresource(t.subresource)
@@ -494,4 +525,94 @@ export function createUpgradeRouter(
       else socket.destroy();
     });
   };
+}
+
+/** The verb kube-apiserver's request-info resolver names for a request. */
+function verbOf(method: string, t: Target, q: URLSearchParams): string {
+  // Streams are authorized as `create` whatever the method (a WebSocket upgrade is a GET).
+  if (t.subresource === 'exec' || t.subresource === 'attach' || t.subresource === 'portforward')
+    return 'create';
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      if (t.watchPath || q.get('watch') === 'true' || q.get('watch') === '1') return 'watch';
+      return t.name ? 'get' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return t.name ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+export function attributesOf(req: IncomingMessage): Attributes {
+  const { path, q, t } = targetOf(req.url);
+  const method = req.method ?? 'GET';
+  if (!t)
+    return { kind: 'nonResource', verb: method === 'HEAD' ? 'get' : method.toLowerCase(), path };
+  return {
+    kind: 'resource',
+    verb: verbOf(method, t, q),
+    group: t.kind.group,
+    resource: t.kind.plural,
+    subresource: t.subresource,
+    namespace: t.namespace,
+    name: t.name,
+  };
+}
+
+/**
+ * Authentication, impersonation and authorization of one request: the user it runs as, or an
+ * ApiError (401 for refused credentials and for anonymous requests outside the public paths,
+ * as an AuthenticationConfiguration with anonymous `conditions` does; 403 from RBAC).
+ */
+function admit(deps: RouterDeps, req: IncomingMessage): UserInfo {
+  const authz = deps.authorizer;
+  if (!authz) return { name: 'system:admin', groups: ['system:masters', 'system:authenticated'] };
+  const u = authenticate(req, deps.registry, deps.signer);
+  if ('refused' in u) {
+    deps.log.info('unauthorized', { url: req.url, reason: u.refused });
+    throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+  }
+  const a = attributesOf(req);
+  if (u.name === 'system:anonymous' && !(a.kind === 'nonResource' && publicPaths.includes(a.path)))
+    throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+  let user = u;
+  const as = impersonated(req);
+  if (as) {
+    const sa = as.name.match(/^system:serviceaccount:([^:]+):([^:]+)$/);
+    const checks: Attributes[] = [
+      sa
+        ? {
+            kind: 'resource',
+            verb: 'impersonate',
+            group: '',
+            resource: 'serviceaccounts',
+            namespace: sa[1],
+            name: sa[2],
+          }
+        : { kind: 'resource', verb: 'impersonate', group: '', resource: 'users', name: as.name },
+      ...(req.headers['impersonate-group'] !== undefined ? as.groups : [])
+        .filter((g) => g !== 'system:authenticated')
+        .map((g): Attributes => ({
+          kind: 'resource',
+          verb: 'impersonate',
+          group: '',
+          resource: 'groups',
+          name: g,
+        })),
+    ];
+    for (const c of checks)
+      if (!authz.authorize(u, c).allowed)
+        throw new ApiError(403, 'Forbidden', forbiddenMessage(u, c));
+    user = as;
+  }
+  if (!authz.authorize(user, a).allowed)
+    throw new ApiError(403, 'Forbidden', forbiddenMessage(user, a));
+  return user;
 }

@@ -13,7 +13,9 @@ import { createLogger, type Logger } from '../../log.js';
 import { repoRoot } from '../../repo.js';
 import { listen } from '../../sys/socket.js';
 import { serveNodeStreams } from './node-proxy.js';
+import { bootstrapPolicy } from './bootstrap-policy.js';
 import { Persistence } from './persist.js';
+import { RbacAuthorizer } from './rbac.js';
 import { Registry } from './registry.js';
 import { createRouter, createUpgradeRouter } from './router.js';
 import { Store } from './store.js';
@@ -43,6 +45,12 @@ export interface ApiServerOptions {
    * kube-apiserver's endpoint reconciler publishes its own address).
    */
   advertise?: { ip: string; port: number };
+  /**
+   * Authenticate (client certificates, service-account tokens) and enforce RBAC, with the
+   * bootstrap ClusterRoles and bindings kept at start. Off: every request is allowed as
+   * cluster-admin (the in-process direct tests).
+   */
+  rbac?: boolean;
 }
 
 export interface ApiServer {
@@ -63,7 +71,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const registry = new Registry(store, log);
   registry.registerStoredCrds();
-  registry.bootstrap({ caPem: opts.tls?.caPem, advertise: opts.advertise });
+  registry.bootstrap({
+    caPem: opts.tls?.caPem,
+    advertise: opts.advertise,
+    policy: opts.rbac ? bootstrapPolicy() : undefined,
+  });
   registry.installCrds(opts.crdManifests ?? defaultCrdManifests());
   registry.finalizeNamespaces();
   const deps = {
@@ -71,6 +83,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     signer: new TokenSigner(dir),
     log,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
+    authorizer: opts.rbac ? new RbacAuthorizer(store) : undefined,
   };
   const handler = createRouter(deps);
   const upgrade = createUpgradeRouter(deps);

@@ -31,6 +31,7 @@ const REASON_CODES = {
   NotFound: 'APISERVER_NOT_FOUND',
   RequestEntityTooLarge: 'APISERVER_REQUEST_ENTITY_TOO_LARGE',
   ServiceUnavailable: 'APISERVER_SERVICE_UNAVAILABLE',
+  Unauthorized: 'APISERVER_UNAUTHORIZED',
   UnsupportedMediaType: 'APISERVER_UNSUPPORTED_MEDIA_TYPE',
 } as const satisfies Record<string, CodeOf<'APISERVER'>>;
 

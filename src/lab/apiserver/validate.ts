@@ -19,11 +19,17 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Kinds whose names must be DNS-1123 labels (no dots), as in Kubernetes. */
 const labelNamed = new Set(['Namespace', 'Service']);
+/** Kinds whose names need only be path segments (Kubernetes' ValidatePathSegmentName). */
+const pathSegmentNamed = new Set(['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
 
 export function validateName(k: Kind, name: unknown, field = 'metadata.name'): Cause[] {
   if (typeof name !== 'string' || name === '')
     return [cause.required(field, 'name or generateName is required')];
-  if (labelNamed.has(k.kind)) {
+  if (pathSegmentNamed.has(k.kind)) {
+    // RBAC objects only need a valid path segment (system:node, system:kube-proxy, …).
+    if (name === '.' || name === '..' || /[/%]/.test(name))
+      return [cause.invalid(field, name, `may not be '.' or '..' and may not contain '/' or '%'`)];
+  } else if (labelNamed.has(k.kind)) {
     if (name.length > 63 || !label.test(name))
       return [
         cause.invalid(

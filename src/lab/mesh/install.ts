@@ -287,6 +287,13 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
   const manifest = join(repoRoot(), 'src', 'lab', 'mesh', 'istiod.yaml');
   await step('control plane (istiod) ready', async () => {
     await applyObjects(client, parseManifests(readFileSync(manifest, 'utf8'), manifest));
+    // The same RBAC a real install grants the mesh's service accounts.
+    await applyObjects(
+      client,
+      labManifests(opts.dnsCapture ?? false).objs.filter((o) =>
+        ['ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+      ),
+    );
     await waitReady(client, ['istiod'], timeoutMs);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
