@@ -61,16 +61,6 @@ export const resources = {
     'CustomResourceDefinition',
     false,
   ),
-  roles: r('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
-  rolebindings: r('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),
-  clusterroles: r('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),
-  clusterrolebindings: r(
-    'rbac.authorization.k8s.io',
-    'v1',
-    'clusterrolebindings',
-    'ClusterRoleBinding',
-    false,
-  ),
   tokenreviews: r('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview', false),
   subjectaccessreviews: r(
     'authorization.k8s.io',

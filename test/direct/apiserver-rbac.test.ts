@@ -252,15 +252,21 @@ void describe('API server authentication and RBAC', () => {
       assert.equal(await canI(kc, 'list', 'pods', '-n', NS, sa), 'yes');
       assert.equal(await canI(kc, 'get', 'pods', '--subresource=log', '-n', NS, sa), 'yes');
       assert.equal(await canI(kc, 'list', 'pods', '-n', 'default', sa), 'no');
-      assert.equal(await canI(kc, 'create', 'serviceaccounts', '--subresource=token', '-n', NS, sa), 'no');
+      assert.equal(
+        await canI(kc, 'create', 'serviceaccounts', '--subresource=token', '-n', NS, sa),
+        'no',
+      );
       assert.equal(
         await canI(kc, 'list', 'pods', '-n', NS, `--as=system:serviceaccount:${NS}:ztunnel`),
         'no',
       );
       const node = ['--as=system:node:n1', '--as-group=system:nodes'];
-    assert.equal(await canI(kc, 'create', 'serviceaccounts', '--subresource=token', '-n', NS, ...node), 'yes');
-    assert.equal(await canI(kc, 'delete', 'deployments.apps', '-n', NS, ...node), 'no');
-    // The reader's own token, with no impersonation: the same answers.
+      assert.equal(
+        await canI(kc, 'create', 'serviceaccounts', '--subresource=token', '-n', NS, ...node),
+        'yes',
+      );
+      assert.equal(await canI(kc, 'delete', 'deployments.apps', '-n', NS, ...node), 'no');
+      // The reader's own token, with no impersonation: the same answers.
       assert.equal(await canI(readerKc, 'list', 'pods', '-n', NS), 'yes');
       assert.equal(await canI(readerKc, 'delete', 'pods', '-n', NS), 'no');
       const list = await canI(readerKc, '--list', '-n', NS);

@@ -47,6 +47,8 @@ const resourceOf: Record<string, Resource> = {
   Service: resources.services,
   Deployment: resources.deployments,
   DaemonSet: resources.daemonsets,
+  ClusterRole: resources.clusterroles,
+  ClusterRoleBinding: resources.clusterrolebindings,
 };
 
 async function apply(obj: KubeObject): Promise<void> {

@@ -62,8 +62,7 @@ export const kinds: Kind[] = [
   kind(resources.events, ['ev']),
   kind(resources.deployments, ['deploy'], ['status', 'scale']),
   kind(resources.daemonsets, ['ds'], ['status']),
-  // RBAC objects are stored (manifests such as samples/addons/prometheus.yaml carry them);
-  // the lab does not enforce them (`auth can-i` says allowed).
+  // RBAC objects, enforced by rbac.ts when the server runs with `rbac` (the lab daemon does).
   kind(resources.clusterroles, []),
   kind(resources.clusterrolebindings, []),
   kind(resources.roles, []),
@@ -71,10 +70,6 @@ export const kinds: Kind[] = [
   kind(resources.authorizationpolicies, [], ['status']),
   kind(resources.peerauthentications, ['pa'], ['status']),
   kind(resources.customresourcedefinitions, ['crd', 'crds'], ['status']),
-  kind(resources.roles, []),
-  kind(resources.rolebindings, []),
-  kind(resources.clusterroles, []),
-  kind(resources.clusterrolebindings, []),
   kind(resources.tokenreviews, [], [], { verbs: ['create'], virtual: true }),
   kind(resources.subjectaccessreviews, [], [], { verbs: ['create'], virtual: true }),
   kind(resources.selfsubjectaccessreviews, [], [], { verbs: ['create'], virtual: true }),
