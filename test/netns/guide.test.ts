@@ -48,6 +48,8 @@ const external =
   ].find((d): d is string => !!d && existsSync(d)) ?? 'AMBIT_EXTERNAL';
 const samples = join(external, 'istio');
 const gatewayApi = join(external, 'gateway-api', 'standard-install.yaml');
+// The guide's AuthorizationPolicies (inline in the guide) as files, for the README's commands too.
+const policies = join(repoRoot(), 'examples', 'getting-started');
 // The addon is ambit's own, in the shape of Istio's samples/addons/prometheus.yaml.
 const addons = join(repoRoot(), 'samples', 'addons', 'prometheus.yaml');
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -363,25 +365,7 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
 
   void it('3: L4 policy: curl is denied (exit 56), the gateway is allowed', async () => {
     ok(
-      await kubectl(
-        ['apply', '-f', '-'],
-        `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: productpage-ztunnel
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: productpage
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals:
-        - cluster.local/ns/default/sa/bookinfo-gateway-istio
-`,
-      ),
+      await kubectl(['apply', '-f', join(policies, 'productpage-ztunnel.yaml')]),
       'productpage-ztunnel',
     );
     ok(await kubectl(['apply', '-f', join(samples, 'samples/curl/curl.yaml')]), 'curl.yaml');
@@ -404,49 +388,7 @@ spec:
     assert.match(w.stdout, /namespace default labeled with "istio.io\/use-waypoint: waypoint"/);
     const gtw = await kubectl(['get', 'gtw', 'waypoint']);
     assert.match(gtw.stdout, /^waypoint\s+istio-waypoint\s+\S+\s+True\s/m);
-    ok(
-      await kubectl(
-        ['apply', '-f', '-'],
-        `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: productpage-waypoint
-  namespace: default
-spec:
-  targetRefs:
-  - kind: Service
-    group: ""
-    name: productpage
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals:
-        - cluster.local/ns/default/sa/curl
-    to:
-    - operation:
-        methods: ["GET"]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: productpage-ztunnel
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: productpage
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals:
-        - cluster.local/ns/default/sa/bookinfo-gateway-istio
-        - cluster.local/ns/default/sa/waypoint
-`,
-      ),
-      'L7 policies',
-    );
+    ok(await kubectl(['apply', '-f', join(policies, 'l7-policies.yaml')]), 'L7 policies');
     const denied = await until('DELETE denied by the waypoint', async () => {
       const r = await curlProductpage(['-X', 'DELETE']);
       return r.stdout.trim() === 'RBAC: access denied' ? r : undefined;

@@ -278,3 +278,47 @@ spec:
   assert.equal(foreign?.parents[0]?.problem?.reason, 'NotAllowedByListeners');
   assert.equal(configs.get('mesh/waypoint')?.waypoint.role, undefined);
 });
+
+void test('istio.io/ingress-use-waypoint=true: the ingress gets the service waypoint pods', () => {
+  const extra = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: mesh}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: in, namespace: mesh}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: waypoint, namespace: mesh}
+spec: {clusterIP: 10.96.5.9, selector: {gateway.networking.k8s.io/gateway-name: waypoint}, ports: [{name: mesh, port: 15008}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-abc, namespace: mesh, labels: {gateway.networking.k8s.io/gateway-name: waypoint, istio.io/dataplane-mode: none}}
+spec: {nodeName: worker, serviceAccountName: waypoint, containers: [{name: c, image: ambit/waypoint}]}
+status: {phase: Running, podIP: 10.244.1.20, conditions: [{type: Ready, status: "True"}]}
+`;
+  const backend = (labelled: boolean) => {
+    const snap = snapshotOf(mesh, extra);
+    if (labelled) {
+      const echo = snap.services.find((s) => s.metadata.name === 'echo')!;
+      echo.metadata.labels = { ...echo.metadata.labels, 'istio.io/ingress-use-waypoint': 'true' };
+    }
+    const { configs } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+    return configs.get('mesh/gw')?.services.find((s) => s.name === 'echo');
+  };
+  assert.equal(backend(false)?.waypoint, undefined);
+  const via = backend(true)?.waypoint ?? [];
+  assert.deepEqual(
+    via.map((e) => `${e.address} ${e.identity}`),
+    ['10.244.1.20 spiffe://cluster.local/ns/mesh/sa/waypoint'],
+  );
+});

@@ -14,7 +14,16 @@ import {
 import { pickBackend, selectRoute } from '../../src/waypoint/routing/select.js';
 import { compileConfig } from '../../src/waypoint/config/compiled.js';
 import { buildRouteTables, tableKey } from '../../src/waypoint/routing/table.js';
-import { config, grpcRoute, httpRoute, svcKey, to } from '../helpers/waypoint-fixtures.js';
+import { chooseEndpoint } from '../../src/waypoint/proxy/endpoints.js';
+import {
+  config,
+  endpoint,
+  grpcRoute,
+  httpRoute,
+  service,
+  svcKey,
+  to,
+} from '../helpers/waypoint-fixtures.js';
 
 function request(
   target: string,
@@ -435,5 +444,27 @@ void describe('ingress gateway listeners', () => {
     });
     assert.equal(c.tables.size, 0);
     assert.match(c.warnings.join('\n'), /HTTPRoute .*mesh: no listener to attach to/);
+  });
+});
+
+void describe('ingress to a service through its waypoint', () => {
+  void test('a waypoint pod is dialled with the service VIP:port as authority', () => {
+    const wp = endpoint('waypoint-abc', '10.244.1.20', [[15008, 15008]], {
+      identity: 'spiffe://cluster.local/ns/default/sa/waypoint',
+    });
+    const svc = service('echo', '10.96.5.1', [endpoint('echo-v1-x', '10.244.2.7', [[80, 8080]])], {
+      waypoint: [wp],
+    });
+    const c = chooseEndpoint(svc, 80, new Set());
+    assert.deepEqual(c?.target, {
+      address: '10.96.5.1',
+      targetPort: 80,
+      tunnel: 'HBONE',
+      identity: 'spiffe://cluster.local/ns/default/sa/waypoint',
+      via: '10.244.1.20',
+    });
+    const direct = chooseEndpoint({ ...svc, waypoint: undefined }, 80, new Set());
+    assert.equal(direct?.target.address, '10.244.2.7');
+    assert.equal(direct?.target.via, undefined);
   });
 });
