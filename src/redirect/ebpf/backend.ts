@@ -34,7 +34,8 @@ import {
   ztunnelInfoValue,
   type ProgName,
 } from './maps.js';
-import { dropState, loadState, saveState, type EbpfState } from './state.js';
+import type { EbpfState } from './state.js';
+import { SerialQueue, StateFile } from '../state-file.js';
 import { cleanupZtunnelNetns, setupZtunnelNetns } from './ztunnel-netns.js';
 
 export interface EbpfBackendOptions {
@@ -60,12 +61,14 @@ export class EbpfBackend implements RedirectBackend {
   private readonly ns: string | undefined;
   private readonly log: Logger;
   private state: EbpfState | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly ops = new SerialQueue();
+  private readonly file: StateFile<EbpfState>;
 
   constructor(private readonly opts: EbpfBackendOptions) {
     this.ns = opts.netns;
     this.log = opts.log ?? createLogger('redirect/ebpf');
-    this.state = loadState(opts.stateFile);
+    this.file = new StateFile(opts.stateFile);
+    this.state = this.file.load();
   }
 
   /** The pin directory as this process reaches the host's bpffs (see hostBpfPath). */
@@ -99,15 +102,15 @@ export class EbpfBackend implements RedirectBackend {
   }
 
   setZtunnel(z: ZtunnelTarget | null): Promise<void> {
-    return this.serial(() => this.doSetZtunnel(z));
+    return this.ops.run(() => this.doSetZtunnel(z));
   }
 
   addPod(p: PodTarget): Promise<void> {
-    return this.serial(() => this.doAddPod(p));
+    return this.ops.run(() => this.doAddPod(p));
   }
 
   removePod(ip: string): Promise<void> {
-    return this.serial(() => this.doRemovePod(ip));
+    return this.ops.run(() => this.doRemovePod(ip));
   }
 
   capturedPods(): Promise<Map<string, string>> {
@@ -116,13 +119,7 @@ export class EbpfBackend implements RedirectBackend {
   }
 
   uninstall(): Promise<void> {
-    return this.serial(() => this.doUninstall());
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.ops.run(() => this.doUninstall());
   }
 
   /** Loads and pins the programs once; a pinned set (earlier agent) is reused as it is. */
@@ -141,7 +138,7 @@ export class EbpfBackend implements RedirectBackend {
       const sysctls: Record<string, string> = {};
       for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
       this.state = { preinstall: { sysctls }, ztunnel: null, hostIp: null, pods: {} };
-      saveState(this.opts.stateFile, this.state);
+      this.file.save(this.state);
     }
     return this.state;
   }
@@ -244,7 +241,7 @@ export class EbpfBackend implements RedirectBackend {
       st.hostIp = hostIp;
     }
     await this.writeZtunnelInfo();
-    saveState(this.opts.stateFile, st);
+    this.file.save(st);
   }
 
   private async doAddPod(p: PodTarget): Promise<void> {
@@ -269,7 +266,7 @@ export class EbpfBackend implements RedirectBackend {
     await this.attach(this.ns, hostVeth, 'ingress', 'app_outbound');
     if (had?.uid !== p.uid || had.hostVeth !== hostVeth) {
       st.pods[p.ip] = { uid: p.uid, hostVeth };
-      saveState(this.opts.stateFile, st);
+      this.file.save(st);
     }
   }
 
@@ -280,11 +277,11 @@ export class EbpfBackend implements RedirectBackend {
     await tcDetach(this.ns, had.hostVeth);
     await bpfMapDelete(this.map('app_info'), ipBytes(ip));
     delete st.pods[ip];
-    saveState(this.opts.stateFile, st);
+    this.file.save(st);
   }
 
   private async doUninstall(): Promise<void> {
-    const st = this.state ?? loadState(this.opts.stateFile);
+    const st = this.state ?? this.file.load();
     for (const p of Object.values(st?.pods ?? {})) await tcDetach(this.ns, p.hostVeth);
     const z = st?.ztunnel;
     if (z) {
@@ -301,6 +298,6 @@ export class EbpfBackend implements RedirectBackend {
     const labDir = join(this.pinDir, '..');
     if (existsSync(labDir) && readdirSync(labDir).length === 0) rmdirSync(labDir);
     this.state = undefined;
-    dropState(this.opts.stateFile);
+    this.file.drop();
   }
 }

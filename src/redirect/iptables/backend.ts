@@ -28,7 +28,8 @@ import {
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import { cleanupNode, createNodeRules, type NodeTunnels } from './node-side.js';
 import { podRoute } from './render.js';
-import { dropState, loadState, saveState, type PersistedState } from './state.js';
+import type { PersistedState } from './state.js';
+import { SerialQueue, StateFile } from '../state-file.js';
 import { cleanupZtunnel, createZtunnelRules } from './ztunnel-side.js';
 
 export interface IptablesBackendOptions {
@@ -51,12 +52,14 @@ export class IptablesBackend implements RedirectBackend {
   private readonly log: Logger;
   private state: PersistedState | undefined;
   private readonly pods = new Map<string, PodTarget>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly ops = new SerialQueue();
+  private readonly file: StateFile<PersistedState>;
 
   constructor(private readonly opts: IptablesBackendOptions) {
     this.ns = opts.netns;
     this.log = opts.log ?? createLogger('redirect/iptables');
-    this.state = loadState(opts.stateFile);
+    this.file = new StateFile(opts.stateFile);
+    this.state = this.file.load();
   }
 
   status(): BackendStatus {
@@ -69,21 +72,21 @@ export class IptablesBackend implements RedirectBackend {
   }
 
   setZtunnel(z: ZtunnelTarget | null): Promise<void> {
-    return this.serial(() => this.doSetZtunnel(z));
+    return this.ops.run(() => this.doSetZtunnel(z));
   }
 
   addPod(p: PodTarget): Promise<void> {
-    return this.serial(() => this.doAddPod(p));
+    return this.ops.run(() => this.doAddPod(p));
   }
 
   removePod(ip: string): Promise<void> {
-    return this.serial(async () => {
+    return this.ops.run(async () => {
       this.pods.delete(ip);
       await ipsetDel(this.ns, IPSET_NAME, ip);
       await routeDelete(this.ns, RouteTable.inbound, `${ip}/32`);
       if (this.state?.pods?.[ip] !== undefined) {
         delete this.state.pods[ip];
-        saveState(this.opts.stateFile, this.state);
+        this.file.save(this.state);
       }
     });
   }
@@ -94,13 +97,7 @@ export class IptablesBackend implements RedirectBackend {
   }
 
   uninstall(): Promise<void> {
-    return this.serial(() => this.doUninstall());
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.ops.run(() => this.doUninstall());
   }
 
   /** Snapshots what uninstall must restore, once, before the first change. */
@@ -115,7 +112,7 @@ export class IptablesBackend implements RedirectBackend {
       tunnel: null,
       pods: {},
     };
-    saveState(this.opts.stateFile, this.state);
+    this.file.save(this.state);
     return this.state;
   }
 
@@ -178,7 +175,7 @@ export class IptablesBackend implements RedirectBackend {
     st.ztunnel = z;
     st.hostIp = hostIp;
     st.tunnel = tun;
-    saveState(this.opts.stateFile, st);
+    this.file.save(st);
     for (const p of this.pods.values()) await this.doAddPod(p);
   }
 
@@ -218,12 +215,12 @@ export class IptablesBackend implements RedirectBackend {
     st.pods ??= {};
     if (st.pods[p.ip] !== p.uid) {
       st.pods[p.ip] = p.uid;
-      saveState(this.opts.stateFile, st);
+      this.file.save(st);
     }
   }
 
   private async doUninstall(): Promise<void> {
-    const st = this.state ?? loadState(this.opts.stateFile);
+    const st = this.state ?? this.file.load();
     await cleanupNode(this.ns);
     const z = st?.ztunnel;
     if (z && existsSync(netnsRefPath(z.netns))) {
@@ -240,6 +237,6 @@ export class IptablesBackend implements RedirectBackend {
     }
     this.pods.clear();
     this.state = undefined;
-    dropState(this.opts.stateFile);
+    this.file.drop();
   }
 }
