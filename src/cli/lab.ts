@@ -7,6 +7,7 @@ import { AmbitError } from '../errors.js';
 import { checkLabName, defaultCluster, parseCluster } from '../lab/cluster/cluster.js';
 import { labPaths } from '../lab/cluster/paths.js';
 import { DEFAULT_LAB } from '../lab/conventions.js';
+import { parseRedirectMode, type RedirectMode } from '../redirect/backends.js';
 
 type Entry = { run(args: string[]): Promise<number> };
 
@@ -42,7 +43,9 @@ async function loadDaemon(sub: string, rel: string): Promise<Entry> {
 }
 
 const USAGE = `usage: ambit lab <command>
-  up [-f cluster.yaml] [--name N] [--no-scenario] [--timeout S]   build and start a lab
+  up [-f cluster.yaml] [--name N] [--no-scenario] [--timeout S] [--redirect iptables|ebpf]
+                                                    build and start a lab; with --redirect also
+                                                    the mesh, its node agents on that backend
   down [--name N]                                   stop it and remove everything it made
   status [--name N]                                 nodes and pods
   list                                              labs on this machine
@@ -58,6 +61,8 @@ interface Flags {
   container?: string;
   scenario: boolean;
   timeout: number;
+  /** `up --redirect`: install the mesh too, node agents on this backend. */
+  redirect?: RedirectMode;
   rest: string[];
 }
 
@@ -79,6 +84,7 @@ export function parseFlags(args: string[]): Flags {
     else if (a === '-c' || a === '--container') f.container = val();
     else if (a === '--no-scenario') f.scenario = false;
     else if (a === '--timeout') f.timeout = Number(val());
+    else if (a === '--redirect') f.redirect = parseRedirectMode(val());
     else if (a.startsWith('-'))
       throw new AmbitError('CLI_USAGE', `unknown flag ${a}`, { value: a });
     else f.rest.push(a);
@@ -108,7 +114,18 @@ export async function run(args: string[]): Promise<number> {
         : defaultCluster();
       if (f.name) cluster.name = f.name;
       const { labUp } = await import('../lab/orchestrator/up.js');
-      return labUp({ cluster, scenario: f.scenario, timeoutMs: f.timeout * 1000, print });
+      const rc = await labUp({ cluster, scenario: f.scenario, timeoutMs: f.timeout * 1000, print });
+      if (rc !== 0 || !f.redirect) return rc;
+      const { installMesh } = await import('../lab/mesh/install.js');
+      const { labClient } = await import('../lab/orchestrator/status.js');
+      print(`installing the mesh (node agents: ${f.redirect} redirection)`);
+      await installMesh(labClient(cluster.name), {
+        redirect: f.redirect,
+        lab: cluster.name,
+        timeoutMs: f.timeout * 1000,
+        progress: (step, ms) => print(`  ${step} (${(ms / 1000).toFixed(1)}s)`),
+      });
+      return 0;
     }
     case 'down': {
       requireRoot();

@@ -86,6 +86,10 @@ spec: {clusterIP: 10.96.0.10, ports: [{port: 53}]}
     assert.throws(() => parseFlags(['--name', 'Bad-Name']), code('LAB_BAD_CLUSTER'));
     assert.throws(() => parseFlags(['--bogus']), code('CLI_USAGE'));
     assert.throws(() => parseFlags(['--name']), code('CLI_USAGE'));
+    // up --redirect: the mesh too, on that backend; an unknown backend is named.
+    assert.equal(parseFlags(['--redirect', 'ebpf']).redirect, 'ebpf');
+    assert.equal(parseFlags([]).redirect, undefined);
+    assert.throws(() => parseFlags(['--redirect', 'nft']), code('REDIRECT_BAD_MODE'));
   });
 
   void it('keeps lab state under AMBIT_STATE_DIR/labs/<name>', () => {
