@@ -1,6 +1,11 @@
 /** Turns the raw samples of a bench run into medians, spreads, ratios, targets, and a chart. */
-export type Mode = 'direct' | 'mesh' | 'stunnel';
+export type Mode = 'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf';
 export const MODES: Mode[] = ['direct', 'mesh', 'stunnel'];
+/** The mesh on nodes whose agent runs the eBPF backend (`--ebpf`, see bench/README.md). */
+export const EBPF_MODE = 'mesh-ebpf' as const;
+const hasEbpf = (s: Stats): boolean =>
+  Object.values(s).some((ms) => Object.values(ms).some((b) => b[EBPF_MODE]));
+const modesOf = (s: Stats): Mode[] => (hasEbpf(s) ? [...MODES, EBPF_MODE] : MODES);
 
 export interface Sample {
   round: number;
@@ -192,14 +197,44 @@ export function markdown(s: Stats, meta: Record<string, string>): string {
       );
     }
   }
+  if (hasEbpf(s)) lines.push(...ebpfTable(s));
   return lines.join('\n') + '\n';
+}
+
+/** mesh (iptables redirection) against mesh-ebpf (the eBPF backend), same run, same rounds. */
+function ebpfTable(s: Stats): string[] {
+  const lines = [
+    '',
+    '## eBPF redirection against iptables (mesh-ebpf vs mesh)',
+    '',
+    'The same mesh on two other nodes whose agents run `--redirect ebpf` (bench/README.md).',
+    '',
+    '| workload | metric | mesh | mesh-ebpf | mesh-ebpf/mesh |',
+    '|---|---|---|---|---|',
+  ];
+  for (const [w, metrics] of Object.entries(s)) {
+    for (const [m, byMode] of Object.entries(metrics)) {
+      if (HIDDEN.has(m) || !byMode[EBPF_MODE]) continue;
+      const a = byMode[EBPF_MODE];
+      const b = byMode.mesh;
+      const ratio = a && b && b.median ? (a.median / b.median).toFixed(2) : '–';
+      lines.push(`| ${w} | ${m} | ${fmt(b)} | ${fmt(a)} | ${ratio} |`);
+    }
+  }
+  return lines;
 }
 
 /** Grouped bars of p50/p90/p99 per mode for each latency workload. */
 export function latencySvg(s: Stats): string {
   const workloads = Object.keys(s).filter((w) => w.startsWith('latency-'));
   const pcts = ['p50Ms', 'p90Ms', 'p99Ms'];
-  const colors: Record<Mode, string> = { direct: '#4c78a8', mesh: '#f58518', stunnel: '#54a24b' };
+  const colors: Record<Mode, string> = {
+    direct: '#4c78a8',
+    mesh: '#f58518',
+    stunnel: '#54a24b',
+    'mesh-ebpf': '#e45756',
+  };
+  const MODES = modesOf(s);
   const max = Math.max(
     1,
     ...workloads.flatMap((w) => pcts.flatMap((p) => MODES.map((m) => med(s, w, p, m) || 0))),

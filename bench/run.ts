@@ -4,7 +4,7 @@
  * at the end, also when a step fails (unless --keep).
  *
  *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep]
- *                          [--profile mesh:<workload>] [--lab bench] [--reuse]
+ *                          [--profile mesh:<workload>] [--lab bench] [--reuse] [--ebpf]
  *
  * --lab names the lab (two benches on one machine need two names); --reuse keeps a lab left
  * by --keep and only restarts its ztunnels on the current build (implies --keep).
@@ -25,6 +25,7 @@ import { labUp } from '../src/lab/orchestrator/up.js';
 import {
   addedLatency,
   aggregate,
+  EBPF_MODE,
   latencySvg,
   markdown,
   MODES,
@@ -39,7 +40,7 @@ import {
   type ProfileRequest,
 } from './profile.js';
 import { podPids } from './pods.js';
-import { deployBenchPods, type BenchPods } from './setup.js';
+import { deployBenchPods, EBPF_NODES, type BenchPods } from './setup.js';
 import { ztunnelRuntimeEnv } from '../src/ztunnel/runtime-env.js';
 import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
 
@@ -88,13 +89,19 @@ async function meters(): Promise<Record<Mode, ProcessMeter | undefined>> {
     direct: undefined,
     mesh: new ProcessMeter(pick('istio-system', ['ztunnel-worker', 'ztunnel-worker2'])),
     stunnel: new ProcessMeter(pick('bench-direct', ['stunnel-client', 'stunnel-server'])),
+    [EBPF_MODE]: new ProcessMeter(
+      pick(
+        'istio-system',
+        EBPF_NODES.map((n) => `ztunnel-${n.name}`),
+      ),
+    ),
   };
 }
 
 type Run = (netns: string, mode: Mode) => Promise<Record<string, number>>;
 
 function workloadTable(pods: BenchPods, seconds: number): [string, Run][] {
-  const t = (m: Mode) => pods.targets[m];
+  const t = (m: Mode) => target(pods, m);
   return [
     ['iperf-1', (n, m) => iperf(n, t(m), 1, seconds)],
     ['iperf-8', (n, m) => iperf(n, t(m), 8, seconds)],
@@ -106,7 +113,22 @@ function workloadTable(pods: BenchPods, seconds: number): [string, Run][] {
 const WORKLOADS = ['iperf-1', 'iperf-8', 'latency-4', 'latency-16', 'connrate'];
 
 const clientNetns = (pods: BenchPods, mode: Mode) =>
-  mode === 'mesh' ? pods.clientNetns.mesh : pods.clientNetns.direct;
+  mode === 'mesh'
+    ? pods.clientNetns.mesh
+    : mode === EBPF_MODE
+      ? (pods.clientNetns[EBPF_MODE] ?? notDeployed(mode))
+      : pods.clientNetns.direct;
+
+function notDeployed(mode: Mode): never {
+  throw new AmbitError('BENCH_BAD_ARG', `mode ${mode} was not deployed`, {
+    value: mode,
+    hint: 'mesh-ebpf needs --ebpf',
+  });
+}
+
+function target(pods: BenchPods, mode: Mode) {
+  return pods.targets[mode] ?? notDeployed(mode);
+}
 
 /** Per-unit costs of the proxies from the meter reading and the workload's own counts. */
 function withUsage(metrics: Record<string, number>, usage: Usage): void {
@@ -124,6 +146,7 @@ async function measure(
   rounds: number,
   seconds: number,
   only: string[],
+  modes: Mode[],
 ): Promise<Sample[]> {
   const samples: Sample[] = [];
   const procs = await meters();
@@ -131,7 +154,7 @@ async function measure(
   for (let round = 1; round <= rounds; round++) {
     for (const [workload, run] of workloads) {
       // Rotate the order each round so no mode always runs first (cache, frequency effects).
-      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      const order = modes.map((_, i) => modes[(i + round) % modes.length]!);
       for (const mode of order) {
         const meter = procs[mode];
         const t = Date.now();
@@ -167,7 +190,7 @@ async function profile(
     dir,
     label: `${req.mode}:${req.workload}, ${seconds}s`,
     probe: async () => {
-      const r = await connrate(netns, pods.targets[mode], 0.5);
+      const r = await connrate(netns, target(pods, mode), 0.5);
       return r.errors === 0 && r.perSecond > 0;
     },
     run: () => run(netns, mode),
@@ -224,6 +247,10 @@ async function main(): Promise<number> {
   const profileReq = profileArg ? parseProfileArg(profileArg, WORKLOADS) : undefined;
   const reuse = flag('reuse') && existsSync(labPaths(LAB).dir);
   const keep = flag('keep') || flag('reuse');
+  // mesh-ebpf: two more nodes (worker3 client, worker4 server) whose agents run the eBPF
+  // backend, measured in the same rounds as mesh (iptables) — see bench/README.md.
+  const ebpf = flag('ebpf');
+  const modes: Mode[] = ebpf ? [...MODES, EBPF_MODE] : MODES;
   const outDir = join(repoRoot(), 'bench', 'results');
   // Outside the labs folder, so `ambit lab list` never mistakes it for a lab; kept after the run
   // because the raw .cpuprofile files of --profile live there.
@@ -251,8 +278,9 @@ async function main(): Promise<number> {
     } else {
       if (existsSync(labPaths(LAB).dir)) await labDown(LAB, () => undefined);
       log(`bringing up lab "${LAB}" (the seeds' cluster)`);
+      const base = defaultCluster(LAB);
       const rc = await labUp({
-        cluster: defaultCluster(LAB),
+        cluster: ebpf ? { ...base, nodes: [...base.nodes, ...EBPF_NODES] } : base,
         scenario: false,
         timeoutMs: 120_000,
         print: (l) => log(`  ${l}`),
@@ -260,12 +288,13 @@ async function main(): Promise<number> {
       if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
       await installMesh(labClient(LAB), {
         progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
+        ...(ebpf ? { redirectByNode: { worker3: 'ebpf', worker4: 'ebpf' } } : {}),
       });
     }
     const client = labClient(LAB);
-    const pods = await deployBenchPods(client, workDir);
+    const pods = await deployBenchPods(client, workDir, { ebpf });
     log(`targets: ${JSON.stringify(pods.targets)}`);
-    const samples = await measure(pods, rounds, seconds, only);
+    const samples = await measure(pods, rounds, seconds, only, modes);
     const meta: Record<string, string> = {
       commit: commit(),
       date: new Date().toISOString(),
@@ -276,7 +305,7 @@ async function main(): Promise<number> {
       'load average at start': loadAtStart,
       rounds: String(rounds),
       seconds: String(seconds),
-      command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}`,
+      command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}${ebpf ? ' --ebpf' : ''}`,
     };
     const stamp = `${meta.date!.slice(0, 10)}-${meta.commit}`;
     mkdirSync(outDir, { recursive: true });

@@ -5,7 +5,10 @@
  *  - `mesh`:    namespace bench-mesh, enrolled: capture + two ztunnels + HBONE;
  *  - `stunnel`: bench-direct's client talks to a stunnel client pod on its node, which speaks
  *    TLS 1.3 with client certificates to a stunnel server pod on the server's node, which
- *    connects to the server: a mature C TLS tunnel in ztunnel's two positions.
+ *    connects to the server: a mature C TLS tunnel in ztunnel's two positions;
+ *  - `mesh-ebpf` (with --ebpf): namespace bench-mesh-ebpf, enrolled, client on worker3 and
+ *    server on worker4, two more nodes whose agents run the eBPF backend: the same mesh with
+ *    the other redirection, measured in the same rounds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,9 +34,15 @@ export interface Endpoint {
 
 export interface BenchPods {
   /** netns of the client pod in each namespace. */
-  clientNetns: { direct: string; mesh: string };
-  targets: { direct: Endpoint; mesh: Endpoint; stunnel: Endpoint };
+  clientNetns: { direct: string; mesh: string; 'mesh-ebpf'?: string };
+  targets: { direct: Endpoint; mesh: Endpoint; stunnel: Endpoint; 'mesh-ebpf'?: Endpoint };
 }
+
+/** The nodes of the mesh-ebpf mode (client, server) and where the bench cluster puts them. */
+export const EBPF_NODES = [
+  { name: 'worker3', ip: '172.18.0.5', podCIDR: '10.244.3.0/24', role: 'worker' as const },
+  { name: 'worker4', ip: '172.18.0.6', podCIDR: '10.244.4.0/24', role: 'worker' as const },
+];
 
 function pod(
   name: string,
@@ -131,7 +140,32 @@ const ip = (p: Pod | undefined): string => p?.status?.podIP ?? '';
 const netns = (p: Pod | undefined): string =>
   p?.metadata.annotations?.['lab.ambit.dev/netns'] ?? '';
 
-export async function deployBenchPods(client: KubeClient, workDir: string): Promise<BenchPods> {
+/** The mesh-ebpf namespace: the same client and server pods on the eBPF nodes. */
+async function deployEbpfPods(client: KubeClient): Promise<{ netns: string; target: Endpoint }> {
+  const ns = 'bench-mesh-ebpf';
+  await applyObjects(client, [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'istio.io/dataplane-mode': 'ambient' } },
+    },
+  ]);
+  await applyObjects(client, [
+    pod('server', ns, EBPF_NODES[1]!.name, [echoServer(), iperfServer]),
+    pod('client', ns, EBPF_NODES[0]!.name, [idle]),
+  ]);
+  const p = await waitPods(client, ns, ['server', 'client']);
+  return {
+    netns: netns(p.get('client')),
+    target: { host: ip(p.get('server')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
+  };
+}
+
+export async function deployBenchPods(
+  client: KubeClient,
+  workDir: string,
+  opts: { ebpf?: boolean } = {},
+): Promise<BenchPods> {
   const certs = join(workDir, 'certs');
   await makeCerts(certs);
   await applyObjects(client, [
@@ -173,14 +207,20 @@ export async function deployBenchPods(client: KubeClient, workDir: string): Prom
     ]),
   ]);
   const all = await waitPods(client, 'bench-direct', ['stunnel-client']);
+  const ebpf = opts.ebpf ? await deployEbpfPods(client) : undefined;
   // Servers need a moment to bind after their process starts (readiness = process alive).
   await sleep(500);
   return {
-    clientNetns: { direct: netns(direct.get('client')), mesh: netns(mesh.get('client')) },
+    clientNetns: {
+      direct: netns(direct.get('client')),
+      mesh: netns(mesh.get('client')),
+      ...(ebpf ? { 'mesh-ebpf': ebpf.netns } : {}),
+    },
     targets: {
       direct: { host: serverIp, echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
       mesh: { host: ip(mesh.get('server')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
       stunnel: { host: ip(all.get('stunnel-client')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
+      ...(ebpf ? { 'mesh-ebpf': ebpf.target } : {}),
     },
   };
 }

@@ -127,6 +127,31 @@ describe('bench report', () => {
     assert.match(md, /new connections per second, mesh\/stunnel \| – \| ≥ 0\.7 \| not measured \|/);
   });
 
+  it('mesh-ebpf: its own table against mesh, a fourth bar; absent without it', () => {
+    const withEbpf = [
+      ...fixture(),
+      ...[1, 2, 3].flatMap((round) => [
+        sample(round, 'mesh-ebpf', 'iperf-1', { gbps: 1.8 }),
+        sample(round, 'mesh-ebpf', 'latency-4', { p50Ms: 0.3, p90Ms: 0.6, p99Ms: 2 }),
+      ]),
+    ];
+    const md = markdown(aggregate(withEbpf), {});
+    assert.match(md, /## eBPF redirection against iptables \(mesh-ebpf vs mesh\)/);
+    // mesh 1.2 median, mesh-ebpf 1.8: ratio 1.50
+    assert.match(
+      md,
+      /\| iperf-1 \| gbps \| 1\.20 \(1\.10–1\.30\) \| 1\.80 \(1\.80–1\.80\) \| 1\.50 \|/,
+    );
+    assert.match(
+      md,
+      /\| latency-4 \| p50Ms \| 0\.40 \(0\.40–0\.40\) \| 0\.30 \(0\.30–0\.30\) \| 0\.75 \|/,
+    );
+    assert.doesNotMatch(markdown(aggregate(fixture()), {}), /mesh-ebpf/);
+    const svg = latencySvg(aggregate(withEbpf));
+    assert.equal((svg.match(/<rect /g) ?? []).length, 2 * 3 * 4 + 4 + 1);
+    assert.match(svg, />mesh-ebpf</);
+  });
+
   it('latencySvg draws one bar per mode and percentile of each latency workload', () => {
     const svg = latencySvg(aggregate(fixture()));
     assert.match(svg, /^<svg /);

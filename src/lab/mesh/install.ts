@@ -30,6 +30,8 @@ export interface MeshOptions {
   dnsCapture?: boolean;
   /** The node agents' redirection backend (`ambit cni run --redirect`); default iptables. */
   redirect?: string;
+  /** Per-node backends, over `redirect` (the bench runs iptables and eBPF nodes side by side). */
+  redirectByNode?: Record<string, string>;
   timeoutMs?: number;
   /**
    * Install from `ambit manifest generate`'s objects (DaemonSets run by the lab's
@@ -297,7 +299,9 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
     await waitReady(client, ['istiod'], timeoutMs);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
-    const agents = nodes.map((n) => cniPod(n, opts.redirect));
+    const agents = nodes.map((n) =>
+      cniPod(n, opts.redirectByNode?.[n.metadata.name] ?? opts.redirect),
+    );
     const replaced = await replaceOtherBackends(client, agents, timeoutMs);
     await createMissing(client, agents);
     await waitReady(
