@@ -13,8 +13,9 @@ import {
   startKubectlHarness,
   type KubectlHarness,
 } from '../helpers/kubectl.js';
+import { externalDir } from '../helpers/external.js';
 
-const external = '/work/shared/external/gateway-api';
+const external = path.join(externalDir(), 'gateway-api');
 const standard = path.join(external, 'standard-install.yaml');
 const tcproute = path.join(external, 'experimental-tcproute.yaml');
 

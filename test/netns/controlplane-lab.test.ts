@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 import { repoRoot } from '../../src/repo.js';
+import { labManifests } from '../../src/lab/mesh/install.js';
 
 const root = repoRoot();
 const bin = join(root, 'bin', 'ambit');
@@ -137,6 +138,15 @@ void describe('control plane in the lab', { skip: skipUnlessRoot, timeout: 600_0
     assert.equal(up.code, 0, `lab up failed: ${up.stdout}\n${up.stderr}`);
     const apply = await kubectl(['apply', '-f', join(root, 'src', 'lab', 'mesh', 'istiod.yaml')]);
     assert.equal(apply.code, 0, apply.stderr);
+    // The API server enforces RBAC: istiod needs the ClusterRoles a real install grants it.
+    const rbac = labManifests(false).objs.filter((o) =>
+      ['ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
+    );
+    const granted = await kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }),
+    );
+    assert.equal(granted.code, 0, granted.stderr);
     const istiod = await until(
       'istiod ready',
       async () => (await podJson('istio-system', 'app=istiod')).find(isReady),

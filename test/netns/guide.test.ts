@@ -31,6 +31,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labPaths } from '../../src/lab/cluster/paths.js';
 import { repoRoot } from '../../src/repo.js';
+import { externalDir } from '../helpers/external.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
@@ -39,13 +40,7 @@ const N = labName('gd');
 const kubeconfig = labPaths(N).kubeconfig;
 const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig };
 delete env.AMBIT_LAB;
-// The shared checkout sits next to the repository (../shared; from a worktree ../../shared).
-const external =
-  [
-    process.env.AMBIT_EXTERNAL,
-    join(repoRoot(), '..', 'shared', 'external'),
-    join(repoRoot(), '..', '..', 'shared', 'external'),
-  ].find((d): d is string => !!d && existsSync(d)) ?? 'AMBIT_EXTERNAL';
+const external = externalDir();
 const samples = join(external, 'istio');
 const gatewayApi = join(external, 'gateway-api', 'standard-install.yaml');
 // The guide's AuthorizationPolicies (inline in the guide) as files, for the README's commands too.

@@ -16,21 +16,13 @@ import { labPaths } from '../../src/lab/cluster/paths.js';
 import { installMesh } from '../../src/lab/mesh/install.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
+import { externalDir } from '../helpers/external.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
 const bin = join(repoRoot(), 'bin', 'ambit');
 const N = labName('is');
 const kubeconfig = labPaths(N).kubeconfig;
-// The shared checkout sits next to the repository (../shared; from a worktree ../../shared).
-const samples =
-  [
-    process.env.ISTIO_SAMPLES,
-    join(repoRoot(), '..', 'shared'),
-    join(repoRoot(), '..', '..', 'shared'),
-  ]
-    .filter((d): d is string => !!d)
-    .map((d) => (d === process.env.ISTIO_SAMPLES ? d : join(d, 'external', 'istio', 'samples')))
-    .find((d) => existsSync(d)) ?? 'ISTIO_SAMPLES';
+const samples = process.env.ISTIO_SAMPLES ?? join(externalDir(), 'istio', 'samples');
 const CURL_ID = 'spiffe://cluster.local/ns/default/sa/curl';
 
 function ambit(args: string[], timeoutMs = 60_000): Promise<RunResult> {
