@@ -158,8 +158,7 @@ void describe(
     before(async () => {
       const up = await ambit(['lab', 'up', '--name', LAB], 300_000);
       assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
-      const server = readFileSync(join(STATE, 'labs', LAB, 'apiserver.url'), 'utf8').trim();
-      const kube = new KubeClient({ server });
+      const kube = KubeClient.fromKubeconfig(KUBECONFIG);
       await installMesh(kube, { timeoutMs: 180_000, dnsCapture: true });
       const applied = await kubectl(['apply', '-f', '-'], spreadYaml);
       assert.equal(applied.code, 0, applied.stderr);
