@@ -4,12 +4,13 @@
  * operator-supplied cert/key pair. It signs workload CSRs with exactly one SPIFFE URI SAN and
  * issues the control plane's own serving certificate.
  */
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseSpiffeId } from '../../api/workload.js';
 import { AmbitError } from '../../errors.js';
+import { pkcs8Pem, writeFileAtomic, certificateSerial } from '../../identity/pem.js';
 import { x509 } from '../../xds/x509.js';
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -47,25 +48,6 @@ export interface SignedChain {
 function pemKeyToPkcs8Der(pem: string): Buffer {
   // Normalizes SEC1 ("EC PRIVATE KEY") and PKCS#8 keys alike.
   return createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
-}
-
-function keyToPem(der: ArrayBuffer): string {
-  const b64 = Buffer.from(der)
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n');
-  return `-----BEGIN PRIVATE KEY-----\n${b64.trim()}\n-----END PRIVATE KEY-----\n`;
-}
-
-function writeAtomic(path: string, data: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
-}
-
-function serial(): string {
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f; // positive
-  return b.toString('hex');
 }
 
 export function badCsr(message: string, value: unknown): AmbitError {
@@ -111,8 +93,8 @@ export class CertificateAuthority {
       } else {
         ({ certPem, keyPem } = await createRoot(opts.trustDomain ?? 'cluster.local'));
         mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-        writeAtomic(keyPath, keyPem, 0o600);
-        writeAtomic(certPath, certPem, 0o644);
+        writeFileAtomic(keyPath, keyPem, 0o600);
+        writeFileAtomic(certPath, certPem, 0o644);
       }
     } else {
       throw new AmbitError('CA_BAD_CONFIG', 'the CA needs a state directory or a cert/key pair', {
@@ -144,7 +126,7 @@ export class CertificateAuthority {
     const now = Date.now();
     const notAfter = new Date(Math.min(now + ttlSeconds * 1000, this.rootCert.notAfter.getTime()));
     return x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
+      serialNumber: certificateSerial(),
       subject: '',
       issuer: this.rootCert.subjectName,
       notBefore: new Date(now - 60_000),
@@ -240,7 +222,7 @@ export class CertificateAuthority {
       'pkcs8',
       keys.privateKey as unknown as webcrypto.CryptoKey,
     );
-    return { keyPem: keyToPem(der), certPem: cert.toString('pem') + '\n' + this.rootPem };
+    return { keyPem: pkcs8Pem(der), certPem: cert.toString('pem') + '\n' + this.rootPem };
   }
 }
 
@@ -251,7 +233,7 @@ async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPe
   ])) as unknown as KeyPair;
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
+    serialNumber: certificateSerial(),
     name: `O=${trustDomain}, CN=ambit root CA`,
     notBefore: new Date(now - 60_000),
     notAfter: new Date(now + 10 * 365 * 24 * 3600 * 1000),
@@ -272,5 +254,5 @@ async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPe
     'pkcs8',
     keys.privateKey as unknown as webcrypto.CryptoKey,
   );
-  return { certPem: cert.toString('pem') + '\n', keyPem: keyToPem(der) };
+  return { certPem: cert.toString('pem') + '\n', keyPem: pkcs8Pem(der) };
 }

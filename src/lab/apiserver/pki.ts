@@ -6,11 +6,12 @@
  * the API server's x509 authenticator reads them. This CA is the cluster's, not the mesh's:
  * istiod's CA (src/controlplane/ca/) signs workload identities and never sees this key.
  */
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
+import { pkcs8Pem, writeFileAtomic, certificateSerial } from '../../identity/pem.js';
 import { x509 } from '../../xds/x509.js';
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -39,25 +40,6 @@ export interface CertPair {
   keyPem: string;
 }
 
-function keyToPem(der: ArrayBuffer): string {
-  const b64 = Buffer.from(der)
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n');
-  return `-----BEGIN PRIVATE KEY-----\n${b64.trim()}\n-----END PRIVATE KEY-----\n`;
-}
-
-function writeAtomic(path: string, data: string, mode: number): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
-}
-
-function serial(): string {
-  const b = randomBytes(16);
-  b[0] = b[0]! & 0x7f;
-  return b.toString('hex');
-}
-
 async function newKeys(): Promise<KeyPair> {
   return (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as KeyPair;
 }
@@ -67,7 +49,7 @@ async function exportKey(keys: KeyPair): Promise<string> {
     'pkcs8',
     keys.privateKey as unknown as webcrypto.CryptoKey,
   );
-  return keyToPem(der);
+  return pkcs8Pem(der);
 }
 
 /** An RFC 4514 name with escaping of the characters that would end an attribute. */
@@ -97,7 +79,7 @@ export class LabPki {
       const keys = await newKeys();
       const now = Date.now();
       const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: serial(),
+        serialNumber: certificateSerial(),
         name: 'CN=kubernetes',
         notBefore: new Date(now - 60_000),
         notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
@@ -112,8 +94,8 @@ export class LabPki {
           await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         ],
       });
-      writeAtomic(keyPath, await exportKey(keys), 0o600);
-      writeAtomic(certPath, cert.toString('pem') + '\n', 0o644);
+      writeFileAtomic(keyPath, await exportKey(keys), 0o600);
+      writeFileAtomic(certPath, cert.toString('pem') + '\n', 0o644);
     }
     try {
       const cert = new x509.X509Certificate(readFileSync(certPath, 'utf8'));
@@ -155,7 +137,7 @@ export class LabPki {
     ];
     if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, false));
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serial(),
+      serialNumber: certificateSerial(),
       subject,
       issuer: this.caCert.subjectName,
       notBefore: new Date(now - 60_000),
@@ -186,8 +168,8 @@ export class LabPki {
   store(name: string, pair: CertPair): { certFile: string; keyFile: string } {
     const certFile = join(this.dir, `${name}.crt`);
     const keyFile = join(this.dir, `${name}.key`);
-    writeAtomic(keyFile, pair.keyPem, 0o600);
-    writeAtomic(certFile, pair.certPem, 0o644);
+    writeFileAtomic(keyFile, pair.keyPem, 0o600);
+    writeFileAtomic(certFile, pair.certPem, 0o644);
     return { certFile, keyFile };
   }
 }
