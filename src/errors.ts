@@ -63,6 +63,7 @@ export const ERROR_CODES = {
 
   // CNI: the plugin shim (src/redirect/plugin.ts) and the lab kubelet's CNI driver
   CNI_AGENT_FAILED: 'the node agent answered a CNI call with an error',
+  CNI_AGENT_RUNNING: '`ambit cni uninstall` refused: the node agent is still running',
   CNI_AGENT_STOPPING: 'a CNI call reached an agent that is shutting down (the kubelet retries)',
   CNI_BAD_COMMAND: 'CNI_COMMAND is not one the plugin implements',
   CNI_BAD_CONFIG: 'a CNI config list that cannot be parsed',

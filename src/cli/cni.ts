@@ -14,6 +14,7 @@ import type { KubeObject } from '../k8s/types.js';
 import { CNI_DAEMONSET } from '../install/names.js';
 import { NodeAgent } from '../redirect/agent.js';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import {
   createBackend,
   parseRedirectMode,
@@ -123,12 +124,34 @@ async function uninstall(args: string[]): Promise<number> {
   const node = need(values.node, '--node', 'ambit cni uninstall --lab N --node X');
   const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
   const paths = agentPaths(lab, node);
+  // A running agent reconciles its pods again and re-creates what this removed (an ipset, a
+  // program): removing capture under it would leave the node half-captured.
+  if (await agentAnswers(paths.socket)) {
+    throw new AmbitError('CNI_AGENT_RUNNING', `node ${node}'s agent is running (${paths.socket})`, {
+      hint: `stop it first: kubectl delete pod -n istio-system istio-cni-node-${node} (a DaemonSet's pods: ambit uninstall)`,
+    });
+  }
   unchainPlugin(paths.cniDir);
   for (const mode of REDIRECT_MODES) {
     await createBackend(mode, { netns: nodeNetns(lab, node), paths, lab, node }).uninstall();
   }
   console.log(`removed capture state of node ${node} (lab ${lab})`);
   return 0;
+}
+
+/** True when something accepts connections on the agent's socket (a stale file does not). */
+function agentAnswers(socket: string): Promise<boolean> {
+  if (!existsSync(socket)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const s = connect(socket);
+    const done = (up: boolean) => {
+      s.destroy();
+      resolve(up);
+    };
+    s.setTimeout(2000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 async function readStdin(): Promise<string> {

@@ -20,6 +20,14 @@ const W2 = `${LAB}-worker2`;
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ambit = (args: string[], timeoutMs = 300_000) =>
   run(process.execPath, [join(ROOT, 'bin', 'ambit'), ...args], { allowFail: true, timeoutMs });
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const kubectl = async (...args: string[]) => {
   const r = await run('kubectl', ['--kubeconfig', join(STATE, 'kubeconfig'), ...args], {
     allowFail: true,
@@ -305,15 +313,7 @@ void describe('node agent in the lab', { skip: skipUnlessRoot, timeout: 600_000 
         'istio-cni-node-worker2',
         '--wait=false',
       );
-      const alive = () => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      await until('agent exited', () => Promise.resolve(!alive()), 30_000);
+      await until('agent exited', () => Promise.resolve(!pidAlive(pid)), 30_000);
       assert.deepEqual(await capture(), before, 'SIGTERM left every capture rule in place');
       await sleepMs(1500);
       // A new agent (as a DaemonSet rollout would start) converges without a window.
@@ -357,6 +357,22 @@ void describe('node agent in the lab', { skip: skipUnlessRoot, timeout: 600_000 
       `ztunnel A proxied every request (${outbound() - o0}/${sent})`,
     );
     assert.deepEqual(await capture(), before);
+    // Uninstall under a running agent would be undone by its next reconcile: refused by name.
+    const refused = await ambit(['cni', 'uninstall', '--lab', LAB, '--node', 'worker2'], 60_000);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /CNI_AGENT_RUNNING/);
+    assert.deepEqual(await capture(), before, 'a refused uninstall touches nothing');
+    const running = await pod('istio-system', 'istio-cni-node-worker2');
+    const agentPid = Number(
+      /\d+/.exec(
+        readFileSync(
+          join(STATE, 'pids', `pod-${running.metadata.uid.slice(0, 8)}-install-cni.pid`),
+          'utf8',
+        ),
+      )![0],
+    );
+    await kubectl('delete', 'pod', '-n', 'istio-system', 'istio-cni-node-worker2', '--wait=false');
+    await until('agent exited', () => Promise.resolve(!pidAlive(agentPid)), 30_000);
     const r = await ambit(['cni', 'uninstall', '--lab', LAB, '--node', 'worker2'], 60_000);
     assert.equal(r.code, 0, r.stderr);
     const s = await kernelState(W2);

@@ -193,6 +193,10 @@ void describe('eBPF backend in the lab', { skip: skipUnlessRoot, timeout: 900_00
       async () => (await attached()).length === 0,
     );
     assert.ok(!existsSync(PINS), `no pins at ${PINS}`);
+    // A running agent would re-capture what uninstall removes: stop it first (uninstall refuses).
+    const iptablesAgent = await agentPid();
+    await kubectl('delete', 'pod', '-n', 'istio-system', 'istio-cni-node-worker2', '--wait=false');
+    await until('iptables agent exited', () => Promise.resolve(!alive(iptablesAgent)), 30_000);
     const r = await ambit(['cni', 'uninstall', '--lab', LAB, '--node', 'worker2'], 60_000);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await ipsetMembers(W2, 'ztunnel-pods-ips'), undefined, 'uninstall: no ipset');
