@@ -60,47 +60,38 @@ async function savedTables(netns: string | undefined): Promise<Record<string, st
   return saved;
 }
 
+/** One netns's chains, policy rules, tables 100–102, then the named tunnel links. */
+async function netnsSections(ns: string | undefined, extra: string[], devs: string[]) {
+  const parts = [formatChains(await savedTables(ns))];
+  parts.push(await section('ip rule', 'ip', ['rule'], ns));
+  for (const t of Object.values(RouteTable).sort()) {
+    const table = String(t);
+    parts.push(
+      await section(`ip route show table ${table}`, 'ip', ['route', 'show', 'table', table], ns),
+    );
+  }
+  parts.push(...extra);
+  for (const dev of devs) {
+    parts.push(await section(`ip -d link show ${dev}`, 'ip', ['-d', 'link', 'show', dev], ns));
+  }
+  return parts;
+}
+
 /** The report for the node in `nodeNs` and, when known, its ztunnel pod in `ztunnelNs`. */
 export async function nodeRulesReport(
   nodeNs: string | undefined,
   ztunnelNs?: string,
 ): Promise<string> {
-  const parts = [`##### node ${nodeNs ?? '(this netns)'} #####`];
-  parts.push(formatChains(await savedTables(nodeNs)));
-  parts.push(await section('ip rule', 'ip', ['rule'], nodeNs));
-  for (const t of Object.values(RouteTable).sort()) {
-    parts.push(
-      await section(
-        `ip route show table ${t}`,
-        'ip',
-        ['route', 'show', 'table', String(t)],
-        nodeNs,
-      ),
-    );
-  }
-  parts.push(await section(`ipset list ${IPSET_NAME}`, 'ipset', ['list', IPSET_NAME], nodeNs));
-  for (const dev of [InboundTun.hostDev, OutboundTun.hostDev]) {
-    parts.push(await section(`ip -d link show ${dev}`, 'ip', ['-d', 'link', 'show', dev], nodeNs));
-  }
+  const ipset = await section(`ipset list ${IPSET_NAME}`, 'ipset', ['list', IPSET_NAME], nodeNs);
+  const parts = [
+    `##### node ${nodeNs ?? '(this netns)'} #####`,
+    ...(await netnsSections(nodeNs, [ipset], [InboundTun.hostDev, OutboundTun.hostDev])),
+  ];
   if (ztunnelNs) {
-    parts.push(`##### ztunnel pod ${ztunnelNs} #####`);
-    parts.push(formatChains(await savedTables(ztunnelNs)));
-    parts.push(await section('ip rule', 'ip', ['rule'], ztunnelNs));
-    for (const t of Object.values(RouteTable).sort()) {
-      parts.push(
-        await section(
-          `ip route show table ${t}`,
-          'ip',
-          ['route', 'show', 'table', String(t)],
-          ztunnelNs,
-        ),
-      );
-    }
-    for (const dev of [InboundTun.ztunnelDev, OutboundTun.ztunnelDev]) {
-      parts.push(
-        await section(`ip -d link show ${dev}`, 'ip', ['-d', 'link', 'show', dev], ztunnelNs),
-      );
-    }
+    parts.push(
+      `##### ztunnel pod ${ztunnelNs} #####`,
+      ...(await netnsSections(ztunnelNs, [], [InboundTun.ztunnelDev, OutboundTun.ztunnelDev])),
+    );
   }
   return parts.join('\n') + '\n';
 }
