@@ -193,7 +193,7 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     });
     assert.match(
       row,
-      /^bookinfo-gateway\s+istio\s+\S*bookinfo-gateway-istio\.default\.svc\.cluster\.local\s+True\s/,
+      /^bookinfo-gateway\s+istio\s+bookinfo-gateway-istio\.default\.svc\.cluster\.local\s+True\s/,
     );
     ok(
       await kubectl([

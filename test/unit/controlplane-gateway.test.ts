@@ -171,3 +171,33 @@ void test('status: a waypoint listener other than 15008/HBONE is not accepted (I
   assert.equal(gc?.reason, 'ListenersNotValid');
   assert.equal(s.conditions?.find((c) => c.type === 'Programmed')?.status, 'False');
 });
+
+void test("status: an ingress Gateway's addresses are Istio's shape (hostname, or the load balancer's)", () => {
+  const gw: Gateway = {
+    ...waypoint,
+    metadata: { name: 'bookinfo-gateway', namespace: 'default', uid: 'u3', generation: 1 },
+    spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] },
+  };
+  const info = classOf('istio')!;
+  // ClusterIP (the guide's annotation): only the hostname, as `kubectl get gateway` shows it.
+  const cip = gatewayStatus(gw, info, { clusterIP: '10.96.1.12', readyPods: 1 });
+  assert.deepEqual(cip.addresses, [
+    { type: 'Hostname', value: 'bookinfo-gateway-istio.default.svc.cluster.local' },
+  ]);
+  // A LoadBalancer with ingress addresses: those, in the Service's order, and no ClusterIP.
+  const lb = gatewayStatus(gw, info, {
+    clusterIP: '10.96.1.12',
+    readyPods: 1,
+    loadBalancer: [{ ip: '172.18.255.200' }, { hostname: 'lb.example.com' }],
+  });
+  assert.deepEqual(lb.addresses, [
+    { type: 'IPAddress', value: '172.18.255.200' },
+    { type: 'Hostname', value: 'lb.example.com' },
+  ]);
+  assert.equal(lb.conditions?.find((c) => c.type === 'Programmed')?.status, 'True');
+  // Not ready yet: no address at all.
+  assert.equal(
+    gatewayStatus(gw, info, { clusterIP: '10.96.1.12', readyPods: 0 }).addresses,
+    undefined,
+  );
+});

@@ -29,6 +29,11 @@ export interface GatewayControllerOptions extends DeployOptions {
   attachedRoutes?: (gw: Gateway) => Record<string, number>;
 }
 
+/** The part of a Service's status a LoadBalancer controller writes. */
+interface LoadBalancerStatus {
+  loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+}
+
 const key = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 
 export class GatewayController {
@@ -95,6 +100,7 @@ export class GatewayController {
     const vip = svc?.spec?.clusterIP;
     const rt: GatewayRuntime = {
       clusterIP: vip && vip !== 'None' ? vip : undefined,
+      loadBalancer: (svc?.status as LoadBalancerStatus | undefined)?.loadBalancer?.ingress,
       readyPods: pods.filter(
         (p) =>
           (p.metadata.namespace ?? 'default') === ns &&

@@ -1,7 +1,11 @@
 /**
  * A managed Gateway's status, as Istio writes it (docs/istio/waypoint.md §1.1, §1.4): addresses
- * (the Service's ClusterIP and hostname) only once a proxy pod is ready, because addresses are
- * what makes a Gateway a usable waypoint; `Accepted` and `Programmed`; one entry per listener
+ * only once a proxy pod is ready, because addresses are what makes a Gateway a usable waypoint.
+ * Their shape is the class's: a waypoint reports its Service's ClusterIP, then its hostname; an
+ * ingress gateway (class `istio`, whose address type is Hostname) reports its Service's
+ * load-balancer ingress addresses when it has any, else only the Service's hostname — so
+ * `kubectl get gateway` shows `bookinfo-gateway-istio.default.svc.cluster.local` for the guide's
+ * ClusterIP gateway (../shared/reference/istio-getting-started.md §1); `Accepted` and `Programmed`; one entry per listener
  * with its supported route kinds. A waypoint listener other than `mesh`-like 15008/HBONE is
  * not accepted, with Istio's reason and message.
  */
@@ -16,6 +20,8 @@ const GROUP = 'gateway.networking.k8s.io';
 export interface GatewayRuntime {
   /** The Service's ClusterIP, once allocated. */
   clusterIP?: string;
+  /** The Service's `status.loadBalancer.ingress` (a LoadBalancer Service's external addresses). */
+  loadBalancer?: { ip?: string; hostname?: string }[];
   readyPods: number;
   /** Routes attached per listener name. */
   attachedRoutes?: Record<string, number>;
@@ -55,6 +61,23 @@ function listenerError(l: GatewayListener, info: ClassInfo): string | undefined 
   return undefined;
 }
 
+function addressesOf(
+  info: ClassInfo,
+  rt: GatewayRuntime,
+  hostname: string,
+): NonNullable<GatewayStatus['addresses']> {
+  if (info.kind === 'waypoint')
+    return [
+      { type: 'IPAddress', value: rt.clusterIP! },
+      { type: 'Hostname', value: hostname },
+    ];
+  const external = (rt.loadBalancer ?? []).flatMap((i) => [
+    ...(i.ip ? [{ type: 'IPAddress', value: i.ip }] : []),
+    ...(i.hostname ? [{ type: 'Hostname', value: i.hostname }] : []),
+  ]);
+  return external.length > 0 ? external : [{ type: 'Hostname', value: hostname }];
+}
+
 /** Route kinds a listener takes (both classes: HTTPRoute and GRPCRoute). */
 export function supportedKinds(): { group: string; kind: string }[] {
   return [
@@ -81,11 +104,7 @@ export function gatewayStatus(
 
   const ready = rt.readyPods > 0 && Boolean(rt.clusterIP);
   const out: GatewayStatus = {};
-  if (ready && valid)
-    out.addresses = [
-      { type: 'IPAddress', value: rt.clusterIP! },
-      { type: 'Hostname', value: hostname },
-    ];
+  if (ready && valid) out.addresses = addressesOf(info, rt, hostname);
   const port = info.kind === 'waypoint' ? ':15008' : '';
   out.conditions = [
     valid
