@@ -1,5 +1,5 @@
 /** Turns the raw samples of a bench run into medians, spreads, ratios, targets, and a chart. */
-export type Mode = 'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf';
+export type Mode = 'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf' | 'waypoint' | 'haproxy';
 export const MODES: Mode[] = ['direct', 'mesh', 'stunnel'];
 /** The mesh on nodes whose agent runs the eBPF backend (`--ebpf`, see bench/README.md). */
 export const EBPF_MODE = 'mesh-ebpf' as const;
@@ -187,7 +187,8 @@ export function markdown(s: Stats, meta: Record<string, string>): string {
   );
   lines.push('| workload | metric | direct | mesh | stunnel | mesh/direct | mesh/stunnel |');
   lines.push('|---|---|---|---|---|---|---|');
-  for (const [w, metrics] of Object.entries(s)) {
+  // The L7 workloads (`l7…`, --l7) have their own section (l7-report.ts).
+  for (const [w, metrics] of Object.entries(s).filter(([k]) => !k.startsWith('l7'))) {
     for (const [m, byMode] of Object.entries(metrics)) {
       if (HIDDEN.has(m)) continue;
       const ratio = (a?: Stat, b?: Stat) =>
@@ -233,6 +234,8 @@ export function latencySvg(s: Stats): string {
     mesh: '#f58518',
     stunnel: '#54a24b',
     'mesh-ebpf': '#e45756',
+    waypoint: '#b279a2',
+    haproxy: '#9d755d',
   };
   const MODES = modesOf(s);
   const max = Math.max(

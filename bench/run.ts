@@ -5,12 +5,17 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep]
  *                          [--profile mesh:<workload>] [--lab bench] [--reuse] [--ebpf]
+ *                          [--l7] [--scale 100,1000,10000] [--all]
+ *
+ * --l7 adds the waypoint vs HAProxy workloads (bench/l7-setup.ts); --scale runs
+ * scale-controlplane.js first (no lab yet, so nothing else on the cores) and embeds its table;
+ * --all is --ebpf --l7 --scale 100,1000,10000: the whole report from one command.
  *
  * --lab names the lab (two benches on one machine need two names); --reuse keeps a lab left
  * by --keep and only restarts its ztunnels on the current build (implies --keep).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../src/errors.js';
@@ -27,12 +32,13 @@ import {
   aggregate,
   EBPF_MODE,
   latencySvg,
-  markdown,
   MODES,
-  targets,
   type Mode,
   type Sample,
 } from './report.js';
+import { allTargets, reportMarkdown } from './report-all.js';
+import { L7_LATENCY, L7_MAX, L7_WORKLOADS } from './l7-report.js';
+import { L7_MODES } from './l7-setup.js';
 import {
   parseProfileArg,
   profileZtunnels,
@@ -42,13 +48,13 @@ import {
 import { podPids } from './pods.js';
 import { deployBenchPods, EBPF_NODES, type BenchPods } from './setup.js';
 import { ztunnelRuntimeEnv } from '../src/ztunnel/runtime-env.js';
-import { connrate, iperf, latency, ProcessMeter, type Usage } from './workloads.js';
+import { connrate, iperf, l7Load, latency, ProcessMeter, type Usage } from './workloads.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
-const flag = (name: string) => process.argv.includes(`--${name}`);
+const flag = (name: string) => process.argv.includes(`--${name}`) || process.argv.includes('--all');
 
 /** The lab's name (`--lab`, default `bench`): also names the work folder beside the labs. */
 const LAB = labName(arg('lab', 'bench'));
@@ -79,7 +85,7 @@ function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
 
-async function meters(): Promise<Record<Mode, ProcessMeter | undefined>> {
+async function meters(l7: BenchPods['l7']): Promise<Record<Mode, ProcessMeter | undefined>> {
   const pods = (await labClient(LAB).list<Pod>(resources.pods)).items;
   const pick = (ns: string, names: string[]) =>
     pods
@@ -95,6 +101,9 @@ async function meters(): Promise<Record<Mode, ProcessMeter | undefined>> {
         EBPF_NODES.map((n) => `ztunnel-${n.name}`),
       ),
     ),
+    // The L7 proxies alone: their L4 tunnels are metered in the mesh and stunnel modes.
+    waypoint: l7 ? new ProcessMeter(podPids(LAB, l7.waypoint)) : undefined,
+    haproxy: l7 ? new ProcessMeter(podPids(LAB, l7.haproxy)) : undefined,
   };
 }
 
@@ -102,18 +111,43 @@ type Run = (netns: string, mode: Mode) => Promise<Record<string, number>>;
 
 function workloadTable(pods: BenchPods, seconds: number): [string, Run][] {
   const t = (m: Mode) => target(pods, m);
+  const l7t = (m: Mode) => {
+    const x = pods.l7?.targets[m as (typeof L7_MODES)[number]];
+    return x ?? notDeployed(m);
+  };
   return [
     ['iperf-1', (n, m) => iperf(n, t(m), 1, seconds)],
     ['iperf-8', (n, m) => iperf(n, t(m), 8, seconds)],
     ['latency-4', async (n, m) => ({ ...(await latency(n, t(m), 4, seconds)) })],
     ['latency-16', async (n, m) => ({ ...(await latency(n, t(m), 16, seconds)) })],
     ['connrate', async (n, m) => ({ ...(await connrate(n, t(m), seconds)) })],
+    ...L7_LATENCY.map((w): [string, Run] => [
+      w,
+      (n, m) => l7Load(n, l7t(m), l7Proto(w), 'latency', seconds),
+    ]),
+    ...L7_MAX.map((w): [string, Run] => [
+      w,
+      (n, m) => l7Load(n, l7t(m), l7Proto(w), 'max', seconds),
+    ]),
   ];
 }
-const WORKLOADS = ['iperf-1', 'iperf-8', 'latency-4', 'latency-16', 'connrate'];
+const L4_WORKLOADS = ['iperf-1', 'iperf-8', 'latency-4', 'latency-16', 'connrate'];
+const WORKLOADS = [...L4_WORKLOADS, ...L7_WORKLOADS];
+
+function l7Proto(w: string): 'h1' | 'h2' | 'grpc' {
+  const p = w.slice(w.indexOf('-') + 1);
+  return p === 'h2' || p === 'grpc' ? p : 'h1';
+}
+
+/** The modes a workload runs in: L4 in direct/mesh/stunnel(/mesh-ebpf); the L7 ones in theirs. */
+function modesFor(workload: string, l4: Mode[]): Mode[] {
+  if (L7_MAX.includes(workload)) return ['waypoint', 'haproxy'];
+  if (L7_LATENCY.includes(workload)) return [...L7_MODES];
+  return l4;
+}
 
 const clientNetns = (pods: BenchPods, mode: Mode) =>
-  mode === 'mesh'
+  mode === 'mesh' || mode === 'waypoint'
     ? pods.clientNetns.mesh
     : mode === EBPF_MODE
       ? (pods.clientNetns[EBPF_MODE] ?? notDeployed(mode))
@@ -122,12 +156,13 @@ const clientNetns = (pods: BenchPods, mode: Mode) =>
 function notDeployed(mode: Mode): never {
   throw new AmbitError('BENCH_BAD_ARG', `mode ${mode} was not deployed`, {
     value: mode,
-    hint: 'mesh-ebpf needs --ebpf',
+    hint: 'mesh-ebpf needs --ebpf; the l7 workloads need --l7',
   });
 }
 
 function target(pods: BenchPods, mode: Mode) {
-  return pods.targets[mode] ?? notDeployed(mode);
+  const t = mode === 'waypoint' || mode === 'haproxy' ? undefined : pods.targets[mode];
+  return t ?? notDeployed(mode);
 }
 
 /** Per-unit costs of the proxies from the meter reading and the workload's own counts. */
@@ -149,12 +184,13 @@ async function measure(
   modes: Mode[],
 ): Promise<Sample[]> {
   const samples: Sample[] = [];
-  const procs = await meters();
+  const procs = await meters(pods.l7);
   const workloads = workloadTable(pods, seconds).filter(([w]) => only.includes(w));
   for (let round = 1; round <= rounds; round++) {
     for (const [workload, run] of workloads) {
       // Rotate the order each round so no mode always runs first (cache, frequency effects).
-      const order = modes.map((_, i) => modes[(i + round) % modes.length]!);
+      const ms = modesFor(workload, modes);
+      const order = ms.map((_, i) => ms[(i + round) % ms.length]!);
       for (const mode of order) {
         const meter = procs[mode];
         const t = Date.now();
@@ -210,6 +246,8 @@ function summary(m: Record<string, number>): string {
   if (m.gbps !== undefined) return `${m.gbps.toFixed(2)} Gbit/s`;
   if (m.p50Ms !== undefined)
     return `p50 ${m.p50Ms} p90 ${m.p90Ms} p99 ${m.p99Ms} ms, ${m.errors} errors`;
+  if (m.perSecond !== undefined && m.concurrency !== undefined)
+    return `${m.perSecond} req/s, ${m.errors} errors`;
   if (m.perSecond !== undefined) return `${m.perSecond} conn/s, ${m.errors} errors`;
   return JSON.stringify(m);
 }
@@ -224,6 +262,46 @@ function commit(): string {
   }
 }
 
+/** `node --version` of the binary each metered lab process runs (ztunnels, waypoint). */
+async function labNodeVersions(l7: BenchPods['l7']): Promise<string> {
+  const pods = (await labClient(LAB).list<Pod>(resources.pods, { namespace: 'istio-system' }))
+    .items;
+  const who: [string, number[]][] = pods
+    .filter((p) => p.metadata.name.startsWith('ztunnel-'))
+    .map((p) => [p.metadata.name, podPids(LAB, p)]);
+  if (l7) who.push(['waypoint', podPids(LAB, l7.waypoint)]);
+  const byVersion = new Map<string, string[]>();
+  for (const [name, pids] of who) {
+    let v = 'unknown (no process)';
+    try {
+      const exe = readlinkSync(`/proc/${pids[0]}/exe`);
+      v = `${execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim()} (${exe})`;
+    } catch {
+      /* no pid or exited */
+    }
+    byVersion.set(v, [...(byVersion.get(v) ?? []), name]);
+  }
+  return [...byVersion].map(([v, names]) => `${v}: ${names.join(', ')}`).join('; ');
+}
+
+/** bench/scale-controlplane.js in its own process; its markdown for the report. */
+function runScale(counts: string, workDir: string): string {
+  const file = join(workDir, 'scale-controlplane.md');
+  log(`control plane vs scale: --workloads ${counts}`);
+  execFileSync(
+    process.execPath,
+    [
+      join(repoRoot(), 'dist', 'bench', 'scale-controlplane.js'),
+      '--workloads',
+      counts,
+      '--out',
+      file,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'], timeout: 900_000 },
+  );
+  return readFileSync(file, 'utf8');
+}
+
 async function tearDown(): Promise<void> {
   log('tearing the lab down');
   await labDown(LAB, () => undefined).catch((e: unknown) =>
@@ -234,7 +312,8 @@ async function tearDown(): Promise<void> {
 async function main(): Promise<number> {
   const rounds = count('rounds', '3', 0);
   const seconds = count('seconds', '10', 1);
-  const only = arg('only', WORKLOADS.join(',')).split(',');
+  const l7 = flag('l7');
+  const only = arg('only', (l7 ? WORKLOADS : L4_WORKLOADS).join(',')).split(',');
   for (const w of only) {
     if (!WORKLOADS.includes(w)) {
       throw new AmbitError('BENCH_BAD_ARG', `--only: unknown workload ${w}`, {
@@ -250,6 +329,14 @@ async function main(): Promise<number> {
   // mesh-ebpf: two more nodes (worker3 client, worker4 server) whose agents run the eBPF
   // backend, measured in the same rounds as mesh (iptables) — see bench/README.md.
   const ebpf = flag('ebpf');
+  const scaleArg =
+    flag('all') && !process.argv.includes('--scale') ? '100,1000,10000' : arg('scale', '');
+  if (!l7 && only.some((w) => L7_WORKLOADS.includes(w))) {
+    throw new AmbitError('BENCH_BAD_ARG', `--only names an L7 workload without --l7`, {
+      value: only.join(','),
+      hint: 'add --l7 (it deploys the waypoint and HAProxy)',
+    });
+  }
   const modes: Mode[] = ebpf ? [...MODES, EBPF_MODE] : MODES;
   const outDir = join(repoRoot(), 'bench', 'results');
   // Outside the labs folder, so `ambit lab list` never mistakes it for a lab; kept after the run
@@ -272,6 +359,9 @@ async function main(): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // First, with no lab up: the control plane vs scale bench needs no root and no lab, and
+    // nothing else then competes for the cores.
+    const scaleMd = scaleArg ? runScale(scaleArg, workDir) : undefined;
     if (reuse) {
       log(`reusing lab "${LAB}": restarting its ztunnels on the current build`);
       await replaceZtunnels(labClient(LAB), ['worker2', 'worker'], () => undefined);
@@ -292,7 +382,10 @@ async function main(): Promise<number> {
       });
     }
     const client = labClient(LAB);
-    const pods = await deployBenchPods(client, workDir, { ebpf });
+    const pods = await deployBenchPods(client, workDir, {
+      ebpf,
+      ...(l7 ? { l7: { labDir: labPaths(LAB).dir } } : {}),
+    });
     log(`targets: ${JSON.stringify(pods.targets)}`);
     const samples = await measure(pods, rounds, seconds, only, modes);
     const meta: Record<string, string> = {
@@ -302,10 +395,11 @@ async function main(): Promise<number> {
       'ztunnel runtime': `Node ${process.version} (the lab's ztunnels run this node), ${ztunnelRuntimeEnv()
         .map((e) => `${e.name}=${e.value}`)
         .join(' ')}`,
+      'lab processes, node --version': await labNodeVersions(pods.l7),
       'load average at start': loadAtStart,
       rounds: String(rounds),
       seconds: String(seconds),
-      command: `npm run bench -- --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}${ebpf ? ' --ebpf' : ''}`,
+      command: `node dist/bench/run.js --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}${ebpf ? ' --ebpf' : ''}${l7 ? ' --l7' : ''}${scaleArg ? ` --scale ${scaleArg}` : ''}`,
     };
     const stamp = `${meta.date!.slice(0, 10)}-${meta.commit}`;
     mkdirSync(outDir, { recursive: true });
@@ -324,12 +418,12 @@ async function main(): Promise<number> {
     writeFileSync(
       join(outDir, `${stamp}.json`),
       JSON.stringify(
-        { meta, stats, targets: targets(stats), added: addedLatency(stats), samples },
+        { meta, stats, targets: allTargets(stats), added: addedLatency(stats), samples },
         null,
         2,
       ) + '\n',
     );
-    const md = markdown(stats, meta);
+    const md = reportMarkdown(stats, meta, scaleMd);
     writeFileSync(join(outDir, `${stamp}.md`), md);
     writeFileSync(join(outDir, 'latest.md'), md);
     const svg = join(outDir, `${stamp}-latency.svg`);

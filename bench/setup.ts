@@ -21,6 +21,20 @@ import { repoRoot } from '../src/lab/cluster/paths.js';
 import { applyObjects } from '../src/lab/orchestrator/manifests.js';
 import { podReady } from '../src/lab/orchestrator/wait.js';
 import { out } from '../src/sys/exec.js';
+import {
+  CLIENT_HAPROXY,
+  CLIENT_L4,
+  deployL7Proxies,
+  haproxyCerts,
+  HAPROXY_PORTS,
+  L7_H1_PORT,
+  L7_H2_PORT,
+  l7ServerContainer,
+  l7Targets,
+  TUNNEL_L7,
+  type L7Mode,
+  type L7Target,
+} from './l7-setup.js';
 
 export const ECHO_PORT = 9000;
 export const IPERF_PORT = 5201;
@@ -36,6 +50,8 @@ export interface BenchPods {
   /** netns of the client pod in each namespace. */
   clientNetns: { direct: string; mesh: string; 'mesh-ebpf'?: string };
   targets: { direct: Endpoint; mesh: Endpoint; stunnel: Endpoint; 'mesh-ebpf'?: Endpoint };
+  /** With --l7: where each L7 mode points, and the two L7 proxies' pods (for metering). */
+  l7?: { targets: Record<L7Mode, L7Target>; waypoint: Pod; haproxy: Pod };
 }
 
 /** The nodes of the mesh-ebpf mode (client, server) and where the bench cluster puts them. */
@@ -164,10 +180,14 @@ async function deployEbpfPods(client: KubeClient): Promise<{ netns: string; targ
 export async function deployBenchPods(
   client: KubeClient,
   workDir: string,
-  opts: { ebpf?: boolean } = {},
+  opts: { ebpf?: boolean; l7?: { labDir: string } } = {},
 ): Promise<BenchPods> {
   const certs = join(workDir, 'certs');
   await makeCerts(certs);
+  if (opts.l7) await haproxyCerts(certs, opts.l7.labDir);
+  const servers = opts.l7
+    ? [echoServer(), iperfServer, l7ServerContainer()]
+    : [echoServer(), iperfServer];
   await applyObjects(client, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-direct' } },
     {
@@ -178,8 +198,8 @@ export async function deployBenchPods(
   ]);
   // Servers first: stunnel's server side needs the server's address in its config.
   await applyObjects(client, [
-    pod('server', 'bench-direct', 'worker', [echoServer(), iperfServer]),
-    pod('server', 'bench-mesh', 'worker', [echoServer(), iperfServer]),
+    pod('server', 'bench-direct', 'worker', servers),
+    pod('server', 'bench-mesh', 'worker', servers),
     pod('client', 'bench-direct', 'worker2', [idle]),
     pod('client', 'bench-mesh', 'worker2', [idle]),
   ]);
@@ -189,6 +209,12 @@ export async function deployBenchPods(
   const sConf = stunnelConf(certs, 'server', [
     [9443, `${serverIp}:${ECHO_PORT}`],
     [9444, `${serverIp}:${IPERF_PORT}`],
+    ...(opts.l7
+      ? ([
+          [TUNNEL_L7.h1, `${serverIp}:${L7_H1_PORT}`],
+          [TUNNEL_L7.h2, `${serverIp}:${L7_H2_PORT}`],
+        ] as [number, string][])
+      : []),
   ]);
   await applyObjects(client, [
     pod('stunnel-server', 'bench-direct', 'worker', [
@@ -197,9 +223,19 @@ export async function deployBenchPods(
   ]);
   const withServer = await waitPods(client, 'bench-direct', ['stunnel-server']);
   const tunnelIp = ip(withServer.get('stunnel-server'));
+  const l7 = opts.l7 ? await deployL7Proxies(client, certs, tunnelIp) : undefined;
+  const haproxyIp = ip(l7?.haproxy);
   const cConf = stunnelConf(certs, 'client', [
     [ECHO_PORT, `${tunnelIp}:9443`],
     [IPERF_PORT, `${tunnelIp}:9444`],
+    ...(l7
+      ? ([
+          [CLIENT_L4.h1, `${tunnelIp}:${TUNNEL_L7.h1}`],
+          [CLIENT_L4.h2, `${tunnelIp}:${TUNNEL_L7.h2}`],
+          [CLIENT_HAPROXY.h1, `${haproxyIp}:${HAPROXY_PORTS.h1}`],
+          [CLIENT_HAPROXY.h2, `${haproxyIp}:${HAPROXY_PORTS.h2}`],
+        ] as [number, string][])
+      : []),
   ]);
   await applyObjects(client, [
     pod('stunnel-client', 'bench-direct', 'worker2', [
@@ -222,5 +258,19 @@ export async function deployBenchPods(
       stunnel: { host: ip(all.get('stunnel-client')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
       ...(ebpf ? { 'mesh-ebpf': ebpf.target } : {}),
     },
+    ...(l7
+      ? {
+          l7: {
+            waypoint: l7.waypoint,
+            haproxy: l7.haproxy,
+            targets: l7Targets({
+              directServer: serverIp,
+              meshServer: ip(mesh.get('server')),
+              vip: l7.vip,
+              stunnelClient: ip(all.get('stunnel-client')),
+            }),
+          },
+        }
+      : {}),
   };
 }

@@ -177,3 +177,37 @@ export class ProcessMeter {
     };
   }
 }
+
+/** `bench/l7-loadgen.ts` from the client pod: open-loop latency at `rate`, or closed-loop max. */
+export async function l7Load(
+  netns: string,
+  t: { host: string; h1: number; h2: number },
+  proto: 'h1' | 'h2' | 'grpc',
+  kind: 'latency' | 'max',
+  seconds: number,
+): Promise<Record<string, number>> {
+  const js = join(repoRoot(), 'dist', 'bench', 'l7-loadgen.js');
+  const port = proto === 'h1' ? t.h1 : t.h2;
+  const args = [
+    kind,
+    '--url',
+    `http://${t.host}:${port}/bench`,
+    '--proto',
+    proto,
+    '--connections',
+    '4',
+    '--seconds',
+    String(seconds),
+    '--warmup',
+    '2',
+    ...(kind === 'latency' ? ['--rate', '1000'] : ['--concurrency', '32']),
+  ];
+  const text = await out(process.execPath, [js, ...args], {
+    netns,
+    timeoutMs: (seconds + 40) * 1000,
+  });
+  const r = JSON.parse(text) as Record<string, unknown>;
+  const nums: Record<string, number> = {};
+  for (const [k, v] of Object.entries(r)) if (typeof v === 'number') nums[k] = v;
+  return nums;
+}
