@@ -1,29 +1,35 @@
 /**
  * Istio's ambient getting-started guide (../shared/reference/istio-getting-started.md), step by
- * step, on a fresh lab with no mesh, with the guide's own commands as real processes (kubectl,
- * curl, `ambit` for istioctl) and its manifests unmodified from ../shared/external:
+ * step, on a fresh lab with no mesh: every command line of test/helpers/guide.ts (the README's
+ * command block, exactly) runs through bash as a user would type it, in order, with the
+ * unmodified manifests of test/external/istio; each step's real output goes into a transcript
+ * (AMBIT_GUIDE_RECORD=1 writes it to docs/guide-transcript.txt and the README). It asserts what
+ * the guide says the user sees:
  *   0 install: `ambit install --set profile=ambient --skip-confirmation` prints istioctl's lines;
- *   1 bookinfo + its Gateway: `kubectl get gateway` shows class istio, the gateway's address and
- *     PROGRAMMED True; through `kubectl port-forward svc/bookinfo-gateway-istio` the productpage
- *     title; headless Chromium renders the page with the book's details and reviews v2's stars;
+ *   1 bookinfo + its Gateway: `kubectl get gateway` shows class istio, the gateway's hostname
+ *     as address and PROGRAMMED True; through `kubectl port-forward svc/bookinfo-gateway-istio`
+ *     the productpage title; headless Chromium renders the page with the book's details and
+ *     reviews v2's stars;
  *   2 `kubectl label namespace default istio.io/dataplane-mode=ambient`: no pod restarts; the
  *     visualize step with the Prometheus addon (samples/addons/prometheus.yaml, ambit's copy in
  *     Istio's shape) after the guide's 100-request loop: istio_requests_total (the gateway's,
  *     reporter source) and istio_tcp_connections_opened_total (ztunnel's) through its HTTP API;
  *   3 L4 policy: curl's request fails with exit code 56, the gateway still works; waypoint via
  *     `ambit waypoint apply --enroll-namespace --wait`; L7 policy: DELETE and reviews-v1 get
- *     `RBAC: access denied`, GET works; `istio.io/ingress-use-waypoint=true` on productpage sends
- *     the gateway's requests through the waypoint (its L7 policy then refuses them, and its
- *     access log names the gateway's identity), removing the label sends them direct again;
+ *     `RBAC: access denied`, GET works; beyond the guide, `istio.io/ingress-use-waypoint=true`
+ *     on productpage sends the gateway's requests through the waypoint (its L7 policy then
+ *     refuses them, and its access log names the gateway's identity);
  *   4 the 90/10 HTTPRoute: 100 requests show reviews-v1 and v2, never v3;
  *   5 clean-up in the guide's order, `ambit uninstall -y --purge`: no rule, ipset, link or
  *     object left.
- * One difference from the guide: the port-forward takes a free local port instead of 8080, as
- * tests run in parallel on one machine.
+ * Checks that are not guide steps (pod uids, Chromium, Prometheus readiness of the config,
+ * the nodes' rules) run as separate commands and are not in the transcript.
+ * One difference from the README: the port-forward takes a free local port instead of 8080, as
+ * tests run in parallel on one machine (the transcript shows it as 8080, as the README's lines).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,22 +37,32 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { labPaths } from '../../src/lab/cluster/paths.js';
 import { repoRoot } from '../../src/repo.js';
-import { externalDir } from '../helpers/external.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
+import {
+  GUIDE,
+  GUIDE_STEPS,
+  readme,
+  renderTranscript,
+  TRANSCRIPT_FILE,
+  withTranscript,
+  type GuideStep,
+  type TranscriptEntry,
+} from '../helpers/guide.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
-const bin = join(repoRoot(), 'bin', 'ambit');
+const root = repoRoot();
+const bin = join(root, 'bin', 'ambit');
 const N = labName('gd');
 const kubeconfig = labPaths(N).kubeconfig;
+const samples = join(root, 'test', 'external', 'istio');
 const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig };
 delete env.AMBIT_LAB;
-const external = externalDir();
-const samples = join(external, 'istio');
-const gatewayApi = join(external, 'gateway-api', 'standard-install.yaml');
-// The guide's AuthorizationPolicies (inline in the guide) as files, for the README's commands too.
-const policies = join(repoRoot(), 'examples', 'getting-started');
-// The addon is ambit's own, in the shape of Istio's samples/addons/prometheus.yaml.
-const addons = join(repoRoot(), 'samples', 'addons', 'prometheus.yaml');
+// The README's setup: bin/ on PATH (`ambit` for istioctl), $S the Istio checkout.
+const guideEnv: NodeJS.ProcessEnv = {
+  ...env,
+  PATH: `${join(root, 'bin')}:${process.env.PATH ?? ''}`,
+  S: 'test/external/istio',
+};
 const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 function sh(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -84,17 +100,113 @@ function freePort(): Promise<number> {
   });
 }
 
-const curlProductpage = (extra: string[] = []) =>
-  kubectl([
-    'exec',
-    'deploy/curl',
-    '--',
-    'curl',
-    '-s',
-    'http://productpage:9080/productpage',
-    ...extra,
-  ]);
+/** The guide's steps, run in GUIDE's order only, each recorded with its output (stderr merged, as a terminal shows it). */
+class Guide {
+  readonly transcript: TranscriptEntry[] = [];
+  private next = 0;
+  port = 0;
+  forward: ChildProcess | undefined;
 
+  get done(): boolean {
+    return this.next === GUIDE_STEPS.length;
+  }
+
+  private take(step: GuideStep): string {
+    const cmd = GUIDE[step];
+    assert.equal(cmd, GUIDE_STEPS[this.next], `step ${step} is not the README's next line`);
+    this.next++;
+    return cmd;
+  }
+
+  /** The line as run: the port-forward's free port for 8080. */
+  private live(cmd: string): string {
+    return cmd
+      .replaceAll('localhost:8080', `localhost:${this.port}`)
+      .replace(' 8080:80', ` ${this.port}:80`);
+  }
+
+  private exec(cmd: string, timeoutMs: number): Promise<RunResult> {
+    return run('bash', ['-c', `cd '${root}' && exec 2>&1\n${this.live(cmd)}`], {
+      allowFail: true,
+      env: guideEnv,
+      timeoutMs,
+    });
+  }
+
+  /**
+   * Runs a step; with `until`, again (bounded) until its output satisfies it, as a user
+   * re-runs a command while the cluster settles. Only the last run is recorded.
+   */
+  async step(
+    name: GuideStep,
+    o: { until?: (r: RunResult) => boolean; ms?: number; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    const cmd = this.take(name);
+    const deadline = Date.now() + (o.ms ?? 90_000);
+    let r: RunResult;
+    for (;;) {
+      r = await this.exec(cmd, o.timeoutMs ?? 240_000);
+      if (!o.until || o.until(r) || Date.now() > deadline) break;
+      await sleep(1000);
+    }
+    this.transcript.push({ command: cmd, output: r.stdout });
+    if (o.until) assert.ok(o.until(r), `${cmd}: never as expected; last output:\n${r.stdout}`);
+    return r;
+  }
+
+  /** `… &`: starts the line in the background; its output so far goes into the transcript when `flush`ed. */
+  background(name: GuideStep): { flush: () => void } {
+    const cmd = this.take(name);
+    let out = '';
+    const child = spawn(
+      'bash',
+      ['-c', `cd '${root}' && exec ${this.live(cmd.replace(/\s*&$/, ''))}`],
+      {
+        env: guideEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    this.forward = child;
+    const entry: TranscriptEntry = { command: cmd, output: '' };
+    this.transcript.push(entry);
+    const port = String(this.port);
+    return {
+      flush: () => {
+        entry.output = out.replace(new RegExp(`(?<=[:\\s])${port}\\b`, 'g'), '8080');
+      },
+    };
+  }
+
+  stopForward(): void {
+    this.forward?.kill('SIGTERM');
+    this.forward = undefined;
+  }
+
+  /** The transcript to a temporary file; with AMBIT_GUIDE_RECORD=1 and every step run, to docs/ and the README. */
+  save(): string {
+    const full = renderTranscript(this.transcript);
+    const tmp = join(tmpdir(), `${N}-guide-transcript.txt`);
+    writeFileSync(tmp, full);
+    if (process.env.AMBIT_GUIDE_RECORD === '1' && this.done) {
+      writeFileSync(join(root, TRANSCRIPT_FILE), full);
+      writeFileSync(
+        join(root, 'README.md'),
+        withTranscript(readme(), renderTranscript(this.transcript, 12)),
+      );
+      return `${tmp}, ${TRANSCRIPT_FILE} and README.md`;
+    }
+    return tmp;
+  }
+}
+
+const titleOf = (r: RunResult) => r.stdout.trim() === '<title>Simple Bookstore App</title>';
+/** The value of a Prometheus instant query's single sample (0 when there is none). */
+function promValue(r: RunResult): number {
+  const body = JSON.parse(r.stdout) as { data?: { result?: { value: [number, string] }[] } };
+  return body.data?.result?.reduce((n, x) => n + Number(x.value[1]), 0) ?? 0;
+}
 async function nodeState(node: string): Promise<string> {
   const ns = `${N}-${node}`;
   const rules = (await run('iptables-save', [], { netns: ns })).stdout
@@ -129,29 +241,28 @@ async function pods(): Promise<Map<string, { uid: string; restarts: number }>> {
   );
 }
 
-const skip =
-  skipUnlessRoot ||
-  (existsSync(samples) ? false : `no Istio samples at ${samples} (set AMBIT_EXTERNAL)`);
+const skip = skipUnlessRoot || (existsSync(samples) ? false : `no Istio samples at ${samples}`);
 
 void describe("Istio's ambient getting-started guide on ambit", { skip, timeout: 900_000 }, () => {
-  let forward: ChildProcess | undefined;
-  let port = 0;
+  const g = new Guide();
   const page = (path = '/productpage') =>
-    sh('curl', ['-s', '-m', '20', `http://127.0.0.1:${port}${path}`]);
+    sh('curl', ['-s', '-m', '20', `http://127.0.0.1:${g.port}${path}`]);
 
   before(async () => {
     const r = await ambit(['lab', 'up', '--name', N, '--no-scenario', '--timeout', '120'], 180_000);
     ok(r, 'lab up');
+    g.port = await freePort();
   });
 
   after(async () => {
-    forward?.kill('SIGTERM');
+    g.stopForward();
+    console.log(`# guide transcript: ${g.save()}`);
     const r = await ambit(['lab', 'down', '--name', N], 120_000);
     assert.equal(r.code, 0, r.stderr);
   });
 
   void it('0: ambit install --set profile=ambient --skip-confirmation; the Gateway API CRDs', async () => {
-    const r = await ambit(['install', '--set', 'profile=ambient', '--skip-confirmation']);
+    const r = await g.step('install');
     ok(r, 'ambit install');
     for (const line of [
       '✔ Istio core installed ⛵️',
@@ -162,74 +273,34 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     ])
       assert.ok(r.stdout.includes(line), `missing ${JSON.stringify(line)} in:\n${r.stdout}`);
     // The guide installs the CRDs only when absent (the lab serves them already).
-    const crd = await sh('sh', [
-      '-c',
-      `kubectl get crd gateways.gateway.networking.k8s.io > /dev/null 2>&1 || kubectl apply -f ${gatewayApi}`,
-    ]);
-    ok(crd, 'Gateway API CRDs');
+    ok(await g.step('crds'), 'Gateway API CRDs');
   });
 
   void it('1: bookinfo and its gateway; the productpage through kubectl port-forward', async () => {
-    for (const f of [
-      'samples/bookinfo/platform/kube/bookinfo.yaml',
-      'samples/bookinfo/platform/kube/bookinfo-versions.yaml',
-      'samples/bookinfo/gateway-api/bookinfo-gateway.yaml',
-    ])
-      ok(await kubectl(['apply', '-f', join(samples, f)]), `kubectl apply -f ${f}`);
-    ok(
-      await kubectl([
-        'annotate',
-        'gateway',
-        'bookinfo-gateway',
-        'networking.istio.io/service-type=ClusterIP',
-        '--namespace=default',
-      ]),
-      'annotate',
-    );
-    const row = await until('the gateway programmed', async () => {
-      const g = await kubectl(['get', 'gateway']);
-      const line = g.stdout.split('\n').find((l) => l.startsWith('bookinfo-gateway '));
-      return line && /\sTrue\s/.test(line) ? line : undefined;
+    for (const s of ['bookinfo', 'versions', 'gateway', 'annotate'] as const)
+      ok(await g.step(s), GUIDE[s]);
+    ok(await g.step('waitPods', { timeoutMs: 330_000 }), 'bookinfo pods ready');
+    const row = /^bookinfo-gateway\s.*$/m;
+    const get = await g.step('getGateway', {
+      until: (r) => /\sTrue\s/.test(row.exec(r.stdout)?.[0] ?? ''),
     });
     assert.match(
-      row,
-      /^bookinfo-gateway\s+istio\s+bookinfo-gateway-istio\.default\.svc\.cluster\.local\s+True\s/,
+      get.stdout,
+      /^bookinfo-gateway\s+istio\s+bookinfo-gateway-istio\.default\.svc\.cluster\.local\s+True\s/m,
     );
-    ok(
-      await kubectl([
-        'wait',
-        '--for=condition=Ready',
-        'pod',
-        '--all',
-        '-n',
-        'default',
-        '--timeout=180s',
-      ]),
-      'bookinfo pods ready',
-    );
-    port = await freePort();
-    forward = spawn('kubectl', ['port-forward', 'svc/bookinfo-gateway-istio', `${port}:80`], {
-      env,
-      stdio: 'ignore',
-    });
-    const title = await until('the productpage through the gateway', async () => {
-      const r = await page();
-      return /<title>.*<\/title>/.exec(r.stdout)?.[0];
-    });
-    assert.equal(title, '<title>Simple Bookstore App</title>');
-    assert.equal(
-      (
-        await sh('curl', [
-          '-s',
-          '-o',
-          '/dev/null',
-          '-w',
-          '%{http_code}',
-          `http://127.0.0.1:${port}/nothing`,
-        ])
-      ).stdout,
-      '404',
-    );
+    const forward = g.background('portForward');
+    const title = await g.step('title', { until: titleOf });
+    forward.flush();
+    assert.ok(titleOf(title));
+    const missing = await sh('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://127.0.0.1:${g.port}/nothing`,
+    ]);
+    assert.equal(missing.stdout, '404');
   });
 
   void it(
@@ -249,7 +320,7 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
               '--disable-gpu',
               `--user-data-dir=${profile}`,
               '--dump-dom',
-              `http://127.0.0.1:${port}/productpage`,
+              `http://127.0.0.1:${g.port}/productpage`,
             ],
             undefined,
             60_000,
@@ -271,14 +342,12 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
 
   void it('2: kubectl label namespace default istio.io/dataplane-mode=ambient restarts no pod', async () => {
     const before = await pods();
-    ok(
-      await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient']),
-      'label',
-    );
-    const title = await until('the productpage through the mesh', async () =>
-      /<title>Simple Bookstore App<\/title>/.test((await page()).stdout) ? true : undefined,
-    );
-    assert.ok(title);
+    ok(await g.step('enrol'), 'label');
+    await g.step('titleEnrolled', { until: titleOf });
+    const list = await g.step('getPods');
+    ok(list, 'kubectl get pods');
+    for (const line of list.stdout.trim().split('\n').slice(1))
+      assert.match(line, /\sRunning\s+0\s/, `a pod restarted: ${line}`);
     const now = await pods();
     assert.deepEqual([...now.keys()].sort(), [...before.keys()].sort());
     for (const [name, p] of now) {
@@ -288,126 +357,48 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
   });
 
   void it('2: visualize: the Prometheus addon shows istio_requests_total and istio_tcp_connections_opened_total', async () => {
-    ok(await kubectl(['apply', '-f', addons]), 'kubectl apply -f samples/addons/prometheus.yaml');
-    ok(
-      await kubectl([
-        '-n',
-        'istio-system',
-        'wait',
-        '--for=condition=Ready',
-        'pod',
-        '-l',
-        'app.kubernetes.io/name=prometheus',
-        '--timeout=120s',
-      ]),
-      'prometheus ready',
-    );
-    // The guide's traffic loop, through the port-forward.
-    const loop = await sh(
-      'sh',
-      [
-        '-c',
-        `for i in $(seq 1 100); do curl -sSI -o /dev/null http://localhost:${port}/productpage; done`,
-      ],
-      undefined,
-      300_000,
-    );
-    ok(loop, 'the traffic loop');
-    const query = async (promql: string): Promise<number> => {
-      const r = await kubectl([
-        '-n',
-        'istio-system',
-        'exec',
-        'deploy/prometheus',
-        '--',
-        'curl',
-        '-sS',
-        '-G',
-        'http://localhost:9090/api/v1/query',
-        '--data-urlencode',
-        `query=${promql}`,
-      ]);
-      const body = JSON.parse(r.stdout) as {
-        status: string;
-        data: { result: { value: [number, string] }[] };
-      };
-      return body.data.result.reduce((n, x) => n + Number(x.value[1]), 0);
-    };
-    const requests = await until(
-      'istio_requests_total of the gateway → productpage',
-      async () => {
-        const n = await query(
-          'istio_requests_total{reporter="source",destination_service_name="productpage"}',
-        );
-        return n >= 100 ? n : undefined;
-      },
-      150_000,
-    );
-    const tcp = await until(
-      'istio_tcp_connections_opened_total into productpage',
-      async () => {
-        const n = await query(
-          'istio_tcp_connections_opened_total{destination_workload="productpage-v1"}',
-        );
-        return n > 0 ? n : undefined;
-      },
-      150_000,
-    );
+    ok(await g.step('prometheus'), GUIDE.prometheus);
+    ok(await g.step('waitPrometheus', { timeoutMs: 210_000 }), 'prometheus ready');
+    ok(await g.step('traffic', { timeoutMs: 300_000 }), 'the traffic loop');
+    // Prometheus scrapes every 15 s: the user re-runs the query until the loop shows.
+    const requests = await g.step('requestsTotal', {
+      until: (r) => promValue(r) >= 100,
+      ms: 150_000,
+    });
+    const tcp = await g.step('tcpOpened', { until: (r) => promValue(r) > 0, ms: 150_000 });
     console.log(
-      `# prometheus: istio_requests_total (gateway → productpage) ${requests}, istio_tcp_connections_opened_total (→ productpage-v1) ${tcp}`,
+      `# prometheus: istio_requests_total (gateway → productpage) ${promValue(requests)}, istio_tcp_connections_opened_total (→ productpage-v1) ${promValue(tcp)}`,
     );
   });
 
   void it('3: L4 policy: curl is denied (exit 56), the gateway is allowed', async () => {
-    ok(
-      await kubectl(['apply', '-f', join(policies, 'productpage-ztunnel.yaml')]),
-      'productpage-ztunnel',
-    );
-    ok(await kubectl(['apply', '-f', join(samples, 'samples/curl/curl.yaml')]), 'curl.yaml');
-    ok(
-      await kubectl(['wait', '--for=condition=Ready', 'pod', '-l', 'app=curl', '--timeout=120s']),
-      'curl ready',
-    );
-    const code = await until('curl denied at L4', async () => {
-      const r = await curlProductpage();
-      return r.code === 56 ? r.code : undefined;
-    });
-    assert.equal(code, 56);
-    assert.match((await page()).stdout, /<title>Simple Bookstore App<\/title>/);
+    ok(await g.step('l4Policy'), GUIDE.l4Policy);
+    ok(await g.step('curl'), GUIDE.curl);
+    ok(await g.step('waitCurl', { timeoutMs: 210_000 }), 'curl ready');
+    const denied = await g.step('l4Denied', { until: (r) => r.stdout.trim().endsWith('\n56') });
+    assert.match(denied.stdout, /command terminated with exit code 56\n56\n?$/);
+    assert.ok(titleOf(await g.step('titleL4')));
   });
 
   void it('3: ambit waypoint apply --enroll-namespace --wait; L7 policy denies DELETE and reviews-v1', async () => {
-    const w = await ambit(['waypoint', 'apply', '--enroll-namespace', '--wait']);
+    const w = await g.step('waypoint');
     ok(w, 'ambit waypoint apply');
     assert.match(w.stdout, /waypoint default\/waypoint applied/);
     assert.match(w.stdout, /namespace default labeled with "istio.io\/use-waypoint: waypoint"/);
-    const gtw = await kubectl(['get', 'gtw', 'waypoint']);
+    const gtw = await g.step('getWaypoint');
     assert.match(gtw.stdout, /^waypoint\s+istio-waypoint\s+\S+\s+True\s/m);
-    ok(await kubectl(['apply', '-f', join(policies, 'l7-policies.yaml')]), 'L7 policies');
-    const denied = await until('DELETE denied by the waypoint', async () => {
-      const r = await curlProductpage(['-X', 'DELETE']);
-      return r.stdout.trim() === 'RBAC: access denied' ? r : undefined;
+    ok(await g.step('l7Policy'), 'L7 policies');
+    const denied = await g.step('l7Delete', {
+      until: (r) => r.stdout.trim() === 'RBAC: access denied',
     });
     assert.equal(denied.code, 0);
-    const v1 = await kubectl([
-      'exec',
-      'deploy/reviews-v1',
-      '--',
-      'curl',
-      '-s',
-      'http://productpage:9080/productpage',
-    ]);
-    assert.equal(v1.stdout.trim(), 'RBAC: access denied');
-    const get = await sh('sh', [
-      '-c',
-      'kubectl exec deploy/curl -- curl -s http://productpage:9080/productpage | grep -o "<title>.*</title>"',
-    ]);
-    assert.equal(get.stdout.trim(), '<title>Simple Bookstore App</title>');
+    assert.equal((await g.step('l7ReviewsV1')).stdout.trim(), 'RBAC: access denied');
+    assert.ok(titleOf(await g.step('l7Get')));
     assert.match((await page()).stdout, /<title>Simple Bookstore App<\/title>/);
   });
 
   void it('3: istio.io/ingress-use-waypoint=true: the gateway reaches productpage through its waypoint', async () => {
-    // The waypoint's policy lets only curl GET: through the waypoint the gateway is refused.
+    // Beyond the guide. The waypoint's policy lets only curl GET: through it the gateway is refused.
     ok(
       await kubectl(['label', 'service', 'productpage', 'istio.io/ingress-use-waypoint=true']),
       'label',
@@ -432,14 +423,7 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
   });
 
   void it('4: the 90/10 HTTPRoute: reviews v1 and v2, never v3, across 100 requests', async () => {
-    ok(
-      await kubectl([
-        'apply',
-        '-f',
-        join(samples, 'samples/bookinfo/gateway-api/route-reviews-90-10.yaml'),
-      ]),
-      'route-reviews-90-10',
-    );
+    ok(await g.step('route9010'), 'route-reviews-90-10');
     // Wait until the waypoint holds the route (its config dump), then run the guide's loop.
     await until('the waypoint holding HTTPRoute reviews', async () => {
       const r = await kubectl([
@@ -453,21 +437,14 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
       const dump = JSON.parse(r.stdout) as { config?: { httpRoutes?: { name: string }[] } };
       return dump.config?.httpRoutes?.some((x) => x.name === 'reviews') ? true : undefined;
     });
-    const r = await sh(
-      'kubectl',
-      [
-        'exec',
-        'deploy/curl',
-        '--',
-        'sh',
-        '-c',
-        'for i in $(seq 1 100); do curl -s http://productpage:9080/productpage | grep reviews-v.-; done',
-      ],
-      undefined,
-      300_000,
-    );
+    const r = await g.step('split', { timeoutMs: 300_000 });
     ok(r, 'the loop');
-    const count = (v: string) => (r.stdout.match(new RegExp(`reviews-${v}-`, 'g')) ?? []).length;
+    // `uniq -c` lines: "     90 <dl>…reviews-v1-…</u></dl></div>".
+    const count = (v: string) =>
+      r.stdout
+        .split('\n')
+        .filter((l) => l.includes(`reviews-${v}-`))
+        .reduce((n, l) => n + Number(/^\s*(\d+)\s/.exec(l)?.[1] ?? 0), 0);
     console.log(
       `# reviews over 100 requests: v1=${count('v1')} v2=${count('v2')} v3=${count('v3')}`,
     );
@@ -478,42 +455,19 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
   });
 
   void it('5: clean-up in the guide order, ambit uninstall -y --purge: nothing left', async () => {
-    forward?.kill('SIGTERM');
-    forward = undefined;
-    ok(
-      await kubectl(['label', 'namespace', 'default', 'istio.io/use-waypoint-']),
-      'unlabel use-waypoint',
-    );
-    const del = await ambit(['waypoint', 'delete', '--all']);
+    g.stopForward();
+    ok(await g.step('unlabelWaypoint'), 'unlabel use-waypoint');
+    const del = await g.step('deleteWaypoint');
     ok(del, 'ambit waypoint delete --all');
     assert.match(del.stdout, /waypoint default\/waypoint deleted/);
-    ok(
-      await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode-']),
-      'unlabel dataplane-mode',
-    );
-    ok(await kubectl(['delete', 'httproute', 'reviews']), 'delete httproute');
-    ok(
-      await kubectl([
-        'delete',
-        'authorizationpolicy',
-        'productpage-ztunnel',
-        'productpage-waypoint',
-      ]),
-      'delete policies',
-    );
-    for (const f of [
-      'samples/bookinfo/platform/kube/bookinfo.yaml',
-      'samples/bookinfo/platform/kube/bookinfo-versions.yaml',
-      'samples/bookinfo/gateway-api/bookinfo-gateway.yaml',
-      'samples/curl/curl.yaml',
-    ])
-      ok(await kubectl(['delete', '-f', join(samples, f)]), `kubectl delete -f ${f}`);
-    ok(await kubectl(['delete', '-f', addons]), 'kubectl delete -f samples/addons/prometheus.yaml');
-    const u = await ambit(['uninstall', '-y', '--purge']);
+    for (const s of ['unlabelAmbient', 'deleteRoute', 'deletePolicies', 'deleteSamples'] as const)
+      ok(await g.step(s), GUIDE[s]);
+    const u = await g.step('uninstall');
     ok(u, 'ambit uninstall');
     assert.match(u.stdout, /Removed DaemonSet:istio-system:ztunnel\./);
     assert.match(u.stdout, /✔ Uninstall complete/);
-    ok(await kubectl(['delete', 'namespace', 'istio-system', '--wait=true']), 'delete namespace');
+    ok(await g.step('deleteNamespace', { timeoutMs: 180_000 }), 'delete namespace');
+    assert.ok(g.done, 'every README step ran');
     await until('default emptied', async () => {
       const r = await kubectl([
         'get',
