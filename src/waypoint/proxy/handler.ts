@@ -13,6 +13,7 @@ import type { Exchange } from '../http/exchange.js';
 import { first, isGrpc, joined } from '../http/headers.js';
 import { type HeaderMap, modifyHeaders } from '../routing/filters.js';
 import { normalizePath, splitTarget } from '../routing/request.js';
+import { selectIngressRoute } from '../ingress/select.js';
 import { selectRoute } from '../routing/select.js';
 import { type CompiledRule, tableKey } from '../routing/table.js';
 import { formatAccessLog } from '../telemetry/access-log.js';
@@ -221,13 +222,19 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
   if (ctx.dest.kind === 'workload') {
     rule = defaultRule('', ctx.dest.port);
   } else {
-    const choice = selectRoute(cfg.tables.get(tableKey(destKey!, ctx.dest.port)), {
-      method: x.method,
-      path,
-      query,
-      headers: joinedHeaders,
-      grpc,
-    });
+    const table = cfg.tables.get(tableKey(destKey!, ctx.dest.port));
+    const req = { method: x.method, path, query, headers: joinedHeaders, grpc };
+    const self = cfg.source.waypoint;
+    // An ingress gateway matches Host against its listeners' and routes' hostnames too.
+    const choice =
+      self.role === 'ingress'
+        ? selectIngressRoute(
+            table,
+            (self.listeners ?? []).filter((l) => l.port === ctx.dest.port),
+            x.authority,
+            req,
+          )
+        : selectRoute(table, req);
     // An ingress gateway has no service of its own behind it: only its routes lead anywhere.
     if (
       choice.kind === 'no-match' ||

@@ -16,6 +16,7 @@ import type {
   WaypointSelf,
 } from '../../api/waypoint-config.js';
 import { errorMessage } from '../../errors.js';
+import { hostsIntersect } from '../ingress/hosts.js';
 import { compileGrpcMatch, compileHttpMatch, type CompiledMatch } from './match.js';
 
 export interface CompiledRule {
@@ -34,6 +35,9 @@ export interface RouteEntry {
   rule: CompiledRule;
   match: CompiledMatch;
   meta: { creationTimestampMs: number; key: string; matchIndex: number };
+  /** Ingress gateways: the listener the route attached through, and the route's `hostnames`. */
+  listener?: string;
+  hostnames?: string[];
 }
 
 export interface RouteTable {
@@ -84,12 +88,13 @@ export function ingressHostname(self: WaypointSelf): string {
 }
 
 /**
- * The (service, port) keys a route attaches to. On an ingress gateway a Gateway parent means
- * its listeners (all, or the one `sectionName` / `port` names), keyed by the gateway's own
- * service (config/compiled.ts `listenerService`).
+ * Where a route attaches: (service, port) table keys, each with the listener it came through
+ * on an ingress gateway. There a Gateway parent means its listeners (all, or the one
+ * `sectionName` / `port` names) whose hostname intersects the route's `hostnames`
+ * (ingress/hosts.ts), keyed by the gateway's own service (config/compiled.ts `listenerService`).
  */
-function attachments(route: RouteMeta, cfg: WaypointConfig): string[] {
-  const out = new Set<string>();
+function attachments(route: RouteMeta, cfg: WaypointConfig): { key: string; listener?: string }[] {
+  const out = new Map<string, { key: string; listener?: string }>();
   if (cfg.waypoint.role === 'ingress') {
     const self = cfg.waypoint;
     const key = `${self.namespace}/${ingressHostname(self)}`;
@@ -98,10 +103,13 @@ function attachments(route: RouteMeta, cfg: WaypointConfig): string[] {
       for (const l of self.listeners ?? []) {
         if (p.sectionName !== undefined && p.sectionName !== l.name) continue;
         if (p.port !== undefined && p.port !== l.port) continue;
-        out.add(tableKey(key, l.port));
+        const lh = l.hostname;
+        if (lh && route.hostnames?.length && !route.hostnames.some((h) => hostsIntersect(h, lh)))
+          continue;
+        out.set(`${l.port}/${l.name}`, { key: tableKey(key, l.port), listener: l.name });
       }
     }
-    return [...out];
+    return [...out.values()];
   }
   for (const p of route.parents) {
     for (const s of cfg.services) {
@@ -110,11 +118,12 @@ function attachments(route: RouteMeta, cfg: WaypointConfig): string[] {
       if (p.kind === 'Service' && p.service !== key) continue;
       for (const port of s.ports) {
         if (p.kind === 'Service' && p.port !== undefined && p.port !== port.port) continue;
-        out.add(tableKey(key, port.port));
+        const k = tableKey(key, port.port);
+        out.set(k, { key: k });
       }
     }
   }
-  return [...out];
+  return [...out.values()];
 }
 
 export interface RouteTables {
@@ -164,10 +173,18 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
       warnings.push(
         `${kind} ${key}: no ${cfg.waypoint.role === 'ingress' ? 'listener' : 'served service port'} to attach to`,
       );
-    for (const t of where) {
+    for (const { key: t, listener } of where) {
       let table = tables.get(t);
       if (!table) tables.set(t, (table = { http: [], grpc: [] }));
-      (kind === 'HTTPRoute' ? table.http : table.grpc).push(...entries);
+      const at =
+        listener === undefined
+          ? entries
+          : entries.map((e) => ({
+              ...e,
+              listener,
+              ...(route.hostnames?.length ? { hostnames: route.hostnames } : {}),
+            }));
+      (kind === 'HTTPRoute' ? table.http : table.grpc).push(...at);
     }
   };
   for (const r of cfg.httpRoutes)
