@@ -12,24 +12,35 @@ export interface SpiffeId {
   serviceAccount: string;
 }
 
-const SPIFFE_RE = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/;
+/**
+ * The SPIFFE ID standard's characters: a lowercase trust domain of letters, digits, `.`, `-`,
+ * `_`; path segments of letters, digits, `.`, `-`, `_`, never `.` or `..`. Anything else (a NUL
+ * or control byte, `%00`, spaces, non-ASCII, uppercase scheme) is refused, never truncated
+ * (reference security-matrix.md #6: Envoy CVE-2025-66220, CVE-2026-47778).
+ */
+const SPIFFE_RE = /^spiffe:\/\/([a-z0-9._-]+)\/ns\/([A-Za-z0-9._-]+)\/sa\/([A-Za-z0-9._-]+)$/;
+const DOTS = new Set(['.', '..']);
+
+function match(uri: string): SpiffeId | undefined {
+  const m = typeof uri === 'string' ? SPIFFE_RE.exec(uri) : null;
+  if (!m || !m[1] || !m[2] || !m[3] || DOTS.has(m[2]) || DOTS.has(m[3])) return undefined;
+  return { trustDomain: m[1], namespace: m[2], serviceAccount: m[3] };
+}
 
 /** Parses a SPIFFE URI; anything but the five-segment form is rejected, as in ztunnel. */
 export function parseSpiffe(uri: string): SpiffeId {
-  const m = SPIFFE_RE.exec(uri);
-  if (!m || !m[1] || !m[2] || !m[3])
+  const id = match(uri);
+  if (!id)
     throw new AmbitError('SPIFFE_INVALID', `invalid SPIFFE identity ${JSON.stringify(uri)}`, {
       value: uri,
       hint: 'expected spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>',
     });
-  return { trustDomain: m[1], namespace: m[2], serviceAccount: m[3] };
+  return id;
 }
 
 /** Like parseSpiffe, undefined instead of an error. */
 export function tryParseSpiffe(uri: string): SpiffeId | undefined {
-  const m = SPIFFE_RE.exec(uri);
-  if (!m || !m[1] || !m[2] || !m[3]) return undefined;
-  return { trustDomain: m[1], namespace: m[2], serviceAccount: m[3] };
+  return match(uri);
 }
 
 export function formatSpiffe(id: SpiffeId): string {

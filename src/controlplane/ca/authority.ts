@@ -8,9 +8,9 @@ import { createPrivateKey, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { parseSpiffeId } from '../../api/workload.js';
 import { AmbitError } from '../../errors.js';
 import { pkcs8Pem, writeFileAtomic, certificateSerial } from '../../identity/pem.js';
+import { tryParseSpiffe } from '../../identity/spiffe.js';
 import { x509 } from '../../xds/x509.js';
 
 const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -21,6 +21,9 @@ type Key = Parameters<typeof x509.X509CertificateGenerator.create>[0] extends in
     : never
   : never;
 type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+
+/** Largest CSR accepted: a P-256 CSR with one SAN is under 1 KiB in PEM. */
+export const MAX_CSR_PEM_BYTES = 16 * 1024;
 
 export const ROOT_CERT_FILE = 'root-cert.pem';
 export const ROOT_KEY_FILE = 'ca-key.pem';
@@ -155,24 +158,12 @@ export class CertificateAuthority {
    * without it, the CSR's single URI SAN is the identity. Throws CA_BAD_CSR for anything else.
    */
   async signCsr(csrPem: string, identity?: string, ttlSeconds?: number): Promise<SignedChain> {
-    let csr: x509.Pkcs10CertificateRequest;
-    try {
-      csr = new x509.Pkcs10CertificateRequest(csrPem);
-    } catch (err) {
-      throw badCsr(`unparseable CSR: ${(err as Error).message}`, csrPem.slice(0, 80));
-    }
-    if (!(await csr.verify().catch(() => false)))
-      throw badCsr('the CSR signature does not verify', csrPem.slice(0, 80));
-    const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
-    if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256')
+    if (typeof csrPem !== 'string' || csrPem.length > MAX_CSR_PEM_BYTES)
       throw badCsr(
-        `the CSR key is ${alg.name ?? '?'} ${alg.namedCurve ?? ''}; want ECDSA P-256`,
-        alg,
+        `the CSR is ${typeof csrPem === 'string' ? csrPem.length : typeof csrPem} bytes; at most ${MAX_CSR_PEM_BYTES} are accepted`,
+        typeof csrPem === 'string' ? csrPem.length : typeof csrPem,
       );
-    const raw = csr.getExtension('2.5.29.17');
-    const san = raw ? new x509.SubjectAlternativeNameExtension(raw.rawData) : undefined;
-    const uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
-    const others = san ? san.names.items.filter((n) => n.type !== 'url') : [];
+    const { csr, uris, others } = await readCsr(csrPem);
     if (others.length)
       throw badCsr(
         `the CSR carries non-URI SANs (${others.map((o) => o.value).join(', ')})`,
@@ -183,7 +174,7 @@ export class CertificateAuthority {
       throw badCsr(`the CSR must carry exactly one URI SAN; it has ${uris.length}`, uris);
     if (uris.some((u) => u !== id))
       throw badCsr(`the CSR's URI SANs ${JSON.stringify(uris)} differ from ${id}`, uris);
-    const parsed = parseSpiffeId(id);
+    const parsed = tryParseSpiffe(id);
     if (!parsed) throw badCsr(`malformed SPIFFE identity ${JSON.stringify(id)}`, id);
     if (parsed.trustDomain !== this.trustDomain)
       throw badCsr(`trust domain ${parsed.trustDomain} is not ${this.trustDomain}`, id);
@@ -224,6 +215,42 @@ export class CertificateAuthority {
     );
     return { keyPem: pkcs8Pem(der), certPem: cert.toString('pem') + '\n' + this.rootPem };
   }
+}
+
+type Named = { type: string; value: string };
+
+/**
+ * Parses and verifies a PEM CSR: a P-256 key, a signature that verifies, its SANs. Every
+ * failure of the ASN.1 decoders on hostile bytes becomes CA_BAD_CSR (the caller is answered,
+ * the CA keeps serving).
+ */
+async function readCsr(
+  csrPem: string,
+): Promise<{ csr: x509.Pkcs10CertificateRequest; uris: string[]; others: Named[] }> {
+  const head = csrPem.slice(0, 80);
+  let csr: x509.Pkcs10CertificateRequest;
+  let alg: { name?: string; namedCurve?: string };
+  let names: readonly Named[];
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+    alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+    const raw = csr.getExtension('2.5.29.17');
+    names = raw ? new x509.SubjectAlternativeNameExtension(raw.rawData).names.items : [];
+  } catch (err) {
+    throw badCsr(`unparseable CSR: ${(err as Error).message}`, head);
+  }
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256')
+    throw badCsr(
+      `the CSR key is ${alg.name ?? '?'} ${alg.namedCurve ?? ''}; want ECDSA P-256`,
+      alg,
+    );
+  if (!(await csr.verify().catch(() => false)))
+    throw badCsr('the CSR signature does not verify', head);
+  return {
+    csr,
+    uris: names.filter((n) => n.type === 'url').map((n) => n.value),
+    others: names.filter((n) => n.type !== 'url'),
+  };
 }
 
 async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPem: string }> {
