@@ -138,6 +138,9 @@ function sourceMatch(
   const m = emptyMatch();
   const list = (k: keyof StringListSource) => s[k] ?? [];
   for (const k of HTTP_SOURCE_FIELDS) if (list(k).length) http.push(`${f}.${k}`);
+  // Not enforced at L4, but validated as istiod does: a bad CIDR rejects the policy wherever it is.
+  for (const k of ['remoteIpBlocks', 'notRemoteIpBlocks'] as const)
+    list(k).forEach((v, i) => toCidr(v, `${f}.${k}[${i}]`));
   m.principals = list('principals').map((v, i) => principalMatch(v, `${f}.principals[${i}]`));
   m.notPrincipals = list('notPrincipals').map((v, i) =>
     principalMatch(v, `${f}.notPrincipals[${i}]`),
