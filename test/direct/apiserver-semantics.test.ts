@@ -358,9 +358,19 @@ void describe('apiserver semantics', () => {
         'PATCH',
         '/api/v1/namespaces/default/pods/a',
         { x: 1 },
-        'application/apply-patch+yaml',
+        'application/x-unknown-patch',
       ),
       status(415),
+    );
+    // Server-side apply needs its manager's name.
+    await assert.rejects(
+      c.request(
+        'PATCH',
+        '/api/v1/namespaces/default/pods/a',
+        { apiVersion: 'v1', kind: 'Pod' },
+        'application/apply-patch+yaml',
+      ),
+      status(400, 'BadRequest'),
     );
     await assert.rejects(
       c.request('POST', '/api/v1/namespaces/default/configmaps', [1, 2]),

@@ -44,9 +44,14 @@ const mergeKeys: Record<string, string> = {
 };
 
 /** Lists of scalars that merge as sets. */
-const primitiveMergeLists = new Set(['finalizers']);
+export const primitiveMergeLists = new Set(['finalizers']);
 
-function mergeKeyFor(field: string, a: Json[] | undefined, b: Json[]): string | undefined {
+/** The merge key of the list `field` (its `patchMergeKey`), from its elements when it depends on them. */
+export function mergeKeyFor(
+  field: string,
+  a: readonly unknown[] | undefined,
+  b: readonly unknown[],
+): string | undefined {
   if (field === 'ports') {
     const all = [...(a ?? []), ...b];
     return all.some((e) => isObj(e) && 'containerPort' in e) ? 'containerPort' : 'port';

@@ -32,6 +32,7 @@ import {
   namespaceNotFound,
   notFound,
 } from './status.js';
+import { partOf, recordUpdate } from './managed-fields.js';
 import { kubernetesServiceIP } from './pki.js';
 import type { Obj, Store } from './store.js';
 import { defaultAndValidate, intToIp, ipToInt, type ValidationContext } from './validate.js';
@@ -42,6 +43,10 @@ export interface WriteOptions {
   fieldValidation?: 'Strict' | 'Warn' | 'Ignore';
   /** Collects the warnings for the answer's `Warning` headers. */
   warnings?: string[];
+  /** Who writes, for managedFields (the request's `fieldManager`); the server's own writes: kube-apiserver. */
+  fieldManager?: string;
+  /** managedFields already computed (server-side apply): recorded as given. */
+  managedFieldsFinal?: boolean;
 }
 
 export interface DeleteOptions extends WriteOptions {
@@ -179,9 +184,19 @@ export class Registry {
   }
 
   get(k: Kind, ns: string | undefined, name: string): Obj {
-    const o = this.store.get(kindKey(k), k.namespaced ? ns : undefined, name);
+    const o = this.find(k, ns, name);
     if (!o) throw notFound(k, name);
-    return this.withType(k, o);
+    return o;
+  }
+
+  /** The object, or undefined when there is none. */
+  find(k: Kind, ns: string | undefined, name: string): Obj | undefined {
+    const o = this.store.get(kindKey(k), k.namespaced ? ns : undefined, name);
+    return o ? this.withType(k, o) : undefined;
+  }
+
+  notFoundError(k: Kind, name: string): ApiError {
+    return notFound(k, name);
   }
 
   list(k: Kind, ns: string | undefined, filter: (o: Obj) => boolean): Obj[] {
@@ -224,6 +239,13 @@ export class Registry {
     meta.uid = randomUUID();
     meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     meta.generation = 1;
+    if (!opts.managedFieldsFinal)
+      recordUpdate(
+        undefined,
+        o,
+        this.writer(k, opts),
+        partOf(undefined, k.subresources.includes('status')),
+      );
     if (opts.dryRun) return o;
     if (k.kind === 'CustomResourceDefinition') o.status = crdStatus(o, undefined);
     const stored = this.store.commit('ADDED', kindKey(k), o);
@@ -462,6 +484,13 @@ export class Registry {
     ];
     if (causes.length) throw invalid(k, name, causes);
     if (k.kind === 'CustomResourceDefinition') out.status = crdStatus(out, cur.status);
+    if (!opts.managedFieldsFinal)
+      recordUpdate(
+        cur,
+        out,
+        this.writer(k, opts, subresource),
+        partOf(subresource, k.subresources.includes('status')),
+      );
     if (!isDeepStrictEqual(specPart(out), specPart(cur)))
       out.metadata.generation =
         (typeof cur.metadata.generation === 'number' ? cur.metadata.generation : 0) + 1;
@@ -544,6 +573,18 @@ export class Registry {
     o.apiVersion = apiVersionOf(k);
     if (!isObj(o.metadata)) o.metadata = {};
     return o as Obj;
+  }
+
+  private writer(
+    k: Kind,
+    opts: WriteOptions,
+    subresource?: string,
+  ): { manager: string; apiVersion: string; subresource?: string } {
+    return {
+      manager: opts.fieldManager ?? 'kube-apiserver',
+      apiVersion: apiVersionOf(k),
+      ...(subresource ? { subresource } : {}),
+    };
   }
 
   private withType(k: Kind, o: Obj): Obj {

@@ -14,6 +14,7 @@ import { forbiddenMessage, type Attributes, type RbacAuthorizer } from './rbac.j
 import { apiVersionOf, findKind, type Kind } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
+import { serverSideApply } from './apply.js';
 import { applyPatch, patchKindOf } from './patch.js';
 import { decodeObject } from './protobuf.js';
 import type { DeleteOptions, Registry } from './registry.js';
@@ -168,6 +169,24 @@ function resolve(segs: string[]): Target | undefined {
   return { kind, namespace, name: rest[1], subresource, watchPath };
 }
 
+const isApplyPatch = (ct: string | undefined): boolean =>
+  (ct ?? '').split(';')[0]!.trim() === 'application/apply-patch+yaml';
+
+/**
+ * The manager a write is recorded under: `fieldManager`, else the client's User-Agent up to
+ * its first `/` (kube-apiserver's default), e.g. `kubectl` or `node`.
+ */
+function fieldManagerOf(req: IncomingMessage, q: URLSearchParams): string {
+  const asked = q.get('fieldManager');
+  if (asked) {
+    if (asked.length > 128)
+      throw badRequest(`fieldManager: Too long: may not be more than 128 bytes (got "${asked}")`);
+    return asked;
+  }
+  const ua = req.headers['user-agent'] ?? '';
+  return ua.split('/')[0]!.slice(0, 128) || 'unknown';
+}
+
 function intParam(q: URLSearchParams, name: string): number | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
@@ -234,6 +253,7 @@ export function createRouter(
       dryRun,
       fieldValidation: fv as 'Strict' | 'Warn' | 'Ignore' | undefined,
       warnings: [] as string[],
+      fieldManager: fieldManagerOf(req, q),
     };
     /** Answers with the warnings the write collected as `Warning: 299 - "…"` headers. */
     const reply = (code: number, body: unknown): void => {
@@ -354,7 +374,14 @@ export function createRouter(
         replicas = scaled.spec?.replicas;
       } else throw methodNotAllowed(`${method} is not supported on ${k.plural}/scale`);
       if (typeof replicas !== 'number') throw badRequest('scale needs spec.replicas (a number)');
-      const o = registry.patch(k, ns, name, 'merge', { spec: { replicas } }, { dryRun });
+      const o = registry.patch(
+        k,
+        ns,
+        name,
+        'merge',
+        { spec: { replicas } },
+        { ...wopts, subresource: 'scale' },
+      );
       return send(res, 200, toScale(o));
     }
 
@@ -377,6 +404,18 @@ export function createRouter(
         return reply(200, registry.update(k, ns, name, body, { subresource: sub, ...wopts }));
       }
       case 'PATCH': {
+        if (isApplyPatch(req.headers['content-type'])) {
+          const manager = q.get('fieldManager');
+          if (!manager) throw badRequest('fieldManager is required for apply requests');
+          const body = parseBody(await readBody(req), 'application/yaml');
+          const r = serverSideApply(registry, k, ns, name, body, {
+            ...wopts,
+            fieldManager: manager,
+            force: q.get('force') === 'true',
+            subresource: sub,
+          });
+          return reply(r.code, r.object);
+        }
         const type = patchKindOf(req.headers['content-type']);
         if (!type) throw unsupportedMediaType(req.headers['content-type'] ?? '');
         const body = parseBody(await readBody(req), 'application/json');
