@@ -10,6 +10,19 @@ import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { type OpenTransport, type UpstreamTarget, targetKey } from './transport.js';
 
+/**
+ * The socket-only calls Node's Agent makes on a pooled connection (keep-alive probes, ref/unref
+ * of the event loop). A CONNECT tunnel is an HTTP/2 stream on a pooled HBONE connection that has
+ * its own PING keepalive, and it holds no handle of its own: the calls have nothing to do.
+ */
+function asAgentSocket(s: Duplex): Duplex {
+  const t = s as Duplex & Partial<Record<'setKeepAlive' | 'ref' | 'unref', () => unknown>>;
+  t.setKeepAlive ??= () => t;
+  t.ref ??= () => t;
+  t.unref ??= () => t;
+  return t;
+}
+
 class TunnelAgent extends http.Agent {
   constructor(
     private readonly target: UpstreamTarget,
@@ -19,6 +32,9 @@ class TunnelAgent extends http.Agent {
   }
 
   // Asynchronous creation: Node's Agent waits for the callback when nothing is returned.
+  // keepSocketAlive / reuseSocket stay Node's own: they add and remove the listeners that guard
+  // a free socket (an error listener, a guard against unsolicited data); skipping reuseSocket
+  // left one error listener per reuse on the tunnel (MaxListenersExceededWarning).
   override createConnection(
     _opts: http.ClientRequestArgs,
     cb?: (err: Error | null, stream: Duplex) => void,
@@ -29,20 +45,13 @@ class TunnelAgent extends http.Agent {
         // connection: FIN through the far ztunnel) does not close it, and Node's Agent only
         // drops a free socket on close: without this the next request waits on a dead one.
         s.once('end', () => setImmediate(() => s.destroy()));
-        cb?.(null, s);
+        cb?.(null, asAgentSocket(s));
       },
       (err: unknown) =>
         cb?.(err instanceof Error ? err : new Error(String(err)), undefined as never),
     );
     return undefined;
   }
-
-  // The tunnel is not a net.Socket: no TCP keepalive or ref/unref to set on it.
-  override keepSocketAlive(): boolean {
-    return true;
-  }
-
-  override reuseSocket(): void {}
 }
 
 export class UpstreamPool {
