@@ -3,43 +3,37 @@
  * and restart its containers per restartPolicy with capped backoff, report status, and tear
  * everything down on deletion. Calls into a PodWorker are serialized by the kubelet.
  */
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeApiError } from '../../k8s/client.js';
 import { resourcePath, resources } from '../../k8s/resources.js';
 import type { Container, Pod } from '../../k8s/types.js';
 import { netnsExists } from '../../sys/ip.js';
-import { alive, isOurs, stopProcess } from '../../sys/process.js';
-import { netnsNames } from '../cluster/cluster.js';
-import { createPodNet, destroyPodNet, etcNetnsDir, hostVethName } from '../net/pod-net.js';
+import { isOurs } from '../../sys/process.js';
+import type { Sandbox } from '../../sys/sandbox.js';
+import { LabAnnotation } from '../conventions.js';
 import { invokeCni, type CniPod } from './cni.js';
+import { PodContainers } from './containers.js';
 import type { KubeletContext } from './context.js';
-import { IP_ANNOTATION } from './ipam.js';
-import { pidFileName, removeLeftover, type Leftover, type PodRecord } from './leftovers.js';
-import { probeReady } from './probe.js';
 import { containerEnv } from './env.js';
-import { containerArgv, startContainer } from './runner.js';
-import { computeStatus, type ContainerView } from './status.js';
-import type { Sandbox, SandboxBind } from '../../sys/sandbox.js';
+import { pidFileName, removeLeftover, type Leftover, type PodRecord } from './leftovers.js';
+import { podSandbox } from './pod-sandbox.js';
+import { createPodNetwork, removePodNetwork, writeHosts, type PodNet } from './pod-network.js';
+import { computeStatus } from './status.js';
 import {
   podVolumes,
   SERVICE_ACCOUNT_DIR,
-  serviceAccountDir,
   volumeEnvName,
   writeConfigMapVolumes,
   writeToken,
 } from './volumes.js';
-import { LabAnnotation } from '../conventions.js';
 
 export const NETNS_ANNOTATION = LabAnnotation.netns;
 export const VETH_ANNOTATION = LabAnnotation.hostVeth;
 const RETRY_MS = 1000;
 const REPORT_RETRY_MS = 2000;
 const TOKEN_RENEW_MS = 12 * 3600_000;
-const BACKOFF_MAX_MS = 30_000;
-const BACKOFF_RESET_MS = 60_000;
 
 /** What the kubelet's streaming server (logs, exec, port-forward) needs of a container. */
 export interface StreamContainer {
@@ -55,24 +49,16 @@ export interface StreamContainer {
   running(): boolean;
 }
 
-interface ContainerRt extends ContainerView {
-  spec: Container;
-  child?: ChildProcess;
-  startedAtMs: number;
-  failures: number;
-  timer?: NodeJS.Timeout;
-}
-
 export class PodWorker {
   pod: Pod;
   readonly uid: string;
   private readonly hostNetwork: boolean;
-  private net: { netns: string; veth: string; ip: string } | undefined;
+  private net: PodNet | undefined;
   private initialized = false;
   private cniDone = false;
   private pendingReason: { reason: string; message: string } | undefined;
   private extraEnv: Record<string, string> = {};
-  private readonly containers = new Map<string, ContainerRt>();
+  private readonly containers: PodContainers;
   private terminating = false;
   private gone = false;
   private readonly startTime = new Date().toISOString();
@@ -89,20 +75,22 @@ export class PodWorker {
     this.pod = pod;
     this.uid = pod.metadata.uid ?? '';
     this.hostNetwork = pod.spec?.hostNetwork === true;
-    for (const c of pod.spec?.containers ?? []) {
-      this.containers.set(c.name, {
-        spec: c,
-        name: c.name,
-        image: c.image ?? '',
-        state: { waiting: { reason: 'ContainerCreating' } },
-        restartCount: 0,
-        ready: false,
-        started: false,
-        final: false,
-        startedAtMs: 0,
-        failures: 0,
-      });
-    }
+    this.containers = new PodContainers(
+      ctx,
+      {
+        pod: () => this.pod,
+        key: () => this.key,
+        podDir: () => this.podDir,
+        stopped: () => this.terminating || this.gone,
+        env: (c) => this.env(c),
+        sandbox: (c) => this.sandbox(c),
+        logFile: (c) => this.logFile(c),
+        pidFile: (c) => this.pidFile(c),
+        enqueue,
+        report: () => this.report(),
+      },
+      pod.spec?.containers ?? [],
+    );
   }
 
   get key(): string {
@@ -130,7 +118,7 @@ export class PodWorker {
   }
 
   get containerNames(): string[] {
-    return [...this.containers.keys()];
+    return this.containers.names;
   }
 
   streamContainer(name: string): StreamContainer | undefined {
@@ -160,48 +148,17 @@ export class PodWorker {
     return join(this.ctx.paths.dir, 'mnt', this.uid);
   }
 
-  /**
-   * The pod's namespaces for one container: its files at the Kubernetes paths (the
-   * service-account volume, ConfigMap and Secret volumes at their mountPath), the lab's state
-   * hidden. A mountPath is created only under /var/run or /run (tmpfs); elsewhere it must
-   * already exist on the machine, or the volume stays reachable through AMBIT_VOLUME_* only.
-   */
+  /** The pod's namespaces for one container (pod-sandbox.ts). */
   private sandbox(c: Container): Sandbox {
-    const binds: SandboxBind[] = [
-      {
-        src: serviceAccountDir(this.podDir),
-        dst: SERVICE_ACCOUNT_DIR,
-        create: true,
-        readOnly: true,
-      },
-    ];
-    const volumes = new Set(podVolumes(this.pod).map((v) => v.name));
-    const mounts =
-      (c as { volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[] })
-        .volumeMounts ?? [];
-    for (const m of mounts) {
-      if (!volumes.has(m.name) || !m.mountPath.startsWith('/')) continue;
-      const onTmpfs = /^\/(var\/)?run\//.test(m.mountPath);
-      if (!onTmpfs && !existsSync(m.mountPath)) continue;
-      binds.push({
-        src: join(this.podDir, 'volumes', m.name),
-        dst: m.mountPath,
-        create: onTmpfs,
-        readOnly: m.readOnly,
-      });
-    }
-    const p = this.ctx.paths;
-    return {
+    return podSandbox({
+      pod: this.pod,
+      container: c,
       netns: this.hostNetwork ? this.ctx.nodeNetns : this.net!.netns,
       hostname: this.hostname,
       podDir: this.podDir,
       stash: this.stashDir,
-      binds,
-      hideDirs: [p.pods, p.pki, join(p.dir, 'apiserver'), join(p.dir, 'kubelet')].filter((d) =>
-        existsSync(d),
-      ),
-      hideFiles: [p.kubeconfig].filter((f) => existsSync(f)),
-    };
+      paths: this.ctx.paths,
+    });
   }
 
   private logFile(container: string): string {
@@ -242,7 +199,7 @@ export class PodWorker {
       complete: true,
       cniDone: this.cniDone,
     });
-    for (const name of this.containers.keys()) this.startOne(name);
+    for (const name of this.containers.names) this.containers.start(name);
     this.report();
   }
 
@@ -279,7 +236,7 @@ export class PodWorker {
     }
     this.initialized = true;
     const reported = new Map((this.pod.status?.containerStatuses ?? []).map((c) => [c.name, c]));
-    for (const rt of this.containers.values()) {
+    for (const rt of this.containers.all()) {
       const pr = l.pids.get(rt.name);
       const prev = reported.get(rt.name);
       rt.restartCount = prev?.restartCount ?? 0;
@@ -292,7 +249,7 @@ export class PodWorker {
         rt.ready = rt.spec.readinessProbe === undefined;
       } else {
         rt.started = rt.restartCount > 0 || prev !== undefined;
-        this.startOne(rt.name);
+        this.containers.start(rt.name);
       }
     }
     this.ctx.log.info('adopted pod', { pod: this.key, ip: this.podIP });
@@ -303,38 +260,9 @@ export class PodWorker {
     const pod = this.pod;
     const ns = pod.metadata.namespace ?? 'default';
     if (!this.hostNetwork && !this.net) {
-      const ip = this.ctx.ipam.allocate(this.uid, {
-        pinned: pod.metadata.annotations?.[IP_ANNOTATION],
-        previous: pod.status?.podIP,
-        taken: this.ctx.takenIps(this.uid),
-      });
-      const net = {
-        netns: netnsNames.pod(this.ctx.lab, this.uid),
-        veth: hostVethName(this.uid),
-        ip,
-      };
-      this.writeRecord({ netns: net.netns, hostVeth: net.veth, podIP: ip });
-      try {
-        await createPodNet({
-          nodeNetns: this.ctx.nodeNetns,
-          podNetns: net.netns,
-          hostVeth: net.veth,
-          podIP: ip,
-          gateway: this.ctx.ipam.gateway(),
-          podCIDR: this.ctx.node.podCIDR,
-          namespace: ns,
-          dnsIP: this.ctx.cluster.dnsIP,
-        });
-      } catch (err) {
-        await destroyPodNet({
-          nodeNetns: this.ctx.nodeNetns,
-          podNetns: net.netns,
-          hostVeth: net.veth,
-        }).catch(() => undefined);
-        this.ctx.ipam.release(this.uid);
-        throw err;
-      }
-      this.net = net;
+      this.net = await createPodNetwork(this.ctx, pod, this.uid, (net) =>
+        this.writeRecord({ netns: net.netns, hostVeth: net.veth, podIP: net.ip }),
+      );
       this.report();
     }
     if (this.net && !this.annotated) {
@@ -357,12 +285,7 @@ export class PodWorker {
     }
     mkdirSync(this.podDir, { recursive: true });
     mkdirSync(this.stashDir, { recursive: true });
-    if (this.net) {
-      writeFileSync(
-        join(etcNetnsDir(this.net.netns), 'hosts'),
-        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.net.ip}\t${this.hostname}\n`,
-      );
-    }
+    if (this.net) writeHosts(this.net, this.hostname);
     await writeToken(this.ctx.client, pod, this.podDir);
     this.tokenAt = Date.now();
     const volumeEnv = await writeConfigMapVolumes(this.ctx.client, pod, this.podDir);
@@ -413,139 +336,11 @@ export class PodWorker {
     });
   }
 
-  private startOne(name: string): void {
-    const rt = this.containers.get(name);
-    if (!rt || this.terminating || this.gone) return;
-    rt.timer = undefined;
-    let child: ChildProcess;
-    // The instance before a restart stays readable as `kubectl logs --previous`.
-    if (rt.started && existsSync(this.logFile(name))) {
-      renameSync(this.logFile(name), this.logFile(name) + '.prev');
-    }
-    try {
-      child = startContainer({
-        sandbox: this.sandbox(rt.spec),
-        argv: containerArgv(rt.spec, this.podDir),
-        env: this.env(rt.spec),
-        cwd: this.podDir,
-        logFile: this.logFile(name),
-        pidFile: this.pidFile(name),
-      });
-    } catch (err) {
-      const message = errorMessage(err);
-      const reason =
-        err instanceof AmbitError && err.code === 'KUBELET_UNKNOWN_IMAGE'
-          ? 'ErrImagePull'
-          : 'CreateContainerError';
-      rt.state = { waiting: { reason, message } };
-      this.ctx.events.emit(this.pod, 'Warning', 'Failed', `container ${name}: ${message}`);
-      this.scheduleRestart(rt);
-      this.report();
-      return;
-    }
-    if (rt.started) rt.restartCount++;
-    rt.started = true;
-    rt.child = child;
-    rt.pid = child.pid;
-    rt.startedAtMs = Date.now();
-    rt.state = { running: { startedAt: new Date().toISOString() } };
-    rt.ready = rt.spec.readinessProbe === undefined;
-    rt.final = false;
-    child.on('exit', (code, signal) => {
-      if (rt.child === child) this.onExit(rt, code, signal);
-    });
-    child.on('error', (err) =>
-      this.ctx.log.warn('container error', { pod: this.key, name, error: err.message }),
-    );
-    this.ctx.events.emit(this.pod, 'Normal', 'Started', `Started container ${name}`);
-    this.report();
-  }
-
-  private onExit(
-    rt: ContainerRt,
-    code: number | null,
-    signal: NodeJS.Signals | null,
-    message?: string,
-  ): void {
-    rt.child = undefined;
-    rt.pid = undefined;
-    rt.ready = false;
-    try {
-      unlinkSync(this.pidFile(rt.name));
-    } catch {
-      /* already removed */
-    }
-    const exitCode = code ?? 128 + (signal ? (osSignal(signal) ?? 0) : 0);
-    const startedAt = 'running' in rt.state ? rt.state.running.startedAt : undefined;
-    rt.state = {
-      terminated: {
-        exitCode,
-        ...(signal ? { signal: osSignal(signal) } : {}),
-        reason: message ? 'Unknown' : exitCode === 0 ? 'Completed' : 'Error',
-        ...(message ? { message } : {}),
-        startedAt,
-        finishedAt: new Date().toISOString(),
-      },
-    };
-    if (this.terminating || this.gone) return;
-    const policy = this.pod.spec?.restartPolicy ?? 'Always';
-    if (policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0)) {
-      if (exitCode !== 0) {
-        this.ctx.events.emit(
-          this.pod,
-          'Warning',
-          'BackOff',
-          `container ${rt.name} exited with ${exitCode}`,
-        );
-      }
-      this.scheduleRestart(rt);
-    } else {
-      rt.final = true;
-    }
-    this.report();
-  }
-
-  private scheduleRestart(rt: ContainerRt): void {
-    if (rt.startedAtMs > 0 && Date.now() - rt.startedAtMs > BACKOFF_RESET_MS) rt.failures = 0;
-    const delay = Math.min(RETRY_MS * 2 ** rt.failures, BACKOFF_MAX_MS);
-    rt.failures++;
-    if ('terminated' in rt.state) {
-      rt.lastState = rt.state;
-      rt.state = {
-        waiting: {
-          reason: 'CrashLoopBackOff',
-          message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${rt.name} pod=${this.pod.metadata.name}`,
-        },
-      };
-    }
-    rt.timer = setTimeout(() => this.enqueue(() => Promise.resolve(this.startOne(rt.name))), delay);
-  }
-
   /** Probes running containers that have a readiness probe; reports on change. */
   async probe(): Promise<void> {
     const ip = this.podIP;
     if (!ip || this.terminating) return;
-    for (const rt of this.containers.values()) {
-      // Adopted processes are not our children: notice their exit by polling.
-      if (rt.pid !== undefined && !rt.child && !alive(rt.pid)) {
-        this.onExit(
-          rt,
-          255,
-          null,
-          'exit status unknown: the process was adopted after a kubelet restart',
-        );
-      }
-      if (rt.pid === undefined || !rt.spec.readinessProbe) continue;
-      const ok = await probeReady(
-        rt.spec,
-        ip,
-        this.hostNetwork ? this.ctx.nodeNetns : this.net?.netns,
-      );
-      if (ok !== rt.ready && rt.pid !== undefined) {
-        rt.ready = ok;
-        this.report();
-      }
-    }
+    await this.containers.probe(ip, this.netns);
   }
 
   /** Status reports are coalesced: many changes in a burst become one PATCH. */
@@ -559,7 +354,7 @@ export class PodWorker {
         podIP: this.podIP,
         hostIP: this.ctx.node.ip,
         startTime: this.startTime,
-        containers: [...this.containers.values()],
+        containers: this.containers.all(),
         pendingReason: this.pendingReason,
       });
       this.ctx.client
@@ -603,17 +398,7 @@ export class PodWorker {
     const meta = this.pod.metadata as { deletionGracePeriodSeconds?: number };
     const grace =
       meta.deletionGracePeriodSeconds ?? this.pod.spec?.terminationGracePeriodSeconds ?? 30;
-    await Promise.all(
-      [...this.containers.values()].map(async (rt) => {
-        clearTimeout(rt.timer);
-        if (rt.pid !== undefined) await stopProcess(rt.pid, grace * 1000, true);
-        try {
-          unlinkSync(this.pidFile(rt.name));
-        } catch {
-          /* none */
-        }
-      }),
-    );
+    await this.containers.stopAll(grace * 1000);
     if (this.cniDone && this.net) {
       try {
         await invokeCni(this.ctx.cniDir, 'DEL', this.cniPod());
@@ -621,13 +406,7 @@ export class PodWorker {
         this.ctx.events.emit(this.pod, 'Warning', 'FailedKillPod', errorMessage(err));
       }
     }
-    if (this.net) {
-      await destroyPodNet({
-        nodeNetns: this.ctx.nodeNetns,
-        podNetns: this.net.netns,
-        hostVeth: this.net.veth,
-      });
-    }
+    if (this.net) await removePodNetwork(this.ctx, this.net);
     this.ctx.ipam.release(this.uid);
     rmSync(this.podDir, { recursive: true, force: true });
     rmSync(this.stashDir, { recursive: true, force: true });
@@ -653,16 +432,4 @@ export class PodWorker {
     }
     this.ctx.log.info('pod removed', { pod: this.key, uid: this.uid });
   }
-}
-
-function osSignal(s: NodeJS.Signals): number | undefined {
-  const table: Partial<Record<NodeJS.Signals, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGKILL: 9,
-    SIGTERM: 15,
-    SIGSEGV: 11,
-    SIGABRT: 6,
-  };
-  return table[s];
 }
