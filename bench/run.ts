@@ -376,7 +376,10 @@ async function main(): Promise<number> {
         print: (l) => log(`  ${l}`),
       });
       if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
+      // Bare per-node pods: the profiler respawns ztunnels with its own command line, which a
+      // DaemonSet would undo, and --ebpf runs two backends side by side.
       await installMesh(labClient(LAB), {
+        mode: 'pods',
         progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
         ...(ebpf ? { redirectByNode: { worker3: 'ebpf', worker4: 'ebpf' } } : {}),
       });

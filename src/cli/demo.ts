@@ -1,7 +1,9 @@
 /**
- * `ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint]`: the seeds'
- * scenario end to end, every hop shown; `--redirect` picks the node agents' redirection
- * backend; `--waypoint` puts a namespace waypoint on the path and shows the four connections.
+ * `ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] [--mesh-pods]`: the
+ * seeds' scenario end to end, every hop shown; `--redirect` picks the node agents' redirection
+ * backend; `--waypoint` puts a namespace waypoint on the path and shows the four connections;
+ * `--mesh-pods` installs the mesh as bare per-node pods instead of `ambit manifest generate`'s
+ * DaemonSets (so one node's agent can be stopped by deleting its pod: the node-agent tests).
  * `ambit demo --down [--name N]`: take the demo's lab down.
  */
 import { AmbitError } from '../errors.js';
@@ -14,16 +16,18 @@ export async function run(args: string[]): Promise<number> {
   let trace = true;
   let redirect: string | undefined;
   let waypoint = false;
+  let meshPods = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--down') down = true;
     else if (a === '--no-trace') trace = false;
     else if (a === '--waypoint') waypoint = true;
+    else if (a === '--mesh-pods') meshPods = true;
     else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
     else if (a === '--redirect') redirect = parseRedirectMode(args[++i]);
     else if (a === '-h' || a === '--help') {
       console.log(
-        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] | ambit demo --down [--name N]',
+        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] [--mesh-pods] | ambit demo --down [--name N]',
       );
       return 0;
     } else
@@ -38,5 +42,5 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   const print = (l: string) => console.log(l);
-  return down ? demoDown(lab, print) : runDemo({ lab, trace, print, redirect, waypoint });
+  return down ? demoDown(lab, print) : runDemo({ lab, trace, print, redirect, waypoint, meshPods });
 }

@@ -44,8 +44,10 @@ async function loadDaemon(sub: string, rel: string): Promise<Entry> {
 
 const USAGE = `usage: ambit lab <command>
   up [-f cluster.yaml] [--name N] [--no-scenario] [--timeout S] [--redirect iptables|ebpf]
-                                                    build and start a lab; with --redirect also
-                                                    the mesh, its node agents on that backend
+     [--mesh-pods]                                  build and start a lab; with --redirect also
+                                                    the mesh (ambit manifest generate's objects),
+                                                    its node agents on that backend; --mesh-pods:
+                                                    bare per-node pods instead of DaemonSets
   down [--name N]                                   stop it and remove everything it made
   status [--name N]                                 nodes and pods
   list                                              labs on this machine
@@ -63,6 +65,8 @@ interface Flags {
   timeout: number;
   /** `up --redirect`: install the mesh too, node agents on this backend. */
   redirect?: RedirectMode;
+  /** `up --mesh-pods`: the mesh as bare per-node pods (installMesh's `mode: 'pods'`). */
+  meshPods?: boolean;
   rest: string[];
 }
 
@@ -85,6 +89,7 @@ export function parseFlags(args: string[]): Flags {
     else if (a === '--no-scenario') f.scenario = false;
     else if (a === '--timeout') f.timeout = Number(val());
     else if (a === '--redirect') f.redirect = parseRedirectMode(val());
+    else if (a === '--mesh-pods') f.meshPods = true;
     else if (a.startsWith('-'))
       throw new AmbitError('CLI_USAGE', `unknown flag ${a}`, { value: a });
     else f.rest.push(a);
@@ -122,6 +127,7 @@ export async function run(args: string[]): Promise<number> {
       await installMesh(labClient(cluster.name), {
         redirect: f.redirect,
         lab: cluster.name,
+        ...(f.meshPods ? { mode: 'pods' as const } : {}),
         timeoutMs: f.timeout * 1000,
         progress: (step, ms) => print(`  ${step} (${(ms / 1000).toFixed(1)}s)`),
       });

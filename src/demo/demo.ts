@@ -33,6 +33,8 @@ export interface DemoOptions {
   redirect?: string;
   /** A namespace waypoint on the path: the four connections instead of three (waypoint.ts). */
   waypoint?: boolean;
+  /** The mesh as bare per-node pods, not the DaemonSets (installMesh's `mode: 'pods'`). */
+  meshPods?: boolean;
 }
 
 const URL = 'http://httpbin:8000/get';
@@ -121,6 +123,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       installMesh(client, {
         redirect: o.redirect,
         lab: o.lab,
+        ...(o.meshPods ? { mode: 'pods' as const } : {}),
         progress: (s, ms) => print(`      ${s} (${(ms / 1000).toFixed(1)}s)`),
       }),
   );

@@ -196,10 +196,16 @@ export function generateManifests(v: InstallValues): Obj[] {
       },
       spec: {
         selector: { matchLabels: { 'k8s-app': 'istio-cni-node' } },
+        // Said explicitly (Kubernetes' default), so `kubectl rollout status` can follow it.
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
         template: {
           metadata: {
             labels: { 'k8s-app': 'istio-cni-node', 'sidecar.istio.io/inject': 'false' },
-            annotations: { 'ambient.istio.io/redirection': 'disabled' },
+            annotations: {
+              'ambient.istio.io/redirection': 'disabled',
+              // Read by the ambit lab only: pods named after their node (istio-cni-node-worker2).
+              'lab.ambit.dev/pod-name': 'node',
+            },
           },
           spec: {
             hostNetwork: true,
@@ -250,6 +256,7 @@ export function generateManifests(v: InstallValues): Obj[] {
       metadata: { name: 'ztunnel', namespace: ns, labels: labels('ztunnel') },
       spec: {
         selector: { matchLabels: { app: 'ztunnel' } },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
         template: {
           metadata: {
             labels: { app: 'ztunnel', 'sidecar.istio.io/inject': 'false' },
@@ -258,6 +265,7 @@ export function generateManifests(v: InstallValues): Obj[] {
               ...scrapeAnnotations(15020),
               // Read by the ambit lab only: the seeds' address, .3 of each node's pod CIDR.
               'lab.ambit.dev/ip-offset': '3',
+              'lab.ambit.dev/pod-name': 'node',
             },
           },
           spec: {

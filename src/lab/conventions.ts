@@ -17,6 +17,12 @@ export const LabAnnotation = {
    * gets `<podCIDR base + offset>` (ztunnel at 10.244.N.3 is offset 3).
    */
   ipOffset: 'lab.ambit.dev/ip-offset',
+  /**
+   * DaemonSet pod template, value `node`: the pods are named `<daemonset>-<node>` instead of
+   * `<daemonset>-<5 random>`, so the lab's tools, demo and tests name a node's ztunnel or agent
+   * (`ztunnel-worker2`) whichever controller made it. A real cluster ignores it.
+   */
+  podName: 'lab.ambit.dev/pod-name',
 } as const;
 
 /** The lab's name when neither a flag nor AMBIT_LAB gives one. */

@@ -1,17 +1,16 @@
 /**
- * `ambit manifest generate` on a lab: its objects pass `kubectl apply --dry-run=server` (the
- * kinds the lab API server serves; any other must be RBAC or a CRD), the lab mesh runs from
- * them (DaemonSets; a deleted ztunnel pod is recreated at the node's .3 and traffic flows
- * through it again), and `ambit uninstall` leaves no rule, ipset, link or object behind.
+ * The real-cluster commands of the README, run against a lab: `ambit manifest generate | kubectl
+ * apply --dry-run=server -f -` succeeds for every object and creates nothing; `ambit install
+ * --set profile=ambient -y -c <kubeconfig>` brings the mesh up from the same objects
+ * (DaemonSets: a deleted ztunnel pod is recreated at the node's .3 and traffic flows through it
+ * again, over HBONE); `ambit uninstall -y -c` leaves no rule, ipset, link or object behind.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
-import { labAdminClient } from '../../src/lab/apps/kube-env.js';
 import { labPaths } from '../../src/lab/cluster/paths.js';
-import { installMesh } from '../../src/lab/mesh/install.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
@@ -94,11 +93,11 @@ void describe(
       assert.equal(r.code, 0, r.stderr);
     });
 
-    void it('the manifests pass kubectl apply --dry-run=server', async () => {
+    void it('ambit manifest generate | kubectl apply --dry-run=server -f - succeeds, creating nothing', async () => {
       const gen = await ambit(['manifest', 'generate']);
       assert.equal(gen.code, 0, gen.stderr);
       const docs = parseAllDocuments(gen.stdout).map(
-        (d) => d.toJS() as { kind: string; apiVersion: string },
+        (d) => d.toJS() as { kind: string; metadata: { name: string } },
       );
       assert.deepEqual([...new Set(docs.map((d) => d.kind))].sort(), [
         'ClusterRole',
@@ -111,41 +110,40 @@ void describe(
         'Service',
         'ServiceAccount',
       ]);
-      const served = (await kubectl(['api-resources', '-o', 'name'])).stdout;
-      const apiOf = (k: string) =>
-        ({
-          ClusterRole: 'clusterroles.rbac.authorization.k8s.io',
-          ClusterRoleBinding: 'clusterrolebindings.rbac.authorization.k8s.io',
-          CustomResourceDefinition: 'customresourcedefinitions.apiextensions.k8s.io',
-        })[k];
-      const unserved = docs.filter(
-        (d) => apiOf(d.kind) && !served.split('\n').includes(apiOf(d.kind)!),
-      );
-      const sets = unserved.some((d) => d.kind === 'CustomResourceDefinition')
-        ? ['--set', 'crds=false']
-        : [];
-      const rest = await ambit(['manifest', 'generate', ...sets]);
-      const kept = parseAllDocuments(rest.stdout)
-        .map((d) => d.toJS() as { kind: string })
-        .filter((d) => !unserved.some((u) => u.kind === d.kind));
-      const dry = await kubectl(
-        ['apply', '--dry-run=server', '-f', '-'],
-        kept.map((d) => JSON.stringify(d)).join('\n'),
-      );
+      // Exactly the pipeline, every object: the lab serves each kind (CRDs and RBAC included).
+      const dry = await kubectl(['apply', '--dry-run=server', '-f', '-'], gen.stdout);
       assert.equal(dry.code, 0, dry.stderr);
+      const lines = dry.stdout.trim().split('\n');
+      assert.equal(lines.length, docs.length, dry.stdout);
+      assert.ok(
+        lines.every((l) => / (created|configured|unchanged) \(server dry run\)$/.test(l)),
+        dry.stdout,
+      );
       assert.match(dry.stdout, /daemonset\.apps\/ztunnel (created|configured) \(server dry run\)/);
       assert.match(
         dry.stdout,
-        /daemonset\.apps\/istio-cni-node (created|configured) \(server dry run\)/,
+        /customresourcedefinition\.apiextensions\.k8s\.io\/authorizationpolicies\.security\.istio\.io (created|configured) \(server dry run\)/,
       );
-      if (unserved.length > 0)
-        console.log(
-          `# not served by this lab yet: ${[...new Set(unserved.map((u) => u.kind))].join(', ')}`,
-        );
+      const left = await kubectl([
+        'get',
+        'daemonsets,deployments',
+        '-n',
+        'istio-system',
+        '-o',
+        'name',
+      ]);
+      assert.equal(left.stdout.trim(), '', 'a dry run creates nothing');
     });
 
-    void it('the lab mesh runs from them; a deleted ztunnel comes back from its DaemonSet', async () => {
-      await installMesh(labAdminClient(N), { fromManifests: true, timeoutMs: 150_000 });
+    void it('ambit install -y -c: the mesh runs from them; a deleted ztunnel comes back from its DaemonSet', async () => {
+      // The README's real-cluster command, as a user runs it against this lab.
+      const inst = await ambit(
+        ['install', '--set', 'profile=ambient', '-y', '-c', kubeconfig],
+        undefined,
+        300_000,
+      );
+      assert.equal(inst.code, 0, `${inst.stdout}\n${inst.stderr}`);
+      assert.match(inst.stdout, /Ztunnel installed/);
       assert.equal(
         (await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient'])).code,
         0,
@@ -186,13 +184,15 @@ void describe(
         ).stdout,
       ) as {
         items: {
-          metadata: { name: string; ownerReferences?: { kind: string }[] };
+          metadata: { name: string; uid: string; ownerReferences?: { kind: string }[] };
           status: { podIP: string };
         }[];
       };
       const old = zt.items[0]!;
       assert.equal(old.metadata.ownerReferences?.[0]?.kind, 'DaemonSet');
       assert.equal(old.status.podIP, '10.244.2.3');
+      // The lab names a DaemonSet's pods after their node (lab.ambit.dev/pod-name: node).
+      assert.equal(old.metadata.name, 'ztunnel-worker2');
       assert.equal(
         (await kubectl(['delete', 'pod', '-n', 'istio-system', old.metadata.name, '--wait=true']))
           .code,
@@ -209,12 +209,14 @@ void describe(
           '--field-selector',
           'spec.nodeName=worker2',
           '-o',
-          'jsonpath={.items[*].metadata.name} {.items[*].status.podIP}',
+          'jsonpath={.items[*].metadata.uid} {.items[*].status.podIP} {.items[*].metadata.ownerReferences[0].kind}',
         ]);
-        const [name, ip] = r.stdout.split(' ');
-        return name && name !== old.metadata.name && ip === '10.244.2.3' ? name : undefined;
+        const [uid, ip, owner] = r.stdout.split(' ');
+        return uid && uid !== old.metadata.uid && ip === '10.244.2.3' && owner === 'DaemonSet'
+          ? uid
+          : undefined;
       });
-      assert.notEqual(fresh, old.metadata.name);
+      assert.notEqual(fresh, old.metadata.uid);
       const body = await until('web through the new ztunnel', async () => {
         const r = await call();
         return r.code === 0 ? r.stdout : undefined;
@@ -251,8 +253,8 @@ void describe(
       assert.match(await nodeState('worker2'), /rules=[1-9]/);
     });
 
-    void it('ambit uninstall leaves no rule, ipset, link or object', async () => {
-      const r = await ambit(['uninstall', '--kubeconfig', kubeconfig, '-y']);
+    void it('ambit uninstall -y -c, then kubectl delete namespace istio-system, leave no rule, ipset, link or object', async () => {
+      const r = await ambit(['uninstall', '-y', '-c', kubeconfig]);
       assert.equal(r.code, 0, r.stderr);
       // As istioctl, uninstall keeps the namespace; the user deletes it (Istio's guide does).
       assert.equal((await kubectl(['delete', 'namespace', 'istio-system', '--wait=true'])).code, 0);

@@ -1,6 +1,7 @@
 /**
- * Istio's httpbin and curl samples, applied unmodified (`../shared/external/istio/samples`)
- * into an enrolled namespace of a lab with the mesh, answer each other through the mesh:
+ * Istio's httpbin and curl samples, applied unmodified (`test/external/istio/samples`) into an
+ * enrolled namespace of a lab whose mesh came from `ambit manifest generate | kubectl apply -f -`
+ * (followed with `kubectl rollout status`), answer each other through the mesh:
  * `kubectl exec deploy/curl -- curl -s http://httpbin:8000/get` shows go-httpbin's JSON with
  * the curl pod's own IP as origin, the curl pod's hostname is its name, and the destination
  * ztunnel logged the connection with curl's SPIFFE identity. An image the kubelet does not
@@ -11,9 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { labAdminClient } from '../../src/lab/apps/kube-env.js';
 import { labPaths } from '../../src/lab/cluster/paths.js';
-import { installMesh } from '../../src/lab/mesh/install.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
 import { externalDir } from '../helpers/external.js';
@@ -28,11 +27,11 @@ const CURL_ID = 'spiffe://cluster.local/ns/default/sa/curl';
 function ambit(args: string[], timeoutMs = 60_000): Promise<RunResult> {
   return run(process.execPath, [bin, ...args], { allowFail: true, timeoutMs });
 }
-function kubectl(args: string[], input?: string): Promise<RunResult> {
+function kubectl(args: string[], input?: string, timeoutMs = 60_000): Promise<RunResult> {
   return run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
     allowFail: true,
     input,
-    timeoutMs: 60_000,
+    timeoutMs,
   });
 }
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
@@ -57,7 +56,21 @@ void describe(
         180_000,
       );
       assert.equal(r.code, 0, `lab up failed:\n${r.stdout}\n${r.stderr}`);
-      await installMesh(labAdminClient(N), { timeoutMs: 150_000 });
+      // The README's other real-cluster path: the manifests piped into kubectl, then followed
+      // with kubectl rollout status.
+      const gen = await ambit(['manifest', 'generate']);
+      assert.equal(gen.code, 0, gen.stderr);
+      const applied = await kubectl(['apply', '-f', '-'], gen.stdout);
+      assert.equal(applied.code, 0, applied.stderr);
+      for (const w of ['deployment/istiod', 'daemonset/istio-cni-node', 'daemonset/ztunnel']) {
+        const r = await kubectl(
+          ['-n', 'istio-system', 'rollout', 'status', w, '--timeout=150s'],
+          undefined,
+          180_000,
+        );
+        assert.equal(r.code, 0, `${w}: ${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /successfully rolled out/);
+      }
     });
 
     after(async () => {

@@ -1,6 +1,8 @@
 /**
- * The node agent in a real lab: `ambit demo --no-trace` builds the seeds' cluster and installs
- * the mesh (istiod, one `ambit cni run` pod and one ztunnel per node) and enrols `default`.
+ * The node agent in a real lab: `ambit demo --no-trace --mesh-pods` builds the seeds' cluster and
+ * installs the mesh (istiod, one `ambit cni run` pod and one ztunnel per node) and enrols `default`.
+ * Bare per-node pods, not DaemonSets: the agent is stopped by deleting its pod, and replaced by
+ * a hand-made one; a DaemonSet would recreate it at once.
  * Everything here goes through the Kubernetes API (kubectl) and is checked in the kernel.
  */
 import assert from 'node:assert/strict';
@@ -69,7 +71,7 @@ void describe('node agent in the lab', { skip: skipUnlessRoot, timeout: 600_000 
   let httpbin: PodJson;
 
   before(async () => {
-    const r = await ambit(['demo', '--name', LAB, '--no-trace']);
+    const r = await ambit(['demo', '--name', LAB, '--no-trace', '--mesh-pods']);
     if (r.code !== 0) throw new Error(`ambit demo failed:\n${r.stdout}\n${r.stderr}`);
     sleep = await podByPrefix('default', 'sleep');
     httpbin = await podByPrefix('default', 'httpbin');

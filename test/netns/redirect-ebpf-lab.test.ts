@@ -1,6 +1,6 @@
 /**
- * The eBPF backend in a real lab: `ambit demo --redirect ebpf --no-trace` (istiod, one agent
- * per node with `--redirect ebpf`, real ztunnels), then through the Kubernetes API and the
+ * The eBPF backend in a real lab: `ambit demo --redirect ebpf --no-trace --mesh-pods` (istiod,
+ * one bare agent pod per node with `--redirect ebpf` that the test stops and replaces, real ztunnels), then through the Kubernetes API and the
  * kernel: requests cross the mesh (HBONE with identities), the programs survive an agent
  * SIGKILL with the same ids, SIGTERM keeps capture, and an agent started with `--redirect
  * iptables` takes the node over with pods running, leaving no filter or pin of eBPF behind.
@@ -99,7 +99,15 @@ void describe('eBPF backend in the lab', { skip: skipUnlessRoot, timeout: 900_00
   };
 
   before(async () => {
-    const r = await ambit(['demo', '--name', LAB, '--no-trace', '--redirect', 'ebpf']);
+    const r = await ambit([
+      'demo',
+      '--name',
+      LAB,
+      '--no-trace',
+      '--redirect',
+      'ebpf',
+      '--mesh-pods',
+    ]);
     if (r.code !== 0) throw new Error(`ambit demo failed:\n${r.stdout}\n${r.stderr}`);
     const list = JSON.parse(await kubectl('get', 'pods', '-n', 'default', '-o', 'json')) as {
       items: PodJson[];

@@ -105,9 +105,13 @@ void test('with the mesh: seed 000’s hops in order', { skip: skipUnlessRoot },
   // After a monitor overflow the request is repeated, and the repeat rides the HBONE connection
   // the first try opened (no SYN to trace). A new ztunnel A has an empty pool: replace it, retrace.
   for (let i = 0; i < 2 && r.path.warnings.some((w) => w.includes('repeated')); i++) {
+    const old = await kube.tryGet<Pod>(resources.pods, 'ztunnel-worker2', 'istio-system');
     await kube.delete(resources.pods, 'ztunnel-worker2', 'istio-system');
     const gone = Date.now() + 60_000;
-    while (await kube.tryGet<Pod>(resources.pods, 'ztunnel-worker2', 'istio-system')) {
+    // Its DaemonSet recreates it under the same name: wait for the old uid to go.
+    const uidOf = async () =>
+      (await kube.tryGet<Pod>(resources.pods, 'ztunnel-worker2', 'istio-system'))?.metadata.uid;
+    while ((await uidOf()) === old?.metadata.uid) {
       assert.ok(Date.now() < gone, 'ztunnel-worker2 not deleted within 60 s');
       await new Promise((res) => setTimeout(res, 250));
     }

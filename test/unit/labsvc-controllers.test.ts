@@ -254,6 +254,9 @@ void test('daemonset pods: node-pinned, IP offset inside the node pod CIDR, tain
   assert.equal(p?.metadata.annotations?.['lab.ambit.dev/ip'], '10.244.2.3');
   assert.match(p!.metadata.name, /^ztunnel-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
   assert.match(daemonPod(ds, node('x', 'bad'), 'h').error!, /does not fit/);
+  const byNode = structuredClone(ds);
+  byNode.spec!.template.metadata!.annotations!['lab.ambit.dev/pod-name'] = 'node';
+  assert.equal(daemonPod(byNode, nodes[2]!, 'h').pod?.metadata.name, 'ztunnel-worker2');
   assert.equal(daemonSetFits(ds, nodes[0]!), true, 'role label alone does not repel daemons');
   const tainted = node('cp', '10.244.0.0/24', {
     taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],

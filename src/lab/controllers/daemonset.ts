@@ -16,6 +16,7 @@ import {
   isTerminating,
   POD_IP_ANNOTATION,
   POD_IP_OFFSET_ANNOTATION,
+  POD_NAME_ANNOTATION,
   type DaemonSet,
   type DaemonSetStatus,
   type LabNode,
@@ -23,6 +24,10 @@ import {
 } from './types.js';
 
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
+
+/** Whether the DaemonSet's pods are named after their node (a recreated pod keeps its name). */
+const namedByNode = (ds: DaemonSet): boolean =>
+  ds.spec?.template.metadata?.annotations?.[POD_NAME_ANNOTATION] === 'node';
 
 export function daemonSetFits(ds: DaemonSet, n: LabNode): boolean {
   const spec = ds.spec!.template.spec;
@@ -55,7 +60,9 @@ export function daemonPod(
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
-        name: daemonSetPodName(ds.metadata.name),
+        name: namedByNode(ds)
+          ? `${ds.metadata.name}-${node.metadata.name}`
+          : daemonSetPodName(ds.metadata.name),
         namespace: ds.metadata.namespace,
         labels: { ...(t.metadata?.labels ?? {}), [REVISION_HASH_LABEL]: hash },
         ...(Object.keys(annotations).length ? { annotations } : {}),
@@ -105,11 +112,11 @@ export async function syncDaemonSet(ctx: Ctx, ns: string, name: string): Promise
     for (const p of stale) await remove(p, 'template changed');
     const current = alive.filter((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash);
     for (const p of current.slice(1)) await remove(p, 'more than one daemon pod on the node');
-    // Wait until the old pod is gone: it may hold the node's pinned address.
-    if (
-      current.length === 0 &&
-      here.every((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash || isFinished(p))
-    ) {
+    // Wait until the old pod is gone: it may hold the node's pinned address, or its name.
+    const gone = namedByNode(ds)
+      ? here.length === 0
+      : here.every((p) => p.metadata.labels?.[REVISION_HASH_LABEL] === hash || isFinished(p));
+    if (current.length === 0 && gone) {
       const { pod, error } = daemonPod(ds, n, hash);
       if (error) {
         await recordEvent(ctx, ds, 'Warning', 'FailedCreate', error, 'daemonset-controller');

@@ -90,6 +90,8 @@ export type LabNode = KubeObject<LabNodeSpec, { conditions?: { type: string; sta
 export const POD_IP_ANNOTATION = LabAnnotation.ip;
 /** On a DaemonSet's pod template: the host number inside each node's pod CIDR. */
 export const POD_IP_OFFSET_ANNOTATION = LabAnnotation.ipOffset;
+/** On a DaemonSet's pod template: `node` names its pods `<daemonset>-<node>`. */
+export const POD_NAME_ANNOTATION = LabAnnotation.podName;
 export const CONTROL_PLANE_TAINT = 'node-role.kubernetes.io/control-plane';
 
 export function isTerminating(p: LabPod): boolean {

@@ -1,8 +1,9 @@
 /**
  * Installs the mesh into a running lab through the Kubernetes API, the way Istio's ambient
- * profile does: istiod (control plane + CA), then on every node the node agent (istio-cni,
- * host network) and a ztunnel pod at the node's .3 address (the seeds' layout), and finally
- * enrols namespaces with `istio.io/dataplane-mode=ambient`.
+ * profile does. By default from `ambit manifest generate`'s objects (what `ambit install` applies
+ * to a real cluster): istiod's Deployment and the istio-cni-node and ztunnel DaemonSets, whose
+ * pods the lab's controllers create (ztunnel at the node's .3 address, the seeds' layout).
+ * `mode: 'pods'` keeps the older bare per-node pods for what a DaemonSet would undo (below).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { labPaths, repoRoot } from '../cluster/paths.js';
 import { LabAnnotation } from '../conventions.js';
 import { applyObjects, parseManifests, resourceFor } from '../orchestrator/manifests.js';
 import { generateManifests } from '../../install/manifests.js';
-import { CNI_DAEMONSET } from '../../install/names.js';
+import { CNI_DAEMONSET, ZTUNNEL_DAEMONSET } from '../../install/names.js';
 import { applySets, defaultValues } from '../../install/values.js';
 import { podReady } from '../orchestrator/wait.js';
 import { ztunnelRuntimeEnv } from '../../ztunnel/runtime-env.js';
@@ -34,11 +35,14 @@ export interface MeshOptions {
   redirectByNode?: Record<string, string>;
   timeoutMs?: number;
   /**
-   * Install from `ambit manifest generate`'s objects (DaemonSets run by the lab's
-   * controllers) instead of per-node Pods. Off by default: the demo, trace and several tests
-   * still address ztunnels by the per-node Pod names `ztunnel-<node>`.
+   * `manifests` (default): `ambit manifest generate`'s objects, the DaemonSets run by the lab's
+   * controllers. `pods`: bare per-node pods (`ztunnel-<node>`, `istio-cni-node-<node>`), for
+   * what a DaemonSet would undo at once: different backends on different nodes
+   * (`redirectByNode`, which implies it), a node's agent stopped by deleting its pod or replaced
+   * by a hand-edited one (the node-agent tests), ztunnels respawned with a profiler's command
+   * line (bench/profile.ts).
    */
-  fromManifests?: boolean;
+  mode?: 'manifests' | 'pods';
   /** Reports each step as it completes. */
   progress?: (step: string, ms: number) => void;
   /** The lab (its pod logs): a node agent switched to another backend is waited for until done. */
@@ -130,11 +134,17 @@ async function createMissing(client: KubeClient, pods: Pod[]): Promise<void> {
   }
 }
 
-/** The `--redirect` an agent pod was started with (iptables when it has none). */
+/** The backend an agent pod runs: its `--redirect`, else AMBIT_REDIRECT_MODE, else iptables. */
 const redirectOf = (p: Pod): string => {
-  const args = p.spec?.containers?.[0]?.args ?? [];
+  const c = p.spec?.containers?.[0];
+  const args = c?.args ?? [];
   const i = args.indexOf('--redirect');
-  return (i >= 0 ? args[i + 1] : undefined) ?? 'iptables';
+  const env = (c as { env?: { name: string; value?: string }[] } | undefined)?.env;
+  return (
+    (i >= 0 ? args[i + 1] : undefined) ??
+    env?.find((e) => e.name === 'AMBIT_REDIRECT_MODE')?.value ??
+    'iptables'
+  );
 };
 
 /**
@@ -223,14 +233,18 @@ async function waitReady(client: KubeClient, names: string[], timeoutMs: number)
 
 /**
  * The install manifests as the lab applies them: the lab values (istiod at the seeds'
- * address on the control-plane node) and only the kinds this lab's API server serves (it
- * may not serve RBAC or CRDs yet; the returned `skipped` names what was left out).
+ * address on the control-plane node) and only the kinds this lab's API server serves (the
+ * returned `skipped` names what was left out).
  */
-export function labManifests(dnsCapture: boolean): { objs: KubeObject[]; skipped: string[] } {
+export function labManifests(
+  dnsCapture: boolean,
+  redirect?: string,
+): { objs: KubeObject[]; skipped: string[] } {
   const v = applySets(defaultValues(), [
     'lab.istiodNode=control-plane',
     'lab.istiodIP=10.244.0.10',
     `dnsCapture=${dnsCapture}`,
+    ...(redirect ? [`redirect=${redirect}`] : []),
   ]);
   const objs: KubeObject[] = [];
   const skipped: string[] = [];
@@ -245,16 +259,46 @@ export function labManifests(dnsCapture: boolean): { objs: KubeObject[]; skipped
   return { objs, skipped };
 }
 
+type DaemonSetState = KubeObject<
+  unknown,
+  {
+    observedGeneration?: number;
+    desiredNumberScheduled?: number;
+    updatedNumberScheduled?: number;
+    numberReady?: number;
+  }
+>;
+
+/**
+ * Waits until both DaemonSets have rolled out their current template on every node: observed
+ * generation caught up, every pod updated and Ready (a template change replaces pods first).
+ */
 async function waitDaemonSets(client: KubeClient, nodes: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let state = '';
   while (Date.now() < deadline) {
-    const pods = (await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })).items;
-    const ready = (sel: (p: Pod) => boolean) => pods.filter((p) => sel(p) && podReady(p)).length;
-    const cni = ready((p) => p.metadata.labels?.['k8s-app'] === CNI_DAEMONSET);
-    const zt = ready((p) => p.metadata.labels?.app === 'ztunnel');
-    if (cni >= nodes && zt >= nodes) return;
-    state = `istio-cni ${cni}/${nodes}, ztunnel ${zt}/${nodes} ready`;
+    try {
+      const parts: string[] = [];
+      let done = true;
+      for (const name of [CNI_DAEMONSET, ZTUNNEL_DAEMONSET]) {
+        const ds = await client.tryGet<DaemonSetState>(resources.daemonsets, name, MESH_NAMESPACE);
+        const st = ds?.status ?? {};
+        const ok =
+          !!ds &&
+          (st.observedGeneration ?? 0) >= (ds.metadata.generation ?? 1) &&
+          st.desiredNumberScheduled === nodes &&
+          st.updatedNumberScheduled === nodes &&
+          st.numberReady === nodes;
+        done &&= ok;
+        parts.push(
+          `${name} ${st.numberReady ?? 0}/${nodes} ready, ${st.updatedNumberScheduled ?? 0} updated`,
+        );
+      }
+      if (done) return;
+      state = parts.join(', ');
+    } catch (err) {
+      state = errorMessage(err);
+    }
     await sleep(250);
   }
   throw new AmbitError(
@@ -267,18 +311,91 @@ async function waitDaemonSets(client: KubeClient, nodes: number, timeoutMs: numb
   );
 }
 
+/** The mesh's bare per-node pods of a `mode: 'pods'` install (no owner). */
+async function barePods(client: KubeClient): Promise<Pod[]> {
+  const pods = (await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })).items;
+  return pods.filter(
+    (p) =>
+      !p.metadata.ownerReferences?.length &&
+      (p.metadata.labels?.app === 'ztunnel' || p.metadata.labels?.['k8s-app'] === CNI_DAEMONSET),
+  );
+}
+
+/** Deletes `pods` and waits until the API server no longer has them. */
+async function deleteAndWait(client: KubeClient, pods: Pod[], timeoutMs: number): Promise<void> {
+  for (const p of pods) await client.delete(resources.pods, p.metadata.name, MESH_NAMESPACE);
+  const deadline = Date.now() + timeoutMs;
+  for (const p of pods) {
+    while (await client.tryGet<Pod>(resources.pods, p.metadata.name, MESH_NAMESPACE)) {
+      if (Date.now() > deadline) {
+        throw new AmbitError(
+          'MESH_NOT_READY',
+          `pod ${p.metadata.name} not gone after ${timeoutMs / 1000}s`,
+          {
+            value: p.metadata.name,
+            hint: 'see its log under the lab state dir (pods/istio-system_*/*.log)',
+          },
+        );
+      }
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * The DaemonSet path. Bare pods of an earlier `mode: 'pods'` install go first (their names are
+ * the DaemonSets' pods' names; an agent keeps capture on SIGTERM, the new one takes over).
+ * Agents on another backend are replaced by the template change; with `lab`, each replaced
+ * agent is waited for until it logged the switch.
+ */
+async function installFromManifests(
+  client: KubeClient,
+  opts: MeshOptions,
+  timeoutMs: number,
+): Promise<void> {
+  const nodes = (await client.list<Node>(resources.nodes)).items.length;
+  const wanted = opts.redirect ?? 'iptables';
+  const agents = (
+    await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })
+  ).items.filter(
+    (p) => p.metadata.labels?.['k8s-app'] === CNI_DAEMONSET && !p.metadata.deletionTimestamp,
+  );
+  const switched = agents.filter((p) => redirectOf(p) !== wanted).map((p) => p.metadata.name);
+  await deleteAndWait(client, await barePods(client), timeoutMs);
+  const t = Date.now();
+  await applyObjects(client, labManifests(opts.dnsCapture ?? false, opts.redirect).objs);
+  await waitReady(client, ['istiod'], timeoutMs);
+  opts.progress?.('control plane (istiod) ready', Date.now() - t);
+  const t2 = Date.now();
+  await waitDaemonSets(client, nodes, timeoutMs);
+  if (opts.lab && switched.length > 0) await waitSwitched(opts.lab, switched, timeoutMs);
+  opts.progress?.(`istio-cni and ztunnel DaemonSets on ${nodes} nodes`, Date.now() - t2);
+}
+
 export async function installMesh(client: KubeClient, opts: MeshOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 90_000;
-  if (opts.fromManifests) {
-    const nodes = (await client.list<Node>(resources.nodes)).items.length;
-    const t = Date.now();
-    await applyObjects(client, labManifests(opts.dnsCapture ?? false).objs);
-    await waitReady(client, ['istiod'], timeoutMs);
-    opts.progress?.('control plane (istiod) ready', Date.now() - t);
-    const t2 = Date.now();
-    await waitDaemonSets(client, nodes, timeoutMs);
-    opts.progress?.(`istio-cni and ztunnel DaemonSets on ${nodes} nodes`, Date.now() - t2);
-    return;
+  const mode = opts.mode ?? (opts.redirectByNode ? 'pods' : 'manifests');
+  if (mode === 'manifests') {
+    if (opts.redirectByNode) {
+      throw new AmbitError(
+        'INSTALL_BAD_VALUE',
+        'redirectByNode needs per-node pods: a DaemonSet runs one template on every node',
+        {
+          value: opts.redirectByNode,
+          hint: "installMesh(client, { mode: 'pods', redirectByNode })",
+        },
+      );
+    }
+    return installFromManifests(client, opts, timeoutMs);
+  }
+  for (const name of [CNI_DAEMONSET, ZTUNNEL_DAEMONSET]) {
+    if (await client.tryGet(resources.daemonsets, name, MESH_NAMESPACE)) {
+      throw new AmbitError(
+        'INSTALL_BAD_VALUE',
+        `mode 'pods': the mesh already runs from DaemonSet ${MESH_NAMESPACE}/${name}`,
+        { value: name, hint: 'ambit uninstall (or ambit lab down) first' },
+      );
+    }
   }
   const step = async (name: string, fn: () => Promise<void>) => {
     const t = Date.now();
