@@ -12,7 +12,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { forward } from './write-batch.js';
+import { directionFrom, forward, type Direction } from './write-batch.js';
 
 const { NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -98,13 +98,18 @@ export function abort(s: Duplex, err?: Error): void {
   }
 }
 
+/** A source's FIN (END_STREAM) ends its destination's write side (module-level: no closure). */
+function onSourceEnd(this: Duplex): void {
+  if (wasReset(this)) return; // not a FIN: the close handler resets dst
+  const dst = directionFrom(this)?.dst;
+  if (dst && !dst.destroyed && !dst.writableEnded) dst.end();
+}
+
 /** One direction, counting bytes; bursts go out as one write (see write-batch.ts). */
-function pump(src: Duplex, dst: Duplex, count: (n: number) => void): void {
-  forward(src, dst, count, !isHttp2Stream(dst));
-  src.once('end', () => {
-    if (wasReset(src)) return; // not a FIN: the close handler resets dst
-    if (!dst.destroyed && !dst.writableEnded) dst.end();
-  });
+function pump(src: Duplex, dst: Duplex): Direction {
+  const d = forward(src, dst, !isHttp2Stream(dst));
+  src.on('end', onSourceEnd);
+  return d;
 }
 
 /**
@@ -118,10 +123,14 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
   isHttp2Stream(up);
   return new Promise((resolve) => {
     let closed = 0;
-    const seen = new Set<Duplex>();
+    // Per side: its close was handled (two flags, not a Set: this state lives as long as the
+    // connection, and idle connections are what ztunnel holds most of; bench/README.md).
+    let downSeen = false;
+    let upSeen = false;
     const onClose = (self: Duplex, other: Duplex) => () => {
-      if (seen.has(self)) return;
-      seen.add(self);
+      if (self === down ? downSeen : upSeen) return;
+      if (self === down) downSeen = true;
+      else upSeen = true;
       if (wasReset(self) && !result.error) {
         result.error = streamResetError((self as H2Stream).rstCode);
       }
@@ -135,7 +144,11 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
         other.writableFinished
       )
         other.destroy();
-      if (++closed === 2) resolve(result);
+      if (++closed === 2) {
+        result.up = upward.bytes;
+        result.down = downward.bytes;
+        resolve(result);
+      }
     };
     const onError = (err: Error) => {
       result.error ??= err;
@@ -144,18 +157,22 @@ export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
     up.on('error', onError);
     const closeDown = onClose(down, up);
     const closeUp = onClose(up, down);
-    down.once('close', closeDown);
-    up.once('close', closeUp);
+    // `on`, not `once`: a stream emits 'end', 'finish' and 'close' at most once, and each
+    // `once` allocates a wrapper that lives as long as the connection.
+    down.on('close', closeDown);
+    up.on('close', closeUp);
     // Sockets close themselves once both directions are done; other duplexes may not.
     const maybeDone = (s: Duplex) => () => {
       if (s.readableEnded && s.writableFinished && !s.destroyed) s.destroy();
     };
-    for (const s of [down, up].filter((x) => !isHttp2Stream(x))) {
-      s.once('end', maybeDone(s));
-      s.once('finish', maybeDone(s));
+    for (const s of [down, up]) {
+      if (isHttp2Stream(s)) continue;
+      const done = maybeDone(s); // one closure for both events
+      s.on('end', done);
+      s.on('finish', done);
     }
-    pump(down, up, (n) => (result.up += n));
-    pump(up, down, (n) => (result.down += n));
+    const upward = pump(down, up);
+    const downward = pump(up, down);
     // A side destroyed before we got it may have emitted 'close' already; its 'close' is
     // emitted on the next tick after destroy(), so by setImmediate it has been seen or never will.
     for (const [s, fire] of [

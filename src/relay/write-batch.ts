@@ -16,35 +16,68 @@ import type { Readable, Writable } from 'node:stream';
 /** Pause the source only past this much unsent data (sockets' own high-water mark is 16 KiB). */
 const BUFFER_LIMIT = 256 * 1024;
 
-export function forward(
-  src: Readable,
-  dst: Writable,
-  onChunk?: (n: number) => void,
-  batch = true,
-): void {
-  let corked = false;
-  let waiting = false;
-  const flush = () => {
-    corked = false;
-    if (!dst.destroyed) dst.uncork();
-  };
-  src.on('data', (chunk: Buffer) => {
-    onChunk?.(chunk.length);
-    if (dst.destroyed) return;
-    if (batch && !corked) {
-      corked = true;
-      dst.cork();
-      setImmediate(flush);
-    }
-    dst.write(chunk);
-    // write() returned false long before (needDrain is set), so 'drain' will come.
-    if (!waiting && dst.writableLength >= Math.max(BUFFER_LIMIT, dst.writableHighWaterMark)) {
-      waiting = true;
-      src.pause();
-      dst.once('drain', () => {
-        waiting = false;
-        src.resume();
-      });
-    }
-  });
+/**
+ * One direction of a relayed connection. Its listeners are module-level functions that find
+ * this state on the stream (`this` of an event listener is the emitter) rather than closures
+ * made per connection: ztunnel holds thousands of idle connections, and each closure and its
+ * context cost heap for as long as the connection lives (bench/README.md, per idle connection).
+ */
+export interface Direction {
+  readonly src: Readable;
+  readonly dst: Writable;
+  /** Bytes forwarded so far. */
+  bytes: number;
+  batch: boolean;
+  corked: boolean;
+  waiting: boolean;
+}
+
+const AS_SRC = Symbol('relay.direction.src');
+const AS_DST = Symbol('relay.direction.dst');
+type Tagged = { [AS_SRC]?: Direction; [AS_DST]?: Direction };
+
+/** The direction `s` is the source of, if it is being forwarded. */
+export function directionFrom(s: Readable): Direction | undefined {
+  return (s as Readable & Tagged)[AS_SRC];
+}
+
+function flush(d: Direction): void {
+  d.corked = false;
+  if (!d.dst.destroyed) d.dst.uncork();
+}
+
+function onDrain(this: Writable): void {
+  const d = (this as Writable & Tagged)[AS_DST];
+  if (!d) return;
+  d.waiting = false;
+  d.src.resume();
+}
+
+function onData(this: Readable, chunk: Buffer): void {
+  const d = (this as Readable & Tagged)[AS_SRC];
+  if (!d) return;
+  d.bytes += chunk.length;
+  const dst = d.dst;
+  if (dst.destroyed) return;
+  if (d.batch && !d.corked) {
+    d.corked = true;
+    dst.cork();
+    setImmediate(flush, d);
+  }
+  dst.write(chunk);
+  // write() returned false long before (needDrain is set), so 'drain' will come.
+  if (!d.waiting && dst.writableLength >= Math.max(BUFFER_LIMIT, dst.writableHighWaterMark)) {
+    d.waiting = true;
+    d.src.pause();
+    dst.once('drain', onDrain);
+  }
+}
+
+/** Forwards `src` into `dst` (batching writes when `batch`); returns the direction's state. */
+export function forward(src: Readable, dst: Writable, batch = true): Direction {
+  const d: Direction = { src, dst, bytes: 0, batch, corked: false, waiting: false };
+  (src as Readable & Tagged)[AS_SRC] = d;
+  (dst as Writable & Tagged)[AS_DST] = d;
+  src.on('data', onData);
+  return d;
 }
