@@ -9,7 +9,8 @@
  *   1 bookinfo + its Gateway: `kubectl get gateway` shows class istio, the gateway's hostname
  *     as address and PROGRAMMED True; through `kubectl port-forward svc/bookinfo-gateway-istio`
  *     the productpage title; headless Chromium renders the page with the book's details and
- *     reviews v2's stars;
+ *     reviews v2's stars; beyond the guide, an HTTPRoute with `hostnames` on the same Gateway
+ *     takes only its Host (curl --resolve: its host 200, another 404);
  *   2 `kubectl label namespace default istio.io/dataplane-mode=ambient`: no pod restarts; the
  *     visualize step with the Prometheus addon (samples/addons/prometheus.yaml, ambit's copy in
  *     Istio's shape) after the guide's 100-request loop: istio_requests_total (the gateway's,
@@ -301,6 +302,44 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
       `http://127.0.0.1:${g.port}/nothing`,
     ]);
     assert.equal(missing.stdout, '404');
+
+    // Beyond the guide: HTTPRoute hostnames against Host, with real curl --resolve to the
+    // port-forward. A route for reviews.example.com only; bookinfo's route takes any host.
+    const probe = [
+      'apiVersion: gateway.networking.k8s.io/v1',
+      'kind: HTTPRoute',
+      'metadata: {name: hosts-probe, namespace: default}',
+      'spec:',
+      '  parentRefs: [{name: bookinfo-gateway}]',
+      '  hostnames: ["reviews.example.com"]',
+      '  rules:',
+      '  - matches: [{path: {type: PathPrefix, value: /reviews}}]',
+      '    backendRefs: [{name: reviews-v1, port: 9080}]',
+      '',
+    ].join('\n');
+    ok(await kubectl(['apply', '-f', '-'], probe), 'HTTPRoute hosts-probe');
+    const at = (host: string, path: string) =>
+      sh('curl', [
+        '-s',
+        '-m',
+        '20',
+        '-w',
+        ' %{http_code}',
+        '--resolve',
+        `${host}:${g.port}:127.0.0.1`,
+        `http://${host}:${g.port}${path}`,
+      ]);
+    const reviews = await until('reviews.example.com routed', async () => {
+      const r = await at('reviews.example.com', '/reviews/0');
+      return r.stdout.endsWith(' 200') ? r.stdout : undefined;
+    });
+    assert.match(reviews, /Reviewer1/);
+    assert.match((await at('ratings.example.com', '/reviews/0')).stdout, / 404$/);
+    assert.match(
+      (await at('reviews.example.com', '/productpage')).stdout,
+      /Simple Bookstore App[\s\S]* 200$/,
+    );
+    ok(await kubectl(['delete', 'httproute', 'hosts-probe']), 'delete hosts-probe');
   });
 
   void it(
