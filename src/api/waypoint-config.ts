@@ -65,9 +65,12 @@ export interface WaypointSelf {
 export interface IngressListener {
   name: string;
   port: number;
-  protocol: 'HTTP';
-  /** Only requests whose Host matches (exact, or `*.suffix`); absent: any. */
+  /** `HTTPS`: TLS terminated by the gateway (`tls.mode: Terminate`) with `tls`'s certificates. */
+  protocol: 'HTTP' | 'HTTPS';
+  /** Only requests whose Host (HTTPS: also SNI) matches (exact, or `*.suffix`); absent: any. */
   hostname?: string;
+  /** HTTPS only: the certificates of the listener's `certificateRefs` (the first is served). */
+  tls?: { certificates: { certPem: string; keyPem: string }[] };
 }
 
 /**

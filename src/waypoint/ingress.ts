@@ -1,13 +1,16 @@
 /**
- * An ingress gateway's listeners (Gateway class `istio`): plain HTTP from outside the mesh on
- * each listener port of its config (`waypoint.listeners`), served by the same request pipeline
- * as a waypoint's HBONE streams, with the gateway's own Service as destination (its route
- * table holds the routes whose parent is the Gateway; config/compiled.ts). Listeners follow
- * the config: a port that appears is opened, one that goes is closed.
+ * An ingress gateway's listeners (Gateway class `istio`): HTTP, or HTTPS terminated here, from
+ * outside the mesh on each listener port of its config (`waypoint.listeners`), served by the
+ * same request pipeline as a waypoint's HBONE streams, with the gateway's own Service as
+ * destination (its route table holds the routes whose parent is the Gateway;
+ * config/compiled.ts). Listeners follow the config: a port that appears is opened, one that
+ * goes is closed; an HTTPS port's certificates are replaced in place (ingress/tls.ts picks one
+ * per handshake by SNI).
  */
 import net from 'node:net';
 import type { CompiledConfig } from './config/compiled.js';
 import { serveConnection } from './connection.js';
+import { TlsListeners } from './ingress/tls.js';
 import type { ConnContext, ProxyDeps } from './proxy/context.js';
 
 export interface IngressOptions {
@@ -20,12 +23,15 @@ export interface IngressOptions {
 export class IngressListeners {
   private readonly servers = new Map<number, net.Server>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly tls: TlsListeners;
   private seq = 0;
 
   constructor(
     private readonly deps: ProxyDeps,
     private readonly o: IngressOptions,
-  ) {}
+  ) {
+    this.tls = new TlsListeners(deps.log);
+  }
 
   /** Bound local ports by listener port. */
   bound(): Map<number, number> {
@@ -39,6 +45,7 @@ export class IngressListeners {
 
   /** Opens the listeners `cfg` has and this process does not, closes the ones it dropped. */
   async sync(cfg: CompiledConfig): Promise<void> {
+    this.tls.sync(cfg.source.waypoint.listeners ?? []);
     const want = new Set(cfg.listeners.keys());
     for (const [p, s] of this.servers)
       if (!want.has(p)) {
@@ -85,12 +92,14 @@ export class IngressListeners {
       id: ++this.seq,
       dest: { kind: 'service', ip: local, port, service: l.service, servicePort: l.port },
       authority: `${local}:${port}`,
-      // Plain HTTP from outside the mesh: no peer identity.
+      // From outside the mesh: no peer identity.
       peerPrincipal: '',
       clientIp: remote,
       peerAddress: remote,
     };
-    serveConnection(this.deps, ctx, sock);
+    // An HTTPS port: the pipeline gets the decrypted stream.
+    if (this.tls.has(port)) this.tls.accept(port, sock, (t) => serveConnection(this.deps, ctx, t));
+    else serveConnection(this.deps, ctx, sock);
   }
 
   close(): void {

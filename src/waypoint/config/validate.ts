@@ -237,7 +237,17 @@ const config = obj({
     identity: str,
     trafficType: oneOf('service', 'workload', 'all', 'none'),
     role: opt(oneOf('waypoint', 'ingress')),
-    listeners: opt(arr(obj({ name: str, port, protocol: oneOf('HTTP'), hostname: opt(str) }))),
+    listeners: opt(
+      arr(
+        obj({
+          name: str,
+          port,
+          protocol: oneOf('HTTP', 'HTTPS'),
+          hostname: opt(str),
+          tls: opt(obj({ certificates: arr(obj({ certPem: str, keyPem: str })) })),
+        }),
+      ),
+    ),
   }),
   services: arr(service),
   workloads: arr(workload),
