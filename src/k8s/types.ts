@@ -47,6 +47,9 @@ export interface Container {
   readinessProbe?: {
     httpGet?: { path?: string; port: number | string };
     tcpSocket?: { port: number | string };
+    timeoutSeconds?: number;
+    failureThreshold?: number;
+    successThreshold?: number;
   };
 }
 

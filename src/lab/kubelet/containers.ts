@@ -11,7 +11,7 @@ import type { Container, Pod } from '../../k8s/types.js';
 import type { Sandbox } from '../../sys/sandbox.js';
 import { alive, stopProcess } from '../../sys/process.js';
 import type { KubeletContext } from './context.js';
-import { probeReady } from './probe.js';
+import { type ProbeStreak, probeReady, readinessAfter } from './probe.js';
 import { containerArgv, startContainer } from './runner.js';
 import type { ContainerView } from './status.js';
 
@@ -24,6 +24,8 @@ export interface ContainerRt extends ContainerView {
   child?: ChildProcess;
   startedAtMs: number;
   failures: number;
+  /** Readiness probe results in a row (thresholds). */
+  probes: ProbeStreak;
   timer?: NodeJS.Timeout;
 }
 
@@ -62,6 +64,7 @@ export class PodContainers {
         final: false,
         startedAtMs: 0,
         failures: 0,
+        probes: { fails: 0, oks: 0 },
       });
     }
   }
@@ -115,6 +118,7 @@ export class PodContainers {
     rt.startedAtMs = Date.now();
     rt.state = { running: { startedAt: new Date().toISOString() } };
     rt.ready = rt.spec.readinessProbe === undefined;
+    rt.probes = { fails: 0, oks: 0 };
     rt.final = false;
     child.on('exit', (code, signal) => {
       if (rt.child === child) this.onExit(rt, code, signal);
@@ -203,7 +207,8 @@ export class PodContainers {
         );
       }
       if (rt.pid === undefined || !rt.spec.readinessProbe) continue;
-      const ok = await probeReady(rt.spec, ip, netns);
+      const passed = await probeReady(rt.spec, ip, netns);
+      const ok = readinessAfter(rt.ready, passed, rt.probes, rt.spec.readinessProbe);
       if (ok !== rt.ready && rt.pid !== undefined) {
         rt.ready = ok;
         this.host.report();

@@ -247,6 +247,7 @@ export class PodWorker {
         const running = prev?.state?.running as { startedAt?: string } | undefined;
         rt.state = { running: { startedAt: running?.startedAt ?? new Date().toISOString() } };
         rt.ready = rt.spec.readinessProbe === undefined;
+        rt.probes = { fails: 0, oks: 0 };
       } else {
         rt.started = rt.restartCount > 0 || prev !== undefined;
         this.containers.start(rt.name);

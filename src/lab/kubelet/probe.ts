@@ -4,7 +4,35 @@ import net from 'node:net';
 import type { Container } from '../../k8s/types.js';
 import { run } from '../../sys/exec.js';
 
-const TIMEOUT_MS = 1000;
+/** Kubernetes' defaults for a readiness probe (the lab kubelet probes every second). */
+const PROBE_DEFAULTS = { timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 };
+
+/** Consecutive results of one container's readiness probe. */
+export interface ProbeStreak {
+  fails: number;
+  oks: number;
+}
+
+/**
+ * Readiness after one probe result, with the kubelet's thresholds: ready after
+ * `successThreshold` passes in a row, not ready after `failureThreshold` failures in a row. One
+ * slow answer from a busy process (a proxy under a burst) must not take it out of its Service.
+ */
+export function readinessAfter(
+  ready: boolean,
+  ok: boolean,
+  streak: ProbeStreak,
+  probe: Container['readinessProbe'],
+): boolean {
+  if (ok) {
+    streak.fails = 0;
+    streak.oks++;
+    return ready || streak.oks >= (probe?.successThreshold ?? PROBE_DEFAULTS.successThreshold);
+  }
+  streak.oks = 0;
+  streak.fails++;
+  return ready && streak.fails < (probe?.failureThreshold ?? PROBE_DEFAULTS.failureThreshold);
+}
 
 function resolvePort(c: Container, port: number | string): number | undefined {
   if (typeof port === 'number') return port;
@@ -20,6 +48,7 @@ export async function probeReady(c: Container, ip: string, netns?: string): Prom
   const p = c.readinessProbe as
     (Container['readinessProbe'] & { exec?: { command?: string[] } }) | undefined;
   if (!p) return true;
+  const timeoutMs = (p.timeoutSeconds ?? PROBE_DEFAULTS.timeoutSeconds) * 1000;
   const cmd = p.exec?.command;
   if (cmd && cmd.length > 0) {
     try {
@@ -34,7 +63,7 @@ export async function probeReady(c: Container, ip: string, netns?: string): Prom
     if (port === undefined) return false;
     return new Promise((resolve) => {
       const req = http.get(
-        { host: ip, port, path: p.httpGet!.path ?? '/', timeout: TIMEOUT_MS, agent: false },
+        { host: ip, port, path: p.httpGet!.path ?? '/', timeout: timeoutMs, agent: false },
         (res) => {
           res.resume();
           const code = res.statusCode ?? 0;
@@ -49,7 +78,7 @@ export async function probeReady(c: Container, ip: string, netns?: string): Prom
     const port = resolvePort(c, p.tcpSocket.port);
     if (port === undefined) return false;
     return new Promise((resolve) => {
-      const s = net.connect({ host: ip, port, timeout: TIMEOUT_MS });
+      const s = net.connect({ host: ip, port, timeout: timeoutMs });
       s.on('connect', () => {
         s.destroy();
         resolve(true);
