@@ -4,7 +4,9 @@
  * backend reports the peer it saw (`IP=`: the waypoint pod's address), so a reply that bypassed
  * the waypoint would show. Each request is its own curl process, so its own connection.
  * - control plane down: istiod scaled to 0; the waypoint keeps its route and policy;
- * - two replicas: the Deployment scaled to 2; connections spread over both pods;
+ * - two replicas: the Deployment scaled to 2; new connections spread over both pods (ztunnel
+ *   balances per connection), and the requests of one keep-alive connection over both echo
+ *   pods (the waypoint balances per request);
  * - waypoint pod deleted mid-traffic: no reply ever bypasses it, traffic recovers on the pod the
  *   Deployment recreates; with no waypoint pod at all requests fail (ztunnels fail closed).
  */
@@ -45,6 +47,33 @@ async function requests(n: number, path = '/'): Promise<Reply[]> {
   const one = `printf '\\n@@BEGIN\\n'; ${CURL} http://echo${path}`;
   const r = await lab.sh(MESH_NS, v1, Array.from({ length: n }, () => one).join('\n'), 180_000);
   return parse(r.stdout);
+}
+
+/**
+ * `n` requests on ONE curl, so one HTTP/1.1 keep-alive connection (URL globbing); each reply
+ * says how many connections curl opened for it (0 = reused).
+ */
+async function keepAlive(n: number): Promise<(Reply & { connects: number })[]> {
+  const fmt = `\\n@@CONNECTS %{num_connects}\\n@@STATUS %{http_code}\\n@@BEGIN\\n`;
+  const r = await lab.sh(
+    MESH_NS,
+    v1,
+    `curl -sS -m 120 -i -w '${fmt}' 'http://echo/ka?k=[1-${n}]'`,
+    180_000,
+  );
+  return r.stdout
+    .split('\n@@BEGIN\n')
+    .filter((c) => c.includes('@@STATUS'))
+    .map((c) => ({
+      ...parseReply(c, false),
+      connects: Number(/@@CONNECTS (\d+)/.exec(c)?.[1] ?? NaN),
+    }));
+}
+
+function count<T>(xs: T[], key: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
 }
 
 const via = (r: Reply) => r.headers.some(([k, v]) => k === 'x-gm-via' && v === 'waypoint');
@@ -132,31 +161,76 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
     },
   );
 
-  test('two waypoint replicas share the connections', { timeout: 300_000 }, async () => {
-    await scale(MESH_NS, 'namespace', 2);
-    try {
-      let ips: string[] = [];
-      await until('two ready waypoint pods', async () => (ips = await waypointIPs()).length === 2);
-      let seen: Record<string, number> = {};
-      await until('both replicas carrying requests', async () => {
-        const rs = await requests(40);
-        seen = {};
-        for (const r of rs)
-          if (via(r)) seen[field(r.body, 'IP') ?? ''] = (seen[field(r.body, 'IP') ?? ''] ?? 0) + 1;
-        return (
-          rs.every((r) => r.status === 200 && via(r)) && ips.every((ip) => (seen[ip] ?? 0) >= 5)
+  test(
+    'two waypoint replicas: new connections spread over both; one keep-alive connection is balanced per request',
+    { timeout: 400_000 },
+    async (t) => {
+      await scale(MESH_NS, 'namespace', 2);
+      try {
+        let ips: string[] = [];
+        await until(
+          'two ready waypoint pods',
+          async () => (ips = await waypointIPs()).length === 2,
         );
-      });
-      assert.deepEqual(
-        Object.keys(seen).sort(),
-        [...ips].sort(),
-        `peers seen by echo: ${JSON.stringify(seen)}`,
-      );
-    } finally {
-      await scale(MESH_NS, 'namespace', 1);
-    }
-    await until('one waypoint pod', async () => (await lab.pods(MESH_NS, WP)).length === 1);
-  });
+        // Converged once every ztunnel knows both pods: both answer within one small sample.
+        // Requests may fail while they learn (fail closed), so this wait asks nothing else.
+        await until('both replicas answering', async () => {
+          const seen = new Set((await requests(20)).filter(via).map((r) => field(r.body, 'IP')));
+          return ips.every((ip) => seen.has(ip));
+        });
+
+        // (a) Each request its own connection: ztunnel picks a replica per connection (as
+        // Istio's ztunnel does), uniformly at random. 120 requests: a share outside 30–70 %
+        // is 4.4 standard deviations off (p < 1e-5).
+        const rs = await requests(120);
+        const answered = rs.filter((r) => r.status === 200);
+        const byPod = count(answered, (r) => field(r.body, 'IP') ?? '?');
+        t.diagnostic(
+          `new connections: ${rs.length} sent, per waypoint pod ${JSON.stringify(byPod)}`,
+        );
+        assert.equal(rs.length, 120);
+        assert.ok(answered.length >= 114, `only ${answered.length} of 120 answered`);
+        assert.deepEqual(
+          answered.filter((r) => !via(r)),
+          [],
+          'replies that bypassed the waypoint',
+        );
+        assert.deepEqual(Object.keys(byPod).sort(), [...ips].sort(), 'peers seen by echo');
+        for (const ip of ips)
+          assert.ok(
+            byPod[ip]! >= 0.3 * answered.length && byPod[ip]! <= 0.7 * answered.length,
+            `waypoint ${ip} carried ${byPod[ip]} of ${answered.length}`,
+          );
+
+        // (b) One HTTP/1.1 keep-alive connection, 100 requests: one waypoint pod carries them
+        // all, and it picks echo's endpoint per request (Envoy's per-request LB), so both
+        // pods behind `echo` answer. A share outside 30–70 % is 4 standard deviations off.
+        const ka = await keepAlive(100);
+        const kaOk = ka.filter((r) => r.status === 200);
+        const connects = ka.reduce((n, r) => n + r.connects, 0);
+        const byBackend = count(kaOk, (r) => (field(r.body, 'Hostname') ?? '?').split('-')[1]!);
+        const kaPods = count(kaOk, (r) => field(r.body, 'IP') ?? '?');
+        t.diagnostic(
+          `one keep-alive connection (${connects} connect): per echo version ${JSON.stringify(byBackend)}, per waypoint pod ${JSON.stringify(kaPods)}`,
+        );
+        assert.equal(ka.length, 100);
+        assert.equal(connects, 1, 'curl opened exactly one connection for the 100 requests');
+        assert.equal(kaOk.length, 100, `answered: ${kaOk.length}`);
+        assert.ok(kaOk.every(via), 'every reply passed the waypoint');
+        assert.equal(Object.keys(kaPods).length, 1, 'one connection, one waypoint pod');
+        assert.ok(ips.includes(Object.keys(kaPods)[0]!));
+        assert.deepEqual(Object.keys(byBackend).sort(), ['v1', 'v2']);
+        for (const v of ['v1', 'v2'])
+          assert.ok(
+            byBackend[v]! >= 30 && byBackend[v]! <= 70,
+            `echo-${v} answered ${byBackend[v]} of 100`,
+          );
+      } finally {
+        await scale(MESH_NS, 'namespace', 1);
+      }
+      await until('one waypoint pod', async () => (await lab.pods(MESH_NS, WP)).length === 1);
+    },
+  );
 
   test(
     'waypoint pod deleted mid-traffic: never bypassed, recovers; none at all: fail closed',
