@@ -1,11 +1,21 @@
 /**
- * The real-cluster commands of the README, run against a lab: `ambit manifest generate | kubectl
- * apply --dry-run=server -f -` succeeds for every object and creates nothing; `ambit install
- * --set profile=ambient -y -c <kubeconfig>` brings the mesh up from the same objects
- * (DaemonSets: a deleted ztunnel pod is recreated at the node's .3 and traffic flows through it
- * again, over HBONE); `ambit uninstall -y -c` leaves no rule, ipset, link or object behind.
+ * The README's real-cluster commands, run against one lab with a real kubectl:
+ * - `ambit manifest generate | kubectl apply --dry-run=server -f -` succeeds for every object
+ *   and creates nothing;
+ * - `ambit manifest generate | kubectl apply -f -`, followed with `kubectl rollout status`, then
+ *   `ambit install --set profile=ambient -y -c <kubeconfig>` over it, bring the mesh up
+ *   (istiod Deployment, istio-cni and ztunnel DaemonSets run by the lab's controllers);
+ * - Istio's httpbin and curl samples, applied unmodified into an enrolled namespace, answer each
+ *   other through the mesh: `kubectl exec deploy/curl -- curl -s http://httpbin:8000/get` shows
+ *   the curl pod's own IP as origin, its hostname is its pod name, the destination's ztunnel
+ *   logged curl's SPIFFE identity; an unknown image is ErrImagePull naming the known images;
+ * - a deleted ztunnel pod is recreated by its DaemonSet at the node's .3 and traffic flows through
+ *   it again over HBONE;
+ * - `ambit uninstall -y -c` and `kubectl delete namespace istio-system` leave no rule, ipset,
+ *   link or object behind.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +23,7 @@ import { parseAllDocuments } from 'yaml';
 import { labPaths } from '../../src/lab/cluster/paths.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
+import { externalDir } from '../helpers/external.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
 const bin = join(repoRoot(), 'bin', 'ambit');
@@ -22,11 +33,11 @@ const kubeconfig = labPaths(N).kubeconfig;
 function ambit(args: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
   return run(process.execPath, [bin, ...args], { allowFail: true, timeoutMs, input });
 }
-function kubectl(args: string[], input?: string): Promise<RunResult> {
+function kubectl(args: string[], input?: string, timeoutMs = 90_000): Promise<RunResult> {
   return run('kubectl', ['--kubeconfig', kubeconfig, ...args], {
     allowFail: true,
     input,
-    timeoutMs: 90_000,
+    timeoutMs,
   });
 }
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
@@ -38,30 +49,33 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_
   }
   throw new Error(`timed out waiting for ${what}`);
 }
-const httpbin = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {nodeName: worker, containers: [{name: web, image: docker.io/mccutchen/go-httpbin:v2.15.0}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec: {selector: {app: web}, ports: [{port: 8000, targetPort: 8080}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: client, namespace: default}
-spec:
-  selector: {matchLabels: {app: client}}
-  template:
-    metadata: {labels: {app: client}}
-    spec: {nodeName: worker2, containers: [{name: c, image: docker.io/curlimages/curl:8.16.0, command: [/bin/sleep, infinity]}]}
-`;
+const samples = process.env.ISTIO_SAMPLES ?? join(externalDir(), 'istio', 'samples');
+const CURL_ID = 'spiffe://cluster.local/ns/default/sa/curl';
+const skip = skipUnlessRoot || (existsSync(samples) ? false : `no Istio samples at ${samples}`);
+
+interface PodJson {
+  metadata: { name: string; uid: string; ownerReferences?: { kind: string }[] };
+  spec: { nodeName: string };
+  status: { podIP: string };
+}
+async function pods(args: string[]): Promise<PodJson[]> {
+  const r = await kubectl(['get', 'pods', ...args, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+}
+const ztunnelOn = async (node: string) =>
+  (
+    await pods([
+      '-n',
+      'istio-system',
+      '-l',
+      'app=ztunnel',
+      '--field-selector',
+      `spec.nodeName=${node}`,
+    ])
+  )[0];
+const getThroughMesh = () =>
+  kubectl(['exec', 'deploy/curl', '--', 'curl', '-s', '-m', '5', 'http://httpbin:8000/get']);
 
 async function nodeState(node: string): Promise<string> {
   const ns = `${N}-${node}`;
@@ -78,7 +92,7 @@ async function nodeState(node: string): Promise<string> {
 
 void describe(
   'ambit manifest generate / install / uninstall on a lab',
-  { skip: skipUnlessRoot, timeout: 400_000 },
+  { skip, timeout: 600_000 },
   () => {
     before(async () => {
       const r = await ambit(
@@ -135,8 +149,21 @@ void describe(
       assert.equal(left.stdout.trim(), '', 'a dry run creates nothing');
     });
 
-    void it('ambit install -y -c: the mesh runs from them; a deleted ztunnel comes back from its DaemonSet', async () => {
-      // The README's real-cluster command, as a user runs it against this lab.
+    void it('manifest generate | kubectl apply -f -, rollout status, then ambit install -y -c over it', async () => {
+      const gen = await ambit(['manifest', 'generate']);
+      assert.equal(gen.code, 0, gen.stderr);
+      const applied = await kubectl(['apply', '-f', '-'], gen.stdout);
+      assert.equal(applied.code, 0, applied.stderr);
+      for (const w of ['deployment/istiod', 'daemonset/istio-cni-node', 'daemonset/ztunnel']) {
+        const r = await kubectl(
+          ['-n', 'istio-system', 'rollout', 'status', w, '--timeout=150s'],
+          undefined,
+          180_000,
+        );
+        assert.equal(r.code, 0, `${w}: ${r.stdout}\n${r.stderr}`);
+        assert.match(r.stdout, /successfully rolled out/);
+      }
+      // istioctl's form over the same objects: nothing to change, each component waited for.
       const inst = await ambit(
         ['install', '--set', 'profile=ambient', '-y', '-c', kubeconfig],
         undefined,
@@ -144,113 +171,126 @@ void describe(
       );
       assert.equal(inst.code, 0, `${inst.stdout}\n${inst.stderr}`);
       assert.match(inst.stdout, /Ztunnel installed/);
-      assert.equal(
-        (await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient'])).code,
-        0,
+      const zt = await pods(['-n', 'istio-system', '-l', 'app=ztunnel']);
+      assert.equal(zt.length, 3, 'one ztunnel per node');
+      for (const p of zt) {
+        assert.equal(p.metadata.ownerReferences?.[0]?.kind, 'DaemonSet');
+        // The lab names a DaemonSet's pods after their node (lab.ambit.dev/pod-name: node).
+        assert.equal(p.metadata.name, `ztunnel-${p.spec.nodeName}`);
+        assert.match(p.status.podIP, /^10\.244\.\d+\.3$/);
+      }
+    });
+
+    void it("Istio's httpbin and curl samples answer each other through the mesh", async () => {
+      const label = await kubectl([
+        'label',
+        'namespace',
+        'default',
+        'istio.io/dataplane-mode=ambient',
+      ]);
+      assert.equal(label.code, 0, label.stderr);
+      for (const f of ['httpbin/httpbin.yaml', 'curl/curl.yaml']) {
+        const a = await kubectl(['apply', '-f', join(samples, f)]);
+        assert.equal(a.code, 0, a.stderr);
+      }
+      const w = await kubectl(
+        ['wait', '--for=condition=Ready', 'pod', '-l', 'app in (httpbin,curl)', '--timeout=120s'],
+        undefined,
+        150_000,
       );
-      assert.equal((await kubectl(['apply', '-f', '-'], httpbin)).code, 0);
-      assert.equal(
-        (
-          await kubectl([
-            'wait',
-            '--for=condition=Ready',
-            'pod',
-            '-l',
-            'app in (web,client)',
-            '--timeout=120s',
-          ])
-        ).code,
-        0,
-      );
-      const call = () =>
-        kubectl(['exec', 'deploy/client', '--', 'curl', '-s', '-m', '5', 'http://web:8000/ip']);
-      await until('web through the mesh', async () =>
-        (await call()).code === 0 ? true : undefined,
-      );
-      const zt = JSON.parse(
-        (
-          await kubectl([
-            'get',
-            'pods',
-            '-n',
-            'istio-system',
-            '-l',
-            'app=ztunnel',
-            '--field-selector',
-            'spec.nodeName=worker2',
-            '-o',
-            'json',
-          ])
-        ).stdout,
-      ) as {
-        items: {
-          metadata: { name: string; uid: string; ownerReferences?: { kind: string }[] };
-          status: { podIP: string };
-        }[];
+      assert.equal(w.code, 0, w.stderr);
+      const curlPod = (await pods(['-l', 'app=curl']))[0]!;
+      const body = await until('httpbin answering through the mesh', async () => {
+        const r = await kubectl([
+          'exec',
+          'deploy/curl',
+          '--',
+          'curl',
+          '-s',
+          'http://httpbin:8000/get',
+        ]);
+        return r.code === 0 && r.stdout.startsWith('{') ? r.stdout : undefined;
+      });
+      const got = JSON.parse(body) as {
+        headers: Record<string, string[]>;
+        method: string;
+        origin: string;
+        url: string;
       };
-      const old = zt.items[0]!;
-      assert.equal(old.metadata.ownerReferences?.[0]?.kind, 'DaemonSet');
-      assert.equal(old.status.podIP, '10.244.2.3');
-      // The lab names a DaemonSet's pods after their node (lab.ambit.dev/pod-name: node).
-      assert.equal(old.metadata.name, 'ztunnel-worker2');
-      assert.equal(
-        (await kubectl(['delete', 'pod', '-n', 'istio-system', old.metadata.name, '--wait=true']))
-          .code,
-        0,
-      );
-      const fresh = await until('a new ztunnel on worker2', async () => {
+      assert.equal(got.origin, curlPod.status.podIP);
+      assert.equal(got.method, 'GET');
+      assert.equal(got.url, 'http://httpbin:8000/get');
+      assert.deepEqual(got.headers.Host, ['httpbin:8000']);
+      assert.match(got.headers['User-Agent']?.[0] ?? '', /^curl\//);
+      const host = await kubectl(['exec', 'deploy/curl', '--', 'hostname']);
+      assert.equal(host.stdout.trim(), curlPod.metadata.name);
+      // Through the destination's ztunnel, with curl's identity.
+      const httpbinNode = (await pods(['-l', 'app=httpbin']))[0]!.spec.nodeName;
+      await until('ztunnel access log line', async () => {
+        const logs = await kubectl(['logs', '-n', 'istio-system', `ztunnel-${httpbinNode}`]);
+        return logs.stdout.includes(`src.identity=${CURL_ID}`) ? true : undefined;
+      });
+    });
+
+    void it('an unknown image is ErrImagePull naming the known images', async () => {
+      const c = await kubectl(['run', 'unknown', '--image=example.com/nothing:1']);
+      assert.equal(c.code, 0, c.stderr);
+      const waiting = await until('the pod to report its image', async () => {
         const r = await kubectl([
           'get',
-          'pods',
-          '-n',
-          'istio-system',
-          '-l',
-          'app=ztunnel',
-          '--field-selector',
-          'spec.nodeName=worker2',
+          'pod',
+          'unknown',
           '-o',
-          'jsonpath={.items[*].metadata.uid} {.items[*].status.podIP} {.items[*].metadata.ownerReferences[0].kind}',
+          'jsonpath={.status.containerStatuses[0].state.waiting}',
         ]);
-        const [uid, ip, owner] = r.stdout.split(' ');
-        return uid && uid !== old.metadata.uid && ip === '10.244.2.3' && owner === 'DaemonSet'
-          ? uid
+        return r.stdout.includes('ErrImagePull') ? r.stdout : undefined;
+      });
+      assert.match(waiting, /example\.com\/nothing:1/);
+      assert.match(waiting, /mccutchen\/go-httpbin/);
+      assert.match(waiting, /curlimages\/curl/);
+      await kubectl(['delete', 'pod', 'unknown', '--grace-period=0']);
+    });
+
+    void it('a deleted ztunnel pod comes back from its DaemonSet at .3, traffic through it over HBONE', async () => {
+      const curlNode = (await pods(['-l', 'app=curl']))[0]!.spec.nodeName;
+      const old = (await ztunnelOn(curlNode))!;
+      assert.equal(old.metadata.ownerReferences?.[0]?.kind, 'DaemonSet');
+      const del = await kubectl([
+        'delete',
+        'pod',
+        '-n',
+        'istio-system',
+        old.metadata.name,
+        '--wait=true',
+      ]);
+      assert.equal(del.code, 0, del.stderr);
+      await until(`a new ztunnel on ${curlNode}`, async () => {
+        const p = await ztunnelOn(curlNode);
+        return p &&
+          p.metadata.uid !== old.metadata.uid &&
+          p.status.podIP === old.status.podIP &&
+          p.metadata.ownerReferences?.[0]?.kind === 'DaemonSet'
+          ? true
           : undefined;
       });
-      assert.notEqual(fresh, old.metadata.uid);
-      const body = await until('web through the new ztunnel', async () => {
-        const r = await call();
-        return r.code === 0 ? r.stdout : undefined;
+      const body = await until('httpbin through the new ztunnel', async () => {
+        const r = await getThroughMesh();
+        return r.code === 0 && r.stdout.startsWith('{') ? r.stdout : undefined;
       });
-      assert.match(body, /"origin": "10\.244\.2\.\d+"/);
-      // Still over HBONE: the destination's ztunnel logs the client's identity for new connections.
-      const dst = (
-        await kubectl([
-          'get',
-          'pods',
-          '-n',
-          'istio-system',
-          '-l',
-          'app=ztunnel',
-          '--field-selector',
-          'spec.nodeName=worker',
-          '-o',
-          'jsonpath={.items[0].metadata.name}',
-        ])
-      ).stdout;
+      assert.match(body, /"origin": "10\.244\.\d+\.\d+"/);
+      // Still over HBONE: the destination's ztunnel logs curl's identity for new connections.
+      const dst = `ztunnel-${(await pods(['-l', 'app=httpbin']))[0]!.spec.nodeName}`;
       const seen = async () =>
         (await kubectl(['logs', '-n', 'istio-system', dst])).stdout
           .split('\n')
-          .filter(
-            (l) =>
-              l.includes('src.identity=spiffe://cluster.local/ns/default/sa/default') &&
-              l.includes('direction=inbound '),
-          ).length;
+          .filter((l) => l.includes(`src.identity=${CURL_ID}`) && l.includes('direction=inbound '))
+          .length;
       const before = await seen();
       await until('the destination ztunnel logging a new HBONE connection', async () => {
-        await call();
+        await getThroughMesh();
         return (await seen()) > before ? true : undefined;
       });
-      assert.match(await nodeState('worker2'), /rules=[1-9]/);
+      assert.match(await nodeState(curlNode), /rules=[1-9]/);
     });
 
     void it('ambit uninstall -y -c, then kubectl delete namespace istio-system, leave no rule, ipset, link or object', async () => {
