@@ -223,15 +223,13 @@ const whenValues: Record<string, fc.Arbitrary<string>> = {
   'destination.port': portV.map(String),
   'request.headers[x-a]': httpV,
 };
-const when = fc
-  .constantFrom(...Object.keys(whenValues))
-  .chain((key) =>
-    fc.record({
-      key: fc.constant(key),
-      values: list(whenValues[key]!),
-      notValues: list(whenValues[key]!),
-    }),
-  );
+const when = fc.constantFrom(...Object.keys(whenValues)).chain((key) =>
+  fc.record({
+    key: fc.constant(key),
+    values: list(whenValues[key]!),
+    notValues: list(whenValues[key]!),
+  }),
+);
 /** Strips `undefined` keys, as a policy read from YAML has none. */
 const clean = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
