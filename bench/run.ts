@@ -54,7 +54,9 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
-const flag = (name: string) => process.argv.includes(`--${name}`) || process.argv.includes('--all');
+const flag = (name: string) => process.argv.includes(`--${name}`);
+/** --ebpf and --l7, also implied by --all (which implies nothing else: not --keep, --reuse). */
+const part = (name: 'ebpf' | 'l7') => flag(name) || flag('all');
 
 /** The lab's name (`--lab`, default `bench`): also names the work folder beside the labs. */
 const LAB = labName(arg('lab', 'bench'));
@@ -312,7 +314,7 @@ async function tearDown(): Promise<void> {
 async function main(): Promise<number> {
   const rounds = count('rounds', '3', 0);
   const seconds = count('seconds', '10', 1);
-  const l7 = flag('l7');
+  const l7 = part('l7');
   const only = arg('only', (l7 ? WORKLOADS : L4_WORKLOADS).join(',')).split(',');
   for (const w of only) {
     if (!WORKLOADS.includes(w)) {
@@ -328,7 +330,7 @@ async function main(): Promise<number> {
   const keep = flag('keep') || flag('reuse');
   // mesh-ebpf: two more nodes (worker3 client, worker4 server) whose agents run the eBPF
   // backend, measured in the same rounds as mesh (iptables) — see bench/README.md.
-  const ebpf = flag('ebpf');
+  const ebpf = part('ebpf');
   const scaleArg =
     flag('all') && !process.argv.includes('--scale') ? '100,1000,10000' : arg('scale', '');
   if (!l7 && only.some((w) => L7_WORKLOADS.includes(w))) {
