@@ -48,6 +48,7 @@ export interface Container {
     httpGet?: { path?: string; port: number | string };
     tcpSocket?: { port: number | string };
     timeoutSeconds?: number;
+    periodSeconds?: number;
     failureThreshold?: number;
     successThreshold?: number;
   };

@@ -538,7 +538,7 @@ echo '{"cniVersion":"1.0.0"}'
 
   void it('reports Ready only while the readiness probe passes', async () => {
     const flag = join(tmp, 'ready-flag');
-    const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: probed, namespace: default}\nspec:\n  nodeName: worker\n  containers: [{name: c, image: x, command: [sleep, "1000"], readinessProbe: {exec: {command: [test, -e, ${flag}]}}}]\n`;
+    const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: probed, namespace: default}\nspec:\n  nodeName: worker\n  containers: [{name: c, image: x, command: [sleep, "1000"], readinessProbe: {exec: {command: [test, -e, ${flag}]}, periodSeconds: 1}}]\n`;
     assert.equal((await kubectl(['apply', '-f', '-'], pod)).code, 0);
     const get = async () =>
       JSON.parse((await kubectl(['get', 'pod', 'probed', '-o', 'json'])).stdout) as PodJson;

@@ -1,6 +1,7 @@
 /**
  * The lab kubelet's readiness probe: the kubelet's thresholds (a pod leaves its Service only
- * after `failureThreshold` failures in a row) and `timeoutSeconds`, against a real HTTP server.
+ * after `failureThreshold` failures in a row spanning that many periods) and `timeoutSeconds`,
+ * against a real HTTP server.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -9,37 +10,35 @@ import { describe, it } from 'node:test';
 import type { Container } from '../../src/k8s/types.js';
 import { probeReady, readinessAfter, type ProbeStreak } from '../../src/lab/kubelet/probe.js';
 
-/** Readiness after each result in turn, from not ready. */
+/** Readiness after each result in turn, one per second (the lab kubelet's pace), from not ready. */
 function run(results: boolean[], probe: Container['readinessProbe']): boolean[] {
   const streak: ProbeStreak = { fails: 0, oks: 0 };
   let ready = false;
-  return results.map((ok) => (ready = readinessAfter(ready, ok, streak, probe)));
+  return results.map((ok, i) => (ready = readinessAfter(ready, ok, streak, probe, i * 1000)));
 }
+
+const pass = (n: number) => Array.from({ length: n }, () => true);
+const fail = (n: number) => Array.from({ length: n }, () => false);
 
 void describe('lab kubelet readiness thresholds', () => {
   const probe = { httpGet: { port: 1 } };
 
-  it('ready on the first pass; not ready only after 3 failures in a row (Kubernetes defaults)', () => {
-    assert.deepEqual(run([false, true, false, false, true, false, false, false, true], probe), [
-      false,
-      true,
-      true,
-      true,
-      true,
-      true,
-      true,
-      false,
-      true,
-    ]);
+  it('ready on the first pass; not ready only after 20 s of failures (3 probes 10 s apart)', () => {
+    const r = run([...fail(2), true, ...fail(5), true, ...fail(21), true], probe);
+    assert.deepEqual(r.slice(0, 3), [false, false, true], 'ready at the first pass');
+    assert.ok(r.slice(2, 9).every(Boolean), 'five failures in a row: still ready');
+    assert.deepEqual(r.slice(9, 30), [...pass(20), false], 'out after 20 s of failing');
+    assert.equal(r[30], true, 'back at the next pass');
   });
 
-  it('failureThreshold and successThreshold from the spec', () => {
-    const p = { ...probe, failureThreshold: 1, successThreshold: 2 };
-    assert.deepEqual(run([true, true, false, true, false, true, true], p), [
+  it('periodSeconds, failureThreshold and successThreshold from the spec', () => {
+    const p = { ...probe, periodSeconds: 1, failureThreshold: 2, successThreshold: 2 };
+    assert.deepEqual(run([true, true, false, true, false, false, true, true], p), [
       false,
       true,
-      false,
-      false,
+      true,
+      true,
+      true,
       false,
       false,
       true,

@@ -4,34 +4,50 @@ import net from 'node:net';
 import type { Container } from '../../k8s/types.js';
 import { run } from '../../sys/exec.js';
 
-/** Kubernetes' defaults for a readiness probe (the lab kubelet probes every second). */
-const PROBE_DEFAULTS = { timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 };
+/** Kubernetes' defaults for a readiness probe. */
+const PROBE_DEFAULTS = {
+  timeoutSeconds: 1,
+  periodSeconds: 10,
+  failureThreshold: 3,
+  successThreshold: 1,
+};
 
 /** Consecutive results of one container's readiness probe. */
 export interface ProbeStreak {
   fails: number;
   oks: number;
+  /** When the current run of failures began. */
+  failingSinceMs?: number;
 }
 
 /**
  * Readiness after one probe result, with the kubelet's thresholds: ready after
- * `successThreshold` passes in a row, not ready after `failureThreshold` failures in a row. One
- * slow answer from a busy process (a proxy under a burst) must not take it out of its Service.
+ * `successThreshold` passes in a row; not ready after `failureThreshold` failures in a row
+ * spanning what that many probes `periodSeconds` apart take (Kubernetes' defaults: 3 and 10 s,
+ * so 20 s of failing). The lab kubelet probes every second, faster than `periodSeconds`, so a
+ * pod is Ready soon after it can serve; the failure window keeps Kubernetes' tolerance, so a
+ * few slow answers from a busy process (a proxy under a burst) do not take it out of its
+ * Service.
  */
 export function readinessAfter(
   ready: boolean,
   ok: boolean,
   streak: ProbeStreak,
   probe: Container['readinessProbe'],
+  nowMs = Date.now(),
 ): boolean {
   if (ok) {
     streak.fails = 0;
+    streak.failingSinceMs = undefined;
     streak.oks++;
     return ready || streak.oks >= (probe?.successThreshold ?? PROBE_DEFAULTS.successThreshold);
   }
   streak.oks = 0;
   streak.fails++;
-  return ready && streak.fails < (probe?.failureThreshold ?? PROBE_DEFAULTS.failureThreshold);
+  streak.failingSinceMs ??= nowMs;
+  const threshold = probe?.failureThreshold ?? PROBE_DEFAULTS.failureThreshold;
+  const windowMs = (threshold - 1) * (probe?.periodSeconds ?? PROBE_DEFAULTS.periodSeconds) * 1000;
+  return ready && !(streak.fails >= threshold && nowMs - streak.failingSinceMs >= windowMs);
 }
 
 function resolvePort(c: Container, port: number | string): number | undefined {
