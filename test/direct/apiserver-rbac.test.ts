@@ -194,6 +194,76 @@ void describe('API server authentication and RBAC', () => {
     assert.equal(await mint('n1', false), 403);
   });
 
+  void test("the Node authorizer: a kubelet reads only its pods' Secrets and ConfigMaps, writes only its own", async () => {
+    for (const [kind, name] of [
+      [resources.secrets, 's-used'],
+      [resources.secrets, 's-env'],
+      [resources.secrets, 's-other'],
+      [resources.configmaps, 'cm-used'],
+      [resources.configmaps, 'cm-other'],
+    ] as const)
+      await admin.create(kind, {
+        apiVersion: 'v1',
+        kind: kind.kind,
+        metadata: { name, namespace: NS },
+        data: {},
+      });
+    const podOn = (name: string, node: string, extra: object, volumes: object[] = []) =>
+      admin.create(resources.pods, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: NS },
+        spec: { nodeName: node, volumes, containers: [{ name: 'c', image: 'i', ...extra }] },
+      });
+    await podOn(
+      'uses-n3',
+      'n3',
+      {
+        env: [{ name: 'A', valueFrom: { secretKeyRef: { name: 's-env', key: 'k' } } }],
+        envFrom: [{ configMapRef: { name: 'cm-used' } }],
+      },
+      [{ name: 'v', secret: { secretName: 's-used' } }],
+    );
+    await podOn('elsewhere', 'n4', {
+      envFrom: [{ secretRef: { name: 's-other' } }, { configMapRef: { name: 'cm-other' } }],
+    });
+    const c = await pki.client('system:node:n3', ['system:nodes']);
+    const n3 = new KubeClient({ server: url, ca: pki.caPem, cert: c.certPem, key: c.keyPem });
+    const get = (kind: string, name: string) =>
+      status(n3.request('GET', `/api/v1/namespaces/${NS}/${kind}/${name}`));
+    assert.equal(await get('secrets', 's-used'), 200);
+    assert.equal(await get('secrets', 's-env'), 200);
+    assert.equal(await get('configmaps', 'cm-used'), 200);
+    assert.equal(await get('configmaps', 'kube-root-ca.crt'), 200);
+    assert.equal(await get('secrets', 's-other'), 403);
+    assert.equal(await get('configmaps', 'cm-other'), 403);
+    assert.equal(await status(n3.request('GET', `/api/v1/namespaces/${NS}/secrets`)), 403);
+    const refused = await n3.request('GET', `/api/v1/namespaces/${NS}/secrets/s-other`).then(
+      () => '',
+      (e: Error) => e.message,
+    );
+    assert.match(refused, /no relationship found between node 'n3' and this object/);
+    // Writes: its own pods' status and its own Node only.
+    const st = { status: { phase: 'Running' } };
+    const patch = (p: string) => status(n3.request('PATCH', p, st, 'application/merge-patch+json'));
+    assert.equal(await patch(`/api/v1/namespaces/${NS}/pods/uses-n3/status`), 200);
+    assert.equal(await patch(`/api/v1/namespaces/${NS}/pods/elsewhere/status`), 403);
+    assert.equal(
+      await status(n3.request('DELETE', `/api/v1/namespaces/${NS}/pods/elsewhere`)),
+      403,
+    );
+    for (const n of ['n3', 'n4'])
+      await admin.create(resources.nodes, {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: n },
+      });
+    assert.equal(await patch('/api/v1/nodes/n3/status'), 200);
+    assert.equal(await patch('/api/v1/nodes/n4/status'), 403);
+    // Reading pods and nodes stays RBAC's (the system:node role).
+    assert.equal(await status(n3.request('GET', `/api/v1/namespaces/${NS}/pods/elsewhere`)), 200);
+  });
+
   void test('impersonation needs the impersonate verb', async () => {
     const asReader = new KubeClient({ server: url, ca: pki.caPem, token: await tokenOf('reader') });
     // The admin may impersonate; the reader may not.
@@ -261,9 +331,39 @@ void describe('API server authentication and RBAC', () => {
         'no',
       );
       const node = ['--as=system:node:n1', '--as-group=system:nodes'];
+      // The Node authorizer: tokens of its pods' service accounts only, named.
+      assert.equal(
+        await canI(
+          kc,
+          'create',
+          'serviceaccounts/ztunnel',
+          '--subresource=token',
+          '-n',
+          NS,
+          ...node,
+        ),
+        'yes',
+      );
+      assert.equal(
+        await canI(
+          kc,
+          'create',
+          'serviceaccounts/default',
+          '--subresource=token',
+          '-n',
+          NS,
+          ...node,
+        ),
+        "no - no relationship found between node 'n1' and this object",
+      );
       assert.equal(
         await canI(kc, 'create', 'serviceaccounts', '--subresource=token', '-n', NS, ...node),
-        'yes',
+        'no - can only create tokens for individual service accounts',
+      );
+      assert.equal(await canI(kc, 'update', 'nodes/n1', ...node), 'yes');
+      assert.equal(
+        await canI(kc, 'update', 'nodes/n2', ...node),
+        'no - node "n1" is not allowed to modify node "n2"',
       );
       assert.equal(await canI(kc, 'delete', 'deployments.apps', '-n', NS, ...node), 'no');
       // The reader's own token, with no impersonation: the same answers.

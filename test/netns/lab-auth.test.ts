@@ -227,10 +227,22 @@ void describe(
         [cni, ['create', 'pods', '-n', 'default'], 'no'],
         [zt, ['list', 'pods', '-A'], 'no'],
         [zt, ['create', 'serviceaccounts', '--subresource=token', '-n', 'istio-system'], 'no'],
+        // The Node authorizer: named tokens and objects of its own pods, writes to its own Node.
         [
           'system:node:worker',
           ['create', 'serviceaccounts', '--subresource=token', '-n', 'default'],
-          'yes',
+          'no - can only create tokens for individual service accounts',
+        ],
+        [
+          'system:node:worker',
+          ['get', 'secrets', '-n', 'default'],
+          'no - can only get individual resources of this type',
+        ],
+        ['system:node:worker', ['update', 'nodes/worker'], 'yes'],
+        [
+          'system:node:worker',
+          ['update', 'nodes/worker2'],
+          'no - node "worker" is not allowed to modify node "worker2"',
         ],
         ['system:node:worker', ['delete', 'deployments.apps', '-n', 'default'], 'no'],
         ['system:kube-proxy', ['watch', 'endpointslices.discovery.k8s.io', '-A'], 'yes'],

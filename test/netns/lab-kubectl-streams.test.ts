@@ -2,7 +2,10 @@
  * Real kubectl against a lab through the streaming subresources the kubelet serves:
  * `kubectl exec` (WebSocket v5 channel protocol: stdout, stderr, stdin, exit code),
  * `kubectl logs` (tail, follow, previous, container) and `kubectl port-forward` (SPDY
- * tunnelled in WebSocket) with the forwarded port answering HTTP from the pod.
+ * tunnelled in WebSocket) with the forwarded port answering HTTP from the pod; then, on the
+ * same lab, every other verb issue #16 lists (version, create, wait, get, describe, events,
+ * run, scale, rollout restart, label, diff, client- and server-side apply with a conflict,
+ * a CRD and a custom resource validated by its schema, explain, can-i, delete).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
+import { externalDir } from '../helpers/external.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 
 const bin = join(repoRoot(), 'bin', 'ambit');
@@ -26,6 +30,12 @@ function kubectl(args: string[], input?: string, timeoutMs = 60_000): Promise<Ru
     input,
     timeoutMs,
   });
+}
+/** kubectl that must succeed: its stdout. */
+async function ok(args: string[], input?: string, timeoutMs?: number): Promise<string> {
+  const r = await kubectl(args, input, timeoutMs);
+  assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed:\n${r.stderr}`);
+  return r.stdout;
 }
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -188,6 +198,172 @@ void describe(
       } finally {
         pf.kill('SIGTERM');
       }
+    });
+
+    void it('every other verb of #16: the lab answers as a cluster does', async () => {
+      const ns = ['-n', 'verbs'];
+      assert.match(await ok(['version']), /^Server Version: v1\.32/m);
+      assert.match(await ok(['create', 'namespace', 'verbs']), /namespace\/verbs created/);
+      assert.match(
+        await ok(['create', 'deployment', 'web', '--image=ambit/httpbin', '--port=80', ...ns]),
+        /deployment.apps\/web created/,
+      );
+      assert.match(
+        await ok(
+          ['wait', '--for=condition=Available', 'deploy/web', '--timeout=120s', ...ns],
+          undefined,
+          150_000,
+        ),
+        /deployment.apps\/web condition met/,
+      );
+      assert.match(
+        await ok(['run', 'probe', '--image=ambit/sleep', ...ns, '--', 'sleep', '3600']),
+        /pod\/probe created/,
+      );
+      assert.match(await ok(['scale', 'deploy/web', '--replicas=2', ...ns]), /scaled/);
+      assert.match(await ok(['label', 'deploy/web', 'tier=front', ...ns]), /labeled/);
+      assert.match(await ok(['rollout', 'restart', 'deploy/web', ...ns]), /restarted/);
+      assert.match(
+        await ok(['rollout', 'status', 'deploy/web', '--timeout=120s', ...ns], undefined, 150_000),
+        /successfully rolled out/,
+      );
+      assert.match(
+        await ok(['get', 'deploy', 'web', '-o', 'jsonpath={.status.readyReplicas}', ...ns]),
+        /^2$/,
+      );
+      assert.match(
+        await ok(['describe', 'deploy/web', ...ns]),
+        /^Labels:\s+app=web\s*\n\s+tier=front$/m,
+      );
+      assert.match(await ok(['events', ...ns]), /probe/);
+      // The Service kubectl expose makes, and its EndpointSlice with both pods.
+      await ok(['expose', 'deploy/web', '--port=8000', '--target-port=80', ...ns]);
+      const slice = await until('an EndpointSlice with two endpoints', async () => {
+        const r = await kubectl([
+          'get',
+          'endpointslices',
+          '-l',
+          'kubernetes.io/service-name=web',
+          '-o',
+          'jsonpath={.items[*].endpoints[*].addresses[0]}',
+          ...ns,
+        ]);
+        return r.stdout.trim().split(' ').filter(Boolean).length === 2 ? r.stdout : undefined;
+      });
+      assert.match(slice, /^10\.244\.\d+\.\d+ 10\.244\.\d+\.\d+$/);
+      const pong = await ok([
+        'exec',
+        'probe',
+        ...ns,
+        '--',
+        'curl',
+        '-s',
+        '--max-time',
+        '10',
+        'http://web:8000/get',
+      ]);
+      assert.match(pong, /"url": "http:\/\/web:8000\/get"/);
+
+      // Client-side apply, diff, then server-side apply: a conflict with another manager.
+      const cm = (v: string): string =>
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'conf', namespace: 'verbs' },
+          data: { level: v },
+        });
+      assert.match(await ok(['apply', '-f', '-'], cm('1')), /configmap\/conf created/);
+      const diff = await kubectl(['diff', '-f', '-'], cm('2'));
+      assert.equal(diff.code, 1, diff.stderr);
+      assert.match(diff.stdout, /^-\s+level: "1"$/m);
+      assert.match(diff.stdout, /^\+\s+level: "2"$/m);
+      await ok(['apply', '--server-side', '--field-manager=alice', '-f', '-'], cm('1'));
+      const conflict = await kubectl(
+        ['apply', '--server-side', '--field-manager=bob', '-f', '-'],
+        cm('2'),
+      );
+      assert.notEqual(conflict.code, 0);
+      // kubectl moved the client-side apply's fields to alice's apply (its migration); bob conflicts.
+      assert.match(
+        conflict.stderr,
+        /Apply failed with 1 conflict: conflict with "alice": \.data\.level\n/,
+      );
+      await ok(
+        ['apply', '--server-side', '--field-manager=bob', '--force-conflicts', '-f', '-'],
+        cm('2'),
+      );
+      assert.equal(await ok(['get', 'cm', 'conf', '-o', 'jsonpath={.data.level}', ...ns]), '2');
+      assert.match(
+        await ok([
+          'get',
+          'cm',
+          'conf',
+          '--show-managed-fields',
+          '-o',
+          'jsonpath={.metadata.managedFields[*].manager}',
+          ...ns,
+        ]),
+        /\bbob\b/,
+      );
+
+      // A CRD applied from the Gateway API release, and objects of its kind checked by its schema.
+      const crd = join(externalDir(), 'gateway-api', 'experimental-tcproute.yaml');
+      assert.match(
+        await ok(['apply', '-f', crd]),
+        /tcproutes.gateway.networking.k8s.io (created|configured|unchanged)/,
+      );
+      assert.match(
+        await ok(['get', 'crd', 'tcproutes.gateway.networking.k8s.io']),
+        /^tcproutes\.gateway\.networking\.k8s\.io\s/m,
+      );
+      const route = (port: number): string =>
+        `apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: r, namespace: verbs}\nspec:\n  parentRefs: [{name: gw}]\n  rules:\n  - backendRefs: [{name: web, port: ${port}}]\n`;
+      const bad = await kubectl(['apply', '-f', '-'], route(70000));
+      assert.notEqual(bad.code, 0);
+      assert.match(
+        bad.stderr,
+        /The TCPRoute "r" is invalid: spec\.rules\[0\]\.backendRefs\[0\]\.port: Invalid value: 70000/,
+      );
+      assert.match(
+        await ok(['apply', '-f', '-'], route(8000)),
+        /tcproute.gateway.networking.k8s.io\/r created/,
+      );
+      assert.match(await ok(['get', 'tcproutes', ...ns]), /^r\s/m);
+      assert.match(
+        await ok(['explain', 'tcproute.spec.rules.backendRefs.port']),
+        /^FIELD: port <integer>$/m,
+      );
+
+      // can-i as the bindings say: the admin, a kubelet (Node authorizer), a mesh account.
+      assert.equal((await ok(['auth', 'can-i', 'delete', 'nodes'])).trim(), 'yes');
+      const asNode = ['--as=system:node:worker', '--as-group=system:nodes'];
+      assert.equal(
+        (await kubectl(['auth', 'can-i', 'get', 'secrets', ...ns, ...asNode])).stdout.trim(),
+        'no - can only get individual resources of this type',
+      );
+      assert.equal(
+        (await ok(['auth', 'can-i', 'update', 'nodes/worker', ...asNode])).trim(),
+        'yes',
+      );
+      assert.equal(
+        (
+          await kubectl([
+            'auth',
+            'can-i',
+            'list',
+            'pods',
+            '-A',
+            '--as=system:serviceaccount:istio-system:ztunnel',
+          ])
+        ).stdout.trim(),
+        'no',
+      );
+
+      assert.match(await ok(['delete', 'tcproute', 'r', ...ns]), /deleted/);
+      assert.match(
+        await ok(['delete', 'namespace', 'verbs', '--timeout=120s'], undefined, 150_000),
+        /namespace "verbs" deleted/,
+      );
     });
   },
 );

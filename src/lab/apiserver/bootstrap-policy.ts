@@ -60,16 +60,17 @@ const roles: Record<string, PolicyRule[]> = {
     rule(['apps'], ['deployments', 'daemonsets'], [...READ, 'update', 'patch']),
     rule(['apps'], ['deployments/status', 'daemonsets/status'], ['update', 'patch']),
   ],
-  // What the Node authorizer allows a kubelet (the token request is further limited to pods on
-  // its own node by the router's node restriction).
+  // What RBAC allows a kubelet; node-authorizer.ts limits its writes to its own Node and pods
+  // and decides its Secrets, ConfigMaps and tokens (TokenRequest further checks the bound pod).
   'system:node': [
     rule([''], ['pods'], [...READ, 'delete']),
     rule([''], ['pods/status'], ['update', 'patch']),
     rule([''], ['pods'], ['patch']),
     rule([''], ['nodes'], [...READ, 'create', 'update', 'patch']),
     rule([''], ['nodes/status'], ['update', 'patch']),
-    rule([''], ['configmaps', 'secrets', 'services'], READ),
-    rule([''], ['serviceaccounts/token'], ['create']),
+    // Secrets and ConfigMaps: only those of its pods, which the Node authorizer decides.
+    rule([''], ['services'], READ),
+    // Tokens too: only for its pods' service accounts (node-authorizer.ts).
     rule([''], ['events'], ['create', 'update', 'patch']),
   ],
   'system:node-proxier': [

@@ -19,6 +19,7 @@ import {
   type Kind,
 } from './catalog.js';
 import { crdKinds, crdStatus, validateCrd } from './crd.js';
+import { validateBuiltin } from './builtin-schema.js';
 import { prune, validateSchema } from './schema.js';
 import { applyPatch, type PatchKind } from './patch.js';
 import {
@@ -87,6 +88,17 @@ function randomSuffix(): string {
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** One cause per field and reason (the hand-written checks and the schema may both find it). */
+function uniqueCauses(causes: Cause[]): Cause[] {
+  const seen = new Set<string>();
+  return causes.filter((c) => {
+    const key = `${c.field}\u0000${c.reason}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 /** Everything but metadata and status: a change here bumps metadata.generation. */
 function specPart(o: Obj): Record<string, unknown> {
@@ -227,10 +239,10 @@ export class Registry {
     } else delete meta.namespace;
     if (!meta.name && typeof meta.generateName === 'string' && meta.generateName)
       meta.name = meta.generateName + randomSuffix();
-    const causes = [
+    const causes = uniqueCauses([
       ...defaultAndValidate(k, o, undefined, this.validationContext()),
       ...this.checkSchema(k, o, opts),
-    ];
+    ]);
     if (causes.length) throw invalid(k, String(meta.name ?? ''), causes);
     if (this.store.get(kindKey(k), meta.namespace, meta.name)) throw alreadyExists(k, meta.name);
     delete meta.resourceVersion;
@@ -478,10 +490,10 @@ export class Registry {
     out.metadata.resourceVersion = cur.metadata.resourceVersion;
     out.kind = k.kind;
     out.apiVersion = apiVersionOf(k);
-    const causes = [
+    const causes = uniqueCauses([
       ...defaultAndValidate(k, out, cur, this.validationContext(cur.metadata.uid as string)),
       ...this.checkSchema(k, out, opts),
-    ];
+    ]);
     if (causes.length) throw invalid(k, name, causes);
     if (k.kind === 'CustomResourceDefinition') out.status = crdStatus(out, cur.status);
     if (!opts.managedFieldsFinal)
@@ -508,18 +520,31 @@ export class Registry {
    * A CRD against what apiextensions requires of one.
    */
   private checkSchema(k: Kind, o: Obj, opts: WriteOptions): Cause[] {
-    if (k.kind === 'CustomResourceDefinition' && !k.crd) return validateCrd(o);
-    if (!k.schema) return [];
-    const r = validateSchema(k.schema, o);
+    let r: { causes: Cause[]; unknown: string[] };
+    // As kube-apiserver's decoder words it: `Deployment in version "v1" cannot be handled as …`.
+    const undecodable = (why: string): ApiError =>
+      badRequest(`${k.kind} in version "${k.version}" cannot be handled as a ${k.kind}: ${why}`);
+    if (k.schema) r = validateSchema(k.schema, o);
+    else {
+      const b = validateBuiltin(k, o);
+      if (b.typeErrors.length) throw undecodable(b.typeErrors.join(', '));
+      r = b;
+    }
     if (r.unknown.length) {
       const mode = opts.fieldValidation ?? 'Warn';
       if (mode === 'Strict')
-        throw badRequest(
+        throw undecodable(
           `strict decoding error: ${r.unknown.map((u) => `unknown field "${u}"`).join(', ')}`,
         );
       if (mode === 'Warn') for (const u of r.unknown) opts.warnings?.push(`unknown field "${u}"`);
+      this.log?.debug('unknown fields dropped', {
+        kind: k.kind,
+        name: o.metadata.name,
+        fields: r.unknown,
+      });
       prune(o, r.unknown);
     }
+    if (k.kind === 'CustomResourceDefinition' && !k.crd) return [...r.causes, ...validateCrd(o)];
     return r.causes;
   }
 

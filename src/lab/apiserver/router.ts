@@ -651,7 +651,12 @@ function admit(deps: RouterDeps, req: IncomingMessage): UserInfo {
         throw new ApiError(403, 'Forbidden', forbiddenMessage(u, c));
     user = as;
   }
-  if (!authz.authorize(user, a).allowed)
-    throw new ApiError(403, 'Forbidden', forbiddenMessage(user, a));
+  const d = authz.authorize(user, a);
+  if (!d.allowed)
+    throw new ApiError(
+      403,
+      'Forbidden',
+      forbiddenMessage(user, a) + (d.reason ? `: ${d.reason}` : ''),
+    );
   return user;
 }

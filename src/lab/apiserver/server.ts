@@ -15,7 +15,7 @@ import { listen } from '../../sys/socket.js';
 import { serveNodeStreams } from './node-proxy.js';
 import { bootstrapPolicy } from './bootstrap-policy.js';
 import { Persistence } from './persist.js';
-import { RbacAuthorizer } from './rbac.js';
+import { NodeAuthorizer } from './node-authorizer.js';
 import { Registry } from './registry.js';
 import { createRouter, createUpgradeRouter } from './router.js';
 import { Store } from './store.js';
@@ -83,7 +83,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     signer: new TokenSigner(dir),
     log,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000,
-    authorizer: opts.rbac ? new RbacAuthorizer(store) : undefined,
+    authorizer: opts.rbac ? new NodeAuthorizer(store) : undefined,
   };
   const handler = createRouter(deps);
   const upgrade = createUpgradeRouter(deps);

@@ -92,7 +92,8 @@ function validateContainers(list: unknown, field: string): Cause[] {
     else seen.add(name);
     arr(obj(c).ports).forEach((p, j) => {
       const port = obj(p).containerPort;
-      if (typeof port !== 'number' || port < 1 || port > 65535)
+      // A missing or mistyped port is the schema's to report (builtin-schema.ts).
+      if (typeof port === 'number' && (port < 1 || port > 65535))
         out.push(
           cause.invalid(
             `${field}[${i}].ports[${j}].containerPort`,
