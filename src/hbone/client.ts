@@ -33,6 +33,8 @@ export interface HboneClientOptions {
 }
 
 interface KeyPool {
+  /** What the key was made of (for release filters). */
+  req: HboneDialRequest;
   conns: PooledConnection[];
   /** The dial in progress for this key: the per-key lock. */
   dialing?: Promise<void>;
@@ -86,7 +88,7 @@ class Pool implements HboneClient {
       if (this.closed) throw new HboneError('HBONE_CONNECT_FAILED', 'hbone client is closed');
       let kp = this.pools.get(key);
       if (!kp) {
-        kp = { conns: [] };
+        kp = { req, conns: [] };
         this.pools.set(key, kp);
       }
       const conn = kp.conns.find((c) => c.available());
@@ -149,8 +151,10 @@ class Pool implements HboneClient {
     return { connections, streams, byKey };
   }
 
-  release(): number {
-    const all = [...this.pools.values()].flatMap((kp) => kp.conns);
+  release(which?: (key: HboneDialRequest) => boolean): number {
+    const all = [...this.pools.values()]
+      .filter((kp) => !which || which(kp.req))
+      .flatMap((kp) => kp.conns);
     for (const c of all) c.close();
     return all.length;
   }

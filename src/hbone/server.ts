@@ -48,7 +48,33 @@ export interface HboneServer {
   connections(): number;
 }
 
-const { NGHTTP2_CONNECT_ERROR, HTTP2_HEADER_STATUS } = http2.constants;
+const { NGHTTP2_CONNECT_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, HTTP2_HEADER_STATUS } = http2.constants;
+
+/**
+ * Streams of one session that may end by a reset before they were answered: each may already
+ * have cost a dial to the application (Rapid Reset, CVE-2023-44487; MadeYouReset, CVE-2025-8671,
+ * reference security-matrix.md #19, #24). nghttp2's own reset bucket (1000 + 33/s) still lets
+ * one session drive ~1000 dials; past this budget the session gets GOAWAY(ENHANCE_YOUR_CALM).
+ * A token bucket: `burst` resets, refilled at `perSecond`.
+ */
+export const EARLY_RESET_BUDGET = { burst: 100, perSecond: 10 } as const;
+
+class ResetBudget {
+  private tokens: number = EARLY_RESET_BUDGET.burst;
+  private at = Date.now();
+  /** Takes one token; false when the budget is spent. */
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(
+      EARLY_RESET_BUDGET.burst,
+      this.tokens + ((now - this.at) / 1000) * EARLY_RESET_BUDGET.perSecond,
+    );
+    this.at = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
 
 function unmapped(ip: string | undefined): string {
   if (!ip) return '';
@@ -180,8 +206,19 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     session.on('error', (err) =>
       log.debug('hbone session error', { peer, error: errorMessage(err) }),
     );
+    const budget = new ResetBudget();
+    const onEarlyReset = () => {
+      if (budget.take() || session.destroyed) return;
+      log.warn('hbone: too many streams reset before their answer, closing the connection', {
+        peer,
+        peerIdentity,
+        budget: EARLY_RESET_BUDGET,
+      });
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+    };
     session.on('stream', (stream, headers) => {
-      onStream(stream, headers, {
+      onStream(stream, headers, onEarlyReset, {
         peerIdentity,
         peerAddress: unmapped(sock.remoteAddress),
         peerPort: sock.remotePort ?? 0,
@@ -194,6 +231,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
   function onStream(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
+    onEarlyReset: () => void,
     conn: Omit<HboneInboundRequest, 'authority' | 'headers'>,
   ): void {
     stream.on('error', (err) => log.debug('hbone stream error', { error: errorMessage(err) }));
@@ -205,7 +243,11 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     if (typeof authority !== 'string' || !parseAuthority(authority))
       return refuse(stream, 400, 'bad :authority');
     const gone = new AbortController();
-    const cancel = () => gone.abort(streamResetError(stream.rstCode));
+    const cancel = () => {
+      if (gone.signal.aborted) return;
+      if (!stream.headersSent) onEarlyReset();
+      gone.abort(streamResetError(stream.rstCode));
+    };
     stream.once('aborted', cancel);
     stream.once('close', cancel);
     const req: HboneRequest = {
@@ -227,9 +269,15 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
         }
       },
     };
-    // Through a promise so a synchronous throw in the handler is handled like a rejection.
-    Promise.resolve()
-      .then(() => opts.handler(req))
+    // One event-loop turn later: a reset that came in the same read as the HEADERS (a burst of
+    // HEADERS+RST_STREAM) has been processed by then, so its stream is never handed over and
+    // nothing is dialled for it. Through a promise so a synchronous throw in the handler is
+    // handled like a rejection.
+    new Promise<void>((r) => setImmediate(r))
+      .then(() => {
+        if (gone.signal.aborted || stream.destroyed || stream.closed) return;
+        return opts.handler(req);
+      })
       .catch((err: unknown) => {
         log.warn('hbone handler failed', { authority, error: errorMessage(err) });
         if (!stream.headersSent) refuse(stream, 503, 'internal error');

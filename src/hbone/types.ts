@@ -59,11 +59,12 @@ export interface HboneClient {
     byKey: Record<string, { connections: number; streams: number }>;
   };
   /**
-   * Stops reusing every pooled connection (GOAWAY; their open streams finish) so the next
-   * connect dials afresh. Returns how many connections were released. For `ambit demo` and
-   * `ambit trace`, which show a connection's first packets (ztunnel admin 15000).
+   * Stops reusing pooled connections (GOAWAY; their open streams finish) so the next connect
+   * dials afresh: all of them, or those whose pool key `which` selects. Returns how many were
+   * released. For `ambit demo` and `ambit trace`, which show a connection's first packets
+   * (ztunnel admin 15000), and for ztunnel when a destination address changed hands.
    */
-  release(): number;
+  release(which?: (key: HboneDialRequest) => boolean): number;
   close(): Promise<void>;
 }
 

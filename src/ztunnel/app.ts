@@ -103,7 +103,24 @@ export class Ztunnel {
     this.inbound = new InboundProxy(this.ctx);
     this.outbound = new OutboundProxy(this.ctx, deps.hboneClient, deps.random, this.inbound);
     this.passthrough = new InboundPassthroughProxy(this.ctx);
-    this.state.on('addresses', () => this.syncIdentities());
+    this.state.on('addresses', () => {
+      this.syncIdentities();
+      this.releaseStalePool();
+    });
+  }
+
+  /**
+   * Pooled HBONE connections to an address that now belongs to a workload of another identity
+   * (pod IP reuse, ztunnel #1662) are released: a TLS session verified against the old
+   * identity must never carry traffic attributed to the new pod.
+   */
+  private releaseStalePool(): void {
+    // An address with no workload (yet) is left alone: it may be a network gateway's.
+    const n = this.deps.hboneClient.release((key) => {
+      const w = this.state.workloadByIp(key.dstIp);
+      return w !== undefined && !key.dstIdentities.includes(workloadIdentity(w));
+    });
+    if (n > 0) this.log.info('released pooled HBONE connections to a departed identity', { n });
   }
 
   /** Test seam and xDS sink: applies a delta to the state. */

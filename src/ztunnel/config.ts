@@ -59,6 +59,8 @@ export interface ZtunnelConfig {
   drainDeadlineMs: number;
   /** Longest wait for the first xDS state before a captured connection is refused. */
   stateWaitMs: number;
+  /** Lifetime asked of the CA for workload certificates (`SECRET_TTL`, Istio's; 24 h). */
+  secretTtlSeconds?: number;
 }
 
 export const DEFAULT_PORTS: ZtunnelPorts = {
@@ -106,6 +108,20 @@ function bool(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
     value: raw,
     hint: 'use true or false',
   });
+}
+
+/** `SECRET_TTL` as Istio writes durations (`90s`, `30m`, `24h`); 24 h when unset. */
+function secretTtl(env: NodeJS.ProcessEnv): number {
+  const raw = env.SECRET_TTL;
+  if (!raw) return 24 * 3600;
+  const m = /^(\d+)(s|m|h)$/.exec(raw);
+  const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'] : NaN;
+  if (!(n > 0))
+    throw new AmbitError('ZTUNNEL_CONFIG_BAD_DURATION', `SECRET_TTL: ${raw}`, {
+      value: raw,
+      hint: 'use e.g. 24h, 30m or 120s (the CA backdates certificates by 60 s, so keep it above 2m for a useful half-life)',
+    });
+  return n;
 }
 
 /** `TERMINATION_GRACE_PERIOD_SECONDS` → deadline, as ztunnel derives it (−5 s, or −1 s when ≤ 10 s). */
@@ -202,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ZtunnelConfig 
     hbonePort: HBONE_PORT,
     drainDeadlineMs: drainDeadline(env),
     stateWaitMs: 5000,
+    secretTtlSeconds: secretTtl(env),
   };
 }
 

@@ -33,6 +33,28 @@ export class ConnectionManager {
     private readonly log: Logger,
   ) {
     state.on('policies', () => this.recheck());
+    state.on('addresses', () => this.dropDeparted());
+  }
+
+  /**
+   * Closes inbound connections whose destination workload left (a deleted pod: its address may
+   * be given to a new pod with another identity, and a socket into a deleted netns never hears
+   * a FIN, so it would stay in the table until TCP keepalive gave up).
+   */
+  dropDeparted(): number {
+    let closed = 0;
+    for (const c of [...this.conns.values()]) {
+      if (!c.dstUid || this.state.workloadByUid(c.dstUid)) continue;
+      this.log.info('connection closed: its destination workload is gone', {
+        src: c.src,
+        dst: c.dst,
+        identity: c.srcIdentity,
+      });
+      c.close('destination workload removed');
+      this.conns.delete(c.id);
+      closed++;
+    }
+    return closed;
   }
 
   track(c: Omit<TrackedConnection, 'id' | 'startedAt'>): () => void {

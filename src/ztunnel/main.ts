@@ -20,6 +20,7 @@ Runs the L4 node proxy. Configured by environment (set by the kubelet in the ztu
   XDS_ADDRESS CA_ADDRESS      default istiod.istio-system.svc:15012
   AMBIT_KUBE_TOKEN_FILE       service-account token for the control plane
   TRUST_DOMAIN                default cluster.local
+  SECRET_TTL                  workload certificate lifetime asked of the CA (default 24h)
   DNS_CAPTURE                 true to serve DNS on 15053
   CONNECTION_TERMINATION_DEADLINE / TERMINATION_GRACE_PERIOD_SECONDS   drain deadline`;
 
@@ -41,6 +42,7 @@ export async function run(args: string[]): Promise<number> {
         rootCa: config.rootCa,
         tokenFile: config.tokenFile,
         identity: id,
+        ttlSeconds: config.secretTtlSeconds,
       }),
     log: log.child('identity'),
   });
