@@ -148,7 +148,7 @@ export function attack(o: AttackOptions): Promise<AttackResult> {
         if (res.sent < o.streams) setImmediate(burst);
         else {
           clearTimeout(timer);
-          timer = setTimeout(finish, 3_000);
+          timer = setTimeout(finish, 1_500);
         }
       };
       burst();

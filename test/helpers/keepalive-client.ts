@@ -41,7 +41,10 @@ export async function keepalive(o: KeepaliveOptions): Promise<KeepaliveResult> {
         resolve();
       });
     });
-    await new Promise((r) => setTimeout(r, o.everyMs));
+    // Idle until the next request, but stop as soon as the stop file appears.
+    const next = Date.now() + o.everyMs;
+    while (Date.now() < next && !existsSync(o.stopFile))
+      await new Promise((r) => setTimeout(r, Math.min(200, o.everyMs)));
   }
   agent.destroy();
   return res;

@@ -246,7 +246,9 @@ void describe(
       const stop = join(tmp, 'reuse.stop');
       const client = keepaliveFrom(
         'sleep',
-        { url: `http://${REUSED_IP}:80/get`, everyMs: 300, maxMs: 90_000 },
+        // One request, then idle: nothing is written into the deleted pod's address, so only
+        // ztunnel noticing the workload is gone takes the connection out of its table.
+        { url: `http://${REUSED_IP}:80/get`, everyMs: 90_000, maxMs: 90_000 },
         stop,
       );
       try {
@@ -260,6 +262,7 @@ void describe(
             !(await lab.dump(zw)).connections.some(
               (c) => c.dstIdentity === ID('default', 'reuse-a'),
             ),
+          20_000,
         );
       } finally {
         writeFileSync(stop, '');
@@ -402,6 +405,7 @@ void describe(
         assert.equal(await lab.curl('sleep', url), '200');
         assert.ok((await passiveOpens(t.app)) > n0, `${t.name}: the app saw no connection`);
       }
+      const failures: string[] = [];
       const modes: AttackOptions['mode'][] = [
         'window-zero',
         'window-overflow',
@@ -432,16 +436,16 @@ void describe(
           await new Promise((r) => setTimeout(r, 1000));
           const syns = (await passiveOpens(t.app)) - n0;
           const what = `${t.name} ${mode}: ${syns} SYNs, ${JSON.stringify(res)}`;
-          assert.ok(res.sent > 0, what);
-          assert.ok(syns <= EARLY_RESET_BUDGET.burst + 10, `dial amplification: ${what}`);
+          // Every case runs; the failures are reported together.
+          if (!(res.sent > 0)) failures.push(`nothing sent: ${what}`);
+          if (syns > EARLY_RESET_BUDGET.burst + 10) failures.push(`dial amplification: ${what}`);
           // The session did not survive the flood (GOAWAY or closed by the server).
-          assert.ok(res.goaway !== undefined || res.closed || res.error, what);
-          assert.equal(
-            await lab.curl('sleep', 'http://httpbin.default:8000/get'),
-            '200',
-            `after ${what}`,
-          );
+          if (res.goaway === undefined && !res.closed && !res.error)
+            failures.push(`session survived: ${what}`);
+          const after = await lab.curl('sleep', 'http://httpbin.default:8000/get');
+          if (after !== '200') failures.push(`not serving (${after}) after ${what}`);
         }
+      assert.deepEqual(failures, []);
     });
 
     void it("every ztunnel's fds and connection table are back to idle", async () => {
