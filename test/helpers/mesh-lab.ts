@@ -77,7 +77,9 @@ export class MeshLab {
     const up = await this.ambit(['lab', 'up', '--name', this.name], 300_000);
     if (up.code !== 0) throw new Error(`lab up: ${up.stdout}\n${up.stderr}`);
     const kube = KubeClient.fromKubeconfig(this.kubeconfig);
-    await installMesh(kube, { timeoutMs: 180_000 });
+    // Bare per-node pods: a suite may replace a node's ztunnel by a hand-edited one (a DaemonSet
+    // would undo that at once).
+    await installMesh(kube, { timeoutMs: 180_000, mode: 'pods' });
     await setAmbient(kube, 'default', true);
   }
 
