@@ -6,15 +6,24 @@
  * The mesh is installed as `ambit demo` does it (istiod, an istio-cni node agent and a ztunnel
  * per node, DNS capture on), and the default namespace is enrolled with its label: the node
  * agent does the capture. Everything on the traffic path is production code.
+ *
+ * Both redirection backends, one lab: the cases where capture matters (transparency, the three
+ * connections, bulk data, DNS capture, fail closed) run on iptables, then the nodes are switched
+ * to eBPF with pods running (the switch itself is a case) and those cases run again. What does
+ * not depend on capture (xDS state, metrics, the control plane away, policies) runs once.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
+import { tcFilters } from '../../src/sys/tc.js';
+import { bpfMapDump, hostBpfPath } from '../../src/sys/bpf.js';
+import { ebpfPinDir } from '../../src/redirect/backends.js';
+import { decodeCounters, progByKernelName } from '../../src/redirect/ebpf/maps.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 import { repoRoot } from '../../src/repo.js';
 
@@ -123,7 +132,7 @@ spec:
 
 void describe(
   'ztunnel in the lab (control plane over xDS, kubectl policies)',
-  { skip: skipUnlessRoot, timeout: 600_000 },
+  { skip: skipUnlessRoot, timeout: 900_000 },
   () => {
     let sleepPod = '';
     let bigSha = '';
@@ -166,12 +175,9 @@ void describe(
       await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true });
       await kubectl(['apply', '-f', '-'], otherYaml);
       mkdirSync(`${WWW}/files`, { recursive: true });
-      await run('sh', ['-c', `head -c 1073741824 /dev/urandom > ${WWW}/files/big`], {
-        timeoutMs: 120_000,
-      });
-      bigSha = (await run('sha256sum', [`${WWW}/files/big`], { timeoutMs: 120_000 })).stdout.split(
-        ' ',
-      )[0]!;
+      // Written and hashed in one pass (the file is read back only by nginx).
+      const sum = `head -c 1073741824 /dev/urandom | tee ${WWW}/files/big | sha256sum`;
+      bigSha = (await run('sh', ['-c', sum], { timeoutMs: 120_000 })).stdout.split(' ')[0]!;
       await kubectl(['apply', '-f', '-'], nginxYaml);
       await setAmbient(kube, 'default', true);
       const p = await waitPods([
@@ -199,26 +205,206 @@ void describe(
       const down = await ambit(['lab', 'down', '--name', LAB], 120_000);
       rmSync(WWW, { recursive: true, force: true });
       assert.equal(down.code, 0, `lab down: ${down.stdout}\n${down.stderr}`);
+      const pins = hostBpfPath(join(ebpfPinDir(LAB, 'worker'), '..'));
+      assert.ok(!existsSync(pins), `eBPF pins left behind at ${pins}`);
     });
 
-    void it('curl sleep → httpbin:8000 returns origin 10.244.2.8; ztunnel B logs the sleep identity', async () => {
-      const r = await curl(sleepPod, 'http://httpbin:8000/get');
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal((JSON.parse(r.stdout) as { origin: string }).origin, '10.244.2.8');
-      await eventually('inbound access log line', () =>
-        Promise.resolve(logOf('ztunnel-worker').includes(`src.identity=${SLEEP_ID}`)),
+    const podNs = async (prefix: string) =>
+      (await pods()).find((p) => p.metadata.name.startsWith(prefix))!.metadata.annotations![
+        'lab.ambit.dev/netns'
+      ]!;
+    const established = async (netns: string, filter: string) =>
+      (await run('ss', ['-Htn', 'state', 'established', ...filter.split(' ')], { netns })).stdout
+        .split('\n')
+        .filter((l) => l.trim());
+
+    const countersOf = async (node: string) =>
+      decodeCounters(
+        await bpfMapDump(join(hostBpfPath(ebpfPinDir(LAB, node)), 'maps', 'counters')),
       );
-      await eventually('outbound access log line', () =>
-        Promise.resolve(
-          logOf('ztunnel-worker2')
+
+    const metricsOf = async (pod: string) =>
+      (
+        await ambit([
+          'lab',
+          'exec',
+          '--name',
+          LAB,
+          '-n',
+          'istio-system',
+          pod,
+          '--',
+          'curl',
+          '-sS',
+          'http://127.0.0.1:15020/metrics',
+        ])
+      ).stdout;
+
+    /** The cases that depend on how pods are captured: run once per backend, same lab. */
+    const captureCases = (backend: 'iptables' | 'ebpf') => {
+      void it(`[${backend}] curl sleep → httpbin:8000 returns origin 10.244.2.8; ztunnel B logs the sleep identity`, async () => {
+        // Only what this request adds counts: the logs (and counters) hold the other backend's.
+        const [fromB, fromA] = [logOf('ztunnel-worker').length, logOf('ztunnel-worker2').length];
+        const before = backend === 'ebpf' ? await countersOf('worker2') : undefined;
+        const r = await curl(sleepPod, 'http://httpbin:8000/get');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((JSON.parse(r.stdout) as { origin: string }).origin, '10.244.2.8');
+        await eventually('inbound access log line', () =>
+          Promise.resolve(
+            logOf('ztunnel-worker').slice(fromB).includes(`src.identity=${SLEEP_ID}`),
+          ),
+        );
+        await eventually('outbound access log line', () =>
+          Promise.resolve(
+            logOf('ztunnel-worker2')
+              .slice(fromA)
+              .split('\n')
+              .some(
+                (l) =>
+                  l.includes('direction=outbound') && l.includes('dst.hbone_addr=10.244.1.7:15008'),
+              ),
+          ),
+        );
+        if (before) {
+          // The request went through sleep's node's programs: redirected, then sk_assigned.
+          const now = await countersOf('worker2');
+          for (const k of ['app_outbound redirect', 'ztunnel_tproxy sk_assign'])
+            assert.ok((now.get(k) ?? 0) > (before.get(k) ?? 0), `${k}: ${[...now].join(' ')}`);
+        }
+      });
+
+      void it(`[${backend}] three TCP connections per request; only TLS to 15008 between the nodes`, async () => {
+        const dump = spawn(
+          'ip',
+          ['netns', 'exec', `${LAB}-underlay`, 'tcpdump', '-i', 'br0', '-nn', '-l', '-A', 'tcp'],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        let captured = '';
+        dump.stdout!.on('data', (d: Buffer) => (captured += d.toString('latin1')));
+        const [sleepNs, ztNs, httpbinNs] = [
+          await podNs('sleep'),
+          await podNs('ztunnel-worker2'),
+          await podNs('httpbin'),
+        ];
+        await sleep(1000);
+        const slow = curl(sleepPod, 'http://httpbin:8000/delay/5', 12);
+        // Listed while the request is in flight: polled until all three show (a loaded machine
+        // can take seconds to connect), bounded well inside httpbin's 5 s delay.
+        let client: string[] = [];
+        let tunnel: string[] = [];
+        let server: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          await sleep(100);
+          client = await established(sleepNs, 'dport = :8000');
+          tunnel = await established(ztNs, 'dport = :15008');
+          server = await established(httpbinNs, 'sport = :80');
+          if (client.length && tunnel.length && server.length) break;
+        }
+        const r = await slow;
+        dump.kill('SIGINT');
+        await new Promise((res) => dump.once('exit', res));
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(client.length, 1, client.join('\n'));
+        assert.match(client[0]!, /10\.244\.2\.8:\d+\s+10\.96\.\d+\.\d+:8000/);
+        assert.ok(
+          tunnel.some((l) => /10\.244\.2\.3:\d+\s+10\.244\.1\.7:15008/.test(l)),
+          tunnel.join('\n'),
+        );
+        assert.equal(server.length, 1, server.join('\n'));
+        assert.match(server[0]!, /10\.244\.1\.7:80\s+10\.244\.2\.8:\d+/);
+        const lines = captured
+          .split('\n')
+          .filter((l) => / IP 10\.244\.\d+\.\d+\.\d+ > 10\.244\./.test(l));
+        const crossNode = lines.filter((l) =>
+          /10\.244\.2\.\d+\.\d+ > 10\.244\.1\.|10\.244\.1\.\d+\.\d+ > 10\.244\.2\./.test(l),
+        );
+        assert.ok(crossNode.length > 4, `cross-node packets seen: ${crossNode.length}`);
+        for (const l of crossNode)
+          assert.match(l, /\.15008[ :]/, `non-HBONE packet between the nodes: ${l}`);
+        assert.ok(!captured.includes('GET /delay/5'), 'plaintext HTTP on the underlay');
+      });
+
+      void it(`[${backend}] nginx as the server: $remote_addr is the sleep pod; ${backend === 'iptables' ? '1 GiB' : '64 MiB'} arrives intact`, async () => {
+        const r = await curl(sleepPod, 'http://nginx:8080/ip');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, '10.244.2.8');
+        const log = readFileSync(`${WWW}/access.log`, 'utf8').trim().split('\n');
+        assert.match(log.at(-1)!, /^10\.244\.2\.8 /);
+        // The whole GiB once; through the second backend the first 64 MiB (a Range request).
+        const range = backend === 'iptables' ? '' : '-r 0-67108863';
+        const want =
+          backend === 'iptables'
+            ? bigSha
+            : (
+                await run('sh', ['-c', `head -c 67108864 ${WWW}/files/big | sha256sum`], {
+                  timeoutMs: 60_000,
+                })
+              ).stdout.split(' ')[0];
+        const sum = await run(
+          'sh',
+          ['-c', `curl -sS ${range} --max-time 150 http://nginx:8080/files/big | sha256sum`],
+          { netns: await podNs('sleep'), timeoutMs: 170_000 },
+        );
+        assert.equal(sum.stdout.split(' ')[0], want);
+      });
+
+      void it(`[${backend}] DNS capture: the pod's lookups are answered by ztunnel, the rest forwarded`, async () => {
+        const count = (m: string, name: string) =>
+          Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)?.[1] ?? -1);
+        const before = await metricsOf('ztunnel-worker2');
+        const r = await curl(sleepPod, 'http://httpbin:8000/get');
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(
+          (await curl(sleepPod, 'http://no-such-name.example.invalid/', 3)).code !== 0,
+          true,
+        );
+        const after = await metricsOf('ztunnel-worker2');
+        assert.ok(
+          count(after, 'istio_dns_requests_total') > count(before, 'istio_dns_requests_total'),
+        );
+        assert.ok(
+          count(after, 'istio_dns_upstream_requests_total') >
+            count(before, 'istio_dns_upstream_requests_total'),
+        );
+      });
+    };
+
+    /** Fail closed; last of a backend's cases (ztunnel restarts: its metrics start again). */
+    const failClosedCase = (backend: 'iptables' | 'ebpf') => {
+      void it(`[${backend}] killing ztunnel on worker2: new connections fail closed; when it is back they succeed`, async () => {
+        const zt = (await pods()).find((p) => p.metadata.name === 'ztunnel-worker2')!;
+        const netns = zt.metadata.annotations!['lab.ambit.dev/netns']!;
+        const pids = (await run('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean);
+        assert.ok(pids.length > 0, 'ztunnel process found');
+        const sleepNs = (await pods()).find((p) => p.metadata.name === sleepPod)!.metadata
+          .annotations!['lab.ambit.dev/netns']!;
+        const fast = (url: string) =>
+          run('curl', ['-sS', '--max-time', '1', url], { netns: sleepNs, allowFail: true });
+        await run('kill', ['-9', ...pids], { allowFail: true });
+        // Right away, before the kubelet restarts it: nothing listens behind TPROXY any more.
+        const down = await fast('http://10.96.0.105:8000/get');
+        assert.notEqual(down.code, 0, 'no ztunnel: the connection must fail (no bypass)');
+        const direct = await fast('http://10.244.1.7/get');
+        assert.notEqual(direct.code, 0, 'the pod IP does not bypass either');
+        // A bypass would have reached httpbin's node in plaintext, i.e. through 15006.
+        assert.ok(
+          !logOf('ztunnel-worker')
             .split('\n')
             .some(
-              (l) =>
-                l.includes('direction=outbound') && l.includes('dst.hbone_addr=10.244.1.7:15008'),
+              (l) => l.includes('direction=inbound_plaintext') && l.includes('src.addr=10.244.2.8'),
             ),
-        ),
-      );
-    });
+          'nothing from sleep arrived outside HBONE',
+        );
+        // The kubelet restarts the container; the node rules are untouched.
+        await eventually(
+          'served again after restart',
+          async () => (await curl(sleepPod, 'http://httpbin:8000/get', 3)).code === 0,
+          60_000,
+        );
+      });
+    };
+
+    captureCases('iptables');
 
     void it('ztunnel got its state and certificates from the control plane', async () => {
       const dump = await ambit([
@@ -247,84 +433,6 @@ void describe(
       assert.deepEqual(ids, ['spiffe://cluster.local/ns/default/sa/other', SLEEP_ID]);
     });
 
-    const podNs = async (prefix: string) =>
-      (await pods()).find((p) => p.metadata.name.startsWith(prefix))!.metadata.annotations![
-        'lab.ambit.dev/netns'
-      ]!;
-    const established = async (netns: string, filter: string) =>
-      (await run('ss', ['-Htn', 'state', 'established', ...filter.split(' ')], { netns })).stdout
-        .split('\n')
-        .filter((l) => l.trim());
-
-    void it('three TCP connections per request; only TLS to 15008 between the nodes', async () => {
-      const dump = spawn(
-        'ip',
-        ['netns', 'exec', `${LAB}-underlay`, 'tcpdump', '-i', 'br0', '-nn', '-l', '-A', 'tcp'],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      let captured = '';
-      dump.stdout!.on('data', (d: Buffer) => (captured += d.toString('latin1')));
-      await sleep(1000);
-      const slow = curl(sleepPod, 'http://httpbin:8000/delay/3', 10);
-      await sleep(1500);
-      const client = await established(await podNs('sleep'), 'dport = :8000');
-      const tunnel = await established(await podNs('ztunnel-worker2'), 'dport = :15008');
-      const server = await established(await podNs('httpbin'), 'sport = :80');
-      const r = await slow;
-      dump.kill('SIGINT');
-      await new Promise((res) => dump.once('exit', res));
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(client.length, 1, client.join('\n'));
-      assert.match(client[0]!, /10\.244\.2\.8:\d+\s+10\.96\.\d+\.\d+:8000/);
-      assert.ok(
-        tunnel.some((l) => /10\.244\.2\.3:\d+\s+10\.244\.1\.7:15008/.test(l)),
-        tunnel.join('\n'),
-      );
-      assert.equal(server.length, 1, server.join('\n'));
-      assert.match(server[0]!, /10\.244\.1\.7:80\s+10\.244\.2\.8:\d+/);
-      const lines = captured
-        .split('\n')
-        .filter((l) => / IP 10\.244\.\d+\.\d+\.\d+ > 10\.244\./.test(l));
-      const crossNode = lines.filter((l) =>
-        /10\.244\.2\.\d+\.\d+ > 10\.244\.1\.|10\.244\.1\.\d+\.\d+ > 10\.244\.2\./.test(l),
-      );
-      assert.ok(crossNode.length > 4, `cross-node packets seen: ${crossNode.length}`);
-      for (const l of crossNode)
-        assert.match(l, /\.15008[ :]/, `non-HBONE packet between the nodes: ${l}`);
-      assert.ok(!captured.includes('GET /delay/3'), 'plaintext HTTP on the underlay');
-    });
-
-    void it('nginx as the server: $remote_addr is the sleep pod; 1 GiB arrives intact', async () => {
-      const r = await curl(sleepPod, 'http://nginx:8080/ip');
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, '10.244.2.8');
-      const log = readFileSync(`${WWW}/access.log`, 'utf8').trim().split('\n');
-      assert.match(log.at(-1)!, /^10\.244\.2\.8 /);
-      const sum = await run(
-        'sh',
-        ['-c', 'curl -sS --max-time 150 http://nginx:8080/files/big | sha256sum'],
-        { netns: await podNs('sleep'), timeoutMs: 170_000 },
-      );
-      assert.equal(sum.stdout.split(' ')[0], bigSha);
-    });
-
-    const metricsOf = async (pod: string) =>
-      (
-        await ambit([
-          'lab',
-          'exec',
-          '--name',
-          LAB,
-          '-n',
-          'istio-system',
-          pod,
-          '--',
-          'curl',
-          '-sS',
-          'http://127.0.0.1:15020/metrics',
-        ])
-      ).stdout;
-
     void it('Istio TCP metrics on both ztunnels', async () => {
       const b = await metricsOf('ztunnel-worker');
       assert.match(
@@ -338,24 +446,55 @@ void describe(
       );
     });
 
-    void it("DNS capture: the pod's lookups are answered by ztunnel, the rest forwarded", async () => {
-      const count = (m: string, name: string) =>
-        Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)?.[1] ?? -1);
-      const before = await metricsOf('ztunnel-worker2');
-      const r = await curl(sleepPod, 'http://httpbin:8000/get');
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(
-        (await curl(sleepPod, 'http://no-such-name.example.invalid/', 3)).code !== 0,
-        true,
-      );
-      const after = await metricsOf('ztunnel-worker2');
-      assert.ok(
-        count(after, 'istio_dns_requests_total') > count(before, 'istio_dns_requests_total'),
-      );
-      assert.ok(
-        count(after, 'istio_dns_upstream_requests_total') >
-          count(before, 'istio_dns_upstream_requests_total'),
-      );
+    // Before the control plane goes away: with istiod restarted under load (15-25), ztunnel B
+    // was seen denying sa/sleep under this ALLOW ("allow policies exist, but none allowed"),
+    // a control-plane bug reported apart; this case tests policies, not that restart.
+    void it('policies with kubectl: ALLOW only sa/sleep; DENY by namespace; delete restores; open connections re-checked', async () => {
+      const ok = async (pod: string) => (await curl(pod, 'http://httpbin:8000/get', 3)).code === 0;
+      const allow = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-sleep, namespace: default}
+spec:
+selector: {matchLabels: {app: httpbin}}
+action: ALLOW
+rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]}]
+`;
+      assert.equal((await kubectl(['apply', '-f', '-'], allow)).code, 0);
+      try {
+        // Both at once, once the policy has propagated (under load a request of sleep's right
+        // after other's first refusal was seen reset: a transient while ztunnel B updates).
+        await eventually(
+          'other refused, sleep admitted',
+          async () => !(await ok('other')) && (await ok(sleepPod)),
+          10_000,
+        );
+      } finally {
+        await kubectl(['delete', 'authorizationpolicy', 'allow-sleep', '-n', 'default']);
+      }
+      await eventually('other admitted again', () => ok('other'));
+
+      const deny = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-default, namespace: default}
+spec:
+action: DENY
+rules: [{from: [{source: {namespaces: ["default"]}}]}]
+`;
+      // A request in flight (httpbin answers after 6 s) is cut when the DENY arrives.
+      const started = Date.now();
+      const slow = curl(sleepPod, 'http://httpbin:8000/delay/6', 15);
+      await sleep(1000);
+      try {
+        assert.equal((await kubectl(['apply', '-f', '-'], deny)).code, 0);
+        const r = await slow;
+        assert.notEqual(r.code, 0, 'the open connection was closed by the policy change');
+        // Closed, not timed out (28); had the DENY come after httpbin's 6 s, curl would be 0.
+        assert.notEqual(r.code, 28, `curl timed out instead (${Date.now() - started} ms)`);
+        await eventually('sleep refused by namespace', async () => !(await ok(sleepPod)));
+      } finally {
+        await kubectl(['delete', 'authorizationpolicy', 'deny-default', '-n', 'default']);
+      }
+      await eventually('sleep admitted again', () => ok(sleepPod));
     });
 
     void it('control plane away: ztunnel keeps serving its last config, then resyncs', async () => {
@@ -397,78 +536,44 @@ spec:
       );
     });
 
-    void it('policies with kubectl: ALLOW only sa/sleep; DENY by namespace; delete restores; open connections re-checked', async () => {
-      const ok = async (pod: string) => (await curl(pod, 'http://httpbin:8000/get', 3)).code === 0;
-      const allow = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-sleep, namespace: default}
-spec:
-  selector: {matchLabels: {app: httpbin}}
-  action: ALLOW
-  rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]}]
-`;
-      assert.equal((await kubectl(['apply', '-f', '-'], allow)).code, 0);
-      try {
-        await eventually('other refused', async () => !(await ok('other')));
-        assert.ok(await ok(sleepPod), 'sleep still admitted');
-      } finally {
-        await kubectl(['delete', 'authorizationpolicy', 'allow-sleep', '-n', 'default']);
-      }
-      await eventually('other admitted again', () => ok('other'));
+    failClosedCase('iptables');
 
-      const deny = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-default, namespace: default}
-spec:
-  action: DENY
-  rules: [{from: [{source: {namespaces: ["default"]}}]}]
-`;
-      // A request in flight (httpbin answers after 6 s) is cut when the DENY arrives.
-      const started = Date.now();
-      const slow = curl(sleepPod, 'http://httpbin:8000/delay/6', 15);
-      await sleep(1000);
-      try {
-        assert.equal((await kubectl(['apply', '-f', '-'], deny)).code, 0);
-        const r = await slow;
-        assert.notEqual(r.code, 0, 'the open connection was closed by the policy change');
-        assert.ok(Date.now() - started < 6000, 'closed before httpbin would have answered');
-        await eventually('sleep refused by namespace', async () => !(await ok(sleepPod)));
-      } finally {
-        await kubectl(['delete', 'authorizationpolicy', 'deny-default', '-n', 'default']);
+    // The same lab, its nodes switched to the eBPF backend with pods running (the mesh
+    // install replaces each agent; the new one removes iptables' capture and re-applies every
+    // pod): the capture-dependent cases again, now through the four tc programs.
+    void it('switch every node to the eBPF backend with pods running', async () => {
+      await installMesh(KubeClient.fromKubeconfig(KUBECONFIG), {
+        timeoutMs: 120_000,
+        dnsCapture: true,
+        redirect: 'ebpf',
+        lab: LAB,
+      });
+      for (const node of ['worker', 'worker2']) {
+        const links = JSON.parse(
+          (await run('ip', ['-j', 'link'], { netns: `${LAB}-${node}` })).stdout,
+        ) as { ifname: string }[];
+        const progs: string[] = [];
+        for (const l of links)
+          for (const f of await tcFilters(`${LAB}-${node}`, l.ifname)) progs.push(f.name);
+        // tc lists the kernel's names (15 characters): back to the programs' names.
+        const names = progs.map(progByKernelName);
+        assert.ok(
+          names.includes('app_outbound') && names.includes('app_inbound'),
+          `${node}: ${progs.join(' ')}`,
+        );
+        // ztunnel's host veth on each node (its eth0 program sits in the ztunnel pod).
+        assert.ok(names.includes('ztunnel_host_ingress'), `${node}: ${progs.join(' ')}`);
+        const rules = await run('iptables-save', [], { netns: `${LAB}-${node}` });
+        assert.doesNotMatch(rules.stdout, /ztunnel-PREROUTING/, `${node}: iptables capture left`);
       }
-      await eventually('sleep admitted again', () => ok(sleepPod));
-    });
-
-    void it('killing ztunnel on worker2: new connections fail closed; when it is back they succeed', async () => {
-      const zt = (await pods()).find((p) => p.metadata.name === 'ztunnel-worker2')!;
-      const netns = zt.metadata.annotations!['lab.ambit.dev/netns']!;
-      const pids = (await run('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean);
-      assert.ok(pids.length > 0, 'ztunnel process found');
-      const sleepNs = (await pods()).find((p) => p.metadata.name === sleepPod)!.metadata
-        .annotations!['lab.ambit.dev/netns']!;
-      const fast = (url: string) =>
-        run('curl', ['-sS', '--max-time', '1', url], { netns: sleepNs, allowFail: true });
-      await run('kill', ['-9', ...pids], { allowFail: true });
-      // Right away, before the kubelet restarts it: nothing listens behind TPROXY any more.
-      const down = await fast('http://10.96.0.105:8000/get');
-      assert.notEqual(down.code, 0, 'no ztunnel: the connection must fail (no bypass)');
-      const direct = await fast('http://10.244.1.7/get');
-      assert.notEqual(direct.code, 0, 'the pod IP does not bypass either');
-      // A bypass would have reached httpbin's node in plaintext, i.e. through 15006.
-      assert.ok(
-        !logOf('ztunnel-worker')
-          .split('\n')
-          .some(
-            (l) => l.includes('direction=inbound_plaintext') && l.includes('src.addr=10.244.2.8'),
-          ),
-        'nothing from sleep arrived outside HBONE',
-      );
-      // The kubelet restarts the container; the node rules are untouched.
       await eventually(
-        'served again after restart',
+        'sleep captured through eBPF',
         async () => (await curl(sleepPod, 'http://httpbin:8000/get', 3)).code === 0,
-        60_000,
+        30_000,
       );
     });
+
+    captureCases('ebpf');
+    failClosedCase('ebpf');
   },
 );

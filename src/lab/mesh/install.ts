@@ -157,14 +157,17 @@ async function replaceOtherBackends(
   wanted: Pod[],
   timeoutMs: number,
 ): Promise<string[]> {
-  const replaced: string[] = [];
+  const replaced: Pod[] = [];
   for (const w of wanted) {
+    const cur = await client.tryGet<Pod>(resources.pods, w.metadata.name, w.metadata.namespace);
+    if (cur && redirectOf(cur) !== redirectOf(w)) replaced.push(w);
+  }
+  // All deleted first, then waited for together: each agent's graceful stop runs in parallel.
+  for (const w of replaced)
+    await client.delete(resources.pods, w.metadata.name, w.metadata.namespace);
+  const deadline = Date.now() + timeoutMs;
+  for (const w of replaced) {
     const name = w.metadata.name;
-    const cur = await client.tryGet<Pod>(resources.pods, name, w.metadata.namespace);
-    if (!cur || redirectOf(cur) === redirectOf(w)) continue;
-    replaced.push(name);
-    await client.delete(resources.pods, name, w.metadata.namespace);
-    const deadline = Date.now() + timeoutMs;
     while (await client.tryGet<Pod>(resources.pods, name, w.metadata.namespace)) {
       if (Date.now() > deadline) {
         throw new AmbitError(
@@ -179,7 +182,7 @@ async function replaceOtherBackends(
       await sleep(250);
     }
   }
-  return replaced;
+  return replaced.map((w) => w.metadata.name);
 }
 
 /** Waits until each replaced agent logged that the previous backend is gone and pods re-applied. */
