@@ -8,6 +8,14 @@
  *   ztunnel_host_ingress  tc ingress of ztunnel's host veth (packets leaving ztunnel)
  *   ztunnel_tproxy        tc ingress of eth0 inside the ztunnel pod: bpf_sk_assign to the
  *                         15001/15008/15006 listeners (or an established socket), mark 0x400
+ *   ztunnel_ingress       (instead, built with -DAMBIT_MARK_TPROXY) the same attach point for
+ *                         kernels without bpf_sk_assign: marks captured packets by direction
+ *                         (8765 outbound, 5678 inbound, Istio's values) and iptables TPROXY
+ *                         rules in the ztunnel pod take them to the listeners
+ *
+ * The mark build (dist/bpf/ambient_redirect_mark.bpf.o) also leaves out what kernels older than
+ * bpf_sk_assign (5.7) lack: the ring buffer (5.8; no trace events, counters only) and
+ * bpf_redirect_neigh (5.10; a pod whose MAC is unknown is reached through the stack).
  *
  * Fail closed: with no ztunnel (ifindex 0) captured packets are dropped, and a packet that
  * reaches the ztunnel pod with no socket to take it is dropped, never routed on.
@@ -29,6 +37,8 @@
 #define INBOUND_CB 1234
 #define BYPASS_CB 0xC001F00D
 #define TPROXY_MARK 0x400
+#define OUTBOUND_MARK 8765 /* the mark build: iptables TPROXY to 15001 */
+#define INBOUND_MARK 5678  /* the mark build: TPROXY to 15008 (dport 15008) or 15006 */
 #define CAPTURE_DNS_FLAG (1 << 0)
 
 #define ZTUNNEL_OUTBOUND_PORT 15001
@@ -37,13 +47,21 @@
 #define ZTUNNEL_DNS_PORT 15053
 
 /* Programs and verdicts, for the counters and the trace events. */
-enum prog_id { P_APP_OUTBOUND, P_APP_INBOUND, P_ZTUNNEL_HOST_INGRESS, P_ZTUNNEL_TPROXY, P_MAX };
+enum prog_id {
+    P_APP_OUTBOUND,
+    P_APP_INBOUND,
+    P_ZTUNNEL_HOST_INGRESS,
+    P_ZTUNNEL_TPROXY,
+    P_ZTUNNEL_INGRESS,
+    P_MAX
+};
 enum verdict {
     V_PASS,        /* not ours: the normal stack */
     V_REDIRECT,    /* bpf_redirect to ztunnel's (or the pod's) veth */
     V_DROP,        /* fail closed */
     V_ASSIGN,      /* bpf_sk_assign to a ztunnel socket */
     V_DNS,         /* DNS capture rewrite */
+    V_MARK,        /* the mark build: marked for the TPROXY rules */
     V_MAX
 };
 
@@ -130,11 +148,13 @@ struct {
     __type(value, __u64);
 } counters SEC(".maps");
 
+#ifndef AMBIT_MARK_TPROXY
 /* Per-packet events while trace_ctl[0] is non-zero (ambit trace / demo read them). */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 1 << 18);
 } events SEC(".maps");
+#endif
 
 /*
  * [0] != 0: emit events. A map of its own, not a ztunnel_info bit: the tracer (another process
@@ -185,12 +205,14 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
     return 1;
 }
 
+#ifndef AMBIT_MARK_TPROXY
 static __always_inline int tracing(void)
 {
     __u32 k = 0;
     __u32 *on = bpf_map_lookup_elem(&trace_ctl, &k);
     return on && *on;
 }
+#endif
 
 static __always_inline int account(struct __sk_buff *skb, __u8 prog, __u8 verdict, struct pkt *p,
                                    __u32 target, int ret)
@@ -198,6 +220,7 @@ static __always_inline int account(struct __sk_buff *skb, __u8 prog, __u8 verdic
     __u32 k = prog * V_MAX + verdict;
     __u64 *c = bpf_map_lookup_elem(&counters, &k);
     if (c) *c += 1;
+#ifndef AMBIT_MARK_TPROXY
     if (p && p->ip && tracing()) {
         struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
         if (e) {
@@ -219,6 +242,7 @@ static __always_inline int account(struct __sk_buff *skb, __u8 prog, __u8 verdic
             bpf_ringbuf_submit(e, 0);
         }
     }
+#endif
     return ret;
 }
 
@@ -336,29 +360,61 @@ int ztunnel_host_ingress(struct __sk_buff *skb)
     account(skb, P_ZTUNNEL_HOST_INGRESS, V_REDIRECT, &p, ifindex, 0);
     skb->cb[4] = BYPASS_CB;
     __u8 *m = a->mac;
+#ifdef AMBIT_MARK_TPROXY
+    /* No bpf_redirect_neigh: routed by the stack (app_inbound passes what ztunnel's veth got). */
+    if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5])) return TC_ACT_OK;
+#else
     if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5])) return bpf_redirect_neigh(ifindex, 0, 0, 0);
+#endif
     if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), a->mac, 6, 0))
         return TC_ACT_SHOT;
     return bpf_redirect(ifindex, 0);
 }
 
+/*
+ * In the ztunnel pod: OUTBOUND_CB or INBOUND_CB for a captured packet, 0 for ztunnel's own
+ * traffic (to its address) and anything else (not ours).
+ */
+static __always_inline __u32 captured(struct __sk_buff *skb, struct pkt *p)
+{
+    struct ztunnel_info *z = ztunnel();
+    if (z && p->ip->daddr == z->ip) return 0;
+    __u32 cb = skb->cb[4];
+    if (cb == OUTBOUND_CB || cb == INBOUND_CB) return cb;
+    /* The cb did not survive the veth: tell the direction by the node's pods. */
+    __u32 s = p->ip->saddr, d = p->ip->daddr;
+    if (bpf_map_lookup_elem(&app_info, &s)) return OUTBOUND_CB;
+    if (bpf_map_lookup_elem(&app_info, &d)) return INBOUND_CB;
+    return 0;
+}
+
+#ifdef AMBIT_MARK_TPROXY
+/*
+ * The fallback: no socket lookup here. Every captured packet carries its direction's mark; the
+ * TPROXY rules in the ztunnel pod give it to an established socket (the kernel looks those up
+ * first) or to the listener, setting 0x400 for rule 20000. Fail closed: TPROXY drops what no
+ * socket takes, and a marked packet no TPROXY rule took meets the blackhole rules 20001/20002.
+ */
+SEC("tc")
+int ztunnel_ingress(struct __sk_buff *skb)
+{
+    struct pkt p = {};
+    if (!parse(skb, &p) || p.ip->protocol != IPPROTO_TCP)
+        return account(skb, P_ZTUNNEL_INGRESS, V_PASS, 0, 0, TC_ACT_OK);
+    __u32 cb = captured(skb, &p);
+    if (!cb) return account(skb, P_ZTUNNEL_INGRESS, V_PASS, &p, 0, TC_ACT_OK);
+    skb->mark = cb == OUTBOUND_CB ? OUTBOUND_MARK : INBOUND_MARK;
+    return account(skb, P_ZTUNNEL_INGRESS, V_MARK, &p, skb->mark, TC_ACT_OK);
+}
+#else
 SEC("tc")
 int ztunnel_tproxy(struct __sk_buff *skb)
 {
     struct pkt p = {};
-    struct ztunnel_info *z = ztunnel();
     if (!parse(skb, &p) || p.ip->protocol != IPPROTO_TCP)
         return account(skb, P_ZTUNNEL_TPROXY, V_PASS, 0, 0, TC_ACT_OK);
-    if (z && p.ip->daddr == z->ip)
-        return account(skb, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
-    __u32 cb = skb->cb[4];
-    if (cb != OUTBOUND_CB && cb != INBOUND_CB) {
-        /* The cb did not survive the veth: tell the direction by the node's pods. */
-        __u32 s = p.ip->saddr, d = p.ip->daddr;
-        if (bpf_map_lookup_elem(&app_info, &s)) cb = OUTBOUND_CB;
-        else if (bpf_map_lookup_elem(&app_info, &d)) cb = INBOUND_CB;
-        else return account(skb, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
-    }
+    __u32 cb = captured(skb, &p);
+    if (!cb) return account(skb, P_ZTUNNEL_TPROXY, V_PASS, &p, 0, TC_ACT_OK);
     struct bpf_sock_tuple t = {};
     t.ipv4.saddr = p.ip->saddr;
     t.ipv4.daddr = p.ip->daddr;
@@ -392,5 +448,6 @@ int ztunnel_tproxy(struct __sk_buff *skb)
     return account(skb, P_ZTUNNEL_TPROXY, V_ASSIGN, &p, port ? port : bpf_ntohs(p.dport),
                    TC_ACT_OK);
 }
+#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

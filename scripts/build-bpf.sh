@@ -13,9 +13,15 @@ if [ ! -f /usr/include/bpf/bpf_helpers.h ]; then
 fi
 mkdir -p dist/bpf
 arch_inc="/usr/include/$(uname -m)-linux-gnu"
-for src in bpf/*.bpf.c; do
-  out="dist/bpf/$(basename "${src%.c}").o"
-  if [ "$out" -nt "$src" ]; then continue; fi
-  clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -c "$src" -o "$out"
+build() { # <source> <object> [clang flags...]
+  local src="$1" out="$2"
+  shift 2
+  if [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ]; then return; fi
+  clang -O2 -g -Wall -Werror -target bpf -I"$arch_inc" "$@" -c "$src" -o "$out"
   echo "==> $out"
+}
+for src in bpf/*.bpf.c; do
+  build "$src" "dist/bpf/$(basename "${src%.c}").o"
 done
+# The mark+TPROXY fallback for kernels without bpf_sk_assign (src/redirect/ebpf/README.md).
+build bpf/ambient_redirect.bpf.c dist/bpf/ambient_redirect_mark.bpf.o -DAMBIT_MARK_TPROXY

@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   // eBPF objects (src/sys/bpf.ts)
   BPF_LOAD_FAILED: 'bpftool could not load the eBPF programs',
   BPF_NO_OBJECT: 'the compiled eBPF object is missing (scripts/build-bpf.sh)',
+  BPF_NO_SK_ASSIGN: 'sk_assign was forced but tc programs on this kernel cannot call it',
   BPF_RINGBUF_FAILED: 'a pinned BPF ring buffer could not be opened or mapped',
 
   // control plane CA (src/controlplane/ca) and its client (src/xds/ca-client.ts)
@@ -169,6 +170,8 @@ export const ERROR_CODES = {
 
   // node agent (src/redirect)
   REDIRECT_BAD_MODE: 'a --redirect that names no redirection backend',
+  REDIRECT_BAD_TPROXY: 'an --ebpf-tproxy that names no mode (auto, sk_assign, mark)',
+  REDIRECT_EBPF_NO_TPROXY: 'neither bpf_sk_assign nor the iptables TPROXY fallback works here',
   REDIRECT_NO_POD_VETH: 'a pod to capture has no host-side veth (yet)',
   REDIRECT_NO_ZTUNNEL_NETNS: "the ztunnel pod's network namespace is gone",
   REDIRECT_ZTUNNEL_LINKS: "the ztunnel pod's host veth or eth0 cannot be found",

@@ -24,9 +24,11 @@ import {
 import { unchainPlugin } from '../redirect/cni-config.js';
 import { agentPaths, BACKEND_SWITCHED, nodeNetns } from '../redirect/paths.js';
 import { runPlugin } from '../redirect/plugin.js';
+import { parseTproxySetting } from '../redirect/ebpf/tproxy-mode.js';
 
 const USAGE = `usage: ambit cni <command>
   run [--node X] [--lab N] [--netns NS] [--redirect iptables|ebpf]   the node agent
+      [--ebpf-tproxy auto|sk_assign|mark]  eBPF: bpf_sk_assign, or the mark+TPROXY fallback
   plugin                                                        CNI plugin (stdin: config, env: CNI_*)
   uninstall --node X [--lab N]                                  remove the node's capture state`;
 
@@ -43,14 +45,16 @@ async function runAgent(args: string[]): Promise<number> {
       lab: { type: 'string' },
       netns: { type: 'string' },
       redirect: { type: 'string' },
+      'ebpf-tproxy': { type: 'string' },
     },
   });
   const node = need(values.node ?? process.env.NODE_NAME, 'node name', 'set NODE_NAME or --node');
   const lab = values.lab ?? process.env.AMBIT_LAB ?? 'ambit';
   const mode = parseRedirectMode(values.redirect ?? process.env.AMBIT_REDIRECT_MODE);
+  const ebpfTproxy = parseTproxySetting(values['ebpf-tproxy'] ?? process.env.AMBIT_EBPF_TPROXY);
   const paths = agentPaths(lab, node);
   const log = createLogger(`cni/${node}`);
-  const backend = createBackend(mode, { netns: values.netns, paths, lab, node, log });
+  const backend = createBackend(mode, { netns: values.netns, paths, lab, node, log, ebpfTproxy });
   const client = KubeClient.fromEnv();
   const agent = new NodeAgent({
     client,

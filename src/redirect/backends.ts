@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { join } from 'node:path';
 import { BPFFS } from '../sys/bpf.js';
 import { EbpfBackend } from './ebpf/backend.js';
+import type { TproxySetting } from './ebpf/tproxy-mode.js';
 import { IptablesBackend } from './iptables/backend.js';
 import type { AgentPaths } from './paths.js';
 import type { RedirectBackend } from './types.js';
@@ -29,6 +30,8 @@ export interface BackendContext {
   lab: string;
   node: string;
   log?: Logger;
+  /** The eBPF backend's way to ztunnel's sockets (`--ebpf-tproxy`); default auto. */
+  ebpfTproxy?: TproxySetting;
 }
 
 /** Where a node's eBPF programs and maps are pinned: one directory per lab, one per node. */
@@ -52,6 +55,7 @@ export function createBackend(mode: RedirectMode, c: BackendContext): RedirectBa
         stateFile: c.paths.ebpfStateFile,
         pinDir: ebpfPinDir(c.lab, c.node),
         log: c.log?.child('ebpf'),
+        tproxy: c.ebpfTproxy,
       });
   }
 }

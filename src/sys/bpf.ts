@@ -100,7 +100,9 @@ export async function bpfLoadAll(object: string, progDir: string, mapDir: string
       `bpftool could not load ${object}: ${r.stderr.trim()}`,
       {
         value: object,
-        hint: 'the kernel needs CONFIG_BPF_SYSCALL, CONFIG_NET_CLS_BPF and bpf_sk_assign (5.7+)',
+        hint:
+          'the kernel needs CONFIG_BPF_SYSCALL and CONFIG_NET_CLS_BPF; the sk_assign object ' +
+          'also bpf_sk_assign (5.7), ring buffers (5.8) and bpf_redirect_neigh (5.10)',
       },
     );
   }
@@ -167,4 +169,22 @@ export async function bpfProgInfo(pin: string): Promise<ProgInfo | undefined> {
 /** Removes a pin directory (programs stay alive while a tc filter still holds them). */
 export function bpfUnpin(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The helpers tc classifiers may call on this kernel (`bpftool feature probe`: it loads a tiny
+ * program per helper, so the answer is the verifier's own). Empty when bpftool cannot probe.
+ */
+export async function bpfClassifierHelpers(): Promise<Set<string>> {
+  const r = await run('bpftool', ['-j', 'feature', 'probe', 'kernel'], {
+    allowFail: true,
+    timeoutMs: 30_000,
+  });
+  if (r.code !== 0) return new Set();
+  try {
+    const j = JSON.parse(r.stdout) as { helpers?: Record<string, string[]> };
+    return new Set(j.helpers?.['sched_cls_available_helpers'] ?? []);
+  } catch {
+    return new Set();
+  }
 }

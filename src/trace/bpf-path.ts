@@ -47,6 +47,7 @@ const HOOK: Record<ProgName, 'ingress' | 'egress'> = {
   app_inbound: 'egress',
   ztunnel_host_ingress: 'ingress',
   ztunnel_tproxy: 'ingress',
+  ztunnel_ingress: 'ingress',
 };
 
 /** The cb a program's redirect sets (the programs' constants, Istio's). */
@@ -62,6 +63,7 @@ const PASS_WHY: Record<ProgName, string> = {
   app_inbound: "from ztunnel's veth or the host IP, or not TCP",
   ztunnel_host_ingress: 'destination is no pod of this node: the node routes it',
   ztunnel_tproxy: "to ztunnel's own address, or not captured: the normal stack",
+  ztunnel_ingress: "to ztunnel's own address, or not captured: the normal stack",
 };
 
 export function describeAction(e: ResolvedBpfEvent): string {
@@ -79,6 +81,8 @@ export function describeAction(e: ResolvedBpfEvent): string {
       return e.target ? `drop (no socket on :${e.target}: fail closed)` : 'drop (fail closed)';
     case 'dns':
       return `DNS rewrite (port ${e.target})`;
+    case 'mark':
+      return `mark ${e.target} for iptables TPROXY`;
     case 'pass': {
       const cb = cbName(e.cb);
       return cb ? `pass (cb=${cb})` : `pass (${PASS_WHY[e.prog]})`;

@@ -155,7 +155,7 @@ export async function recordBpf<T>(
   const events = raw
     .map(({ node, ev }): ResolvedBpfEvent => {
       const nm = names.get(node.node)!;
-      const inZtunnel = ev.prog === 'ztunnel_tproxy';
+      const inZtunnel = ev.prog === 'ztunnel_tproxy' || ev.prog === 'ztunnel_ingress';
       const dev = (inZtunnel ? nm.zdev : nm.dev).get(ev.ifindex) ?? `ifindex ${ev.ifindex}`;
       const redirect = ev.verdict === 'redirect';
       const targetDev = redirect ? (nm.dev.get(ev.target) ?? `ifindex ${ev.target}`) : undefined;

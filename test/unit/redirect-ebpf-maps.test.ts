@@ -42,10 +42,12 @@ void test('counters: per-CPU values summed, keyed program × verdict; kernel nam
     new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
     return b;
   };
-  // key 1 = app_outbound redirect; key 5*3+3 = ztunnel_tproxy sk_assign; zero counts are left out
+  // key = prog × 6 verdicts + verdict: 1 = app_outbound redirect, 3*6+3 = ztunnel_tproxy
+  // sk_assign, 4*6+5 = ztunnel_ingress mark (the fallback); zero counts are left out
   const got = decodeCounters([
     { key: u32(1), values: [cpu(2), cpu(3)] },
-    { key: u32(18), values: [cpu(4)] },
+    { key: u32(21), values: [cpu(4)] },
+    { key: u32(29), values: [cpu(7)] },
     { key: u32(0), values: [cpu(0)] },
   ]);
   assert.deepEqual(
@@ -53,8 +55,10 @@ void test('counters: per-CPU values summed, keyed program × verdict; kernel nam
     [
       ['app_outbound redirect', 5],
       ['ztunnel_tproxy sk_assign', 4],
+      ['ztunnel_ingress mark', 7],
     ],
   );
+  assert.equal(progByKernelName('ztunnel_ingress'), 'ztunnel_ingress');
   assert.equal(progByKernelName('ztunnel_host_in'), 'ztunnel_host_ingress');
   assert.equal(progByKernelName('app_outbound'), 'app_outbound');
   assert.equal(progByKernelName('other'), undefined);

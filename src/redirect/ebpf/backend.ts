@@ -1,6 +1,7 @@
 /**
  * The eBPF redirection backend (Istio 1.20's `redirectMode=ebpf`): four tc programs from
- * bpf/ambient_redirect.bpf.c, loaded once per node and pinned under
+ * bpf/ambient_redirect.bpf.c (the sk_assign object, or the mark+TPROXY fallback's object on
+ * kernels without bpf_sk_assign, see tproxy-mode.ts), loaded once per node and pinned under
  * /sys/fs/bpf/ambit-<lab>/<node>/, and three maps the agent keeps current. Pods and ztunnel
  * changes are map updates and tc attachments; programs are never reloaded while pinned, so an
  * agent restart (or a new backend instance) meets the same program ids and converges.
@@ -12,6 +13,7 @@ import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { repoRoot } from '../../repo.js';
 import {
+  bpfClassifierHelpers,
   bpfLoadAll,
   bpfMapDelete,
   bpfMapUpdate,
@@ -28,12 +30,16 @@ import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '.
 import {
   appInfoValue,
   ipBytes,
-  ProgNames,
+  progsOf,
+  TPROXY_MODES,
   u32,
   ZtunnelFlag,
   ztunnelInfoValue,
+  ztunnelProg,
   type ProgName,
+  type TproxyMode,
 } from './maps.js';
+import { chooseTproxyMode, noTproxyError, type TproxySetting } from './tproxy-mode.js';
 import type { EbpfState } from './state.js';
 import { SerialQueue, StateFile } from '../state-file.js';
 import { cleanupZtunnelNetns, setupZtunnelNetns } from './ztunnel-netns.js';
@@ -46,15 +52,22 @@ export interface EbpfBackendOptions {
   pinDir: string;
   /** The node's address in its pod CIDR; default: the source address towards the ztunnel. */
   hostIp?: string;
-  /** The compiled object (default dist/bpf/ambient_redirect.bpf.o). */
+  /** The compiled object (default dist/bpf/ambient_redirect.bpf.o, or _mark for the fallback). */
   object?: string;
+  /** sk_assign, the mark+TPROXY fallback, or auto (the kernel's helpers decide); default auto. */
+  tproxy?: TproxySetting;
   log?: Logger;
 }
 
 const GLOBAL_SYSCTLS = ['net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
 
-export const defaultBpfObject = (): string =>
-  join(repoRoot(), 'dist', 'bpf', 'ambient_redirect.bpf.o');
+export const defaultBpfObject = (mode: TproxyMode = 'sk_assign'): string =>
+  join(
+    repoRoot(),
+    'dist',
+    'bpf',
+    mode === 'sk_assign' ? 'ambient_redirect.bpf.o' : 'ambient_redirect_mark.bpf.o',
+  );
 
 export class EbpfBackend implements RedirectBackend {
   readonly name = 'ebpf';
@@ -97,7 +110,7 @@ export class EbpfBackend implements RedirectBackend {
       backend: this.name,
       ztunnel: this.state?.ztunnel ?? null,
       hostIp: this.state?.hostIp ?? null,
-      details: { pinDir: this.opts.pinDir },
+      details: { pinDir: this.opts.pinDir, tproxy: this.state?.tproxy ?? null },
     };
   }
 
@@ -122,25 +135,68 @@ export class EbpfBackend implements RedirectBackend {
     return this.ops.run(() => this.doUninstall());
   }
 
-  /** Loads and pins the programs once; a pinned set (earlier agent) is reused as it is. */
+  /** The mode whose programs are all pinned (an earlier agent's), if any. */
+  private pinnedMode(): TproxyMode | undefined {
+    return TPROXY_MODES.find((m) => progsOf(m).every((n) => existsSync(this.prog(n))));
+  }
+
+  /**
+   * Loads and pins the programs once; a pinned set (earlier agent) is reused as it is, unless
+   * a forced mode differs from it (then the other object is loaded and everything re-applied).
+   */
   private async ensureLoaded(): Promise<EbpfState> {
     await ensureBpffs();
-    const pinned = ProgNames.every((n) => existsSync(this.prog(n)));
-    if (!pinned) {
+    const want = this.opts.tproxy ?? 'auto';
+    let mode = this.pinnedMode();
+    if (!mode || (want !== 'auto' && want !== mode)) {
       bpfUnpin(this.pinDir);
-      await bpfLoadAll(this.opts.object ?? defaultBpfObject(), this.progDir, this.mapDir);
-      this.log.info('programs loaded', { pinDir: this.opts.pinDir });
-      // Pins lost (a reboot, a bpffs gone) but the record says what was installed: the
-      // new maps are empty, so everything is written and attached again.
-      if (this.state) await this.reapply(this.state);
+      mode = await this.load(want);
+      this.log.info('programs loaded', { pinDir: this.opts.pinDir, tproxy: mode });
+      // Pins lost (a reboot, a bpffs gone) or another mode: the record says what was
+      // installed, the new maps are empty, so everything is written and attached again.
+      if (this.state) {
+        this.state.tproxy = mode;
+        await this.reapply(this.state);
+      }
     }
     if (!this.state) {
       const sysctls: Record<string, string> = {};
       for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
-      this.state = { preinstall: { sysctls }, ztunnel: null, hostIp: null, pods: {} };
+      this.state = { preinstall: { sysctls }, ztunnel: null, hostIp: null, pods: {}, tproxy: mode };
+      this.file.save(this.state);
+    } else if (this.state.tproxy !== mode) {
+      this.state.tproxy = mode;
       this.file.save(this.state);
     }
     return this.state;
+  }
+
+  /** Loads the object of the mode `want` resolves to on this kernel; returns that mode. */
+  private async load(want: TproxySetting): Promise<TproxyMode> {
+    const helpers = want === 'mark' ? new Set<string>() : await bpfClassifierHelpers();
+    const mode = chooseTproxyMode(want, helpers);
+    const object = (m: TproxyMode) => this.opts.object ?? defaultBpfObject(m);
+    try {
+      await bpfLoadAll(object(mode), this.progDir, this.mapDir);
+      return mode;
+    } catch (err) {
+      // The helper probe failed (unknown kernel) and the sk_assign object did not load.
+      if (!(want === 'auto' && mode === 'sk_assign' && helpers.size === 0)) throw err;
+      this.log.warn('sk_assign object not loaded; trying the mark+TPROXY fallback', {
+        error: errorMessage(err),
+      });
+    }
+    try {
+      await bpfLoadAll(object('mark'), this.progDir, this.mapDir);
+    } catch (err) {
+      throw noTproxyError(`the fallback object did not load either: ${errorMessage(err)}`);
+    }
+    return 'mark';
+  }
+
+  /** The loaded mode (the record's; sk_assign for a record older than the fallback). */
+  private get mode(): TproxyMode {
+    return this.state?.tproxy ?? this.pinnedMode() ?? 'sk_assign';
   }
 
   private async reapply(st: EbpfState): Promise<void> {
@@ -231,8 +287,8 @@ export class EbpfBackend implements RedirectBackend {
       'net.ipv4.conf.all.rp_filter': '0',
       [`net.ipv4.conf.${z.hostVeth}.rp_filter`]: '0',
     });
-    await setupZtunnelNetns(z.netns, eth0);
-    await this.attach(z.netns, eth0, 'ingress', 'ztunnel_tproxy');
+    await setupZtunnelNetns(z.netns, eth0, this.mode);
+    await this.attach(z.netns, eth0, 'ingress', ztunnelProg(this.mode));
     await this.attach(this.ns, z.hostVeth, 'ingress', 'ztunnel_host_ingress');
     st.ztunnel = z;
     st.ztunnelLink = { ifindex: veth.ifindex, mac: inner.mac, eth0 };

@@ -10,13 +10,37 @@ export const ProgNames = [
   'app_inbound',
   'ztunnel_host_ingress',
   'ztunnel_tproxy',
+  'ztunnel_ingress',
 ] as const;
 export type ProgName = (typeof ProgNames)[number];
 /** The kernel keeps 15 characters of a program's name (BPF_OBJ_NAME_LEN). */
 export const progByKernelName = (name: string): ProgName | undefined =>
   ProgNames.find((n) => n.slice(0, 15) === name);
 
-export const Verdicts = ['pass', 'redirect', 'drop', 'sk_assign', 'dns'] as const;
+export const Verdicts = ['pass', 'redirect', 'drop', 'sk_assign', 'dns', 'mark'] as const;
+
+/**
+ * How a captured packet reaches ztunnel's socket inside its pod: `sk_assign` (ztunnel_tproxy,
+ * bpf_sk_assign, Linux 5.7+) or `mark` (ztunnel_ingress marks it by direction and iptables
+ * TPROXY rules in the ztunnel pod assign it: the fallback, object ambient_redirect_mark.bpf.o).
+ */
+export const TPROXY_MODES = ['sk_assign', 'mark'] as const;
+export type TproxyMode = (typeof TPROXY_MODES)[number];
+
+/** The program on ztunnel's eth0 in each mode. */
+export const ztunnelProg = (m: TproxyMode): ProgName =>
+  m === 'sk_assign' ? 'ztunnel_tproxy' : 'ztunnel_ingress';
+
+/** The programs one mode's object holds (the other eth0 program is not in it). */
+export const progsOf = (m: TproxyMode): ProgName[] => [
+  'app_outbound',
+  'app_inbound',
+  'ztunnel_host_ingress',
+  ztunnelProg(m),
+];
+
+/** The mark build's marks (Istio's values): ztunnel_ingress sets them, TPROXY rules match. */
+export const MarkTproxy = { outbound: 8765, inbound: 5678 } as const;
 
 export const MapNames = [
   'app_info',

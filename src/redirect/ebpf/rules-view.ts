@@ -16,6 +16,7 @@ import {
   progByKernelName,
   ZtunnelFlag,
 } from './maps.js';
+import { MARK_CHAIN } from './ztunnel-netns.js';
 
 async function devices(netns: string | undefined): Promise<{ ifname: string; ifindex: number }[]> {
   const r = await run('ip', ['-j', 'link', 'show'], { netns, allowFail: true });
@@ -81,6 +82,23 @@ export async function ebpfRulesReport(
       allowFail: true,
     });
     out.push(`    ${t.stdout.trim()}`);
+    // The mark+TPROXY fallback's rules, when the node runs it (ztunnel_ingress on eth0).
+    const saved = await run('iptables-save', ['-t', 'mangle', '-c'], {
+      netns: ztunnelNetns,
+      allowFail: true,
+    });
+    const mark = saved.stdout.split('\n').filter((l) => l.includes(MARK_CHAIN));
+    if (mark.length > 0) {
+      const bh = await run('ip', ['rule', 'show'], { netns: ztunnelNetns, allowFail: true });
+      out.push(
+        '=== ztunnel netns: mark+TPROXY fallback (mangle, [packets:bytes]) ===',
+        ...mark.map((l) => `    ${l}`),
+        ...bh.stdout
+          .split('\n')
+          .filter((l) => /^2000[12]:/.test(l))
+          .map((l) => `    ${l}`),
+      );
+    }
   }
   return out.join('\n') + '\n';
 }

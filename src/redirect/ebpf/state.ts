@@ -4,6 +4,7 @@
  * captured pods with the veth their programs sit on. Kept in a StateFile (../state-file.ts).
  */
 import type { ZtunnelTarget } from '../types.js';
+import type { TproxyMode } from './maps.js';
 
 export interface EbpfState {
   preinstall: { sysctls: Record<string, string> };
@@ -13,4 +14,6 @@ export interface EbpfState {
   hostIp: string | null;
   /** ip → uid and host veth: written after the map entry and the attachments. */
   pods: Record<string, { uid: string; hostVeth: string }>;
+  /** How packets reach ztunnel's sockets (absent in records older than the fallback). */
+  tproxy?: TproxyMode;
 }
