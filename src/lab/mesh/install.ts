@@ -163,25 +163,7 @@ async function replaceOtherBackends(
     if (cur && redirectOf(cur) !== redirectOf(w)) replaced.push(w);
   }
   // All deleted first, then waited for together: each agent's graceful stop runs in parallel.
-  for (const w of replaced)
-    await client.delete(resources.pods, w.metadata.name, w.metadata.namespace);
-  const deadline = Date.now() + timeoutMs;
-  for (const w of replaced) {
-    const name = w.metadata.name;
-    while (await client.tryGet<Pod>(resources.pods, name, w.metadata.namespace)) {
-      if (Date.now() > deadline) {
-        throw new AmbitError(
-          'MESH_NOT_READY',
-          `agent ${name} not gone after ${timeoutMs / 1000}s`,
-          {
-            value: name,
-            hint: 'see its log under the lab state dir (pods/istio-system_*/*.log)',
-          },
-        );
-      }
-      await sleep(250);
-    }
-  }
+  await deleteAndWait(client, replaced, timeoutMs);
   return replaced.map((w) => w.metadata.name);
 }
 
