@@ -1,23 +1,32 @@
 /**
  * HTTP routing: maps Kubernetes REST paths and verbs onto discovery, the registry, watches,
- * tokens and Table printing, and turns every failure into a `Status` answer.
+ * tokens and Table printing, and turns every failure into a `Status` answer. Reading the
+ * request is `request.ts`'s, authenticating and authorizing it `admission.ts`'s.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { parse as parseYaml } from 'yaml';
 import type { Logger } from '../../log.js';
 import { selfSubjectAccessReview, selfSubjectRulesReview, subjectAccessReview } from './access.js';
+import { admit, type AdmissionDeps } from './admission.js';
+import { serverSideApply } from './apply.js';
 import { tokenRequest, tokenReview } from './auth.js';
-import { authenticate, impersonated, type UserInfo } from './authn.js';
-import { publicPaths } from './bootstrap-policy.js';
-import { forbiddenMessage, type Attributes, type RbacAuthorizer } from './rbac.js';
-import { apiVersionOf, findKind, type Kind } from './catalog.js';
+import type { UserInfo } from './authn.js';
+import { apiVersionOf } from './catalog.js';
 import { coreVersions, group, groupList, resourceList, serverVersion } from './discovery.js';
 import { openapiV2Protobuf, openapiV3Group, openapiV3Root } from './openapi.js';
-import { serverSideApply } from './apply.js';
 import { applyPatch, patchKindOf } from './patch.js';
-import { decodeObject } from './protobuf.js';
-import type { DeleteOptions, Registry } from './registry.js';
+import type { DeleteOptions } from './registry.js';
+import {
+  fieldManagerOf,
+  intParam,
+  isApplyPatch,
+  parseBody,
+  readBody,
+  readObject,
+  send,
+  targetOf,
+  type Target,
+} from './request.js';
 import { objectFilter } from './selectors.js';
 import {
   ApiError,
@@ -28,7 +37,6 @@ import {
 } from './status.js';
 import type { Obj } from './store.js';
 import { toTable, wantsTable, type IncludeObject } from './table.js';
-import type { TokenSigner } from './tokens.js';
 import {
   isPodStreamSubresource,
   podStreamHandlers,
@@ -64,135 +72,9 @@ function toScale(o: Obj): Record<string, unknown> {
   };
 }
 
-export interface RouterDeps {
-  registry: Registry;
-  signer: TokenSigner;
+export interface RouterDeps extends AdmissionDeps {
   log: Logger;
   bookmarkIntervalMs: number;
-  /** RBAC; undefined allows every request (the in-process test server). */
-  authorizer?: RbacAuthorizer;
-}
-
-interface Target {
-  kind: Kind;
-  namespace?: string;
-  name?: string;
-  subresource?: string;
-  watchPath: boolean;
-}
-
-const maxBody = 8 * 1024 * 1024;
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return readRaw(req).then((b) => b.toString('utf8'));
-}
-
-function readRaw(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > maxBody) {
-        reject(new ApiError(413, 'RequestEntityTooLarge', 'request body too large'));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-const isProtobuf = (ct: string | undefined): boolean =>
-  (ct ?? '').startsWith('application/vnd.kubernetes.protobuf');
-
-function parseBody(text: string, contentType: string | undefined): unknown {
-  if (isProtobuf(contentType)) throw unsupportedMediaType(contentType!);
-  if (text.trim() === '') throw badRequest('the request body is empty');
-  try {
-    return /yaml/.test(contentType ?? '') ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw badRequest(
-      `the request body is not valid ${/yaml/.test(contentType ?? '') ? 'YAML' : 'JSON'}: ${(err as Error).message}`,
-    );
-  }
-}
-
-/** A request's object, from JSON, YAML or (what kubectl's typed commands send) protobuf. */
-async function readObject(req: IncomingMessage): Promise<unknown> {
-  const ct = req.headers['content-type'];
-  if (isProtobuf(ct)) return decodeObject(await readRaw(req), ct!);
-  return parseBody(await readBody(req), ct);
-}
-
-function send(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-cache, private',
-  });
-  res.end(text);
-}
-
-/** Splits `/api/v1/...` or `/apis/<g>/<v>/...` into a kind and names. */
-function resolve(segs: string[]): Target | undefined {
-  let group = '';
-  let version: string;
-  let rest: string[];
-  if (segs[0] === 'api') {
-    version = segs[1]!;
-    rest = segs.slice(2);
-  } else {
-    group = segs[1]!;
-    version = segs[2]!;
-    rest = segs.slice(3);
-  }
-  let watchPath = false;
-  if (rest[0] === 'watch') {
-    watchPath = true;
-    rest = rest.slice(1);
-  }
-  let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) {
-    const k = findKind(group, version, rest[2]!);
-    if (k?.namespaced) {
-      namespace = rest[1];
-      rest = rest.slice(2);
-    }
-  }
-  const kind = findKind(group, version, rest[0] ?? '');
-  if (!kind || rest.length > 3) return undefined;
-  if (kind.namespaced === false && namespace !== undefined) return undefined;
-  const subresource = rest[2];
-  if (subresource !== undefined && !kind.subresources.includes(subresource)) return undefined;
-  return { kind, namespace, name: rest[1], subresource, watchPath };
-}
-
-const isApplyPatch = (ct: string | undefined): boolean =>
-  (ct ?? '').split(';')[0]!.trim() === 'application/apply-patch+yaml';
-
-/**
- * The manager a write is recorded under: `fieldManager`, else the client's User-Agent up to
- * its first `/` (kube-apiserver's default), e.g. `kubectl` or `node`.
- */
-function fieldManagerOf(req: IncomingMessage, q: URLSearchParams): string {
-  const asked = q.get('fieldManager');
-  if (asked) {
-    if (asked.length > 128)
-      throw badRequest(`fieldManager: Too long: may not be more than 128 bytes (got "${asked}")`);
-    return asked;
-  }
-  const ua = req.headers['user-agent'] ?? '';
-  return ua.split('/')[0]!.slice(0, 128) || 'unknown';
-}
-
-function intParam(q: URLSearchParams, name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw badRequest(`${name} must be an integer, got "${v}"`);
-  return n;
 }
 
 export function createRouter(
@@ -497,20 +379,6 @@ export function createRouter(
   };
 }
 
-function targetOf(rawUrl: string | undefined): { path: string; q: URLSearchParams; t?: Target } {
-  const url = new URL(rawUrl ?? '/', 'http://apiserver');
-  const path = url.pathname.replace(/\/+$/, '') || '/';
-  const segs = path
-    .split('/')
-    .filter((s) => s !== '')
-    .map(decodeURIComponent);
-  const t =
-    (segs[0] === 'api' && segs.length >= 3) || (segs[0] === 'apis' && segs.length >= 4)
-      ? resolve(segs)
-      : undefined;
-  return { path, q: url.searchParams, t };
-}
-
 function podStreamContextOf(deps: RouterDeps): (t: Target, q: URLSearchParams) => PodStreamContext {
   return (t, q) => {
     const ns = t.namespace ?? 'default';
@@ -564,99 +432,4 @@ export function createUpgradeRouter(
       else socket.destroy();
     });
   };
-}
-
-/** The verb kube-apiserver's request-info resolver names for a request. */
-function verbOf(method: string, t: Target, q: URLSearchParams): string {
-  // Streams are authorized as `create` whatever the method (a WebSocket upgrade is a GET).
-  if (t.subresource === 'exec' || t.subresource === 'attach' || t.subresource === 'portforward')
-    return 'create';
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-      if (t.watchPath || q.get('watch') === 'true' || q.get('watch') === '1') return 'watch';
-      return t.name ? 'get' : 'list';
-    case 'POST':
-      return 'create';
-    case 'PUT':
-      return 'update';
-    case 'PATCH':
-      return 'patch';
-    case 'DELETE':
-      return t.name ? 'delete' : 'deletecollection';
-    default:
-      return method.toLowerCase();
-  }
-}
-
-export function attributesOf(req: IncomingMessage): Attributes {
-  const { path, q, t } = targetOf(req.url);
-  const method = req.method ?? 'GET';
-  if (!t)
-    return { kind: 'nonResource', verb: method === 'HEAD' ? 'get' : method.toLowerCase(), path };
-  return {
-    kind: 'resource',
-    verb: verbOf(method, t, q),
-    group: t.kind.group,
-    resource: t.kind.plural,
-    subresource: t.subresource,
-    namespace: t.namespace,
-    name: t.name,
-  };
-}
-
-/**
- * Authentication, impersonation and authorization of one request: the user it runs as, or an
- * ApiError (401 for refused credentials and for anonymous requests outside the public paths,
- * as an AuthenticationConfiguration with anonymous `conditions` does; 403 from RBAC).
- */
-function admit(deps: RouterDeps, req: IncomingMessage): UserInfo {
-  const authz = deps.authorizer;
-  if (!authz) return { name: 'system:admin', groups: ['system:masters', 'system:authenticated'] };
-  const u = authenticate(req, deps.registry, deps.signer);
-  if ('refused' in u) {
-    deps.log.info('unauthorized', { url: req.url, reason: u.refused });
-    throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-  }
-  const a = attributesOf(req);
-  if (u.name === 'system:anonymous' && !(a.kind === 'nonResource' && publicPaths.includes(a.path)))
-    throw new ApiError(401, 'Unauthorized', 'Unauthorized');
-  let user = u;
-  const as = impersonated(req);
-  if (as) {
-    const sa = as.name.match(/^system:serviceaccount:([^:]+):([^:]+)$/);
-    const checks: Attributes[] = [
-      sa
-        ? {
-            kind: 'resource',
-            verb: 'impersonate',
-            group: '',
-            resource: 'serviceaccounts',
-            namespace: sa[1],
-            name: sa[2],
-          }
-        : { kind: 'resource', verb: 'impersonate', group: '', resource: 'users', name: as.name },
-      ...(req.headers['impersonate-group'] !== undefined ? as.groups : [])
-        .filter((g) => g !== 'system:authenticated')
-        .map((g): Attributes => ({
-          kind: 'resource',
-          verb: 'impersonate',
-          group: '',
-          resource: 'groups',
-          name: g,
-        })),
-    ];
-    for (const c of checks)
-      if (!authz.authorize(u, c).allowed)
-        throw new ApiError(403, 'Forbidden', forbiddenMessage(u, c));
-    user = as;
-  }
-  const d = authz.authorize(user, a);
-  if (!d.allowed)
-    throw new ApiError(
-      403,
-      'Forbidden',
-      forbiddenMessage(user, a) + (d.reason ? `: ${d.reason}` : ''),
-    );
-  return user;
 }
