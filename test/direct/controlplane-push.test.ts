@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
 import type { XdsDelta } from '../../src/xds/types.js';
 import {
+  CAPTURED,
   createPod,
   ensureNamespace,
   podToken,
@@ -109,8 +110,18 @@ void test('worker2 ztunnel receives sleep, httpbin and the httpbin service', () 
 void test('labelling a namespace pushes exactly its workloads', async () => {
   deltas.length = 0;
   await ensureNamespace(cluster.kube, 'legacy', { 'istio.io/dataplane-mode': 'ambient' });
+  // The node agent captures the pod and says so; only then is it HBONE (istiod's rule).
+  await cluster.kube.patch(
+    resources.pods,
+    'old-1',
+    { metadata: { annotations: CAPTURED } },
+    { namespace: 'legacy' },
+  );
   const d = await until('the namespace change', () =>
-    deltas.find((x) => x.typeUrl === TYPE_ADDRESS),
+    deltas.find(
+      (x) =>
+        x.typeUrl === TYPE_ADDRESS && x.addresses?.added[0]?.workload?.tunnelProtocol === 'HBONE',
+    ),
   );
   assert.deepEqual(
     d.addresses?.added.map((a) => a.workload?.uid),

@@ -141,6 +141,9 @@ export async function podToken(kube: KubeClient, pod: Pod, dir: string): Promise
   return file;
 }
 
+/** What the node agent writes on a pod once it captured it; istiod sends HBONE only then. */
+export const CAPTURED = { 'ambient.istio.io/redirection': 'enabled' } as const;
+
 /** The seeds' mesh: ambient default namespace, sleep on worker2, httpbin on worker, ztunnels. */
 export async function seedMesh(
   kube: KubeClient,
@@ -173,6 +176,7 @@ export async function seedMesh(
     sa: 'sleep',
     ip: '10.244.2.8',
     labels: { app: 'sleep' },
+    annotations: CAPTURED,
   });
   const httpbin = await createPod(kube, {
     name: 'httpbin-7d4b9-y2',
@@ -181,6 +185,7 @@ export async function seedMesh(
     sa: 'httpbin',
     ip: '10.244.1.7',
     labels: { app: 'httpbin', version: 'v1' },
+    annotations: CAPTURED,
     image: 'ambit/httpbin',
   });
   await kube.create(resources.services, {

@@ -22,6 +22,7 @@ metadata:
   name: httpbin-5984865fdc-qh894
   namespace: default
   uid: uid-httpbin
+  annotations: {ambient.istio.io/redirection: enabled}
   labels: {app: httpbin, version: v1, pod-template-hash: 5984865fdc}
   ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: httpbin-5984865fdc, uid: rs1, controller: true}]
 spec:
@@ -39,6 +40,7 @@ metadata:
   name: sleep-7b8d6b5c9f-abcde
   namespace: default
   uid: uid-sleep
+  annotations: {ambient.istio.io/redirection: enabled}
   labels: {app: sleep, pod-template-hash: 7b8d6b5c9f}
   ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: sleep-7b8d6b5c9f, uid: rs2, controller: true}]
 spec:

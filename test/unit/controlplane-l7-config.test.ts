@@ -46,13 +46,13 @@ spec: {clusterIP: 10.96.5.3, selector: {app: echo, version: v2}, ports: [{name: 
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: echo-v1-abc, namespace: mesh, labels: {app: echo, version: v1}}
+metadata: {name: echo-v1-abc, namespace: mesh, labels: {app: echo, version: v1}, annotations: {ambient.istio.io/redirection: enabled}}
 spec: {nodeName: worker, serviceAccountName: echo, containers: [{name: c, image: ambit/httpbin}]}
 status: {phase: Running, podIP: 10.244.1.10, conditions: [{type: Ready, status: "True"}]}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: echo-v2-def, namespace: mesh, labels: {app: echo, version: v2}}
+metadata: {name: echo-v2-def, namespace: mesh, labels: {app: echo, version: v2}, annotations: {ambient.istio.io/redirection: enabled}}
 spec: {nodeName: worker2, serviceAccountName: echo, containers: [{name: c, image: ambit/httpbin}]}
 status: {phase: Running, podIP: 10.244.2.10, conditions: [{type: Ready, status: "False"}]}
 ---

@@ -156,6 +156,16 @@ void test('waypoints: namespace label, pod override, waypoint-for', () => {
   assert.equal(byName(m3.workloads, 'httpbin-5984865fdc-qh894').waypoint, undefined);
 });
 
+void test('HBONE only once the node agent captured the pod (istiod reads its annotation)', () => {
+  const snap = snapshotOf(clusterYaml);
+  const pod = snap.pods.find((p) => p.metadata.name === 'httpbin-5984865fdc-qh894')!;
+  const waiting = { ...pod, metadata: { ...pod.metadata, annotations: {} } };
+  const m = buildModel({ ...snap, pods: snap.pods.map((p) => (p === pod ? waiting : p)) });
+  const h = byName(m.workloads, 'httpbin-5984865fdc-qh894');
+  assert.equal(h.tunnelProtocol, 'NONE', 'enrolled by its namespace, not yet captured');
+  assert.equal(byName(m.workloads, 'sleep-7b8d6b5c9f-abcde').tunnelProtocol, 'HBONE');
+});
+
 void test('renderWorkloadJson gives the seed-004 shape', () => {
   const m = buildModel(snapshotOf(clusterYaml));
   const j = renderWorkloadJson(byName(m.workloads, 'httpbin-5984865fdc-qh894'));

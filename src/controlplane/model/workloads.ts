@@ -1,6 +1,6 @@
 /**
  * Pods → istio.workload.Workload, the way istiod's ambient index does it: identity from the
- * service account, HBONE iff the pod is enrolled in ambient, canonical name/revision and
+ * service account, HBONE iff the node agent has captured the pod, canonical name/revision and
  * workload name/type from labels and owners, status from readiness, and the services that
  * select the pod with their resolved target ports.
  */
@@ -26,6 +26,16 @@ export function isEnrolled(pod: Pod, ns: Namespace | undefined): boolean {
   if (podMode === 'none') return false;
   if (podMode === 'ambient') return true;
   return ns?.metadata.labels?.[DATAPLANE_MODE] === 'ambient';
+}
+
+/**
+ * HBONE only once the node agent says the pod's traffic is captured (its `redirection: enabled`
+ * annotation, istiod's rule): from the namespace label alone, peers would send HBONE to a pod
+ * whose node does not capture 15008 yet, and the first requests after enrolment fail. The agent
+ * removes the annotation when it releases the pod, so opting out is ordered the same way.
+ */
+export function isCaptured(pod: Pod): boolean {
+  return pod.metadata.annotations?.[REDIRECTION_ANNOTATION] === 'enabled';
 }
 
 export function isZtunnel(pod: Pod): boolean {
@@ -139,7 +149,7 @@ export function buildWorkload(pod: Pod, ns: Namespace | undefined, opts: ModelOp
     addresses,
     hostname: '',
     network: opts.network,
-    tunnelProtocol: isEnrolled(pod, ns) ? 'HBONE' : 'NONE',
+    tunnelProtocol: isCaptured(pod) ? 'HBONE' : 'NONE',
     trustDomain: opts.trustDomain,
     serviceAccount: pod.spec?.serviceAccountName ?? 'default',
     node: pod.spec?.nodeName ?? '',
