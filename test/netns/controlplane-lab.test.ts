@@ -226,25 +226,48 @@ spec:
       (await kubectl(['label', 'namespace', 'default', 'istio.io/dataplane-mode=ambient'])).code,
       0,
     );
-    const d = await until(
-      'the address delta',
-      () => events.slice(from).find((e) => e.event === 'delta' && e.typeUrl?.endsWith('Address')),
-      10_000,
-    );
-    console.log(
-      `# namespace label reached the subscriber in ${Date.now() - t0} ms (kubectl included)`,
-    );
     const pods = [
       ...(await podJson('default', 'app=sleep')),
       ...(await podJson('default', 'app=httpbin')),
       ...(await podJson('default', 'app=curl')),
     ];
+    // A node agent captures the pods and annotates them; istiod pushes each as HBONE only then
+    // (its rule). This lab runs istiod alone, so the test writes the agent's annotation.
+    for (const p of pods) {
+      const r = await kubectl([
+        'annotate',
+        'pod',
+        '-n',
+        'default',
+        p.metadata.name,
+        'ambient.istio.io/redirection=enabled',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const deltas = () =>
+      events.slice(from).filter((e) => e.event === 'delta' && e.typeUrl?.endsWith('Address'));
+    const protocolOf = () => {
+      const last = new Map<string, string>();
+      for (const d of deltas())
+        for (const w of d.workloads ?? []) last.set(w.name, w.tunnelProtocol);
+      return last;
+    };
+    await until(
+      'every pod of the namespace pushed as HBONE',
+      () => pods.every((p) => protocolOf().get(p.metadata.name) === 'HBONE') || undefined,
+      20_000,
+    );
+    console.log(
+      `# namespace label reached the subscriber as HBONE in ${Date.now() - t0} ms (kubectl and capture included)`,
+    );
     assert.deepEqual(
-      [...d.added!].sort(),
+      [...new Set(deltas().flatMap((d) => d.added ?? []))].sort(),
       pods.map((p) => `Kubernetes//Pod/default/${p.metadata.name}`).sort(),
     );
-    assert.deepEqual(d.removed, []);
-    assert.ok(d.workloads!.every((w) => w.tunnelProtocol === 'HBONE'));
+    assert.deepEqual(
+      deltas().flatMap((d) => d.removed ?? []),
+      [],
+    );
   });
 
   void it('scaling a deployment adds and then removes exactly the new pod', async () => {
