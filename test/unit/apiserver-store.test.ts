@@ -58,9 +58,16 @@ void test('old events expire', () => {
   const { store, reg } = open(tmp());
   reg.bootstrap();
   const old = new Date(Date.now() - 2 * 3600_000).toISOString();
-  reg.create(evKind, 'default', { metadata: { name: 'p.old' }, lastTimestamp: old });
+  // involvedObject is required: built-in kinds are validated against their schema.
+  const involvedObject = { kind: 'Pod', namespace: 'default', name: 'p' };
+  reg.create(evKind, 'default', {
+    metadata: { name: 'p.old' },
+    involvedObject,
+    lastTimestamp: old,
+  });
   reg.create(evKind, 'default', {
     metadata: { name: 'p.new' },
+    involvedObject,
     lastTimestamp: new Date().toISOString(),
   });
   assert.equal(reg.expireEvents(3600_000), 1);
