@@ -26,7 +26,7 @@ import { agentPaths, BACKEND_SWITCHED, nodeNetns } from '../redirect/paths.js';
 import { runPlugin } from '../redirect/plugin.js';
 import { parseTproxySetting } from '../redirect/ebpf/tproxy-mode.js';
 
-const USAGE = `usage: ambit cni <command>
+export const USAGE = `usage: ambit cni <command>
   run [--node X] [--lab N] [--netns NS] [--redirect iptables|ebpf]   the node agent
       [--ebpf-tproxy auto|sk_assign|mark]  eBPF: bpf_sk_assign, or the mark+TPROXY fallback
   plugin                                                        CNI plugin (stdin: config, env: CNI_*)

@@ -10,6 +10,9 @@ import { AmbitError } from '../errors.js';
 import { demoDown, runDemo } from '../demo/demo.js';
 import { parseRedirectMode } from '../redirect/backends.js';
 
+export const USAGE =
+  'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] [--mesh-pods] | ambit demo --down [--name N]';
+
 export async function run(args: string[]): Promise<number> {
   let lab = 'ambit';
   let down = false;
@@ -26,9 +29,7 @@ export async function run(args: string[]): Promise<number> {
     else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
     else if (a === '--redirect') redirect = parseRedirectMode(args[++i]);
     else if (a === '-h' || a === '--help') {
-      console.log(
-        'usage: ambit demo [--name N] [--no-trace] [--redirect iptables|ebpf] [--waypoint] [--mesh-pods] | ambit demo --down [--name N]',
-      );
+      console.log(USAGE);
       return 0;
     } else
       throw new AmbitError('DEMO_USAGE', `unknown argument ${a}`, {

@@ -42,7 +42,7 @@ async function loadDaemon(sub: string, rel: string): Promise<Entry> {
   }
 }
 
-const USAGE = `usage: ambit lab <command>
+export const USAGE = `usage: ambit lab <command>
   up [-f cluster.yaml] [--name N] [--no-scenario] [--timeout S] [--redirect iptables|ebpf]
      [--mesh-pods]                                  build and start a lab; with --redirect also
                                                     the mesh (ambit manifest generate's objects),

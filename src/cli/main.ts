@@ -4,7 +4,13 @@
  */
 import { AmbitError, errorMessage } from '../errors.js';
 
-type Command = { run(args: string[]): Promise<number> };
+type Command = { run(args: string[]): Promise<number>; USAGE?: string };
+
+/** `-h`/`--help` anywhere before a `--` (after it, the flags belong to the command run in a pod). */
+function helpRequested(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '-h' || a === '--help');
+}
 
 const commands: Record<string, { load: () => Promise<Command>; help: string }> = {
   demo: {
@@ -62,7 +68,14 @@ async function main(argv: string[]): Promise<number> {
     console.error(`ambit: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
-  return (await cmd.load()).run(rest);
+  const mod = await cmd.load();
+  // Commands with a usage text answer --help at any depth (`ambit lab up --help`) before
+  // their flag parsers see it; the daemons (controlplane, ztunnel) answer it themselves.
+  if (mod.USAGE && helpRequested(rest)) {
+    console.log(mod.USAGE);
+    return 0;
+  }
+  return mod.run(rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,8 @@
 /** `ambit manifest generate [--set k=v]…`: the install manifests as YAML (see install.ts). */
 import { AmbitError } from '../errors.js';
-import { run as install } from './install.js';
+import { run as install, USAGE } from './install.js';
+
+export { USAGE };
 
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;

@@ -11,7 +11,7 @@ import { ebpfRulesReport } from '../redirect/ebpf/rules-view.js';
 import { agentPaths, nodeNetns } from '../redirect/paths.js';
 import { nodeRulesReport } from '../redirect/rules-view.js';
 
-const USAGE = 'usage: ambit node rules <node> [--lab N]';
+export const USAGE = 'usage: ambit node rules <node> [--lab N]';
 
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;

@@ -12,7 +12,7 @@ import { renderBpfConnections } from '../trace/bpf-path.js';
 import { bpfNodesOf, stopBpfTracing } from '../trace/bpf-record.js';
 import { nodeNetns } from '../redirect/paths.js';
 
-const USAGE = `usage: ambit trace --live <pod> <url> [--lab N] [-n namespace] [--port P] [--json] [--raw]
+export const USAGE = `usage: ambit trace --live <pod> <url> [--lab N] [-n namespace] [--port P] [--json] [--raw]
        ambit trace --cleanup [--lab N]
 
 Runs curl <url> from <pod> with the kernel's netfilter trace armed in every lab namespace,

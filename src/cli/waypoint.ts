@@ -23,7 +23,7 @@ import {
   USE_WAYPOINT,
 } from './waypoint-format.js';
 
-const USAGE = `usage: ambit waypoint <command> [flags]
+export const USAGE = `usage: ambit waypoint <command> [flags]
   generate   print the waypoint Gateway YAML
   apply      create or update a waypoint
              [--enroll-namespace] [--overwrite] [--wait] [--waypoint-timeout 90s]

@@ -12,7 +12,7 @@ import {
   labKubeClient,
 } from './inspect.js';
 
-const USAGE = `usage: ambit x <command>
+export const USAGE = `usage: ambit x <command>
   config-dump [--lab N] [--server URL] --node NODE   workloads (seed-004 JSON), services, policies for NODE
   ztunnels [--lab N] [--server URL] [--json]         connected ztunnels: node, ACKed version, nonce, NACKs`;
 
