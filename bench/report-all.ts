@@ -4,7 +4,15 @@
  * (scale-controlplane.ts's markdown, embedded under its own heading).
  */
 import { l7Markdown, l7Targets } from './l7-report.js';
-import { markdown, targets, type Stats, type Target } from './report.js';
+import {
+  markdown,
+  runsSection,
+  targets,
+  type Failure,
+  type Sample,
+  type Stats,
+  type Target,
+} from './report.js';
 
 /** Every target of the run, L4 and L7, for the JSON. */
 export function allTargets(s: Stats): Target[] {
@@ -21,8 +29,17 @@ export function scaleSection(md: string): string[] {
   return ['', '## Control plane vs scale (bench/scale-controlplane.ts)', '', ...body];
 }
 
-export function reportMarkdown(s: Stats, meta: Record<string, string>, scaleMd?: string): string {
-  const lines = [markdown(s, meta).trimEnd(), ...l7Markdown(s)];
+export function reportMarkdown(
+  s: Stats,
+  meta: Record<string, string>,
+  scaleMd?: string,
+  runs?: { samples: Sample[]; failures: Failure[] },
+): string {
+  const lines = [
+    markdown(s, meta).trimEnd(),
+    ...(runs ? runsSection(runs.samples, runs.failures) : []),
+    ...l7Markdown(s),
+  ];
   if (scaleMd) lines.push(...scaleSection(scaleMd));
   return lines.join('\n').trimEnd() + '\n';
 }

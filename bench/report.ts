@@ -1,17 +1,37 @@
 /** Turns the raw samples of a bench run into medians, spreads, ratios, targets, and a chart. */
-export type Mode = 'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf' | 'waypoint' | 'haproxy';
+export type Mode =
+  'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf' | 'mesh-baseline' | 'waypoint' | 'haproxy';
 export const MODES: Mode[] = ['direct', 'mesh', 'stunnel'];
 /** The mesh on nodes whose agent runs the eBPF backend (`--ebpf`, see bench/README.md). */
 export const EBPF_MODE = 'mesh-ebpf' as const;
-const hasEbpf = (s: Stats): boolean =>
-  Object.values(s).some((ms) => Object.values(ms).some((b) => b[EBPF_MODE]));
-const modesOf = (s: Stats): Mode[] => (hasEbpf(s) ? [...MODES, EBPF_MODE] : MODES);
+/** The mesh of this commit on nodes whose ztunnels run another commit (`--baseline <ref>`). */
+export const BASELINE_MODE = 'mesh-baseline' as const;
+const has = (s: Stats, mode: Mode): boolean =>
+  Object.values(s).some((ms) => Object.values(ms).some((b) => b[mode]));
+const hasEbpf = (s: Stats): boolean => has(s, EBPF_MODE);
+const modesOf = (s: Stats): Mode[] => [
+  ...MODES,
+  ...(hasEbpf(s) ? [EBPF_MODE] : []),
+  ...(has(s, BASELINE_MODE) ? [BASELINE_MODE] : []),
+];
 
 export interface Sample {
   round: number;
   mode: Mode;
   workload: string;
   metrics: Record<string, number>;
+  /** The capture counters that moved during the run (bench/capture.ts), mesh modes only. */
+  capture?: Record<string, number>;
+}
+
+/** A run that failed: its workload, or the capture check (the counters did not move). */
+export interface Failure {
+  round: number;
+  mode: Mode;
+  workload: string;
+  error: string;
+  /** The capture counters that did move, when the run itself completed. */
+  capture?: Record<string, number>;
 }
 
 export interface Stat {
@@ -198,28 +218,52 @@ export function markdown(s: Stats, meta: Record<string, string>): string {
       );
     }
   }
-  if (hasEbpf(s)) lines.push(...ebpfTable(s));
+  if (hasEbpf(s)) {
+    lines.push(
+      ...pairTable(s, {
+        title: 'eBPF redirection against iptables (mesh-ebpf vs mesh)',
+        about:
+          'The same mesh on two other nodes whose agents run `--redirect ebpf` (bench/README.md).',
+        a: 'mesh',
+        b: EBPF_MODE,
+      }),
+    );
+  }
+  if (has(s, BASELINE_MODE)) {
+    const ref = meta.baseline ? ` (${meta.baseline})` : '';
+    lines.push(
+      ...pairTable(s, {
+        title: 'This commit vs baseline (mesh vs mesh-baseline)',
+        about:
+          `\`mesh-baseline\`: the same mesh on two other nodes whose ztunnels run the baseline's build${ref},` +
+          ' in the same rounds (bench/README.md). mesh/mesh-baseline > 1 is more of the metric with' +
+          ' this commit: better for Gbit/s and rates, worse for latencies and CPU.',
+        a: BASELINE_MODE,
+        b: 'mesh',
+      }),
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
-/** mesh (iptables redirection) against mesh-ebpf (the eBPF backend), same run, same rounds. */
-function ebpfTable(s: Stats): string[] {
+/** Mode `b` against mode `a` of the same run, per workload and metric: medians and b/a. */
+function pairTable(s: Stats, t: { title: string; about: string; a: Mode; b: Mode }): string[] {
   const lines = [
     '',
-    '## eBPF redirection against iptables (mesh-ebpf vs mesh)',
+    `## ${t.title}`,
     '',
-    'The same mesh on two other nodes whose agents run `--redirect ebpf` (bench/README.md).',
+    t.about,
     '',
-    '| workload | metric | mesh | mesh-ebpf | mesh-ebpf/mesh |',
+    `| workload | metric | ${t.a} | ${t.b} | ${t.b}/${t.a} |`,
     '|---|---|---|---|---|',
   ];
   for (const [w, metrics] of Object.entries(s)) {
     for (const [m, byMode] of Object.entries(metrics)) {
-      if (HIDDEN.has(m) || !byMode[EBPF_MODE]) continue;
-      const a = byMode[EBPF_MODE];
-      const b = byMode.mesh;
-      const ratio = a && b && b.median ? (a.median / b.median).toFixed(2) : '–';
-      lines.push(`| ${w} | ${m} | ${fmt(b)} | ${fmt(a)} | ${ratio} |`);
+      if (HIDDEN.has(m) || !byMode[t.a] || !byMode[t.b]) continue;
+      const a = byMode[t.a];
+      const b = byMode[t.b];
+      const ratio = a && b && a.median ? (b.median / a.median).toFixed(2) : '–';
+      lines.push(`| ${w} | ${m} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
     }
   }
   return lines;
@@ -234,6 +278,7 @@ export function latencySvg(s: Stats): string {
     mesh: '#f58518',
     stunnel: '#54a24b',
     'mesh-ebpf': '#e45756',
+    'mesh-baseline': '#bab0ac',
     waypoint: '#b279a2',
     haproxy: '#9d755d',
   };
@@ -289,4 +334,57 @@ export function latencySvg(s: Stats): string {
   });
   el.push('</svg>');
   return el.join('\n');
+}
+
+/**
+ * The capture evidence (issue 12): per mesh mode and workload, the median over rounds of each
+ * counter that moved; then every failed run with its error (no figure above counts it).
+ */
+export function runsSection(samples: Sample[], failures: Failure[]): string[] {
+  const lines: string[] = [];
+  const byRun = new Map<string, Map<string, number[]>>();
+  const checked = samples.filter((x) => x.capture).length;
+  const unproven = failures.filter((f) => f.error.startsWith('BENCH_CAPTURE_UNPROVEN')).length;
+  for (const x of [...samples, ...failures]) {
+    if (!x.capture) continue;
+    const k = `${x.mode}\u0000${x.workload}`;
+    const per = byRun.get(k) ?? new Map<string, number[]>();
+    byRun.set(k, per);
+    for (const [c, v] of Object.entries(x.capture)) per.set(c, [...(per.get(c) ?? []), v]);
+  }
+  if (byRun.size > 0) {
+    lines.push(
+      '',
+      '## Capture evidence (kernel counters, delta over each run)',
+      '',
+      `Read before and after every run of a mesh mode (bench/capture.ts): iptables rule packet` +
+        ` counters on \`mesh\`${samples.some((x) => x.mode === BASELINE_MODE) ? ' and `mesh-baseline`' : ''}, the eBPF` +
+        ` programs' per-verdict packet counters on \`mesh-ebpf\`. A run whose expected counters did` +
+        ` not move fails (below). ${checked} runs passed the check, ${unproven} failed it` +
+        (unproven ? ' (their rows included).' : '.'),
+      '',
+      '| mode | workload | counters that moved (packets, median over rounds) |',
+      '|---|---|---|',
+    );
+    for (const [k, per] of byRun) {
+      const [mode, workload] = k.split('\u0000');
+      const cells = [...per]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([c, v]) => `${c} ${Math.round(stat(v).median)}`);
+      lines.push(`| ${mode} | ${workload} | ${cells.join('; ')} |`);
+    }
+  }
+  if (failures.length > 0) {
+    lines.push(
+      '',
+      '## Failed runs',
+      '',
+      '| round | workload | mode | error |',
+      '|---|---|---|---|',
+    );
+    for (const f of failures) {
+      lines.push(`| ${f.round} | ${f.workload} | ${f.mode} | ${f.error.replace(/\|/g, '\\|')} |`);
+    }
+  }
+  return lines;
 }

@@ -5,7 +5,11 @@
  *
  *   node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep]
  *                          [--profile mesh:<workload>] [--lab bench] [--reuse] [--ebpf]
- *                          [--l7] [--scale 100,1000,10000] [--all]
+ *                          [--l7] [--scale 100,1000,10000] [--all] [--baseline <git-ref>]
+ *
+ * --baseline <ref> builds that commit in a temporary worktree (bench/baseline.ts) and adds the
+ * mode mesh-baseline: two more nodes whose ztunnels run it, in the same rounds as mesh; the
+ * report gains a "this commit vs baseline" table.
  *
  * --l7 adds the waypoint vs HAProxy workloads (bench/l7-setup.ts); --scale runs
  * scale-controlplane.js first (no lab yet, so nothing else on the cores) and embeds its table;
@@ -28,14 +32,32 @@ import { labDown } from '../src/lab/orchestrator/down.js';
 import { labClient } from '../src/lab/orchestrator/status.js';
 import { labUp } from '../src/lab/orchestrator/up.js';
 import {
+  baselineZtunnelCommand,
+  buildBaseline,
+  removeBaseline,
+  type Baseline,
+} from './baseline.js';
+import {
   addedLatency,
   aggregate,
+  BASELINE_MODE,
   EBPF_MODE,
   latencySvg,
   MODES,
+  type Failure,
   type Mode,
   type Sample,
 } from './report.js';
+import {
+  checkMoved,
+  delta,
+  moved,
+  readCounters,
+  type Backend,
+  type CaptureNode,
+  type CaptureSpec,
+} from './capture.js';
+import { LabAnnotation } from '../src/lab/conventions.js';
 import { allTargets, reportMarkdown } from './report-all.js';
 import { L7_LATENCY, L7_MAX, L7_WORKLOADS } from './l7-report.js';
 import { L7_MODES } from './l7-setup.js';
@@ -46,7 +68,14 @@ import {
   type ProfileRequest,
 } from './profile.js';
 import { podPids } from './pods.js';
-import { deployBenchPods, EBPF_NODES, type BenchPods } from './setup.js';
+import {
+  BASELINE_NODES,
+  deployBenchPods,
+  EBPF_NODES,
+  EXTRA_MESH_NODES,
+  type BenchPods,
+  type ExtraMesh,
+} from './setup.js';
 import { ztunnelRuntimeEnv } from '../src/ztunnel/runtime-env.js';
 import { connrate, iperf, l7Load, latency, ProcessMeter, type Usage } from './workloads.js';
 
@@ -103,6 +132,12 @@ async function meters(l7: BenchPods['l7']): Promise<Record<Mode, ProcessMeter | 
         EBPF_NODES.map((n) => `ztunnel-${n.name}`),
       ),
     ),
+    [BASELINE_MODE]: new ProcessMeter(
+      pick(
+        'istio-system',
+        BASELINE_NODES.map((n) => `ztunnel-${n.name}`),
+      ),
+    ),
     // The L7 proxies alone: their L4 tunnels are metered in the mesh and stunnel modes.
     waypoint: l7 ? new ProcessMeter(podPids(LAB, l7.waypoint)) : undefined,
     haproxy: l7 ? new ProcessMeter(podPids(LAB, l7.haproxy)) : undefined,
@@ -148,17 +183,19 @@ function modesFor(workload: string, l4: Mode[]): Mode[] {
   return l4;
 }
 
+const isExtraMesh = (mode: Mode): mode is ExtraMesh => mode in EXTRA_MESH_NODES;
+
 const clientNetns = (pods: BenchPods, mode: Mode) =>
   mode === 'mesh' || mode === 'waypoint'
     ? pods.clientNetns.mesh
-    : mode === EBPF_MODE
-      ? (pods.clientNetns[EBPF_MODE] ?? notDeployed(mode))
+    : isExtraMesh(mode)
+      ? (pods.clientNetns[mode] ?? notDeployed(mode))
       : pods.clientNetns.direct;
 
 function notDeployed(mode: Mode): never {
   throw new AmbitError('BENCH_BAD_ARG', `mode ${mode} was not deployed`, {
     value: mode,
-    hint: 'mesh-ebpf needs --ebpf; the l7 workloads need --l7',
+    hint: 'mesh-ebpf needs --ebpf, mesh-baseline --baseline <ref>; the l7 workloads need --l7',
   });
 }
 
@@ -178,15 +215,44 @@ function withUsage(metrics: Record<string, number>, usage: Usage): void {
     metrics.cpuSecondsPer1000Conn = (usage.cpuSeconds / metrics.connections) * 1000;
 }
 
+/** The capture check of each mesh mode (bench/capture.ts): its nodes, their backend. */
+async function captureSpecs(): Promise<Partial<Record<Mode, CaptureSpec>>> {
+  const pods = (await labClient(LAB).list<Pod>(resources.pods, { namespace: 'istio-system' }))
+    .items;
+  const spec = (backend: Backend, [clientNode, serverNode]: string[]): CaptureSpec => ({
+    lab: LAB,
+    backend,
+    nodes: [
+      [clientNode!, 'client'],
+      [serverNode!, 'server'],
+    ].map(([node, side]) => {
+      const z = pods.find((p) => p.metadata.name === `ztunnel-${node}`);
+      return {
+        node: node!,
+        side: side as CaptureNode['side'],
+        ztunnelNetns: z?.metadata.annotations?.[LabAnnotation.netns] ?? '',
+      };
+    }),
+  });
+  const names = (m: ExtraMesh) => EXTRA_MESH_NODES[m].map((n) => n.name);
+  return {
+    mesh: spec('iptables', ['worker2', 'worker']),
+    [EBPF_MODE]: spec('ebpf', names(EBPF_MODE)),
+    [BASELINE_MODE]: spec('iptables', names(BASELINE_MODE)),
+  };
+}
+
 async function measure(
   pods: BenchPods,
   rounds: number,
   seconds: number,
   only: string[],
   modes: Mode[],
-): Promise<Sample[]> {
+): Promise<{ samples: Sample[]; failures: Failure[] }> {
   const samples: Sample[] = [];
+  const failures: Failure[] = [];
   const procs = await meters(pods.l7);
+  const captures = await captureSpecs();
   const workloads = workloadTable(pods, seconds).filter(([w]) => only.includes(w));
   for (let round = 1; round <= rounds; round++) {
     for (const [workload, run] of workloads) {
@@ -195,23 +261,44 @@ async function measure(
       const order = ms.map((_, i) => ms[(i + round) % ms.length]!);
       for (const mode of order) {
         const meter = procs[mode];
+        // The L7 modes' traffic also crosses a mesh's nodes, but their check is the L4 modes'.
+        const cap = L4_WORKLOADS.includes(workload) ? captures[mode] : undefined;
         const t = Date.now();
+        let capture: Record<string, number> | undefined;
         try {
+          const before = cap ? await readCounters(cap) : undefined;
           meter?.start();
           const metrics = await run(clientNetns(pods, mode), mode);
           const usage = meter?.stop();
           if (usage) withUsage(metrics, usage);
-          samples.push({ round, mode, workload, metrics });
+          if (cap && before) {
+            const d = delta(before, await readCounters(cap));
+            capture = moved(d);
+            checkMoved(cap, d, mode);
+          }
+          samples.push({ round, mode, workload, metrics, ...(capture ? { capture } : {}) });
           log(
             `round ${round}/${rounds} ${workload.padEnd(10)} ${mode.padEnd(7)} ${summary(metrics)} (${((Date.now() - t) / 1000).toFixed(1)}s)`,
           );
         } catch (err) {
+          try {
+            meter?.stop(); // its sampling timer; the reading itself is dropped
+          } catch {
+            /* a metered process exited: the failure below says why the run failed */
+          }
+          failures.push({
+            round,
+            mode,
+            workload,
+            error: errorMessage(err),
+            ...(capture ? { capture } : {}),
+          });
           log(`round ${round}/${rounds} ${workload} ${mode} FAILED: ${errorMessage(err)}`);
         }
       }
     }
   }
-  return samples;
+  return { samples, failures };
 }
 
 async function profile(
@@ -304,11 +391,18 @@ function runScale(counts: string, workDir: string): string {
   return readFileSync(file, 'utf8');
 }
 
+/** The baseline's build (--baseline), removed after the lab that runs it. */
+let baseline: Baseline | undefined;
+
 async function tearDown(): Promise<void> {
   log('tearing the lab down');
   await labDown(LAB, () => undefined).catch((e: unknown) =>
     log(`lab down failed: ${errorMessage(e)}; run \`ambit lab down --name ${LAB}\``),
   );
+  if (baseline) {
+    log(`removing the baseline worktree ${baseline.dir}`);
+    removeBaseline(repoRoot(), baseline);
+  }
 }
 
 async function main(): Promise<number> {
@@ -339,7 +433,12 @@ async function main(): Promise<number> {
       hint: 'add --l7 (it deploys the waypoint and HAProxy)',
     });
   }
-  const modes: Mode[] = ebpf ? [...MODES, EBPF_MODE] : MODES;
+  const baselineRef = arg('baseline', '');
+  const modes: Mode[] = [
+    ...MODES,
+    ...(ebpf ? [EBPF_MODE] : []),
+    ...(baselineRef ? [BASELINE_MODE] : []),
+  ];
   const outDir = join(repoRoot(), 'bench', 'results');
   // Outside the labs folder, so `ambit lab list` never mistakes it for a lab; kept after the run
   // because the raw .cpuprofile files of --profile live there.
@@ -364,6 +463,7 @@ async function main(): Promise<number> {
     // First, with no lab up: the control plane vs scale bench needs no root and no lab, and
     // nothing else then competes for the cores.
     const scaleMd = scaleArg ? runScale(scaleArg, workDir) : undefined;
+    if (baselineRef) baseline = buildBaseline(repoRoot(), baselineRef, log);
     if (reuse) {
       log(`reusing lab "${LAB}": restarting its ztunnels on the current build`);
       await replaceZtunnels(labClient(LAB), ['worker2', 'worker'], () => undefined);
@@ -371,8 +471,9 @@ async function main(): Promise<number> {
       if (existsSync(labPaths(LAB).dir)) await labDown(LAB, () => undefined);
       log(`bringing up lab "${LAB}" (the seeds' cluster)`);
       const base = defaultCluster(LAB);
+      const extraNodes = [...(ebpf ? EBPF_NODES : []), ...(baseline ? BASELINE_NODES : [])];
       const rc = await labUp({
-        cluster: ebpf ? { ...base, nodes: [...base.nodes, ...EBPF_NODES] } : base,
+        cluster: { ...base, nodes: [...base.nodes, ...extraNodes] },
         scenario: false,
         timeoutMs: 120_000,
         print: (l) => log(`  ${l}`),
@@ -387,12 +488,21 @@ async function main(): Promise<number> {
       });
     }
     const client = labClient(LAB);
+    if (baseline) {
+      const b = baseline;
+      log(`baseline: ztunnels of ${BASELINE_NODES.map((n) => n.name).join(', ')} on ${b.commit}`);
+      await replaceZtunnels(
+        client,
+        BASELINE_NODES.map((n) => n.name),
+        () => baselineZtunnelCommand(b),
+      );
+    }
     const pods = await deployBenchPods(client, workDir, {
-      ebpf,
+      extra: modes.filter(isExtraMesh),
       ...(l7 ? { l7: { labDir: labPaths(LAB).dir } } : {}),
     });
     log(`targets: ${JSON.stringify(pods.targets)}`);
-    const samples = await measure(pods, rounds, seconds, only, modes);
+    const { samples, failures } = await measure(pods, rounds, seconds, only, modes);
     const meta: Record<string, string> = {
       commit: commit(),
       date: new Date().toISOString(),
@@ -401,10 +511,11 @@ async function main(): Promise<number> {
         .map((e) => `${e.name}=${e.value}`)
         .join(' ')}`,
       'lab processes, node --version': await labNodeVersions(pods.l7),
+      ...(baseline ? { baseline: `${baseline.ref} = ${baseline.commit}` } : {}),
       'load average at start': loadAtStart,
       rounds: String(rounds),
       seconds: String(seconds),
-      command: `node dist/bench/run.js --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}${ebpf ? ' --ebpf' : ''}${l7 ? ' --l7' : ''}${scaleArg ? ` --scale ${scaleArg}` : ''}`,
+      command: `node dist/bench/run.js --rounds ${rounds} --seconds ${seconds}${only.length < WORKLOADS.length ? ` --only ${only.join(',')}` : ''}${ebpf ? ' --ebpf' : ''}${l7 ? ' --l7' : ''}${scaleArg ? ` --scale ${scaleArg}` : ''}${baselineRef ? ` --baseline ${baselineRef}` : ''}`,
     };
     const stamp = `${meta.date!.slice(0, 10)}-${meta.commit}`;
     mkdirSync(outDir, { recursive: true });
@@ -423,12 +534,19 @@ async function main(): Promise<number> {
     writeFileSync(
       join(outDir, `${stamp}.json`),
       JSON.stringify(
-        { meta, stats, targets: allTargets(stats), added: addedLatency(stats), samples },
+        {
+          meta,
+          stats,
+          targets: allTargets(stats),
+          added: addedLatency(stats),
+          samples,
+          failures,
+        },
         null,
         2,
       ) + '\n',
     );
-    const md = reportMarkdown(stats, meta, scaleMd);
+    const md = reportMarkdown(stats, meta, scaleMd, { samples, failures });
     writeFileSync(join(outDir, `${stamp}.md`), md);
     writeFileSync(join(outDir, 'latest.md'), md);
     const svg = join(outDir, `${stamp}-latency.svg`);
@@ -448,6 +566,7 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     if (!keep && !interrupted) await tearDown();
+    else if (baseline && keep) log(`baseline worktree kept: ${baseline.dir} (git worktree remove)`);
   }
 }
 

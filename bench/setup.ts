@@ -8,7 +8,9 @@
  *    connects to the server: a mature C TLS tunnel in ztunnel's two positions;
  *  - `mesh-ebpf` (with --ebpf): namespace bench-mesh-ebpf, enrolled, client on worker3 and
  *    server on worker4, two more nodes whose agents run the eBPF backend: the same mesh with
- *    the other redirection, measured in the same rounds.
+ *    the other redirection, measured in the same rounds;
+ *  - `mesh-baseline` (with --baseline <ref>): namespace bench-mesh-baseline, enrolled, client on
+ *    worker5 and server on worker6, whose ztunnels run another commit's build (bench/baseline.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,8 +50,10 @@ export interface Endpoint {
 
 export interface BenchPods {
   /** netns of the client pod in each namespace. */
-  clientNetns: { direct: string; mesh: string; 'mesh-ebpf'?: string };
-  targets: { direct: Endpoint; mesh: Endpoint; stunnel: Endpoint; 'mesh-ebpf'?: Endpoint };
+  clientNetns: { direct: string; mesh: string } & Partial<Record<ExtraMesh, string>>;
+  targets: { direct: Endpoint; mesh: Endpoint; stunnel: Endpoint } & Partial<
+    Record<ExtraMesh, Endpoint>
+  >;
   /** With --l7: where each L7 mode points, and the two L7 proxies' pods (for metering). */
   l7?: { targets: Record<L7Mode, L7Target>; waypoint: Pod; haproxy: Pod };
 }
@@ -59,6 +63,19 @@ export const EBPF_NODES = [
   { name: 'worker3', ip: '172.18.0.5', podCIDR: '10.244.3.0/24', role: 'worker' as const },
   { name: 'worker4', ip: '172.18.0.6', podCIDR: '10.244.4.0/24', role: 'worker' as const },
 ];
+
+/** The nodes of the mesh-baseline mode (client, server): their ztunnels run the baseline. */
+export const BASELINE_NODES = [
+  { name: 'worker5', ip: '172.18.0.7', podCIDR: '10.244.5.0/24', role: 'worker' as const },
+  { name: 'worker6', ip: '172.18.0.8', podCIDR: '10.244.6.0/24', role: 'worker' as const },
+];
+
+/** The meshes on extra nodes, each with its own namespace and (client, server) nodes. */
+export type ExtraMesh = 'mesh-ebpf' | 'mesh-baseline';
+export const EXTRA_MESH_NODES: Record<ExtraMesh, typeof EBPF_NODES> = {
+  'mesh-ebpf': EBPF_NODES,
+  'mesh-baseline': BASELINE_NODES,
+};
 
 function pod(
   name: string,
@@ -156,9 +173,13 @@ const ip = (p: Pod | undefined): string => p?.status?.podIP ?? '';
 const netns = (p: Pod | undefined): string =>
   p?.metadata.annotations?.['lab.ambit.dev/netns'] ?? '';
 
-/** The mesh-ebpf namespace: the same client and server pods on the eBPF nodes. */
-async function deployEbpfPods(client: KubeClient): Promise<{ netns: string; target: Endpoint }> {
-  const ns = 'bench-mesh-ebpf';
+/** An extra mesh's namespace `bench-<mode>`: the same client and server pods on its nodes. */
+async function deployExtraMesh(
+  client: KubeClient,
+  mode: ExtraMesh,
+): Promise<{ netns: string; target: Endpoint }> {
+  const ns = `bench-${mode}`;
+  const [clientNode, serverNode] = EXTRA_MESH_NODES[mode];
   await applyObjects(client, [
     {
       apiVersion: 'v1',
@@ -167,8 +188,8 @@ async function deployEbpfPods(client: KubeClient): Promise<{ netns: string; targ
     },
   ]);
   await applyObjects(client, [
-    pod('server', ns, EBPF_NODES[1]!.name, [echoServer(), iperfServer]),
-    pod('client', ns, EBPF_NODES[0]!.name, [idle]),
+    pod('server', ns, serverNode!.name, [echoServer(), iperfServer]),
+    pod('client', ns, clientNode!.name, [idle]),
   ]);
   const p = await waitPods(client, ns, ['server', 'client']);
   return {
@@ -180,7 +201,7 @@ async function deployEbpfPods(client: KubeClient): Promise<{ netns: string; targ
 export async function deployBenchPods(
   client: KubeClient,
   workDir: string,
-  opts: { ebpf?: boolean; l7?: { labDir: string } } = {},
+  opts: { extra?: ExtraMesh[]; l7?: { labDir: string } } = {},
 ): Promise<BenchPods> {
   const certs = join(workDir, 'certs');
   await makeCerts(certs);
@@ -243,20 +264,21 @@ export async function deployBenchPods(
     ]),
   ]);
   const all = await waitPods(client, 'bench-direct', ['stunnel-client']);
-  const ebpf = opts.ebpf ? await deployEbpfPods(client) : undefined;
+  const extra: [ExtraMesh, { netns: string; target: Endpoint }][] = [];
+  for (const m of opts.extra ?? []) extra.push([m, await deployExtraMesh(client, m)]);
   // Servers need a moment to bind after their process starts (readiness = process alive).
   await sleep(500);
   return {
     clientNetns: {
       direct: netns(direct.get('client')),
       mesh: netns(mesh.get('client')),
-      ...(ebpf ? { 'mesh-ebpf': ebpf.netns } : {}),
+      ...Object.fromEntries(extra.map(([m, x]) => [m, x.netns])),
     },
     targets: {
       direct: { host: serverIp, echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
       mesh: { host: ip(mesh.get('server')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
       stunnel: { host: ip(all.get('stunnel-client')), echoPort: ECHO_PORT, iperfPort: IPERF_PORT },
-      ...(ebpf ? { 'mesh-ebpf': ebpf.target } : {}),
+      ...Object.fromEntries(extra.map(([m, x]) => [m, x.target])),
     },
     ...(l7
       ? {

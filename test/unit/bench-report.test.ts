@@ -5,6 +5,7 @@ import {
   aggregate,
   latencySvg,
   markdown,
+  runsSection,
   stat,
   targets,
   type Mode,
@@ -150,6 +151,57 @@ describe('bench report', () => {
     const svg = latencySvg(aggregate(withEbpf));
     assert.equal((svg.match(/<rect /g) ?? []).length, 2 * 3 * 4 + 4 + 1);
     assert.match(svg, />mesh-ebpf</);
+  });
+
+  it('mesh-baseline: a "this commit vs baseline" table, mesh/mesh-baseline; absent without it', () => {
+    const withBaseline = [
+      ...fixture(),
+      ...[1, 2, 3].flatMap((round) => [
+        sample(round, 'mesh-baseline', 'iperf-1', { gbps: 0.6 }),
+        sample(round, 'mesh-baseline', 'latency-4', { p50Ms: 0.5, p90Ms: 1, p99Ms: 4 }),
+      ]),
+    ];
+    const md = markdown(aggregate(withBaseline), { baseline: 'HEAD~2 = abc1234' });
+    assert.match(md, /## This commit vs baseline \(mesh vs mesh-baseline\)/);
+    assert.match(md, /baseline's build \(HEAD~2 = abc1234\)/);
+    // mesh 1.2 against the baseline's 0.6: 2.00 (this commit moves twice as much)
+    assert.match(
+      md,
+      /\| iperf-1 \| gbps \| 0\.60 \(0\.60–0\.60\) \| 1\.20 \(1\.10–1\.30\) \| 2\.00 \|/,
+    );
+    assert.match(
+      md,
+      /\| latency-4 \| p50Ms \| 0\.50 \(0\.50–0\.50\) \| 0\.40 \(0\.40–0\.40\) \| 0\.80 \|/,
+    );
+    // Only workloads the baseline ran: connrate has no mesh-baseline row.
+    const table = md.slice(md.indexOf('## This commit vs baseline'));
+    assert.doesNotMatch(table, /connrate/);
+    assert.doesNotMatch(markdown(aggregate(fixture()), {}), /mesh-baseline/);
+    assert.match(latencySvg(aggregate(withBaseline)), />mesh-baseline</);
+  });
+
+  it('runsSection: the capture deltas per mode and workload, then every failed run', () => {
+    const runs = [1, 2, 3].map((round) => ({
+      ...sample(round, 'mesh', 'iperf-1', { gbps: 1 }),
+      capture: {
+        'worker2 iptables TPROXY :15001': 100 * round,
+        'worker iptables TPROXY :15008': 7,
+      },
+    }));
+    const md = runsSection(
+      [...runs, sample(1, 'stunnel', 'iperf-1', { gbps: 2 })],
+      [{ round: 2, mode: 'mesh-ebpf', workload: 'iperf-1', error: 'counters did not move: a | b' }],
+    ).join('\n');
+    assert.match(md, /## Capture evidence/);
+    assert.match(md, /3 runs passed the check, 0 failed it/);
+    assert.match(
+      md,
+      /\| mesh \| iperf-1 \| worker iptables TPROXY :15008 7; worker2 iptables TPROXY :15001 200 \|/,
+    );
+    assert.doesNotMatch(md, /\| stunnel \|/);
+    assert.match(md, /## Failed runs/);
+    assert.match(md, /\| 2 \| iperf-1 \| mesh-ebpf \| counters did not move: a \\\| b \|/);
+    assert.deepEqual(runsSection([sample(1, 'direct', 'iperf-1', { gbps: 1 })], []), []);
   });
 
   it('latencySvg draws one bar per mode and percentile of each latency workload', () => {
