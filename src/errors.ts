@@ -33,7 +33,8 @@ export const ERROR_CODES = {
   // benchmarks (bench/)
   BENCH_BAD_ARG: 'a bench flag of the wrong form',
   BENCH_BAD_PROFILE: 'a --profile that names no mesh workload',
-  BENCH_CAPTURE_UNPROVEN: 'a mesh run whose redirection counters did not move (its traffic bypassed the backend)',
+  BENCH_CAPTURE_UNPROVEN:
+    'a mesh run whose redirection counters did not move (its traffic bypassed the backend)',
   BENCH_BASELINE_BUILD: 'the --baseline commit could not be checked out or compiled',
   BENCH_HOLD_TIMEOUT: 'the connection-holding tool stopped answering',
   BENCH_IPERF_FAILED: 'an iperf3 run failed',

@@ -5,8 +5,8 @@
  * client hanging.
  */
 import type net from 'node:net';
-import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
+import { errorMessage, type CodeOf } from '../errors.js';
+import { connectionId, withFields, type Fields, type Logger } from '../log.js';
 import { plainIp } from './headers.js';
 
 export interface Tuple {
@@ -43,4 +43,37 @@ export function guard(
     log.error(`${what} failed`, { error: errorMessage(err) });
     reset(socket);
   });
+}
+
+/** An accepted connection: its tuple, `conn=` id and logger, and how to refuse it. */
+export interface Accepted extends Tuple {
+  connId: string;
+  log: Logger;
+  /** One `refused` line (its code under `error`, the tuple, `fields`), then a reset. */
+  refused(code: CodeOf<'ZTUNNEL'>, reason: string, fields?: Fields): void;
+}
+
+export function accepted(
+  parent: Logger,
+  socket: net.Socket,
+  orig?: { ip: string; port: number },
+): Accepted {
+  const t = tupleOf(socket, orig);
+  const connId = connectionId();
+  const log = withFields(parent, { conn: connId });
+  return {
+    ...t,
+    connId,
+    log,
+    refused(code, reason, fields = {}) {
+      log.warn('refused', {
+        error: code,
+        reason,
+        src: `${t.srcIp}:${t.srcPort}`,
+        dst: `${t.dstIp}:${t.dstPort}`,
+        ...fields,
+      });
+      reset(socket);
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * against the current policies whenever policies change, and those now denied are closed
  * ("connection closed due to policy change"), as ztunnel's PolicyWatcher does.
  */
-import type { Logger } from '../log.js';
+import type { Fields, Logger } from '../log.js';
 import type { RbacConnection, RbacResult } from './rbac.js';
 import { assertRbac } from './rbac.js';
 import type { ZtunnelState } from '../state/store.js';
@@ -42,15 +42,29 @@ export class ConnectionManager {
    * a FIN, so it would stay in the table until TCP keepalive gave up).
    */
   dropDeparted(): number {
+    return this.closeEach((c) =>
+      !c.dstUid || this.state.workloadByUid(c.dstUid)
+        ? undefined
+        : {
+            message: 'connection closed: its destination workload is gone',
+            reason: 'destination workload removed',
+          },
+    );
+  }
+
+  /**
+   * Closes (and forgets) every connection `why` gives a reason for, with one log line each
+   * naming it; returns how many.
+   */
+  private closeEach(
+    why: (c: TrackedConnection) => { message: string; reason: string; fields?: Fields } | undefined,
+  ): number {
     let closed = 0;
     for (const c of [...this.conns.values()]) {
-      if (!c.dstUid || this.state.workloadByUid(c.dstUid)) continue;
-      this.log.info('connection closed: its destination workload is gone', {
-        src: c.src,
-        dst: c.dst,
-        identity: c.srcIdentity,
-      });
-      c.close('destination workload removed');
+      const w = why(c);
+      if (!w) continue;
+      this.log.info(w.message, { src: c.src, dst: c.dst, identity: c.srcIdentity, ...w.fields });
+      c.close(w.reason);
       this.conns.delete(c.id);
       closed++;
     }
@@ -72,26 +86,19 @@ export class ConnectionManager {
 
   /** Re-runs authorization for every inbound connection; closes the ones now denied. */
   recheck(): number {
-    let closed = 0;
-    for (const c of [...this.conns.values()]) {
-      if (!c.rbac || !c.dstUid) continue;
+    return this.closeEach((c) => {
+      if (!c.rbac || !c.dstUid) return undefined;
       const dst = this.state.workloadByUid(c.dstUid);
       const verdict: RbacResult = dst
         ? assertRbac(this.state, dst, c.rbac, this.log)
         : { allowed: false, reason: 'NotAllowed' };
-      if (verdict.allowed) continue;
-      this.log.info('connection closed due to policy change', {
-        src: c.src,
-        dst: c.dst,
-        identity: c.srcIdentity,
-        reason: verdict.reason,
-        policy: verdict.policy,
-      });
-      c.close('policy change');
-      this.conns.delete(c.id);
-      closed++;
-    }
-    return closed;
+      if (verdict.allowed) return undefined;
+      return {
+        message: 'connection closed due to policy change',
+        reason: 'policy change',
+        fields: { reason: verdict.reason, policy: verdict.policy },
+      };
+    });
   }
 
   /** Resolves when no connection is open, or after `ms`, whichever comes first. */

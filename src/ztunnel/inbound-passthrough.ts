@@ -4,14 +4,12 @@
  * then forwarded to the application from the client's own address.
  */
 import net from 'node:net';
-import type { CodeOf } from '../errors.js';
-import { connectionId, withFields } from '../log.js';
 import { openConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels, inboundService } from './context.js';
-import { guard, reset, tupleOf } from './accepted.js';
+import { accepted, guard, reset } from './accepted.js';
 import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
 
@@ -25,19 +23,11 @@ export class InboundPassthroughProxy {
   private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
     const { ctx } = this;
     const started = Date.now();
-    const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
-    const connId = connectionId();
-    const log = withFields(ctx.log, { conn: connId });
-    /** One line per refused connection, its code under `error`. */
-    const refused = (code: CodeOf<'ZTUNNEL'>, reason: string) => {
-      log.warn('refused', {
-        error: code,
-        reason,
-        src: `${srcIp}:${srcPort}`,
-        dst: `${dstIp}:${dstPort}`,
-      });
-      reset(socket);
-    };
+    const { srcIp, srcPort, dstIp, dstPort, connId, log, refused } = accepted(
+      ctx.log,
+      socket,
+      orig,
+    );
     if (ILLEGAL_PORTS.has(dstPort))
       return refused('ZTUNNEL_SELF_CALL', 'destination is a ztunnel port');
     try {

@@ -9,7 +9,6 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayAddress, Service, Workload } from '../api/workload.js';
 import type { CodeOf } from '../errors.js';
-import { connectionId, withFields, type Fields } from '../log.js';
 import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import type { HboneClient, HboneInboundRequest } from '../hbone/types.js';
 import { HboneError } from '../hbone/types.js';
@@ -17,7 +16,7 @@ import type { LocalInbound } from './inbound.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
 import { connectionLabels } from './context.js';
-import { guard, reset, tupleOf } from './accepted.js';
+import { accepted, guard, reset } from './accepted.js';
 import { baggage, forwarded, traceparent } from './headers.js';
 import { chooseEndpoint } from '../state/lb.js';
 import type { ZtunnelState } from '../state/store.js';
@@ -98,16 +97,7 @@ export function buildRequest(
       const wp = resolveGateway(state, svc.waypoint, random);
       if (!wp)
         return refuse('ZTUNNEL_UNKNOWN_WAYPOINT', `waypoint of ${serviceKey(svc)} is unknown`);
-      return {
-        kind: 'hbone',
-        peer: wp.workload,
-        identities: [workloadIdentity(wp.workload)],
-        dialIp: wp.ip,
-        dialPort: wp.port,
-        authority: `${dstIp}:${dstPort}`,
-        service: svc,
-        waypoint: true,
-      };
+      return viaWaypoint(wp, `${dstIp}:${dstPort}`, { service: svc });
     }
     const ep = chooseEndpoint(state, svc, dstPort, random);
     if (!ep)
@@ -122,21 +112,30 @@ export function buildRequest(
     if (w.waypoint && !isFromWaypoint(src, w.waypoint, state)) {
       const wp = resolveGateway(state, w.waypoint, random);
       if (!wp) return refuse('ZTUNNEL_UNKNOWN_WAYPOINT', `waypoint of ${w.uid} is unknown`);
-      return {
-        kind: 'hbone',
-        dstWorkload: w,
-        peer: wp.workload,
-        identities: [workloadIdentity(wp.workload)],
-        dialIp: wp.ip,
-        dialPort: wp.port,
-        authority: `${dstIp}:${dstPort}`,
-        waypoint: true,
-      };
+      return viaWaypoint(wp, `${dstIp}:${dstPort}`, { dstWorkload: w });
     }
     return toWorkload(w, dstIp, dstPort, undefined, opts.hbonePort);
   }
   // Outside the mesh (or a VIP port the service does not expose): passthrough.
   return { kind: 'tcp', ip: dstIp, port: dstPort, service: svc };
+}
+
+/** The HBONE hop to a waypoint, `:authority` the original destination (service or workload). */
+function viaWaypoint(
+  wp: { workload: Workload; ip: string; port: number },
+  authority: string,
+  dst: { service: Service } | { dstWorkload: Workload },
+): OutboundPlan {
+  return {
+    kind: 'hbone',
+    ...dst,
+    peer: wp.workload,
+    identities: [workloadIdentity(wp.workload)],
+    dialIp: wp.ip,
+    dialPort: wp.port,
+    authority,
+    waypoint: true,
+  };
 }
 
 function toWorkload(
@@ -213,20 +212,7 @@ export class OutboundProxy {
   private async proxy(socket: net.Socket, orig?: { ip: string; port: number }): Promise<void> {
     const { ctx } = this;
     const started = Date.now();
-    const { srcIp, srcPort, dstIp, dstPort } = tupleOf(socket, orig);
-    const connId = connectionId();
-    const log = withFields(ctx.log, { conn: connId });
-    /** One line per refused connection, its code under `error`. */
-    const refused = (code: CodeOf<'ZTUNNEL'>, reason: string, fields: Fields = {}) => {
-      log.warn('refused', {
-        error: code,
-        reason,
-        src: `${srcIp}:${srcPort}`,
-        dst: `${dstIp}:${dstPort}`,
-        ...fields,
-      });
-      reset(socket);
-    };
+    const { srcIp, srcPort, dstIp, dstPort, connId, refused } = accepted(ctx.log, socket, orig);
     if (
       ILLEGAL_PORTS.has(dstPort) &&
       (dstIp.startsWith('127.') || dstIp === ctx.config.instanceIp)
