@@ -16,6 +16,7 @@ import { ConfigStore } from './config/store.js';
 import { createInbound } from './inbound.js';
 import { IngressListeners, type IngressOptions } from './ingress.js';
 import type { ProxyDeps } from './proxy/context.js';
+import { stdoutAccessLog } from './telemetry/access-log.js';
 import { reporterRole, WaypointMetrics } from './telemetry/metrics.js';
 import { UpstreamPool } from './upstream/pool.js';
 import { createTransport, type TransportOptions } from './upstream/transport.js';
@@ -78,7 +79,7 @@ export class Waypoint {
   }
 
   private deps(): ProxyDeps {
-    const accessLog = this.o.accessLog ?? ((l: string) => process.stdout.write(l + '\n'));
+    const accessLog = this.o.accessLog ?? stdoutAccessLog();
     return {
       config: () => this.store.get(),
       pool: this.pool,

@@ -121,3 +121,53 @@ test('reporterRole: waypoint unless the config is an ingress; the ingress as its
   const p = reporterRole(cfg('ingress'), '10.0.0.1', id);
   assert.equal(p.kind === 'gateway' && p.self?.workloadName, 'gw-from-peers');
 });
+
+test('the per-request series cache: one series per label set, every label input counts', () => {
+  const m = new WaypointMetrics();
+  const count = (text: string) =>
+    series(text, 'istio_requests_total').map((l) => l.slice(l.lastIndexOf(' ') + 1));
+  // The same label values from fresh objects (a new config) land in the same series.
+  m.recordRequest(record());
+  m.recordRequest(
+    record({ source: facts('sleep'), destination: facts('httpbin', { version: 'v1' }) }),
+  );
+  assert.deepEqual(count(m.render()), ['2']);
+  // Each input that makes a label makes another series.
+  m.recordRequest(record({ sourcePrincipal: 'spiffe://cluster.local/ns/other/sa/x' }));
+  m.recordRequest(record({ destination: facts('httpbin', { version: 'v2' }) }));
+  m.recordRequest(record({ service: undefined }));
+  m.recordRequest(record({ status: 200 }));
+  m.recordRequest(record({ flags: 'UF' }));
+  m.recordRequest(record({ protocol: 'grpc', grpcStatus: '14' }));
+  m.recordRequest(record({ protocol: 'grpc', grpcStatus: '0' }));
+  assert.deepEqual(count(m.render()), ['2', '1', '1', '1', '1', '1', '1', '1']);
+  // An empty flag and '-' are the same label value: same series.
+  m.recordRequest(record({ flags: '-' }));
+  assert.deepEqual(count(m.render()), ['3', '1', '1', '1', '1', '1', '1', '1']);
+  // A role change relabels the following requests.
+  m.setRole({
+    kind: 'gateway',
+    self: facts('gw'),
+    principal: 'spiffe://cluster.local/ns/default/sa/gw',
+  });
+  m.recordRequest(record());
+  const gw = series(m.render(), 'istio_requests_total').filter((l) =>
+    l.includes('reporter="source"'),
+  );
+  assert.equal(gw.length, 1);
+  assert.match(gw[0]!, /source_workload="gw"/);
+});
+
+test('histogram buckets are cumulative; a NaN observation counts in no bucket', () => {
+  const m = new WaypointMetrics();
+  m.recordRequest(record({ durationMs: 5 }));
+  m.recordRequest(record({ durationMs: 5.5 }));
+  m.recordRequest(record({ durationMs: Number.NaN }));
+  const b = series(m.render(), 'istio_request_duration_milliseconds_bucket');
+  const at = (le: string) => b.find((l) => l.includes(`le="${le}"`))!.split(' ')[1];
+  assert.equal(at('1'), '0');
+  assert.equal(at('5'), '1');
+  assert.equal(at('10'), '2');
+  assert.equal(at('3600000'), '2');
+  assert.equal(at('+Inf'), '3');
+});

@@ -20,20 +20,26 @@ export function endToEnd(
   h: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
 ): HeaderMap {
   const out: HeaderMap = {};
-  const named = new Set(
-    String(h.connection ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || k.startsWith(':')) continue;
+  // Names listed in `connection` are hop-by-hop too; most requests have none.
+  const conn = h.connection;
+  const named =
+    conn === undefined
+      ? undefined
+      : new Set(
+          String(conn)
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean),
+        );
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || k.charCodeAt(0) === 58 /* ':' */) continue;
     const name = k.toLowerCase();
     if (name === 'te') {
       if (String(v).toLowerCase().includes('trailers')) out.te = 'trailers';
       continue;
     }
-    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || named?.has(name)) continue;
     out[name] = Array.isArray(v) ? [...v] : String(v);
   }
   return out;

@@ -112,20 +112,27 @@ async function viaHttp2(pool: UpstreamPool, r: AttemptRequest): Promise<Upstream
       return;
     }
     let trailers: HeaderMap | undefined;
+    let settled = false;
     stream.on('trailers', (t: http2.IncomingHttpHeaders) => (trailers = endToEnd(t)));
     const onAbort = () => {
+      settled = true;
       stream.close(NGHTTP2_CANCEL);
       reject(fromAbort(r.signal));
     };
     r.signal.addEventListener('abort', onAbort, { once: true });
     stream.on('error', (err) => {
       r.signal.removeEventListener('abort', onAbort);
+      if (settled) return;
+      settled = true;
       reject(new AttemptError('reset', errorMessage(err)));
     });
-    stream.on('close', () =>
-      reject(new AttemptError('reset', `stream closed (code ${stream.rstCode})`)),
-    );
+    // Every stream closes, most after their response: an Error (and its stack) only when the
+    // close is what settles the attempt.
+    stream.on('close', () => {
+      if (!settled) reject(new AttemptError('reset', `stream closed (code ${stream.rstCode})`));
+    });
     stream.on('response', (h, flags) => {
+      settled = true;
       r.signal.removeEventListener('abort', onAbort);
       resolve({
         status: Number(h[HTTP2_HEADER_STATUS] ?? 502),

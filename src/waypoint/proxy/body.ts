@@ -37,7 +37,7 @@ export class RequestBody {
     dst.on('drain', onDrain);
     for (const c of this.chunks) dst.write(c);
     if (this.ended) {
-      dst.end();
+      if (!dst.writableEnded) dst.end();
       return;
     }
     if (!this.started) this.start();
@@ -77,7 +77,8 @@ export class RequestBody {
     });
     this.src.on('end', () => {
       this.ended = true;
-      this.sink?.end();
+      // An HTTP/2 GET's upstream stream is ended at creation: end() again only builds an Error.
+      if (this.sink && !this.sink.writableEnded) this.sink.end();
     });
     this.src.on('error', () => {
       this.failed = true;

@@ -68,7 +68,8 @@ export async function forward(pool: UpstreamPool, f: ForwardRequest): Promise<Fo
     const chosen = chooseEndpoint(f.service, f.servicePort, used);
     if (!chosen) return { ...last, attempts: attempt - 1 };
     used.add(chosen.endpoint.address);
-    const headers = { ...f.headers };
+    // The attempt copies the headers into its request; a hook that edits them gets its own.
+    const headers = f.beforeAttempt ? { ...f.headers } : f.headers;
     f.beforeAttempt?.(attempt, chosen, headers);
     const ac = new AbortController();
     const onOuter = () => ac.abort(f.signal.reason);

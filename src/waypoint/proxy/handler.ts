@@ -331,7 +331,8 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
     // The last answer of exhausted retries is passed on, flagged as Envoy does.
     if (r.attempts > 1 && (rule.retry?.codes ?? DEFAULT_RETRY.codes).includes(res.status))
       outcome.flags = 'URX';
-    const headers = { ...res.headers };
+    // The response's own header object (endToEnd made it for this attempt): edited in place.
+    const headers = res.headers;
     for (const m of plan.responseModifiers) modifyHeaders(headers, m);
     if (x.responded) {
       res.abort();

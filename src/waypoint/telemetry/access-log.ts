@@ -36,32 +36,46 @@ const q = (v: string | undefined) => `"${v ?? '-'}"`;
 const d = (v: string | number | undefined) => (v === undefined || v === '' ? '-' : String(v));
 
 export function formatAccessLog(e: AccessLogEntry): string {
-  return [
-    `[${e.start.toISOString()}]`,
-    `"${e.method} ${e.path} ${e.protocol}"`,
-    e.status,
-    d(e.flags),
-    d(e.details),
-    '-',
-    '"-"',
-    e.bytesReceived,
-    e.bytesSent,
-    Math.round(e.durationMs),
-    d(e.upstreamMs === undefined ? undefined : Math.round(e.upstreamMs)),
-    q(e.xff),
-    q(e.userAgent),
-    q(e.requestId),
-    q(e.authority),
-    q(e.upstreamHost),
-    d(e.upstreamCluster),
-    '-',
-    e.downstreamLocal,
-    e.downstreamRemote,
-    '-',
-    d(e.route),
-    `trace_id=${d(e.traceId)}`,
-    `span_id=${d(e.spanId)}`,
-    `src.identity=${d(e.sourcePrincipal)}`,
-    `dst.identity=${d(e.destinationPrincipal)}`,
-  ].join(' ');
+  // One template, not an array joined: this runs once per request.
+  return (
+    `[${e.start.toISOString()}] "${e.method} ${e.path} ${e.protocol}" ${e.status} ${d(e.flags)} ` +
+    `${d(e.details)} - "-" ${e.bytesReceived} ${e.bytesSent} ${Math.round(e.durationMs)} ` +
+    `${d(e.upstreamMs === undefined ? undefined : Math.round(e.upstreamMs))} ${q(e.xff)} ` +
+    `${q(e.userAgent)} ${q(e.requestId)} ${q(e.authority)} ${q(e.upstreamHost)} ` +
+    `${d(e.upstreamCluster)} - ${e.downstreamLocal} ${e.downstreamRemote} - ${d(e.route)} ` +
+    `trace_id=${d(e.traceId)} span_id=${d(e.spanId)} src.identity=${d(e.sourcePrincipal)} ` +
+    `dst.identity=${d(e.destinationPrincipal)}`
+  );
+}
+
+/**
+ * A sink that writes the lines of one event-loop turn with one write: stdout into a pipe or
+ * file is a synchronous write(2) per call, which one line per request made ~4 % of the
+ * waypoint's CPU. Lines stay in order; what is pending is written on exit.
+ */
+export function batchedLineSink(write: (chunk: string) => void): (line: string) => void {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (!pending) return;
+    const s = pending;
+    pending = '';
+    write(s);
+  };
+  process.on('exit', flush);
+  return (line) => {
+    pending += line + '\n';
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+}
+
+let stdoutSink: ((line: string) => void) | undefined;
+
+/** The process's access log on stdout (one sink per process, however many waypoints). */
+export function stdoutAccessLog(): (line: string) => void {
+  return (stdoutSink ??= batchedLineSink((s) => void process.stdout.write(s)));
 }

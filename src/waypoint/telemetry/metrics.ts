@@ -4,7 +4,13 @@
  * destination labels from the chosen endpoint; TCP connection metrics for TCP traffic.
  */
 import type { WorkloadFacts } from '../../api/waypoint-config.js';
-import { Counter, Histogram, type Labels } from './registry.js';
+import {
+  Counter,
+  type CounterSeries,
+  Histogram,
+  type HistogramSeries,
+  type Labels,
+} from './registry.js';
 
 /** Envoy's default histogram buckets, in ms. */
 const DURATION_BUCKETS = [
@@ -101,12 +107,50 @@ export function reporterRole(
   return { kind: 'gateway', self, principal: identity };
 }
 
+/** The four series one request updates, found once per distinct label set. */
+interface RequestSeries {
+  requests: CounterSeries;
+  duration: HistogramSeries;
+  requestBytes: HistogramSeries;
+  responseBytes: HistogramSeries;
+}
+
+const factsKeys = new WeakMap<WorkloadFacts, string>();
+
+/** A string naming every label a workload contributes (cached per config object). */
+function factsKey(w: WorkloadFacts | undefined): string {
+  if (!w) return '';
+  let k = factsKeys.get(w);
+  if (k === undefined) {
+    k = JSON.stringify([
+      w.workloadName,
+      w.namespace,
+      w.identity,
+      w.app,
+      w.version,
+      w.canonicalName,
+      w.canonicalRevision,
+      w.clusterId,
+    ]);
+    factsKeys.set(w, k);
+  }
+  return k;
+}
+
 export class WaypointMetrics {
+  /**
+   * Request series by a key of everything their labels are made of, so a request costs one
+   * string and one lookup, not a label object and four JSON keys. Bounded like the registry
+   * itself: one entry per label set ever seen.
+   */
+  private readonly requestSeries = new Map<string, RequestSeries>();
+
   constructor(private role: ReporterRole = { kind: 'waypoint' }) {}
 
   /** Switches the role (an ingress gateway learns it from its config). */
   setRole(role: ReporterRole): void {
     this.role = role;
+    this.requestSeries.clear();
   }
 
   readonly requests = new Counter('istio_requests_total', 'Requests processed by the waypoint');
@@ -152,18 +196,37 @@ export class WaypointMetrics {
     };
   }
 
-  recordRequest(r: RequestRecord): void {
-    const labels: Labels = {
-      ...this.base({ ...r }),
+  private labelsOf(r: RequestRecord): Labels {
+    return {
+      ...this.base(r),
       request_protocol: r.protocol,
       response_code: String(r.status),
       grpc_response_status: r.protocol === 'grpc' ? (r.grpcStatus ?? '') : '',
       response_flags: r.flags || '-',
     };
-    this.requests.inc(labels);
-    this.duration.observe(labels, r.durationMs);
-    this.requestBytes.observe(labels, r.requestBytes);
-    this.responseBytes.observe(labels, r.responseBytes);
+  }
+
+  recordRequest(r: RequestRecord): void {
+    const svc = r.service;
+    const key =
+      `${factsKey(r.source)}\0${r.sourcePrincipal}\0${factsKey(r.destination)}\0` +
+      `${svc ? `${svc.hostname}\0${svc.name}\0${svc.namespace}` : '\0\0'}\0${r.protocol}\0` +
+      `${r.status}\0${r.protocol === 'grpc' ? (r.grpcStatus ?? '') : ''}\0${r.flags}`;
+    let s = this.requestSeries.get(key);
+    if (!s) {
+      const labels = this.labelsOf(r);
+      s = {
+        requests: this.requests.series(labels),
+        duration: this.duration.series(labels),
+        requestBytes: this.requestBytes.series(labels),
+        responseBytes: this.responseBytes.series(labels),
+      };
+      this.requestSeries.set(key, s);
+    }
+    s.requests.value++;
+    this.duration.observeIn(s.duration, r.durationMs);
+    this.requestBytes.observeIn(s.requestBytes, r.requestBytes);
+    this.responseBytes.observeIn(s.responseBytes, r.responseBytes);
   }
 
   tcpOpen(r: TcpRecord): Labels {

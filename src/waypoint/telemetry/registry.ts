@@ -14,18 +14,35 @@ function labelText(l: Labels, extra?: [string, string]): string {
 
 const keyOf = (l: Labels) => JSON.stringify(l);
 
+export interface CounterSeries {
+  readonly labels: Labels;
+  value: number;
+}
+
+export interface HistogramSeries {
+  readonly labels: Labels;
+  readonly counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Counter {
-  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  private readonly values = new Map<string, CounterSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
   ) {}
 
   inc(labels: Labels, by = 1): void {
+    this.series(labels).value += by;
+  }
+
+  /** The series of `labels` (created at 0): callers that cache it skip the key per update. */
+  series(labels: Labels): CounterSeries {
     const k = keyOf(labels);
-    const e = this.values.get(k);
-    if (e) e.value += by;
-    else this.values.set(k, { labels, value: by });
+    let e = this.values.get(k);
+    if (!e) this.values.set(k, (e = { labels, value: 0 }));
+    return e;
   }
 
   get(labels: Labels): number {
@@ -41,10 +58,7 @@ export class Counter {
 }
 
 export class Histogram {
-  private readonly values = new Map<
-    string,
-    { labels: Labels; counts: number[]; sum: number; count: number }
-  >();
+  private readonly values = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -52,13 +66,24 @@ export class Histogram {
   ) {}
 
   observe(labels: Labels, v: number): void {
+    this.observeIn(this.series(labels), v);
+  }
+
+  /** The series of `labels` (created empty), for callers that cache it. */
+  series(labels: Labels): HistogramSeries {
     const k = keyOf(labels);
     let e = this.values.get(k);
     if (!e)
       this.values.set(k, (e = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    this.buckets.forEach((b, i) => {
-      if (v <= b) e.counts[i]!++;
-    });
+    return e;
+  }
+
+  observeIn(e: HistogramSeries, v: number): void {
+    const b = this.buckets;
+    // Buckets are ascending: every bucket from the first that holds v counts it.
+    let i = 0;
+    while (i < b.length && !(v <= b[i]!)) i++;
+    for (; i < b.length; i++) e.counts[i]!++;
     e.sum += v;
     e.count++;
   }
