@@ -25,6 +25,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import type { WaypointConfig } from '../src/api/waypoint-config.js';
 import { createHboneClient } from '../src/hbone/client.js';
 import { decideThenSplice } from '../src/hbone/handoff.js';
@@ -183,7 +184,23 @@ async function roleWaypoint(pki: Pki): Promise<void> {
     log: quiet,
   });
   await waypoint.start();
-  process.on('message', (m: { config: WaypointConfig; b: number }) => {
+  process.on('message', (m: { config: WaypointConfig; b: number } | 'mem') => {
+    if (m === 'mem') {
+      // With --expose-gc: the live heap, not what the next collection would free.
+      (globalThis as { gc?: () => void }).gc?.();
+      const mb = (n: number) => Math.round(n / 2 ** 20);
+      const mem = process.memoryUsage();
+      process.send?.({
+        heapUsedMb: mb(mem.heapUsed),
+        heapTotalMb: mb(mem.heapTotal),
+        externalMb: mb(mem.external),
+        arrayBuffersMb: mb(mem.arrayBuffers),
+        spacesMb: Object.fromEntries(
+          v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, mb(sp.space_size)]),
+        ),
+      });
+      return;
+    }
     bPort = m.b;
     waypoint.store.apply(m.config);
     process.send?.('configured');
@@ -304,6 +321,10 @@ async function driver(): Promise<void> {
       clearInterval(sampler);
       const m = memKb(wp.pid!);
       const requests = Number(r.requests);
+      const heap = await new Promise((resolve) => {
+        wp.once('message', resolve);
+        wp.send('mem');
+      });
       print({
         workload: w,
         ...r,
@@ -311,6 +332,7 @@ async function driver(): Promise<void> {
         wpPeakRssMb: round(m.hwm / 1024, 1),
         wpPeakAnonMb: round(Math.max(peakAnon, m.anon) / 1024, 1),
         load: round(os.loadavg()[0]!, 2),
+        heap,
       });
     }
   } finally {

@@ -44,7 +44,7 @@ void test('a waypoint Gateway gives an owned ServiceAccount, Deployment and Serv
       metadata: { labels: Record<string, string> };
       spec: {
         serviceAccountName: string;
-        containers: { image: string; args: string[]; readinessProbe: unknown }[];
+        containers: { image: string; args: string[]; readinessProbe: unknown; env?: unknown }[];
       };
     };
   };
@@ -70,6 +70,11 @@ void test('a waypoint Gateway gives an owned ServiceAccount, Deployment and Serv
     'istiod.istio-system.svc:15012',
   ]);
   assert.deepEqual(c.readinessProbe, { httpGet: { path: '/healthz/ready', port: 15021 } });
+  // The proxy runtime of ztunnel: a small young generation, two malloc arenas.
+  assert.deepEqual(c.env, [
+    { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+    { name: 'MALLOC_ARENA_MAX', value: '2' },
+  ]);
   const svc = o.service.spec as { type: string; ports: { name: string; port: number }[] };
   assert.equal(svc.type, 'ClusterIP');
   assert.deepEqual(
