@@ -6,6 +6,7 @@
  *              agent's exit leaves capture in place, so a restart never lets plaintext out)
  */
 import { parseArgs } from 'node:util';
+import { stopSignal } from '../daemon.js';
 import { AmbitError, errorMessage } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger, type Logger } from '../log.js';
@@ -78,10 +79,7 @@ async function runAgent(args: string[]): Promise<number> {
     // The mesh install waits for this line before it reports the switch done.
     log.info(BACKEND_SWITCHED, { previous: other, now: mode });
   }
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal();
   await agent.stop();
   // As istio-cni does: stopped because its DaemonSet is gone (`ambit uninstall`), it removes
   // what it installed; any other stop (restart, upgrade) leaves capture in place, fail closed.

@@ -3,6 +3,7 @@
  * to the API server from AMBIT_KUBE_SERVER with the token in AMBIT_KUBE_TOKEN_FILE.
  */
 import { Port } from '../api/ports.js';
+import { stopSignal } from '../daemon.js';
 import { AmbitError } from '../errors.js';
 import { KubeClient } from '../k8s/client.js';
 import { createLogger } from '../log.js';
@@ -70,11 +71,7 @@ export async function run(args: string[], defaults: Defaults): Promise<number> {
       trustDomain: f.get('trust-domain') ?? 'cluster.local',
     },
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await stopSignal();
   log.info('shutting down');
   await cp.close();
   return 0;

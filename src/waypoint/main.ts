@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { spiffeId } from '../api/workload.js';
+import { Shutdown } from '../daemon.js';
 import { AmbitError, errorMessage } from '../errors.js';
 import { parseFlags } from '../flags.js';
 import { createHboneClient } from '../hbone/client.js';
@@ -108,8 +109,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
     log: log.child('identity'),
   });
   const hboneClient = createHboneClient({ certificates, log: log.child('hbone') });
-  let finish: (code: number) => void = () => undefined;
-  const done = new Promise<number>((r) => (finish = r));
+  const shutdown = new Shutdown(log);
   let xds: XdsSubscriber | undefined;
   const waypoint = new Waypoint({
     identity,
@@ -124,7 +124,7 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
       readiness: { host: '0.0.0.0', port: port(env, 'READINESS_PORT', 15021) },
     },
     log,
-    onQuit: () => finish(0),
+    onQuit: shutdown.quit,
     dumpExtra: () => ({
       certificates: certificates.dump(),
       xds: xds
@@ -159,18 +159,8 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
     );
   await waypoint.start();
 
-  const stop = (sig: string) => {
-    log.info('signal received; draining', { signal: sig });
-    void Promise.all([waypoint.stop(true), xds?.stop()])
-      .catch((e: unknown) => log.error('drain failed', { error: errorMessage(e) }))
-      .finally(() => {
-        certificates.close();
-        finish(0);
-      });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  const code = await done;
-  setTimeout(() => process.exit(code), 100).unref();
-  return code;
+  return shutdown.serve(
+    () => Promise.all([waypoint.stop(true), xds?.stop()]),
+    () => certificates.close(),
+  );
 }

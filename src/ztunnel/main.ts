@@ -3,7 +3,7 @@
  * the control plane's delta xDS, certificates from its CA (one per identity on this node),
  * TPROXY listeners with IP_TRANSPARENT. SIGTERM drains.
  */
-import { errorMessage } from '../errors.js';
+import { Shutdown } from '../daemon.js';
 import { createLogger } from '../log.js';
 import { requestCertificate } from '../xds/ca-client.js';
 import { createXdsClient } from '../xds/client.js';
@@ -60,30 +60,18 @@ export async function run(args: string[]): Promise<number> {
     },
     logger: log.child('xds'),
   });
-  let finish: (code: number) => void = () => undefined;
-  const done = new Promise<number>((r) => (finish = r));
+  const shutdown = new Shutdown(log);
   const z = new Ztunnel(config, {
     identity,
     hboneClient,
     hboneServer: (o) => createHboneServer({ ...o, log: log.child('hbone-server') }),
     xds,
     log,
-    onQuit: () => finish(0),
+    onQuit: shutdown.quit,
   });
   await z.start();
-  const stop = (sig: string) => {
-    log.info('signal received; draining', { signal: sig });
-    z.drain()
-      .catch((e: unknown) => log.error('drain failed', { error: errorMessage(e) }))
-      .finally(() => {
-        identity.close();
-        finish(0);
-      });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  const code = await done;
-  // Timers (keepalive, refresh) must not keep a drained process alive.
-  setTimeout(() => process.exit(code), 100).unref();
-  return code;
+  return shutdown.serve(
+    () => z.drain(),
+    () => identity.close(),
+  );
 }

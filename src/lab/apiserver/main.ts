@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { stopSignal } from '../../daemon.js';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { labPaths, stateBase } from '../cluster/paths.js';
@@ -151,18 +152,12 @@ export async function run(args: string[]): Promise<number> {
   writeFileSync(path.join(a.stateDir, 'apiserver.url'), url + '\n');
   log.info('ready', { lab: a.lab, url, inLab: inLabUrl ?? 'no', ca: pki.caFile });
 
-  return new Promise<number>((resolve) => {
-    const stop = (sig: string): void => {
-      log.info('stopping', { signal: sig });
-      server.close().then(
-        () => resolve(0),
-        (err: unknown) => {
-          log.error('close failed', { error: errorMessage(err) });
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  log.info('stopping', { signal: await stopSignal() });
+  try {
+    await server.close();
+    return 0;
+  } catch (err) {
+    log.error('close failed', { error: errorMessage(err) });
+    return 1;
+  }
 }

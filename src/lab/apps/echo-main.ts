@@ -7,6 +7,7 @@
  * `--flag=value` and `--flag value` are accepted.
  */
 import { AmbitError } from '../../errors.js';
+import { stopSignal } from '../../daemon.js';
 import { createLogger } from '../../log.js';
 import { startEcho } from './echo.js';
 import { echoTlsPair } from './echo-tls.js';
@@ -79,10 +80,7 @@ export async function runEcho(args: string[]): Promise<number> {
     version: f.version,
     log,
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await srv.close();
   return 0;
 }

@@ -2,6 +2,7 @@
  * `ambit lab app <name> [args]`: the built-in apps behind pod images `ambit/httpbin`,
  * `ambit/sleep` and `ambit/dns`.
  */
+import { stopSignal } from '../../daemon.js';
 import { AmbitError } from '../../errors.js';
 import { createLogger } from '../../log.js';
 import { intFlag, parseFlags } from '../../flags.js';
@@ -14,10 +15,7 @@ import type { Server } from 'node:net';
 /** Runs servers until SIGTERM/SIGINT, then closes them. */
 async function serveUntilSignal(start: () => Server[]): Promise<number> {
   const servers = start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   for (const s of servers) s.close();
   return 0;
 }
@@ -79,10 +77,7 @@ async function runHttpbin(args: string[]): Promise<number> {
   }
   const srv = await startHttpbin({ host, port, log, flavor });
   log.info('listening', { address: `${host}:${srv.port}` });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await srv.close();
   return 0;
 }

@@ -3,6 +3,7 @@
  * scheduling, Endpoints, default ServiceAccounts.
  */
 import { createLogger } from '../../log.js';
+import { stopSignal } from '../../daemon.js';
 import { parseFlags } from '../../flags.js';
 import { labClient } from '../apps/kube-env.js';
 import { startControllerManager } from './manager.js';
@@ -12,10 +13,7 @@ export async function run(args: string[]): Promise<number> {
   const log = createLogger('controller-manager');
   const client = labClient(f.values.get('server'), f.values.get('lab'));
   const cm = await startControllerManager({ client, log });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await cm.stop();
   return 0;
 }

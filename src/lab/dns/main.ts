@@ -3,6 +3,7 @@
  * Services and Endpoints through the API and serves `*.svc.cluster.local` on UDP and TCP.
  */
 import { Informer } from '../../k8s/informer.js';
+import { stopSignal } from '../../daemon.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
 import { createLogger } from '../../log.js';
@@ -53,10 +54,7 @@ export async function run(args: string[]): Promise<number> {
 
   const srv = await startDnsServer({ host, port, index: current, log });
   log.info('serving', { address: `${host}:${srv.port}`, domain, services: svcs.cache.size });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await srv.close();
   await Promise.all([svcs.stop(), eps.stop()]);
   return 0;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../../errors.js';
+import { stopSignal } from '../../daemon.js';
 import { KubeClient } from '../../k8s/client.js';
 import { createLogger } from '../../log.js';
 import { findNode, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
@@ -71,11 +72,7 @@ export async function run(args: string[]): Promise<number> {
       await new Promise((r) => setTimeout(r, 300));
     }
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await stopSignal();
   // Pods keep running (as with a real kubelet); `ambit lab down` stops them.
   await kubelet.stop();
   log.info('kubelet stopped');

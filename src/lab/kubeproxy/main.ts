@@ -3,6 +3,7 @@
  * and filter chains in step with Services and Endpoints, like kube-proxy in iptables mode.
  */
 import { errorMessage } from '../../errors.js';
+import { stopSignal } from '../../daemon.js';
 import { Informer } from '../../k8s/informer.js';
 import { resources } from '../../k8s/resources.js';
 import type { Endpoints, Service } from '../../k8s/types.js';
@@ -67,10 +68,7 @@ export async function run(args: string[]): Promise<number> {
   await sync();
   const resync = setInterval(() => schedule(0), RESYNC_MS);
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   // Like kube-proxy, leave the rules in place on exit: connections keep working across restarts.
   stopped = true;
   clearInterval(resync);

@@ -4,6 +4,7 @@
  * (registry.istio.io/release/examples-bookinfo-<service>-<version>).
  */
 import { AmbitError } from '../../../errors.js';
+import { stopSignal } from '../../../daemon.js';
 import { intFlag, parseFlags } from '../../../flags.js';
 import { createLogger } from '../../../log.js';
 import { detailsHandler } from './details.js';
@@ -50,10 +51,7 @@ export async function runBookinfo(args: string[]): Promise<number> {
   const log = createLogger(`bookinfo-${service}`);
   const srv = await serve(f.values.get('host') ?? '0.0.0.0', intFlag(f, 'port', 9080), handler);
   log.info('listening', { port: srv.port, version });
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopSignal();
   await srv.close();
   return 0;
 }
