@@ -22,8 +22,7 @@ import {
   ensureBpffs,
   hostBpfPath,
 } from '../../sys/bpf.js';
-import { netnsRefPath } from '../../sys/exec.js';
-import { sourceAddressTo, sysctlGet, sysctlSet, vethTo } from '../../sys/ip.js';
+import { sourceAddressTo, sysctlSet, vethTo } from '../../sys/ip.js';
 import { vethPeerNetns } from '../../sys/netns-probe.js';
 import { devWithAddress, linkInfo, tcAttach, tcDetach, tcFilters } from '../../sys/tc.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
@@ -42,6 +41,12 @@ import {
 import { chooseTproxyMode, noTproxyError, type TproxySetting } from './tproxy-mode.js';
 import type { EbpfState } from './state.js';
 import { SerialQueue, StateFile } from '../state-file.js';
+import {
+  assertZtunnelNetns,
+  cleanupZtunnelNetnsIfPresent,
+  keepCaptureWithoutZtunnel,
+  snapshotGlobalSysctls,
+} from '../backend-steps.js';
 import { cleanupZtunnelNetns, setupZtunnelNetns } from './ztunnel-netns.js';
 
 export interface EbpfBackendOptions {
@@ -58,8 +63,6 @@ export interface EbpfBackendOptions {
   tproxy?: TproxySetting;
   log?: Logger;
 }
-
-const GLOBAL_SYSCTLS = ['net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
 
 export const defaultBpfObject = (mode: TproxyMode = 'sk_assign'): string =>
   join(
@@ -160,8 +163,7 @@ export class EbpfBackend implements RedirectBackend {
       }
     }
     if (!this.state) {
-      const sysctls: Record<string, string> = {};
-      for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
+      const sysctls = await snapshotGlobalSysctls(this.ns);
       this.state = { preinstall: { sysctls }, ztunnel: null, hostIp: null, pods: {}, tproxy: mode };
       this.file.save(this.state);
     } else if (this.state.tproxy !== mode) {
@@ -248,20 +250,10 @@ export class EbpfBackend implements RedirectBackend {
 
   private async doSetZtunnel(z: ZtunnelTarget | null): Promise<void> {
     const st = await this.ensureLoaded();
-    if (!z) {
-      // ztunnel_info stays: app programs keep redirecting to a ztunnel that has no socket,
-      // and ztunnel_tproxy drops what nothing takes (fail closed).
-      this.log.warn('no ztunnel ready: programs stay in place (fail closed)', {
-        previous: st.ztunnel?.podIp,
-      });
-      return;
-    }
-    if (!existsSync(netnsRefPath(z.netns))) {
-      throw new AmbitError('REDIRECT_NO_ZTUNNEL_NETNS', `ztunnel netns ${z.netns} not found`, {
-        value: z,
-        hint: 'the ztunnel pod must be running; its netns comes from its CNI ADD or its veth',
-      });
-    }
+    // ztunnel_info stays: app programs keep redirecting to a ztunnel that has no socket,
+    // and ztunnel_tproxy drops what nothing takes (fail closed).
+    if (!z) return keepCaptureWithoutZtunnel(this.log, 'programs', st.ztunnel);
+    assertZtunnelNetns(z);
     const veth = await linkInfo(this.ns, z.hostVeth);
     const eth0 = await devWithAddress(z.netns, z.podIp);
     const inner = eth0 ? await linkInfo(z.netns, eth0) : undefined;
@@ -276,11 +268,12 @@ export class EbpfBackend implements RedirectBackend {
     if (prev && (prev.hostVeth !== z.hostVeth || prev.netns !== z.netns)) {
       this.log.info('rewiring ztunnel', { ztunnel: z.podIp, previous: prev.podIp });
       await tcDetach(this.ns, prev.hostVeth);
-      if (existsSync(netnsRefPath(prev.netns))) {
-        await cleanupZtunnelNetns(prev.netns, prev.podIp).catch((err: unknown) =>
-          this.log.warn('old ztunnel netns cleanup failed', { error: errorMessage(err) }),
-        );
-      }
+      await cleanupZtunnelNetnsIfPresent(
+        prev,
+        cleanupZtunnelNetns,
+        this.log,
+        'old ztunnel netns cleanup',
+      );
     }
     // Redirected packets reach ztunnel's veth from another device: no reverse-path drop.
     await sysctlSet(this.ns, {
@@ -342,11 +335,7 @@ export class EbpfBackend implements RedirectBackend {
     const z = st?.ztunnel;
     if (z) {
       await tcDetach(this.ns, z.hostVeth);
-      if (existsSync(netnsRefPath(z.netns))) {
-        await cleanupZtunnelNetns(z.netns, z.podIp).catch((err: unknown) =>
-          this.log.warn('ztunnel netns cleanup failed', { error: errorMessage(err) }),
-        );
-      }
+      await cleanupZtunnelNetnsIfPresent(z, cleanupZtunnelNetns, this.log, 'ztunnel netns cleanup');
     }
     if (st) await sysctlSet(this.ns, st.preinstall.sysctls);
     bpfUnpin(this.pinDir);

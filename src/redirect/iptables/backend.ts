@@ -3,20 +3,10 @@
  * policy routing + GENEVE/VXLAN tunnels on the node, TPROXY in the ztunnel pod.
  * Operations are serialized: the agent's informers and CNI plugin calls may arrive together.
  */
-import { existsSync } from 'node:fs';
-import { netnsRefPath } from '../../sys/exec.js';
-import { AmbitError, errorMessage } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { dropEmptyTable, iptablesTables } from '../../sys/iptables.js';
 import { ipsetAdd, ipsetCreate, ipsetDel, ipsetMembers } from '../../sys/ipset.js';
-import {
-  linkExists,
-  routeDelete,
-  routeReplace,
-  sourceAddressTo,
-  sysctlGet,
-  sysctlSet,
-} from '../../sys/ip.js';
+import { linkExists, routeDelete, routeReplace, sourceAddressTo, sysctlSet } from '../../sys/ip.js';
 import { tunnelInfo, tunnelKind, tunnelPortsInUse, type TunnelKind } from '../../sys/tunnel.js';
 import {
   InboundTun,
@@ -26,10 +16,17 @@ import {
   TunnelDefaultPort,
 } from '../constants.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
-import { cleanupNode, createNodeRules, type NodeTunnels } from './node-side.js';
+import { cleanupNode, createNodeRules } from './node-side.js';
 import { podRoute } from './render.js';
 import type { PersistedState } from './state.js';
 import { SerialQueue, StateFile } from '../state-file.js';
+import {
+  assertZtunnelNetns,
+  cleanupZtunnelNetnsIfPresent,
+  keepCaptureWithoutZtunnel,
+  snapshotGlobalSysctls,
+} from '../backend-steps.js';
+import type { NodeTunnels } from './tunnels.js';
 import { cleanupZtunnel, createZtunnelRules } from './ztunnel-side.js';
 
 export interface IptablesBackendOptions {
@@ -43,8 +40,6 @@ export interface IptablesBackendOptions {
   tunnelKind?: TunnelKind;
   log?: Logger;
 }
-
-const GLOBAL_SYSCTLS = ['net.ipv4.conf.all.rp_filter', 'net.ipv4.conf.default.rp_filter'];
 
 export class IptablesBackend implements RedirectBackend {
   readonly name = 'iptables';
@@ -103,8 +98,7 @@ export class IptablesBackend implements RedirectBackend {
   /** Snapshots what uninstall must restore, once, before the first change. */
   private async ensurePreinstall(): Promise<PersistedState> {
     if (this.state) return this.state;
-    const sysctls: Record<string, string> = {};
-    for (const k of GLOBAL_SYSCTLS) sysctls[k] = await sysctlGet(this.ns, k);
+    const sysctls = await snapshotGlobalSysctls(this.ns);
     this.state = {
       preinstall: { tables: await iptablesTables(this.ns), sysctls },
       ztunnel: null,
@@ -118,18 +112,8 @@ export class IptablesBackend implements RedirectBackend {
 
   private async doSetZtunnel(z: ZtunnelTarget | null): Promise<void> {
     const st = await this.ensurePreinstall();
-    if (!z) {
-      this.log.warn('no ztunnel ready: capture rules stay in place (fail closed)', {
-        previous: st.ztunnel?.podIp,
-      });
-      return;
-    }
-    if (!existsSync(netnsRefPath(z.netns))) {
-      throw new AmbitError('REDIRECT_NO_ZTUNNEL_NETNS', `ztunnel netns ${z.netns} not found`, {
-        value: z,
-        hint: 'the ztunnel pod must be running; its netns comes from its CNI ADD or its veth',
-      });
-    }
+    if (!z) return keepCaptureWithoutZtunnel(this.log, 'capture rules', st.ztunnel);
+    assertZtunnelNetns(z);
     const hostIp = this.opts.hostIp ?? (await sourceAddressTo(this.ns, z.podIp));
     const prev = st.ztunnel;
     const rewire =
@@ -157,11 +141,13 @@ export class IptablesBackend implements RedirectBackend {
         previous: prev?.podIp,
       });
       await cleanupNode(this.ns);
-      if (prev && prev.netns !== z.netns && existsSync(netnsRefPath(prev.netns))) {
-        await cleanupZtunnel(prev.netns, prev.podIp).catch((err: unknown) =>
-          this.log.warn('old ztunnel netns cleanup failed', { error: errorMessage(err) }),
+      if (prev && prev.netns !== z.netns)
+        await cleanupZtunnelNetnsIfPresent(
+          prev,
+          cleanupZtunnel,
+          this.log,
+          'old ztunnel netns cleanup',
         );
-      }
     }
     const params = {
       zveth: z.hostVeth,
@@ -223,11 +209,7 @@ export class IptablesBackend implements RedirectBackend {
     const st = this.state ?? this.file.load();
     await cleanupNode(this.ns);
     const z = st?.ztunnel;
-    if (z && existsSync(netnsRefPath(z.netns))) {
-      await cleanupZtunnel(z.netns, z.podIp).catch((err: unknown) =>
-        this.log.warn('ztunnel netns cleanup failed', { error: errorMessage(err) }),
-      );
-    }
+    if (z) await cleanupZtunnelNetnsIfPresent(z, cleanupZtunnel, this.log, 'ztunnel netns cleanup');
     if (st) {
       await sysctlSet(this.ns, st.preinstall.sysctls, { allowFail: true });
       // iptables-nft creates a table on first use: drop the ones we created, if left empty.

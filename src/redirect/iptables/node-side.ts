@@ -4,18 +4,8 @@
  */
 import { iptablesRestore, iptablesSave, countRules, declaredChains } from '../../sys/iptables.js';
 import { ipsetCreate, ipsetDestroy } from '../../sys/ipset.js';
-import {
-  addrReplace,
-  linkDelete,
-  linkUp,
-  routeFlush,
-  routeReplace,
-  ruleDeleteAll,
-  ruleEnsure,
-  sysctlSet,
-} from '../../sys/ip.js';
-import { tunnelEnsure, type TunnelKind } from '../../sys/tunnel.js';
-import { InboundTun, IPSET_NAME, OutboundTun, RouteTable, TUN_PREFIX } from '../constants.js';
+import { routeReplace, ruleEnsure, sysctlSet } from '../../sys/ip.js';
+import { IPSET_NAME } from '../constants.js';
 import {
   HOST_CHAINS,
   hostChains,
@@ -27,6 +17,7 @@ import {
   type ChainRules,
   type HostParams,
 } from './render.js';
+import { ensureTunnels, removeTunnels, tunnelDevs, type NodeTunnels } from './tunnels.js';
 
 type Ns = string | undefined;
 
@@ -65,34 +56,19 @@ export async function applyNodeIptables(ns: Ns, p: HostParams): Promise<boolean>
   return true;
 }
 
-export interface NodeTunnels {
-  kind: TunnelKind;
-  port: number;
-}
-
 /** `CreateRulesOnNode`: ipset, tunnels, sysctls, chains, ip rules, tables 100–102. */
 export async function createNodeRules(ns: Ns, p: HostParams, tun: NodeTunnels): Promise<void> {
   await ipsetCreate(ns, IPSET_NAME);
-  for (const t of [InboundTun, OutboundTun]) {
-    await tunnelEnsure(ns, {
-      kind: tun.kind,
-      dev: t.hostDev,
-      vni: t.vni,
-      remote: p.zIp,
-      port: tun.port,
-    });
-    await addrReplace(ns, t.hostDev, `${t.hostIp}/${TUN_PREFIX}`);
-    await linkUp(ns, t.hostDev);
-  }
+  await ensureTunnels(ns, 'host', p.zIp, tun);
   const sys: Record<string, string> = {
     'net.ipv4.conf.default.rp_filter': '0',
     'net.ipv4.conf.all.rp_filter': '0',
     [`net.ipv4.conf.${p.zveth}.rp_filter`]: '0',
     [`net.ipv4.conf.${p.zveth}.accept_local`]: '1',
   };
-  for (const t of [InboundTun, OutboundTun]) {
-    sys[`net.ipv4.conf.${t.hostDev}.rp_filter`] = '0';
-    sys[`net.ipv4.conf.${t.hostDev}.accept_local`] = '1';
+  for (const dev of tunnelDevs('host')) {
+    sys[`net.ipv4.conf.${dev}.rp_filter`] = '0';
+    sys[`net.ipv4.conf.${dev}.accept_local`] = '1';
   }
   await sysctlSet(ns, sys, { allowFail: true });
   await applyNodeIptables(ns, p);
@@ -104,9 +80,6 @@ export async function createNodeRules(ns: Ns, p: HostParams, tun: NodeTunnels): 
 export async function cleanupNode(ns: Ns): Promise<void> {
   const live = await liveTables(ns, [...new Set(HOST_CHAINS.map((c) => c.table))]);
   await iptablesRestore(ns, renderUninstall(HOST_CHAINS, live.jumps, live.chains));
-  for (const t of Object.values(RouteTable)) await routeFlush(ns, t);
-  for (const r of hostIpRules()) await ruleDeleteAll(ns, r.priority);
-  await linkDelete(ns, InboundTun.hostDev);
-  await linkDelete(ns, OutboundTun.hostDev);
+  await removeTunnels(ns, 'host', hostIpRules());
   await ipsetDestroy(ns, IPSET_NAME);
 }

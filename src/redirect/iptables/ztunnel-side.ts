@@ -3,27 +3,14 @@
  * inside the ztunnel pod's network namespace.
  */
 import { iptablesRestore, iptablesSave } from '../../sys/iptables.js';
-import {
-  addrReplace,
-  linkDelete,
-  linkUp,
-  routeFlush,
-  routeReplace,
-  ruleDeleteAll,
-  ruleEnsure,
-  sysctlSet,
-} from '../../sys/ip.js';
-import { tunnelEnsure } from '../../sys/tunnel.js';
-import { InboundTun, OutboundTun, RouteTable, TUN_PREFIX } from '../constants.js';
-import type { NodeTunnels } from './node-side.js';
+import { routeReplace, ruleEnsure, sysctlSet } from '../../sys/ip.js';
+import { InboundTun, OutboundTun } from '../constants.js';
 import { renderZtunnelRestore, ztunnelIpRules, ztunnelRoutes, ztunnelRules } from './render.js';
+import { ensureTunnels, removeTunnels, type NodeTunnels } from './tunnels.js';
 
 /** Removes what a previous setup left in the ztunnel netns (Istio does this first). */
 export async function cleanupZtunnel(zns: string, zIp?: string): Promise<void> {
-  for (const t of Object.values(RouteTable)) await routeFlush(zns, t);
-  for (const r of ztunnelIpRules()) await ruleDeleteAll(zns, r.priority);
-  await linkDelete(zns, InboundTun.ztunnelDev);
-  await linkDelete(zns, OutboundTun.ztunnelDev);
+  await removeTunnels(zns, 'ztunnel', ztunnelIpRules());
   if (zIp) {
     // Only our rules: the flush Istio does would also take a ztunnel's own rules, if any.
     const saved = await iptablesSave(zns, 'mangle');
@@ -45,17 +32,7 @@ export async function createZtunnelRules(
   rewire: boolean,
 ): Promise<void> {
   if (rewire) await cleanupZtunnel(zns);
-  for (const t of [InboundTun, OutboundTun]) {
-    await tunnelEnsure(zns, {
-      kind: tun.kind,
-      dev: t.ztunnelDev,
-      vni: t.vni,
-      remote: hostIp,
-      port: tun.port,
-    });
-    await addrReplace(zns, t.ztunnelDev, `${t.ztunnelIp}/${TUN_PREFIX}`);
-    await linkUp(zns, t.ztunnelDev);
-  }
+  await ensureTunnels(zns, 'ztunnel', hostIp, tun);
   await sysctlSet(
     zns,
     {
