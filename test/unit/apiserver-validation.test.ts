@@ -2,15 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kinds, type Kind } from '../../src/lab/apiserver/catalog.js';
 import { invalid } from '../../src/lab/apiserver/status.js';
-import {
-  defaultAndValidate,
-  inServiceRange,
-  type ValidationContext,
-} from '../../src/lab/apiserver/validate.js';
+import { defaultAndValidate, type ValidationContext } from '../../src/lab/apiserver/validate.js';
+import { ServiceRange } from '../../src/lab/cluster/service-range.js';
 
 const kind = (k: string): Kind => kinds.find((x) => x.kind === k)!;
 const taken = new Set(['10.96.0.10']);
+const serviceRange = new ServiceRange('10.96.0.0/16');
 const ctx: ValidationContext = {
+  serviceRange,
   clusterIPInUse: (ip) => taken.has(ip),
   allocateClusterIP: () => '10.96.1.1',
 };
@@ -88,9 +87,9 @@ void test('services: ports required, targetPort defaults, cluster IPs allocated 
     { metadata: { name: 's' }, spec: { clusterIP: '10.96.1.1', ports: [{ port: 1 }] } },
   );
   assert.match(changed[0]!.message, /immutable/);
-  assert.equal(inServiceRange('10.96.255.254'), true);
-  assert.equal(inServiceRange('10.96.0.0'), false);
-  assert.equal(inServiceRange('10.97.0.1'), false);
+  assert.equal(serviceRange.contains('10.96.255.254'), true);
+  assert.equal(serviceRange.contains('10.96.0.0'), false);
+  assert.equal(serviceRange.contains('10.97.0.1'), false);
 });
 
 void test('deployments need a selector matching the template', () => {

@@ -190,11 +190,14 @@ void describe('container environment', () => {
       lab: 'ambit',
       stateBase: '/var/lib/ambit',
       server: 'http://172.18.0.2:6443',
+      kubernetesIP: '10.100.0.1',
       podDir: '/var/lib/ambit/labs/ambit/pods/ns1_p',
       hostname: 'p',
       extra: { AMBIT_VOLUME_CFG: '/x/volumes/cfg', AMBIT_KUBE_TOKEN_FILE: '/x/token' },
     });
     assert.equal(env.POD_NAMESPACE, 'ns1');
+    assert.equal(env.KUBERNETES_SERVICE_HOST, '10.100.0.1');
+    assert.equal(env.KUBERNETES_PORT_443_TCP, 'tcp://10.100.0.1:443');
     assert.equal(env.HOSTNAME, 'p');
     assert.equal(env.POD_UID, 'u-1');
     assert.equal(env.INSTANCE_IP, '10.244.1.9');

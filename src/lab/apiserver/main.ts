@@ -13,7 +13,8 @@ import { createLogger } from '../../log.js';
 import { labPaths, stateBase } from '../cluster/paths.js';
 import { DEFAULT_LAB } from '../conventions.js';
 import { writeCredentials } from './credentials.js';
-import { kubernetesServiceIP, kubernetesServiceNames, LabPki } from './pki.js';
+import { kubernetesServiceNames, LabPki } from './pki.js';
+import { DEFAULT_SERVICE_CIDR, ServiceRange } from '../cluster/service-range.js';
 import { startApiServer, type ApiServer } from './server.js';
 
 export const labApiHost = '172.18.0.2';
@@ -64,17 +65,27 @@ function previousPort(stateDir: string): number | undefined {
   }
 }
 
-function clusterOf(stateDir: string): { name: string; ip: string; nodes: string[] } {
+interface ClusterView {
+  name: string;
+  ip: string;
+  nodes: string[];
+  serviceCIDR: string;
+}
+
+function clusterOf(stateDir: string): ClusterView {
   try {
     const c = JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as {
       nodes?: { name: string; ip: string; role?: string }[];
+      serviceCIDR?: string;
     };
     const n = c.nodes?.find((x) => x.role === 'control-plane');
-    if (n) return { name: n.name, ip: n.ip, nodes: (c.nodes ?? []).map((x) => x.name) };
+    const serviceCIDR = c.serviceCIDR ?? DEFAULT_SERVICE_CIDR;
+    if (n)
+      return { name: n.name, ip: n.ip, nodes: (c.nodes ?? []).map((x) => x.name), serviceCIDR };
   } catch {
     /* no cluster file: the default lab */
   }
-  return { name: 'control-plane', ip: labApiHost, nodes: [] };
+  return { name: 'control-plane', ip: labApiHost, nodes: [], serviceCIDR: DEFAULT_SERVICE_CIDR };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -101,7 +112,7 @@ export async function run(args: string[]): Promise<number> {
     serving = await pki.serving([
       '127.0.0.1',
       cp.ip,
-      kubernetesServiceIP,
+      new ServiceRange(cp.serviceCIDR).kubernetesIP,
       ...kubernetesServiceNames,
     ]);
   } catch (err) {
@@ -117,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
       tls: { keyPem: serving.keyPem, certPem: serving.certPem + pki.caPem, caPem: pki.caPem },
       advertise: { ip: cp.ip, port: labApiPort },
       rbac: true,
+      serviceCIDR: cp.serviceCIDR,
     });
   let server: ApiServer;
   try {

@@ -32,9 +32,6 @@ export const kubernetesServiceNames = [
   'localhost',
 ];
 
-/** The `kubernetes` Service's ClusterIP: the first address of the service range. */
-export const kubernetesServiceIP = '10.96.0.1';
-
 export interface CertPair {
   certPem: string;
   keyPem: string;

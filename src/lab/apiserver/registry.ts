@@ -34,9 +34,9 @@ import {
   notFound,
 } from './status.js';
 import { partOf, recordUpdate } from './managed-fields.js';
-import { kubernetesServiceIP } from './pki.js';
 import type { Obj, Store } from './store.js';
-import { defaultAndValidate, intToIp, ipToInt, type ValidationContext } from './validate.js';
+import { defaultAndValidate, type ValidationContext } from './validate.js';
+import { DEFAULT_SERVICE_CIDR, ServiceRange } from '../cluster/service-range.js';
 
 export interface WriteOptions {
   dryRun?: boolean;
@@ -110,6 +110,8 @@ export class Registry {
   constructor(
     readonly store: Store,
     private readonly log?: Logger,
+    /** The cluster file's `serviceCIDR`: ClusterIPs are validated against and allocated from it. */
+    readonly serviceRange = new ServiceRange(DEFAULT_SERVICE_CIDR),
   ) {}
 
   /**
@@ -155,7 +157,7 @@ export class Registry {
   private caPem: string | undefined;
 
   /**
-   * The `kubernetes` Service in `default` (ClusterIP 10.96.0.1, port 443) and its Endpoints,
+   * The `kubernetes` Service in `default` (the service range's first address, port 443) and its Endpoints,
    * which kube-apiserver keeps pointing at itself; the EndpointSlice controller mirrors them.
    */
   private ensureKubernetesService(at: { ip: string; port: number }): void {
@@ -169,7 +171,7 @@ export class Registry {
         },
         spec: {
           type: 'ClusterIP',
-          clusterIP: kubernetesServiceIP,
+          clusterIP: this.serviceRange.kubernetesIP,
           ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: at.port }],
           sessionAffinity: 'None',
         },
@@ -658,22 +660,9 @@ export class Registry {
       return s;
     };
     return {
+      serviceRange: this.serviceRange,
       clusterIPInUse: (ip) => used().has(ip),
-      allocateClusterIP: () => {
-        const taken = used();
-        // Dynamic addresses come from 10.96.1.0 up, leaving 10.96.0.x for pinned ones
-        // (cluster DNS 10.96.0.10, httpbin 10.96.0.105), as Kubernetes reserves a low band.
-        const base = ipToInt('10.96.0.0')!;
-        for (let off = 257; off < 65535; off++) {
-          const ip = intToIp(base + off);
-          if (off % 256 !== 0 && off % 256 !== 255 && !taken.has(ip)) return ip;
-        }
-        for (let off = 2; off < 255; off++) {
-          const ip = intToIp(base + off);
-          if (!taken.has(ip)) return ip;
-        }
-        return undefined;
-      },
+      allocateClusterIP: () => this.serviceRange.allocate(used()),
     };
   }
 }

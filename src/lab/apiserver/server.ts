@@ -20,6 +20,7 @@ import { Registry } from './registry.js';
 import { createRouter, createUpgradeRouter } from './router.js';
 import { Store } from './store.js';
 import { TokenSigner } from './tokens.js';
+import { DEFAULT_SERVICE_CIDR, ServiceRange } from '../cluster/service-range.js';
 
 export interface ApiServerOptions {
   /** The lab's state dir; objects live in `<stateDir>/apiserver/`. */
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
    * cluster-admin (the in-process direct tests).
    */
   rbac?: boolean;
+  /** The cluster file's `serviceCIDR` (default 10.96.0.0/16). */
+  serviceCIDR?: string;
 }
 
 export interface ApiServer {
@@ -69,7 +72,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     historyLimit: opts.historyLimit,
     compactEvery: opts.compactEvery,
   });
-  const registry = new Registry(store, log);
+  const registry = new Registry(
+    store,
+    log,
+    new ServiceRange(opts.serviceCIDR ?? DEFAULT_SERVICE_CIDR),
+  );
   registry.registerStoredCrds();
   registry.bootstrap({
     caPem: opts.tls?.caPem,

@@ -4,6 +4,7 @@
  */
 import type { Kind } from './catalog.js';
 import { cause, type Cause } from './status.js';
+import type { ServiceRange } from '../cluster/service-range.js';
 
 type Obj = Record<string, unknown>;
 
@@ -152,29 +153,11 @@ function validateWorkload(o: Obj): Cause[] {
   return out;
 }
 
-/** What validation needs from the store: cluster IPs already in use. */
+/** What validation needs from the store: the Service range and the cluster IPs in use. */
 export interface ValidationContext {
+  serviceRange: ServiceRange;
   clusterIPInUse(ip: string, exceptUid?: string): boolean;
   allocateClusterIP(): string | undefined;
-}
-
-const svcRange = { base: (10 << 24) | (96 << 16), size: 1 << 16 };
-
-export function ipToInt(ip: string): number | undefined {
-  const p = ip.split('.').map(Number);
-  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
-}
-
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-export function inServiceRange(ip: string): boolean {
-  const n = ipToInt(ip);
-  if (n === undefined) return false;
-  const off = n - svcRange.base;
-  return off > 0 && off < svcRange.size - 1;
 }
 
 function validateService(o: Obj, old: Obj | undefined, ctx: ValidationContext): Cause[] {
@@ -216,15 +199,18 @@ function validateService(o: Obj, old: Obj | undefined, ctx: ValidationContext): 
     const ip = spec.clusterIP;
     if (ip === undefined || ip === '') {
       const got = ctx.allocateClusterIP();
-      if (!got) out.push(cause.invalid('spec.clusterIP', ip, 'no free address in 10.96.0.0/16'));
+      if (!got)
+        out.push(
+          cause.invalid('spec.clusterIP', ip, `no free address in ${ctx.serviceRange.text}`),
+        );
       else spec.clusterIP = got;
     } else if (ip !== 'None') {
-      if (typeof ip !== 'string' || !inServiceRange(ip))
+      if (typeof ip !== 'string' || !ctx.serviceRange.contains(ip))
         out.push(
           cause.invalid(
             'spec.clusterIP',
             ip,
-            'provided IP is not in the valid range. The range of valid IPs is 10.96.0.0/16',
+            `provided IP is not in the valid range. The range of valid IPs is ${ctx.serviceRange.text}`,
           ),
         );
       else if (ctx.clusterIPInUse(ip))

@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { AmbitError } from '../../errors.js';
 import { contains, overlaps, parseCidr, parseIp, size, type Cidr } from './ipv4.js';
 import { DEFAULT_LAB } from '../conventions.js';
+import { DEFAULT_SERVICE_CIDR } from './service-range.js';
 
 export type NodeRole = 'control-plane' | 'worker';
 
@@ -30,7 +31,7 @@ export function defaultCluster(name = DEFAULT_LAB): Cluster {
   return {
     name,
     underlay: { cidr: '172.18.0.0/16', gateway: '172.18.0.1' },
-    serviceCIDR: '10.96.0.0/16',
+    serviceCIDR: DEFAULT_SERVICE_CIDR,
     dnsIP: '10.96.0.10',
     nodes: [
       { name: 'control-plane', ip: '172.18.0.2', podCIDR: '10.244.0.0/24', role: 'control-plane' },

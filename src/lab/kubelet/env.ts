@@ -13,6 +13,8 @@ export interface EnvInput {
   stateBase: string;
   /** The in-lab API server URL. */
   server: string;
+  /** The `kubernetes` Service's ClusterIP (first address of the cluster's serviceCIDR). */
+  kubernetesIP: string;
   podDir: string;
   hostname: string;
   /** Token file and ConfigMap volume dirs. */
@@ -49,14 +51,14 @@ export function containerEnv(i: EnvInput): Record<string, string> {
     ...base,
     HOSTNAME: i.hostname,
     // The `kubernetes` Service, as the kubelet tells every container (in-cluster clients dial it).
-    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_HOST: i.kubernetesIP,
     KUBERNETES_SERVICE_PORT: '443',
     KUBERNETES_SERVICE_PORT_HTTPS: '443',
-    KUBERNETES_PORT: 'tcp://10.96.0.1:443',
-    KUBERNETES_PORT_443_TCP: 'tcp://10.96.0.1:443',
+    KUBERNETES_PORT: `tcp://${i.kubernetesIP}:443`,
+    KUBERNETES_PORT_443_TCP: `tcp://${i.kubernetesIP}:443`,
     KUBERNETES_PORT_443_TCP_PROTO: 'tcp',
     KUBERNETES_PORT_443_TCP_PORT: '443',
-    KUBERNETES_PORT_443_TCP_ADDR: '10.96.0.1',
+    KUBERNETES_PORT_443_TCP_ADDR: i.kubernetesIP,
     POD_NAME: pod.metadata.name,
     POD_NAMESPACE: ns,
     POD_UID: pod.metadata.uid ?? '',

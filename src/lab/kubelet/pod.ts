@@ -21,6 +21,7 @@ import { pidFileName, removeLeftover, type Leftover, type PodRecord } from './le
 import { podSandbox } from './pod-sandbox.js';
 import { createPodNetwork, removePodNetwork, writeHosts, type PodNet } from './pod-network.js';
 import { computeStatus } from './status.js';
+import { ServiceRange } from '../cluster/service-range.js';
 import {
   podVolumes,
   SERVICE_ACCOUNT_DIR,
@@ -331,6 +332,7 @@ export class PodWorker {
       lab: this.ctx.lab,
       stateBase: this.ctx.stateBase,
       server: this.ctx.inLabServer,
+      kubernetesIP: new ServiceRange(this.ctx.cluster.serviceCIDR).kubernetesIP,
       podDir: this.podDir,
       hostname: this.hostname,
       extra: this.extraEnv,

@@ -17,6 +17,7 @@ import type { KubeObject, Node, Pod } from '../../k8s/types.js';
 import { BACKEND_SWITCHED } from '../../redirect/paths.js';
 import { labPaths, repoRoot } from '../cluster/paths.js';
 import { LabAnnotation } from '../conventions.js';
+import { CONTROL_PLANE_TAINT } from '../controllers/types.js';
 import { applyObjects, parseManifests, resourceFor } from '../orchestrator/manifests.js';
 import { generateManifests } from '../../install/manifests.js';
 import { CNI_DAEMONSET, ZTUNNEL_DAEMONSET } from '../../install/names.js';
@@ -47,6 +48,46 @@ export interface MeshOptions {
   progress?: (step: string, ms: number) => void;
   /** The lab (its pod logs): a node agent switched to another backend is waited for until done. */
   lab?: string;
+}
+
+/**
+ * Where istiod runs in the lab: on the control-plane node at `.10` of its pod CIDR (the seeds'
+ * 10.244.0.10), a fixed address that keeps every node's `.3` free for its ztunnel. A cluster
+ * file may name and address that node otherwise.
+ */
+export interface IstiodSite {
+  node: string;
+  ip: string;
+}
+
+export const SEEDS_ISTIOD: IstiodSite = { node: 'control-plane', ip: '10.244.0.10' };
+
+export function istiodSite(nodes: readonly Node[]): IstiodSite {
+  const cp = nodes.find((n) => n.metadata.labels?.[CONTROL_PLANE_TAINT] !== undefined) ?? nodes[0];
+  const cidr = cp?.spec?.podCIDR;
+  if (!cp || !cidr) return SEEDS_ISTIOD;
+  return { node: cp.metadata.name, ip: cidr.replace(/\.\d+\/\d+$/, '.10') };
+}
+
+/** istiod.yaml (`mode: 'pods'`) placed at `site` instead of the seeds' node and address. */
+function placeIstiod(objs: KubeObject[], site: IstiodSite): KubeObject[] {
+  for (const o of objs) {
+    const tmpl = (
+      o.spec as
+        | {
+            template?: {
+              metadata?: { annotations?: Record<string, string> };
+              spec?: { nodeSelector?: Record<string, string> };
+            };
+          }
+        | undefined
+    )?.template;
+    const sel = tmpl?.spec?.nodeSelector;
+    if (sel?.['kubernetes.io/hostname']) sel['kubernetes.io/hostname'] = site.node;
+    const ann = tmpl?.metadata?.annotations;
+    if (ann?.[LabAnnotation.ip]) ann[LabAnnotation.ip] = site.ip;
+  }
+  return objs;
 }
 
 /** The ztunnel pod of `node`: at `.3` of the node's pod CIDR, as in the seeds. */
@@ -224,10 +265,11 @@ async function waitReady(client: KubeClient, names: string[], timeoutMs: number)
 export function labManifests(
   dnsCapture: boolean,
   redirect?: string,
+  site: IstiodSite = SEEDS_ISTIOD,
 ): { objs: KubeObject[]; skipped: string[] } {
   const v = applySets(defaultValues(), [
-    'lab.istiodNode=control-plane',
-    'lab.istiodIP=10.244.0.10',
+    `lab.istiodNode=${site.node}`,
+    `lab.istiodIP=${site.ip}`,
     `dnsCapture=${dnsCapture}`,
     ...(redirect ? [`redirect=${redirect}`] : []),
   ]);
@@ -338,7 +380,8 @@ async function installFromManifests(
   opts: MeshOptions,
   timeoutMs: number,
 ): Promise<void> {
-  const nodes = (await client.list<Node>(resources.nodes)).items.length;
+  const nodeList = (await client.list<Node>(resources.nodes)).items;
+  const nodes = nodeList.length;
   const wanted = opts.redirect ?? 'iptables';
   const agents = (
     await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })
@@ -348,7 +391,10 @@ async function installFromManifests(
   const switched = agents.filter((p) => redirectOf(p) !== wanted).map((p) => p.metadata.name);
   await deleteAndWait(client, await barePods(client), timeoutMs);
   const t = Date.now();
-  await applyObjects(client, labManifests(opts.dnsCapture ?? false, opts.redirect).objs);
+  await applyObjects(
+    client,
+    labManifests(opts.dnsCapture ?? false, opts.redirect, istiodSite(nodeList)).objs,
+  );
   await waitReady(client, ['istiod'], timeoutMs);
   opts.progress?.('control plane (istiod) ready', Date.now() - t);
   const t2 = Date.now();
@@ -390,7 +436,10 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
   const nodes = (await client.list<Node>(resources.nodes)).items;
   const manifest = join(repoRoot(), 'src', 'lab', 'mesh', 'istiod.yaml');
   await step('control plane (istiod) ready', async () => {
-    await applyObjects(client, parseManifests(readFileSync(manifest, 'utf8'), manifest));
+    await applyObjects(
+      client,
+      placeIstiod(parseManifests(readFileSync(manifest, 'utf8'), manifest), istiodSite(nodes)),
+    );
     // The same RBAC a real install grants the mesh's service accounts.
     await applyObjects(
       client,
