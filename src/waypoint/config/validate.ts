@@ -147,38 +147,25 @@ const ruleCommon = {
   retry: opt(obj({ codes: arr(num), attempts: num, backoffMs: opt(num) })),
 };
 const routeMeta = { name: str, namespace: str, parents: arr(parent), creationTimestampMs: num };
-const httpRoute = obj({
-  ...routeMeta,
-  rules: arr(
-    obj({
-      ...ruleCommon,
-      matches: arr(
-        obj({
-          path: opt(obj({ type: oneOf('Exact', 'PathPrefix', 'RegularExpression'), value: str })),
-          headers: opt(arr(valueMatch)),
-          queryParams: opt(arr(valueMatch)),
-          method: opt(str),
-        }),
-      ),
-    }),
-  ),
-});
-const grpcRoute = obj({
-  ...routeMeta,
-  rules: arr(
-    obj({
-      ...ruleCommon,
-      matches: arr(
-        obj({
-          method: opt(
-            obj({ type: oneOf('Exact', 'RegularExpression'), service: opt(str), method: opt(str) }),
-          ),
-          headers: opt(arr(valueMatch)),
-        }),
-      ),
-    }),
-  ),
-});
+/** A route: its metadata, then rules of the common fields plus matches of `match`'s shape. */
+const route = (match: Check) =>
+  obj({ ...routeMeta, rules: arr(obj({ ...ruleCommon, matches: arr(match) })) });
+const httpRoute = route(
+  obj({
+    path: opt(obj({ type: oneOf('Exact', 'PathPrefix', 'RegularExpression'), value: str })),
+    headers: opt(arr(valueMatch)),
+    queryParams: opt(arr(valueMatch)),
+    method: opt(str),
+  }),
+);
+const grpcRoute = route(
+  obj({
+    method: opt(
+      obj({ type: oneOf('Exact', 'RegularExpression'), service: opt(str), method: opt(str) }),
+    ),
+    headers: opt(arr(valueMatch)),
+  }),
+);
 const strs = opt(arr(str));
 const policy = obj({
   name: str,

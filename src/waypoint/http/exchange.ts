@@ -35,13 +35,19 @@ export interface Exchange {
   onDone(cb: () => void): void;
 }
 
-export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchange {
+/** Counts the body bytes written to `w` (its write wrapped); returns the counter. */
+function countWrites(w: Writable): () => number {
   let out = 0;
-  const write = res.write.bind(res);
-  res.write = ((chunk: Buffer | string, ...rest: never[]) => {
+  const write = w.write.bind(w);
+  w.write = ((chunk: Buffer | string, ...rest: never[]) => {
     out += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     return write(chunk, ...rest);
-  }) as typeof res.write;
+  }) as typeof w.write;
+  return () => out;
+}
+
+export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchange {
+  const bytesOut = countWrites(res);
   return {
     protocol: 'HTTP/1.1',
     method: req.method ?? 'GET',
@@ -64,7 +70,7 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchan
       res.end();
     },
     abort: () => req.socket.destroy(),
-    bytesOut: () => out,
+    bytesOut,
     onDone(cb) {
       let done = false;
       const once = () => {
@@ -84,15 +90,10 @@ export function http2Exchange(
   stream: http2.ServerHttp2Stream,
   h: http2.IncomingHttpHeaders,
 ): Exchange {
-  let out = 0;
   let trailersToSend: HeaderMap | undefined;
   let reqTrailers: HeaderMap | undefined;
   stream.on('trailers', (t: http2.IncomingHttpHeaders) => (reqTrailers = endToEnd(t)));
-  const write = stream.write.bind(stream);
-  stream.write = ((chunk: Buffer | string, ...rest: never[]) => {
-    out += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-    return write(chunk, ...rest);
-  }) as typeof stream.write;
+  const bytesOut = countWrites(stream);
   return {
     protocol: 'HTTP/2',
     method: String(h[':method'] ?? 'GET'),
@@ -121,7 +122,7 @@ export function http2Exchange(
     abort: () => {
       if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
     },
-    bytesOut: () => out,
+    bytesOut,
     onDone(cb) {
       stream.once('close', cb);
     },

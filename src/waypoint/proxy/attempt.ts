@@ -13,8 +13,8 @@ import type { UpstreamPool } from '../upstream/pool.js';
 import type { UpstreamTarget } from '../upstream/transport.js';
 import type { RequestBody } from './body.js';
 
-export interface AttemptRequest {
-  target: UpstreamTarget;
+/** What is sent upstream, the same on every attempt of a request. */
+export interface UpstreamRequest {
   protocol: 'h1' | 'h2';
   method: string;
   /** Path and query. */
@@ -22,6 +22,10 @@ export interface AttemptRequest {
   authority: string;
   headers: HeaderMap;
   body: RequestBody;
+}
+
+export interface AttemptRequest extends UpstreamRequest {
+  target: UpstreamTarget;
   /** Cancels the attempt (timeouts, client gone). */
   signal: AbortSignal;
 }

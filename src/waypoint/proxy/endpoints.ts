@@ -15,6 +15,18 @@ export function targetPortOf(e: WaypointEndpoint, servicePort: number): number |
   return e.targetPorts.find((t) => t.servicePort === servicePort)?.targetPort;
 }
 
+/** A random one of `usable` this request has not tried yet, else a random one of them all. */
+function pickUnused(
+  usable: WaypointEndpoint[],
+  avoid: Set<string>,
+  random: () => number,
+): WaypointEndpoint | undefined {
+  const fresh = usable.filter((e) => !avoid.has(e.address));
+  const pool = fresh.length > 0 ? fresh : usable;
+  if (pool.length === 0) return undefined;
+  return pool[Math.floor(random() * pool.length)] ?? pool[0]!;
+}
+
 export function chooseEndpoint(
   svc: WaypointService,
   servicePort: number,
@@ -23,13 +35,12 @@ export function chooseEndpoint(
 ): Chosen | undefined {
   const vip = svc.vips[0];
   if (svc.waypoint && vip) return viaWaypoint(svc.waypoint, vip, servicePort, avoid, random);
-  const usable = svc.endpoints.filter(
-    (e) => e.healthy && targetPortOf(e, servicePort) !== undefined,
+  const endpoint = pickUnused(
+    svc.endpoints.filter((e) => e.healthy && targetPortOf(e, servicePort) !== undefined),
+    avoid,
+    random,
   );
-  const fresh = usable.filter((e) => !avoid.has(e.address));
-  const pool = fresh.length > 0 ? fresh : usable;
-  if (pool.length === 0) return undefined;
-  const endpoint = pool[Math.floor(random() * pool.length)] ?? pool[0]!;
+  if (!endpoint) return undefined;
   return {
     endpoint,
     target: {
@@ -54,11 +65,12 @@ function viaWaypoint(
   random: () => number,
 ): Chosen | undefined {
   // Waypoint pods speak HBONE themselves (they are not captured: tunnel NONE in the model).
-  const usable = pods.filter((p) => p.healthy);
-  const fresh = usable.filter((p) => !avoid.has(p.address));
-  const pool = fresh.length > 0 ? fresh : usable;
-  if (pool.length === 0) return undefined;
-  const endpoint = pool[Math.floor(random() * pool.length)] ?? pool[0]!;
+  const endpoint = pickUnused(
+    pods.filter((p) => p.healthy),
+    avoid,
+    random,
+  );
+  if (!endpoint) return undefined;
   return {
     endpoint,
     target: {

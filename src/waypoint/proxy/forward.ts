@@ -8,21 +8,19 @@
 import type { RetryPolicy, WaypointService } from '../../api/waypoint-config.js';
 import type { HeaderMap } from '../routing/filters.js';
 import type { UpstreamPool } from '../upstream/pool.js';
-import { AttemptError, sendAttempt, type UpstreamResponse } from './attempt.js';
-import type { RequestBody } from './body.js';
+import {
+  AttemptError,
+  sendAttempt,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from './attempt.js';
 import { type Chosen, chooseEndpoint } from './endpoints.js';
 
 export const DEFAULT_RETRY: RetryPolicy = { codes: [503], attempts: 2, backoffMs: 25 };
 
-export interface ForwardRequest {
+export interface ForwardRequest extends UpstreamRequest {
   service: WaypointService;
   servicePort: number;
-  protocol: 'h1' | 'h2';
-  method: string;
-  path: string;
-  authority: string;
-  headers: HeaderMap;
-  body: RequestBody;
   retry?: RetryPolicy;
   backendRequestMs?: number;
   /** Aborted when the whole-request timeout fires or the client goes away. */

@@ -49,29 +49,19 @@ export function tableKey(service: string, port: number): string {
   return `${service}:${port}`;
 }
 
-function cmpHttp(a: RouteEntry, b: RouteEntry): number {
-  const x = a.match.rank;
-  const y = b.match.rank;
-  return (
-    y.pathType - x.pathType ||
-    y.pathLength - x.pathLength ||
-    y.method - x.method ||
-    y.headers - x.headers ||
-    y.queryParams - x.queryParams ||
-    cmpMeta(a, b)
-  );
+/** Higher ranks first, in the order of `keys`; ties by cmpMeta. */
+function byRank(keys: (keyof CompiledMatch['rank'])[]): (a: RouteEntry, b: RouteEntry) => number {
+  return (a, b) => {
+    for (const k of keys) {
+      const d = b.match.rank[k] - a.match.rank[k];
+      if (d !== 0) return d;
+    }
+    return cmpMeta(a, b);
+  };
 }
 
-function cmpGrpc(a: RouteEntry, b: RouteEntry): number {
-  const x = a.match.rank;
-  const y = b.match.rank;
-  return (
-    y.grpcService - x.grpcService ||
-    y.grpcMethod - x.grpcMethod ||
-    y.headers - x.headers ||
-    cmpMeta(a, b)
-  );
-}
+const cmpHttp = byRank(['pathType', 'pathLength', 'method', 'headers', 'queryParams']);
+const cmpGrpc = byRank(['grpcService', 'grpcMethod', 'headers']);
 
 function cmpMeta(a: RouteEntry, b: RouteEntry): number {
   return (
