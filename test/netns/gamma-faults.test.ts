@@ -78,26 +78,54 @@ function count<T>(xs: T[], key: (x: T) => string): Record<string, number> {
 
 const via = (r: Reply) => r.headers.some(([k, v]) => k === 'x-gm-via' && v === 'waypoint');
 
-async function until(what: string, f: () => Promise<boolean>, ms = 120_000): Promise<void> {
+async function until(
+  what: string,
+  f: () => Promise<boolean>,
+  ms = 120_000,
+  report?: () => Promise<string>,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await f()) return;
     await sleep(1000);
   }
-  assert.fail(`${what} did not happen within ${ms / 1000} s`);
+  assert.fail(`${what} did not happen within ${ms / 1000} s${report ? `\n${await report()}` : ''}`);
+}
+
+/** The Ready pods of a selector that are not being deleted. */
+async function readyPods(ns: string, selector: string): Promise<PodJson[]> {
+  const r = await lab.kubectl(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json']);
+  if (r.code !== 0) return [];
+  const items = (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+  return items.filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  );
 }
 
 async function waypointIPs(): Promise<string[]> {
+  return (await readyPods(MESH_NS, WP)).map((p) => p.status?.podIP ?? '').filter(Boolean);
+}
+
+/**
+ * What a failed wait leaves for the reader: every pod of the mesh namespaces with its phase and
+ * conditions, and the last log lines of the waypoint pods (why one is not Ready).
+ */
+async function podReport(): Promise<string> {
+  const out: string[] = [];
+  for (const ns of [MESH_NS, 'istio-system']) {
+    const r = await lab.kubectl(['get', 'pods', '-n', ns, '-o', 'wide']);
+    out.push(`$ kubectl get pods -n ${ns} -o wide\n${r.stdout}${r.stderr}`);
+  }
   const r = await lab.kubectl(['get', 'pods', '-n', MESH_NS, '-l', WP, '-o', 'json']);
-  const items = (JSON.parse(r.stdout) as { items: PodJson[] }).items;
-  return items
-    .filter(
-      (p) =>
-        !p.metadata.deletionTimestamp &&
-        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    )
-    .map((p) => p.status?.podIP ?? '')
-    .filter(Boolean);
+  const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: PodJson[] }).items : [];
+  for (const p of items) {
+    const c = JSON.stringify(p.status?.conditions ?? []);
+    const logs = await lab.kubectl(['logs', '-n', MESH_NS, p.metadata.name, '--tail=15']);
+    out.push(`${p.metadata.name} conditions ${c}\n${logs.stdout}${logs.stderr}`);
+  }
+  return out.join('\n');
 }
 
 interface PodJson {
@@ -154,9 +182,14 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
       } finally {
         await scale('istio-system', 'istiod', 1);
       }
+      // Ready, not only present: a pod that starts while istiod is not serving yet backs off
+      // its certificate and xDS retries (up to minutes, as Istio's), and the next test scales
+      // the waypoint.
       await until(
-        'istiod back',
-        async () => (await lab.pods('istio-system', 'app=istiod')).length === 1,
+        'istiod back and Ready',
+        async () => (await readyPods('istio-system', 'app=istiod')).length === 1,
+        180_000,
+        podReport,
       );
     },
   );
@@ -171,6 +204,8 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
         await until(
           'two ready waypoint pods',
           async () => (ips = await waypointIPs()).length === 2,
+          180_000,
+          podReport,
         );
         // Converged once every ztunnel knows both pods: both answer within one small sample.
         // Requests may fail while they learn (fail closed), so this wait asks nothing else.
@@ -236,8 +271,19 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
     'waypoint pod deleted mid-traffic: never bypassed, recovers; none at all: fail closed',
     { timeout: 400_000 },
     async (t) => {
-      const [oldIP] = await waypointIPs();
-      const [pod] = await lab.pods(MESH_NS, WP);
+      // One Ready waypoint pod to replace, whatever the test before left (a replica of its
+      // scale-down may still be terminating).
+      let current: PodJson[] = [];
+      await until(
+        'exactly one Ready waypoint pod',
+        async () =>
+          (current = await readyPods(MESH_NS, WP)).length === 1 &&
+          (await lab.pods(MESH_NS, WP)).length === 1,
+        180_000,
+        podReport,
+      );
+      const oldIP = current[0]?.status?.podIP;
+      const pod = current[0]?.metadata.name;
       assert.ok(oldIP && pod);
       const out = join(dir, 'traffic.out');
       const stop = join(dir, 'stop');
@@ -256,10 +302,15 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
         const del = await lab.kubectl(['delete', 'pod', '-n', MESH_NS, pod, '--wait=false']);
         assert.equal(del.code, 0, del.stderr);
         let newIP = '';
-        await until('a new waypoint pod', async () => {
-          newIP = (await waypointIPs()).find((ip) => ip !== oldIP) ?? '';
-          return newIP !== '';
-        });
+        await until(
+          'a new waypoint pod',
+          async () => {
+            newIP = (await waypointIPs()).find((ip) => ip !== oldIP) ?? '';
+            return newIP !== '';
+          },
+          180_000,
+          podReport,
+        );
         await until('traffic through the new pod', async () =>
           Promise.resolve(
             replies()
