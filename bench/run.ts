@@ -76,7 +76,7 @@ import {
   type BenchPods,
   type ExtraMesh,
 } from './setup.js';
-import { ztunnelRuntimeEnv } from '../src/ztunnel/runtime-env.js';
+import { proxyRuntimeEnv } from '../src/runtime/env.js';
 import { connrate, iperf, l7Load, latency, ProcessMeter, type Usage } from './workloads.js';
 
 function arg(name: string, def: string): string {
@@ -507,7 +507,7 @@ async function main(): Promise<number> {
       commit: commit(),
       date: new Date().toISOString(),
       machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`,
-      'ztunnel runtime': `Node ${process.version} (the lab's ztunnels run this node), ${ztunnelRuntimeEnv()
+      'ztunnel runtime': `Node ${process.version} (the lab's ztunnels run this node), ${proxyRuntimeEnv()
         .map((e) => `${e.name}=${e.value}`)
         .join(' ')}`,
       'lab processes, node --version': await labNodeVersions(pods.l7),

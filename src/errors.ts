@@ -181,6 +181,9 @@ export const ERROR_CODES = {
 
   REPO_NOT_FOUND: 'no package.json above the running code (not run from a checkout)',
 
+  // proxy runtime (src/runtime): memory trimmer settings
+  RUNTIME_BAD_TRIM_INTERVAL: 'AMBIT_MALLOC_TRIM_MS is not a whole number of milliseconds',
+
   // SPDY (kubectl port-forward/exec) in the lab kubelet
   SPDY_BAD_HEADERS: 'a truncated SPDY header block',
   SPDY_VERSION: 'a SPDY version other than 3',
@@ -198,6 +201,8 @@ export const ERROR_CODES = {
   SYS_EXEC_MISSING: 'a command cannot be started (not installed)',
   SYS_FFI_UNAVAILABLE: 'koffi (FFI to libc) cannot be loaded',
   SYS_IP_NO_SOURCE: 'the kernel has no source address toward a destination (no route)',
+  SYS_MALLOC_TRIM_UNAVAILABLE:
+    'Node runs on glibc but libc.so.6 or its malloc_trim cannot be loaded',
   SYS_NETNS_HTTP_FAILED: 'an HTTP GET inside a network namespace failed',
   SYS_NO_COMMAND: 'nothing to run in the container',
   SYS_NO_NETNS: 'no network namespace of that name',

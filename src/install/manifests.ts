@@ -11,7 +11,7 @@
 import { scrapeAnnotations } from '../api/labels.js';
 import type { KubeObject } from '../k8s/types.js';
 import type { InstallValues } from './values.js';
-import { ztunnelRuntimeEnv } from '../ztunnel/runtime-env.js';
+import { proxyRuntimeEnv } from '../runtime/env.js';
 
 type Obj = KubeObject & Record<string, unknown>;
 
@@ -283,7 +283,7 @@ export function generateManifests(v: InstallValues): Obj[] {
                   { name: 'DNS_CAPTURE', value: String(v.dnsCapture) },
                   { name: 'XDS_ADDRESS', value: `istiod.${ns}.svc:15012` },
                   { name: 'CA_ROOT_CA', value: '/var/run/secrets/istio/root-cert.pem' },
-                  ...ztunnelRuntimeEnv(),
+                  ...proxyRuntimeEnv(),
                 ],
                 ports: [
                   { containerPort: 15008, name: 'hbone' },

@@ -12,6 +12,7 @@ import { parseFlags } from '../flags.js';
 import { createHboneClient } from '../hbone/client.js';
 import { IdentityManager } from '../identity/manager.js';
 import { createLogger } from '../log.js';
+import { startMemoryTrimmer, stopMemoryTrimmer } from '../runtime/memory.js';
 import { requestCertificate } from '../xds/ca-client.js';
 import { XdsSubscriber } from '../xds/subscriber.js';
 import { Waypoint } from './app.js';
@@ -23,7 +24,8 @@ Runs the waypoint proxy. Environment (set by the kubelet): POD_NAME POD_NAMESPAC
 SERVICE_ACCOUNT, root certificate AMBIT_VOLUME_ISTIO_CA_ROOT_CERT/root-cert.pem or CA_ROOT_CA,
 AMBIT_KUBE_TOKEN_FILE, TRUST_DOMAIN (cluster.local). --config serves a WaypointConfig JSON file
 (src/api/waypoint-config.ts) instead of xDS. Ports: 15008 HBONE, 127.0.0.1:15000 admin,
-15020 metrics, 15021 readiness (env HBONE_PORT, ADMIN_PORT, METRICS_PORT, READINESS_PORT).`;
+15020 metrics, 15021 readiness (env HBONE_PORT, ADMIN_PORT, METRICS_PORT, READINESS_PORT).
+AMBIT_MALLOC_TRIM_MS: ms between malloc_trim checks (default 30000, 0 = off).`;
 
 function bad(message: string, value?: unknown, hint?: string): AmbitError {
   return new AmbitError('WAYPOINT_RUN_CONFIG', message, { value, hint });
@@ -158,9 +160,14 @@ export async function run(args: string[], env: NodeJS.ProcessEnv = process.env):
       log.warn('certificate not yet available', { error: errorMessage(err) }),
     );
   await waypoint.start();
+  // After load, freed memory goes back to the kernel (src/runtime/memory.ts).
+  startMemoryTrimmer(log.child('memory'));
 
   return shutdown.serve(
-    () => Promise.all([waypoint.stop(true), xds?.stop()]),
+    () => {
+      stopMemoryTrimmer();
+      return Promise.all([waypoint.stop(true), xds?.stop()]);
+    },
     () => certificates.close(),
   );
 }

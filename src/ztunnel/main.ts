@@ -12,6 +12,7 @@ import { loadConfig } from './config.js';
 import { createHboneClient } from '../hbone/client.js';
 import { createHboneServer } from '../hbone/server.js';
 import { IdentityManager } from '../identity/manager.js';
+import { startMemoryTrimmer, stopMemoryTrimmer } from '../runtime/memory.js';
 
 const USAGE = `usage: ambit ztunnel
 Runs the L4 node proxy. Configured by environment (set by the kubelet in the ztunnel pod):
@@ -22,7 +23,8 @@ Runs the L4 node proxy. Configured by environment (set by the kubelet in the ztu
   TRUST_DOMAIN                default cluster.local
   SECRET_TTL                  workload certificate lifetime asked of the CA (default 24h)
   DNS_CAPTURE                 true to serve DNS on 15053
-  CONNECTION_TERMINATION_DEADLINE / TERMINATION_GRACE_PERIOD_SECONDS   drain deadline`;
+  CONNECTION_TERMINATION_DEADLINE / TERMINATION_GRACE_PERIOD_SECONDS   drain deadline
+  AMBIT_MALLOC_TRIM_MS        ms between malloc_trim checks (default 30000, 0 = off)`;
 
 export async function run(args: string[]): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
@@ -70,8 +72,13 @@ export async function run(args: string[]): Promise<number> {
     onQuit: shutdown.quit,
   });
   await z.start();
+  // After load, freed memory goes back to the kernel (src/runtime/memory.ts).
+  startMemoryTrimmer(log.child('memory'));
   return shutdown.serve(
-    () => z.drain(),
+    () => {
+      stopMemoryTrimmer();
+      return z.drain();
+    },
     () => identity.close(),
   );
 }

@@ -1,8 +1,10 @@
 /**
  * Istio's standard TCP metrics, as ztunnel reports them, in Prometheus text format.
  * received = request direction (client → server), sent = response direction, per Istio's
- * definitions. Counters live here; the HTTP server for /metrics is in admin-servers.ts.
+ * definitions. Counters live here; the HTTP server for /metrics is in admin.ts. The process's
+ * memory gauges and trim counters (src/runtime/memory.ts) follow them.
  */
+import { memoryMetricLines } from '../runtime/memory.js';
 // ztunnel's label set (its CommonTrafficLabels, docs/istio: waypoint.md §5.1 lists the same
 // names for the waypoint), in its order. Unset values are `unknown` (Istio #54668).
 export const LABELS = [
@@ -124,6 +126,7 @@ export class Metrics {
       '# HELP istio_build Istio component build info.',
       '# TYPE istio_build gauge',
       `istio_build{component="ztunnel",tag="${escape(this.build.tag)}"} 1`,
+      ...memoryMetricLines(),
     );
     return lines.join('\n') + '\n';
   }

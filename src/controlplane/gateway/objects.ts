@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { scrapeAnnotations } from '../../api/labels.js';
 import type { KubeObject, ServicePort } from '../../k8s/types.js';
-import { ztunnelRuntimeEnv } from '../../ztunnel/runtime-env.js';
+import { proxyRuntimeEnv } from '../../runtime/env.js';
 import type { Gateway } from '../model/types.js';
 import {
   deployedName,
@@ -155,9 +155,9 @@ export function gatewayObjects(
                 xds,
               ],
               ports: containerPorts,
-              // The proxy runtime ztunnel has (src/ztunnel/runtime-env.ts): V8's default young
+              // The proxy runtime (src/runtime/env.ts): V8's default young
               // generation (3 × 16 MiB) was most of the waypoint's 230–285 MB peak RSS.
-              env: ztunnelRuntimeEnv(),
+              env: proxyRuntimeEnv(),
               readinessProbe: {
                 httpGet: { path: '/healthz/ready', port: PROXY_PORTS.readiness },
               },

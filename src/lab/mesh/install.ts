@@ -23,7 +23,7 @@ import { generateManifests } from '../../install/manifests.js';
 import { CNI_DAEMONSET, ZTUNNEL_DAEMONSET } from '../../install/names.js';
 import { applySets, defaultValues } from '../../install/values.js';
 import { podReady } from '../orchestrator/wait.js';
-import { ztunnelRuntimeEnv } from '../../ztunnel/runtime-env.js';
+import { proxyRuntimeEnv } from '../../runtime/env.js';
 
 export const MESH_NAMESPACE = 'istio-system';
 
@@ -124,7 +124,7 @@ export function ztunnelPod(node: Node, dnsCapture: boolean): Pod {
         {
           name: 'istio-proxy',
           image: 'ambit/ztunnel',
-          env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }, ...ztunnelRuntimeEnv()],
+          env: [{ name: 'DNS_CAPTURE', value: String(dnsCapture) }, ...proxyRuntimeEnv()],
           ports: [
             { containerPort: Port.inbound, name: 'hbone' },
             { containerPort: Port.metrics, name: 'metrics' },

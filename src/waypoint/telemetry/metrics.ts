@@ -4,6 +4,7 @@
  * destination labels from the chosen endpoint; TCP connection metrics for TCP traffic.
  */
 import type { WorkloadFacts } from '../../api/waypoint-config.js';
+import { memoryMetricLines } from '../../runtime/memory.js';
 import {
   Counter,
   type CounterSeries,
@@ -254,6 +255,8 @@ export class WaypointMetrics {
         this.tcpReceived,
       ]
         .flatMap((m) => m.render())
+        // The process's memory gauges and trim counters (src/runtime/memory.ts).
+        .concat(memoryMetricLines())
         .join('\n') + '\n'
     );
   }
