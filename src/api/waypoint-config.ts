@@ -3,7 +3,7 @@
  * the HTTP and gRPC routes attached to them, and the L7 authorization policies that target it.
  *
  * The control plane translates Kubernetes objects (Service, EndpointSlice/Pod, HTTPRoute,
- * GRPCRoute, AuthorizationPolicy with targetRefs) into exactly these types and delivers them
+ * GRPCRoute, TCPRoute, AuthorizationPolicy with targetRefs) into exactly these types and delivers them
  * over xDS; the waypoint (src/waypoint/) never sees a Kubernetes object. Translation resolves
  * references (backend Services, named target ports, durations) so the waypoint only matches and
  * forwards; values that need the request to interpret (match strings, policy patterns, regexes)
@@ -37,6 +37,11 @@ export interface WaypointConfig {
   httpRoutes: HttpRoute[];
   /** GRPCRoutes, same attachment rules as httpRoutes. */
   grpcRoutes: GrpcRoute[];
+  /**
+   * TCPRoutes (Gateway API experimental channel), same attachment rules: they steer the
+   * connections the waypoint proxies as plain TCP. Absent in configs of older control planes.
+   */
+  tcpRoutes?: TcpRoute[];
   /** AuthorizationPolicies attached by targetRefs to this waypoint's Gateway, its GatewayClass or a served Service. */
   authorizationPolicies: L7AuthorizationPolicy[];
 }
@@ -331,6 +336,15 @@ export interface GrpcRouteRule {
 
 export interface GrpcRoute extends RouteMeta {
   rules: GrpcRouteRule[];
+}
+
+/**
+ * A TCPRoute: no matches (Gateway API allows one rule); each connection to an attached service
+ * port goes to one backend picked by weight. An `invalid` backend's share of the connections is
+ * refused, as is every connection when no backend has weight.
+ */
+export interface TcpRoute extends RouteMeta {
+  backends: RouteBackend[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ const KINDS = {
   deployments: resources.deployments,
   httpRoutes: resources.httproutes,
   grpcRoutes: resources.grpcroutes,
+  tcpRoutes: resources.tcproutes,
   peerAuthentications: resources.peerauthentications,
 } as const satisfies Record<keyof Snapshot, Resource>;
 
@@ -86,13 +87,19 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   private async startInformer(key: keyof Snapshot, inf: Informer<KubeObject>): Promise<void> {
     let delay = 500;
+    let said = '';
     for (;;) {
       try {
         await inf.start();
+        if (said) this.log.info('listing again', { kind: key });
         return;
       } catch (err) {
         if (this.stopped) return;
-        this.log.warn('cannot list; retrying', { kind: key, error: errorMessage(err) });
+        // A kind whose CRD is not installed (TCPRoute's is experimental) fails every retry
+        // alike: said once, then only when the reason changes.
+        const error = errorMessage(err);
+        if (error !== said) this.log.warn('cannot list; retrying', { kind: key, error });
+        said = error;
         await sleep(delay);
         delay = Math.min(delay * 2, 10_000);
       }

@@ -24,7 +24,7 @@ import {
   type Gateway,
   type ModelOptions,
 } from './model/index.js';
-import type { GRPCRoute, HTTPRoute } from './model/routes-types.js';
+import type { GRPCRoute, HTTPRoute, TCPRoute } from './model/routes-types.js';
 import { Registry } from './registry.js';
 import { PolicyReporter } from './reporting.js';
 import { AdsServer } from './xds/ads.js';
@@ -148,13 +148,17 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         for (const p of r.parents)
           if (p.kind === 'Gateway' && p.parent && p.key && !r.problems.accepted)
             attachedRoutes.set(p.key, (attachedRoutes.get(p.key) ?? 0) + 1);
-      const kindKey = { HTTPRoute: 'httpRoutes', GRPCRoute: 'grpcRoutes' } as const;
+      const kindKey = {
+        HTTPRoute: 'httpRoutes',
+        GRPCRoute: 'grpcRoutes',
+        TCPRoute: 'tcpRoutes',
+      } as const;
       void routeStatus.write(
         wc.routes,
         (kind, ns, name) =>
           registry.informers
             .get(kindKey[kind as keyof typeof kindKey])
-            ?.cache.get(`${ns}/${name}`) as HTTPRoute | GRPCRoute | undefined,
+            ?.cache.get(`${ns}/${name}`) as HTTPRoute | GRPCRoute | TCPRoute | undefined,
       );
     } catch (err) {
       log.error('waypoint config build failed; waypoints keep their last config', {

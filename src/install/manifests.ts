@@ -115,12 +115,18 @@ export function generateManifests(v: InstallValues): Obj[] {
       rule(['security.istio.io'], ['authorizationpolicies/status'], ['update', 'patch']),
       rule(
         ['gateway.networking.k8s.io'],
-        ['gateways', 'httproutes', 'grpcroutes', 'gatewayclasses'],
+        ['gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'gatewayclasses'],
         READ,
       ),
       rule(
         ['gateway.networking.k8s.io'],
-        ['gateways/status', 'httproutes/status', 'grpcroutes/status', 'gatewayclasses/status'],
+        [
+          'gateways/status',
+          'httproutes/status',
+          'grpcroutes/status',
+          'tcproutes/status',
+          'gatewayclasses/status',
+        ],
         ['update', 'patch'],
       ),
     ]),

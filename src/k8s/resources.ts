@@ -54,6 +54,8 @@ export const resources = {
   gateways: r('gateway.networking.k8s.io', 'v1', 'gateways', 'Gateway'),
   httproutes: r('gateway.networking.k8s.io', 'v1', 'httproutes', 'HTTPRoute'),
   grpcroutes: r('gateway.networking.k8s.io', 'v1', 'grpcroutes', 'GRPCRoute'),
+  /** Experimental channel (experimental-tcproute.yaml); absent until a user installs the CRD. */
+  tcproutes: r('gateway.networking.k8s.io', 'v1', 'tcproutes', 'TCPRoute'),
   customresourcedefinitions: r(
     'apiextensions.k8s.io',
     'v1',

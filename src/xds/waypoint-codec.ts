@@ -73,6 +73,8 @@ export function decodeWaypointConfig(bytes: Uint8Array): WaypointConfig {
   if (typeof w?.name !== 'string' || typeof w.namespace !== 'string')
     throw bad('waypoint.name / waypoint.namespace missing', w);
   for (const k of LISTS) if (!Array.isArray(c[k])) throw bad(`${k} is not a list`, c[k]);
+  if (c.tcpRoutes !== undefined && !Array.isArray(c.tcpRoutes))
+    throw bad('tcpRoutes is not a list', c.tcpRoutes);
   return cfg as WaypointConfig;
 }
 

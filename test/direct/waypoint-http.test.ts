@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { decodeMessage, ECHO_SERVICE, encodeMessage } from '../../src/lab/apps/echo.js';
 import { HboneError } from '../../src/hbone/types.js';
-import { httpRoute, grpcRoute, svcKey, to } from '../helpers/waypoint-fixtures.js';
+import { httpRoute, grpcRoute, svcKey, tcpRoute, to } from '../helpers/waypoint-fixtures.js';
 import { startHarness, VIP, WAYPOINT_ID, type Harness } from '../helpers/waypoint-harness.js';
 
 const exec = promisify(execFile);
@@ -430,6 +430,47 @@ void describe('waypoint HTTP data path', () => {
       s.on('error', reject);
     });
     assert.equal(got, 'ping over tcp');
+  });
+
+  /** One TCP connection through the waypoint to echo:9090: what came back before the close. */
+  const tcpEcho = async (port: number, line: string) =>
+    new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.end(line));
+      let b = '';
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => (b += d));
+      s.on('close', () => resolve(b));
+      s.on('error', (e: NodeJS.ErrnoException) =>
+        e.code === 'ECONNRESET' ? resolve(b) : reject(e),
+      );
+    });
+
+  test('TCPRoute: every connection goes to the backend it picks by weight', async () => {
+    h.apply({ tcpRoutes: [tcpRoute('to-v2', [to('echo-v1', 9090, 0), to('echo-v2', 9090, 1)])] });
+    const port = await h.tunnel(`${VIP.echo}:9090`);
+    const from = h.accessLog.length;
+    for (let i = 0; i < 6; i++) assert.equal(await tcpEcho(port, `tcp ${i}`), `tcp ${i}`);
+    const lines = h.accessLog.slice(from).filter((l) => l.includes('"- - TCP"'));
+    assert.equal(lines.length, 6, lines.join('\n'));
+    const v2 = `127.0.0.12:${h.echoPorts.v2.tcp}`;
+    for (const l of lines) {
+      assert.ok(l.includes(v2), `not to echo-v2 (${v2}): ${l}`);
+      assert.ok(l.includes('inbound-vip|9090|tcp|echo-v2.'), l);
+    }
+  });
+
+  test('TCPRoute: no backend with weight, or an invalid one, refuses the connection', async () => {
+    const port = await h.tunnel(`${VIP.echo}:9090`);
+    for (const backends of [
+      [to('echo-v1', 9090, 0)],
+      [{ kind: 'invalid' as const, weight: 1, reason: 'service mesh/nope not found' }],
+    ]) {
+      h.apply({ tcpRoutes: [tcpRoute('refuse', backends)] });
+      const from = h.accessLog.length;
+      assert.equal(await tcpEcho(port, 'not echoed'), '');
+      const line = h.accessLog.slice(from).find((l) => l.includes('"- - TCP"')) ?? '';
+      assert.ok(line.includes(' NR route_not_found{'), line);
+    }
   });
 
   test('targets it does not serve are refused with 400', async () => {

@@ -8,6 +8,7 @@ import type {
   GrpcRoute,
   GrpcRouteRule,
   RouteBackend,
+  TcpRoute,
   WaypointConfig,
   WaypointEndpoint,
   WaypointService,
@@ -138,6 +139,22 @@ export function grpcRoute(
     parents: [{ kind: 'Service', service: svcKey('echo'), port: 7070 }],
     creationTimestampMs: t0++,
     rules: rules.map((r) => ({ matches: [], filters: [], backends: [], ...r })),
+    ...o,
+  };
+}
+
+/** A TCPRoute on echo:9090 (the harness's TCP port) with these backends. */
+export function tcpRoute(
+  name: string,
+  backends: RouteBackend[],
+  o: Partial<TcpRoute> = {},
+): TcpRoute {
+  return {
+    name,
+    namespace: NS,
+    parents: [{ kind: 'Service', service: svcKey('echo'), port: 9090 }],
+    creationTimestampMs: t0++,
+    backends,
     ...o,
   };
 }

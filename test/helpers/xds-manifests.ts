@@ -136,6 +136,7 @@ export function snapshotOf(...yamlTexts: string[]): Snapshot {
     deployments: of('Deployment'),
     httpRoutes: of('HTTPRoute'),
     grpcRoutes: of('GRPCRoute'),
+    tcpRoutes: of('TCPRoute'),
     peerAuthentications: of('PeerAuthentication'),
   };
 }

@@ -1,6 +1,10 @@
 /**
- * Waypoint faults in one lab (namespace waypoint `namespace` in front of the conformance echo
- * Services). A route only the waypoint applies marks every reply it carried (`X-Gm-Via`), and the
+ * Waypoint behaviour beyond the conformance suites, in one lab (namespace waypoint `namespace`
+ * in front of the conformance echo Services):
+ * - TCP traffic shifting (Istio's tcp-traffic-shifting task, ambient): the experimental TCPRoute
+ *   CRD as the Gateway API release ships it, Istio's tcp-echo sample (v1 answers `one …`, v2
+ *   `two …`), a TCPRoute on the tcp-echo Service moving connections from v1 to v2 by weight;
+ * and faults. A route only the waypoint applies marks every reply it carried (`X-Gm-Via`), and the
  * backend reports the peer it saw (`IP=`: the waypoint pod's address), so a reply that bypassed
  * the waypoint would show. Each request is its own curl process, so its own connection.
  * - control plane down: istiod scaled to 0; the waypoint keeps its route and policy;
@@ -17,6 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { field, parseReply, type Reply } from '../helpers/gamma-client.js';
+import { externalDir } from '../helpers/external.js';
 import { gammaLab, gammaLabUp } from '../helpers/gamma-lab.js';
 import { MESH_NS } from '../helpers/gamma-manifests.js';
 import { policy } from '../helpers/gamma-policy-cases.js';
@@ -31,7 +36,72 @@ let v1 = '';
 const marker = route('gm-marker', `[{group: "", kind: Service, name: echo}]`, [
   `{filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Gm-Via, value: waypoint}]}}], backendRefs: [{name: echo, port: 8080}]}`,
 ]);
-const deny = policy('gm-deny', 'DENY', ['{to: [{operation: {paths: ["/gm-deny"]}}]}']);
+// On the echo Service only: on the waypoint as a whole this HTTP-only DENY would refuse every
+// TCP connection through it (Istio widens such a rule to all TCP), tcp-echo's too.
+const deny = policy(
+  'gm-deny',
+  'DENY',
+  ['{to: [{operation: {paths: ["/gm-deny"]}}]}'],
+  '[{kind: Service, group: "", name: echo}]',
+);
+
+/** Istio's samples/tcp-echo/tcp-echo-services.yaml (v1 prefixes `one`, v2 `two`). */
+const tcpEcho = ['v1:one', 'v2:two']
+  .map((vp) => {
+    const [v, prefix] = vp.split(':') as [string, string];
+    return `apiVersion: v1
+kind: Service
+metadata: {name: tcp-echo-${v}, namespace: ${MESH_NS}, labels: {app: tcp-echo, version: ${v}}}
+spec: {ports: [{name: tcp, port: 9000}], selector: {app: tcp-echo, version: ${v}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tcp-echo-${v}, namespace: ${MESH_NS}, labels: {app: tcp-echo, version: ${v}}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: tcp-echo, version: ${v}}}
+  template:
+    metadata: {labels: {app: tcp-echo, version: ${v}}}
+    spec:
+      containers:
+      - name: tcp-echo
+        image: docker.io/istio/tcp-echo-server:1.3
+        imagePullPolicy: IfNotPresent
+        args: ["9000,9001,9002", "${prefix}"]
+        ports: [{containerPort: 9000}]
+---
+`;
+  })
+  .join('').concat(`apiVersion: v1
+kind: Service
+metadata: {name: tcp-echo, namespace: ${MESH_NS}, labels: {app: tcp-echo, service: tcp-echo}}
+spec: {ports: [{name: tcp, port: 9000}, {name: tcp-other, port: 9001}], selector: {app: tcp-echo}}
+`);
+
+/** The task's TCPRoute (the ambient version: its parent is the tcp-echo Service). */
+const tcpShift = (
+  v1Weight: number,
+  v2Weight: number,
+) => `apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: tcp-echo, namespace: ${MESH_NS}}
+spec:
+  parentRefs: [{group: "", kind: Service, name: tcp-echo, port: 9000}]
+  rules:
+  - backendRefs:
+    - {name: tcp-echo-v1, port: 9000, weight: ${v1Weight}}
+    - {name: tcp-echo-v2, port: 9000, weight: ${v2Weight}}
+`;
+
+let lastEchoes = '';
+/** `n` TCP connections to tcp-echo:9000 from the client pod, one line each: the prefixes seen. */
+async function tcpEchoes(n: number): Promise<string[]> {
+  const one = `(exec 3<>/dev/tcp/tcp-echo.${MESH_NS}/9000 && echo hello >&3 && timeout 5 head -1 <&3) 2>&1`;
+  const script = `for i in $(seq 1 ${n}); do echo "ECHO=$(${one})"; done`;
+  const r = await lab.sh(MESH_NS, v1, `bash -c '${script}'`, 180_000);
+  lastEchoes = `${r.stdout}${r.stderr}`.slice(-2000);
+  return [...r.stdout.matchAll(/^ECHO=(.*)$/gm)].map((m) => m[1]!.split(' ')[0] || '(none)');
+}
 
 const CURL = `curl -sS -m 3 -D - -o - -w '\\n@@STATUS %{http_code}\\n'`;
 
@@ -159,6 +229,68 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
     { timeout: 300_000 },
+  );
+
+  test(
+    'TCP traffic shifting: a TCPRoute moves tcp-echo connections from v1 to v2 by weight',
+    { timeout: 400_000 },
+    async (t) => {
+      const crd = join(externalDir(), 'gateway-api', 'experimental-tcproute.yaml');
+      const c = await lab.kubectl(['apply', '-f', crd]);
+      assert.equal(c.code, 0, c.stderr);
+      const a = await lab.kubectl(['apply', '-f', '-'], tcpEcho);
+      assert.equal(a.code, 0, a.stderr);
+      try {
+        await until(
+          'tcp-echo v1 and v2 Ready',
+          async () => (await readyPods(MESH_NS, 'app=tcp-echo')).length === 2,
+          180_000,
+          podReport,
+        );
+        const apply = async (v1w: number, v2w: number) => {
+          const r = await lab.kubectl(['apply', '-f', '-'], tcpShift(v1w, v2w));
+          assert.equal(r.code, 0, r.stderr);
+        };
+        // All to v1 first (the task's tcp-echo-all-v1), then all to v2: each until every
+        // connection of a sample says so (the waypoint gets the route over xDS).
+        for (const [w1, w2, want] of [
+          [100, 0, 'one'],
+          [0, 100, 'two'],
+        ] as const) {
+          await apply(w1, w2);
+          await until(
+            `every connection to ${want}`,
+            async () => (await tcpEchoes(6)).every((p) => p === want),
+            120_000,
+            async () => `last sample:\n${lastEchoes}\n${await podReport()}`,
+          );
+        }
+        const st = await lab.kubectl([
+          'get',
+          'tcproute',
+          '-n',
+          MESH_NS,
+          'tcp-echo',
+          '-o',
+          'jsonpath={range .status.parents[*].conditions[*]}{.type}={.status} {end}',
+        ]);
+        assert.match(st.stdout, /Accepted=True/, st.stdout + st.stderr);
+        assert.match(st.stdout, /ResolvedRefs=True/, st.stdout + st.stderr);
+        // 80/20, the task's tcp-echo-20-v2: 40 connections see both, v1 the most. P(no v2)
+        // = 0.8^40 ≈ 1e-4; P(v2 ≥ v1) is far smaller.
+        await apply(80, 20);
+        await until('some connection to v1 again', async () =>
+          (await tcpEchoes(6)).includes('one'),
+        );
+        const seen = count(await tcpEchoes(40), (p) => p);
+        t.diagnostic(`80/20: ${JSON.stringify(seen)}`);
+        assert.equal((seen.one ?? 0) + (seen.two ?? 0), 40, JSON.stringify(seen));
+        assert.ok((seen.two ?? 0) > 0 && (seen.one ?? 0) > (seen.two ?? 0), JSON.stringify(seen));
+      } finally {
+        await lab.kubectl(['delete', 'tcproute', '-n', MESH_NS, 'tcp-echo', '--ignore-not-found']);
+        await lab.kubectl(['delete', '-f', '-', '--ignore-not-found'], tcpEcho);
+      }
+    },
   );
 
   test(

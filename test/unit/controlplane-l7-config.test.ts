@@ -322,3 +322,29 @@ status: {phase: Running, podIP: 10.244.1.20, conditions: [{type: Ready, status: 
     ['10.244.1.20 spiffe://cluster.local/ns/mesh/sa/waypoint'],
   );
 });
+
+void test('a TCPRoute on a served service reaches its waypoint with its backends, and only there', () => {
+  const tcp = `
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: shift, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 7070}]
+  rules: [{backendRefs: [{name: echo, port: 7070, weight: 1}, {name: echo-v2, port: 8080, weight: 3}]}]
+`;
+  const snap = snapshotOf(mesh, tcp);
+  const { configs, routes } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+  const wp = configs.get('mesh/waypoint');
+  assert.deepEqual(
+    wp?.tcpRoutes?.map((r) => [r.name, r.backends.map((b) => b.weight)]),
+    [['shift', [1, 3]]],
+  );
+  assert.ok(
+    wp?.services.some((s) => s.name === 'echo-v2' && !s.serves),
+    'the backend service is in the config to be dialled',
+  );
+  assert.equal(configs.get('mesh/other')?.tcpRoutes, undefined);
+  assert.equal(routes.find((r) => r.name === 'shift')?.kind, 'TCPRoute');
+  const back = decodeWaypointConfig(encodeWaypointConfig(wp!));
+  assert.deepEqual(back.tcpRoutes, wp?.tcpRoutes);
+});

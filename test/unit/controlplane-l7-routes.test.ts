@@ -1,4 +1,4 @@
-/** HTTPRoute / GRPCRoute → waypoint routes: matches, filters, backends, timeouts, retries, problems. */
+/** HTTPRoute / GRPCRoute / TCPRoute → waypoint routes: matches, filters, backends, timeouts, retries, problems. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -7,7 +7,8 @@ import {
   translateHttpRoute,
 } from '../../src/controlplane/l7/routes.js';
 import { routeParentStatuses } from '../../src/controlplane/l7/route-status.js';
-import type { GRPCRoute, HTTPRoute } from '../../src/controlplane/model/routes-types.js';
+import { translateTcpRoute } from '../../src/controlplane/l7/tcp-routes.js';
+import type { GRPCRoute, HTTPRoute, TCPRoute } from '../../src/controlplane/model/routes-types.js';
 import type { Gateway } from '../../src/controlplane/model/types.js';
 import type { Service } from '../../src/k8s/types.js';
 import { objects } from '../helpers/xds-manifests.js';
@@ -321,4 +322,58 @@ spec:
     gws,
   );
   assert.match(bad.problems.accepted?.message ?? '', /one of service or method is required/);
+});
+
+void test('TCPRoute: one rule of weighted backends; more rules or none reject it', () => {
+  const tcp = (yaml: string) => translateTcpRoute(objects(yaml)[0] as TCPRoute, ctx, gws);
+  const t = tcp(`
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: shift, namespace: mesh, creationTimestamp: "2026-01-02T03:04:05Z"}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+  rules:
+  - backendRefs:
+    - {name: echo-v1, port: 8080, weight: 80}
+    - {name: echo-v2, port: 8080, weight: 20}
+    - {name: nope, port: 1}
+`);
+  assert.equal(t.kind, 'TCPRoute');
+  assert.deepEqual(t.route.parents, [
+    { kind: 'Service', service: 'mesh/echo.mesh.svc.cluster.local', port: 80 },
+  ]);
+  assert.equal(t.route.creationTimestampMs, Date.parse('2026-01-02T03:04:05Z'));
+  assert.deepEqual(t.route.backends.slice(0, 2), [
+    { kind: 'service', service: 'mesh/echo-v1.mesh.svc.cluster.local', port: 8080, weight: 80 },
+    { kind: 'service', service: 'mesh/echo-v2.mesh.svc.cluster.local', port: 8080, weight: 20 },
+  ]);
+  assert.equal(t.route.backends[2]?.kind, 'invalid');
+  assert.equal(t.problems.accepted, undefined);
+  assert.equal(t.problems.refs?.reason, 'BackendNotFound');
+  assert.deepEqual(t.referenced, [
+    'mesh/echo-v1.mesh.svc.cluster.local',
+    'mesh/echo-v2.mesh.svc.cluster.local',
+  ]);
+
+  const two = tcp(`
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: two, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: echo}]
+  rules: [{backendRefs: [{name: echo-v1, port: 8080}]}, {backendRefs: [{name: echo-v2, port: 8080}]}]
+`);
+  assert.equal(two.problems.accepted?.reason, 'UnsupportedValue');
+  assert.match(two.problems.accepted?.message ?? '', /one rule, this one has 2/);
+  const none = tcp(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: none, namespace: mesh}
+spec: {parentRefs: [{group: "", kind: Service, name: echo}], rules: [{}]}
+`);
+  assert.match(none.problems.accepted?.message ?? '', /at least one backend/);
+  assert.deepEqual(
+    routeParentStatuses(none, undefined)[0]?.conditions.map((c) => `${c.type}=${c.status}`),
+    ['Accepted=False', 'ResolvedRefs=True'],
+  );
 });

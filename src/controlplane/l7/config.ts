@@ -2,7 +2,7 @@
  * One WaypointConfig (src/api/waypoint-config.ts) per waypoint Gateway, from the watched
  * objects and the workload model: the services bound to it (serves) with their endpoints, the
  * services its routes send to, every mesh workload (serves = bound for workload traffic), the
- * accepted HTTPRoutes/GRPCRoutes attached to a served Service or to the Gateway, and the L7
+ * accepted HTTPRoutes/GRPCRoutes/TCPRoutes attached to a served Service or to the Gateway, and the L7
  * policies placed on it. Also the route and policy reports for status. Pure.
  */
 import { createHash } from 'node:crypto';
@@ -11,6 +11,7 @@ import { portProtocol } from '../../api/port-protocol.js';
 import type {
   GrpcRoute,
   HttpRoute,
+  TcpRoute,
   L7AuthorizationPolicy,
   WaypointConfig,
   WaypointEndpoint,
@@ -26,11 +27,12 @@ import { WaypointIndex, type WaypointFor } from '../model/waypoints.js';
 import { serviceHostname } from '../model/workloads.js';
 import { translatePolicy, type PlacedPolicy } from './policies.js';
 import { translateGrpcRoute, translateHttpRoute, type TranslatedRoute } from './routes.js';
+import { translateTcpRoute } from './tcp-routes.js';
 
 export interface WaypointConfigs {
   /** Keyed `namespace/name` of the Gateway. */
   configs: Map<string, WaypointConfig>;
-  routes: TranslatedRoute<HttpRoute | GrpcRoute>[];
+  routes: TranslatedRoute<HttpRoute | GrpcRoute | TcpRoute>[];
   policyReports: PolicyReport[];
 }
 
@@ -108,9 +110,10 @@ export function buildWaypointConfigs(
       snap.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
     ),
   };
-  const routes: TranslatedRoute<HttpRoute | GrpcRoute>[] = [
+  const routes: TranslatedRoute<HttpRoute | GrpcRoute | TcpRoute>[] = [
     ...snap.httpRoutes.map((r) => translateHttpRoute(r, ctx, gatewayMap)),
     ...snap.grpcRoutes.map((r) => translateGrpcRoute(r, ctx, gatewayMap)),
+    ...(snap.tcpRoutes ?? []).map((r) => translateTcpRoute(r, ctx, gatewayMap)),
   ].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
 
   const policyReports: PolicyReport[] = [];
@@ -259,6 +262,13 @@ export function buildWaypointConfigs(
         workloads,
         httpRoutes: attached.filter((r) => r.kind === 'HTTPRoute').map((r) => r.route as HttpRoute),
         grpcRoutes: attached.filter((r) => r.kind === 'GRPCRoute').map((r) => r.route as GrpcRoute),
+        ...(attached.some((r) => r.kind === 'TCPRoute')
+          ? {
+              tcpRoutes: attached
+                .filter((r) => r.kind === 'TCPRoute')
+                .map((r) => r.route as TcpRoute),
+            }
+          : {}),
         authorizationPolicies,
       }),
     );

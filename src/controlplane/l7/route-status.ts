@@ -9,8 +9,15 @@ import type { KubeClient } from '../../k8s/client.js';
 import { resources } from '../../k8s/resources.js';
 import type { Logger } from '../../log.js';
 import type { Condition } from '../model/condition.js';
-import type { GRPCRoute, HTTPRoute, RouteParentStatus } from '../model/routes-types.js';
+import type { GRPCRoute, HTTPRoute, RouteParentStatus, TCPRoute } from '../model/routes-types.js';
 import { ROUTE_CONTROLLER, type TranslatedRoute } from './routes.js';
+
+type Route = HTTPRoute | GRPCRoute | TCPRoute;
+const RESOURCE = {
+  HTTPRoute: resources.httproutes,
+  GRPCRoute: resources.grpcroutes,
+  TCPRoute: resources.tcproutes,
+} as const;
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
@@ -67,7 +74,7 @@ export class RouteStatusWriter {
 
   write(
     routes: readonly TranslatedRoute<unknown>[],
-    current: (kind: string, ns: string, name: string) => HTTPRoute | GRPCRoute | undefined,
+    current: (kind: string, ns: string, name: string) => Route | undefined,
   ): Promise<void> {
     this.running = this.running
       .then(() => this.pass(routes, current))
@@ -79,7 +86,7 @@ export class RouteStatusWriter {
 
   private async pass(
     routes: readonly TranslatedRoute<unknown>[],
-    current: (kind: string, ns: string, name: string) => HTTPRoute | GRPCRoute | undefined,
+    current: (kind: string, ns: string, name: string) => Route | undefined,
   ): Promise<void> {
     for (const t of routes) {
       const obj = current(t.kind, t.namespace, t.name);
@@ -90,7 +97,7 @@ export class RouteStatusWriter {
       if (strip(next) === strip(prev)) continue;
       try {
         await this.kube.patch(
-          t.kind === 'HTTPRoute' ? resources.httproutes : resources.grpcroutes,
+          RESOURCE[t.kind],
           t.name,
           { status: { parents: next } },
           { namespace: t.namespace, type: 'merge', subresource: 'status' },

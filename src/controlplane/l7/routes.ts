@@ -1,5 +1,5 @@
 /**
- * HTTPRoute and GRPCRoute → the waypoint's route config (src/api/waypoint-config.ts), the way
+ * HTTPRoute and GRPCRoute (TCPRoute: tcp-routes.ts, with the same parents and backends) → the waypoint's route config (src/api/waypoint-config.ts), the way
  * Istio converts them for waypoints (docs/istio/waypoint.md §4): GAMMA parents are Services in
  * the route's namespace (consumer routes are not supported in ambient) or the waypoint's own
  * Gateway; backendRefs resolve to `namespace/hostname` + port (a missing Service or port, a
@@ -53,7 +53,7 @@ export interface ResolvedParent {
 }
 
 export interface TranslatedRoute<R> {
-  kind: 'HTTPRoute' | 'GRPCRoute';
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
   namespace: string;
   name: string;
   generation?: number;
@@ -107,7 +107,7 @@ function regexError(pattern: string): string | undefined {
   }
 }
 
-class Collector {
+export class Collector {
   readonly problems: RouteProblems = {};
   readonly referenced = new Set<string>();
   reject(reason: string, message: string): void {
@@ -254,7 +254,7 @@ function filters(
   return out;
 }
 
-function backends(
+export function backends(
   refs: BackendRef[] | undefined,
   routeNs: string,
   ctx: RouteContext,
@@ -314,7 +314,7 @@ function retry(
   return out;
 }
 
-function resolveParents(
+export function resolveParents(
   refs: ParentRef[] | undefined,
   routeNs: string,
   ctx: RouteContext,
@@ -399,7 +399,7 @@ function resolveParents(
   });
 }
 
-const created = (o: { metadata: { creationTimestamp?: string } }) =>
+export const created = (o: { metadata: { creationTimestamp?: string } }) =>
   o.metadata.creationTimestamp ? Date.parse(o.metadata.creationTimestamp) || 0 : 0;
 
 export function translateHttpRoute(

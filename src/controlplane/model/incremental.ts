@@ -66,6 +66,7 @@ const KINDS: readonly ModelKind[] = [
   'deployments',
   'httpRoutes',
   'grpcRoutes',
+  'tcpRoutes',
   'peerAuthentications',
 ];
 
@@ -135,6 +136,7 @@ export class IncrementalModel {
       deployments: of('deployments'),
       httpRoutes: of('httpRoutes'),
       grpcRoutes: of('grpcRoutes'),
+      tcpRoutes: of('tcpRoutes'),
       peerAuthentications: of('peerAuthentications'),
     };
   }

@@ -1,6 +1,6 @@
 /**
- * Gateway API HTTPRoute and GRPCRoute (gateway.networking.k8s.io/v1) as the control plane reads
- * them: field names are the API's; only what the translation uses is typed.
+ * Gateway API HTTPRoute, GRPCRoute and TCPRoute (gateway.networking.k8s.io/v1) as the control
+ * plane reads them: field names are the API's; only what the translation uses is typed.
  */
 import type { KubeObject } from '../../k8s/types.js';
 import type { Condition } from './condition.js';
@@ -121,3 +121,11 @@ export interface GRPCRouteSpec {
 }
 
 export type GRPCRoute = KubeObject<GRPCRouteSpec, RouteStatus>;
+
+/** TCPRoute: no matches; the API allows one rule (v1alpha2 allowed up to 16: the first counts). */
+export interface TCPRouteSpec {
+  parentRefs?: ParentRef[];
+  rules?: { name?: string; backendRefs?: BackendRef[] }[];
+}
+
+export type TCPRoute = KubeObject<TCPRouteSpec, RouteStatus>;

@@ -10,7 +10,7 @@ import type {
   Service as KubeService,
 } from '../../k8s/types.js';
 import type { Condition } from './condition.js';
-import type { GRPCRoute, HTTPRoute } from './routes-types.js';
+import type { GRPCRoute, HTTPRoute, TCPRoute } from './routes-types.js';
 
 export interface StringListSource {
   principals?: string[];
@@ -113,6 +113,8 @@ export interface Snapshot {
   deployments: KubeObject[];
   httpRoutes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
+  /** gateway.networking.k8s.io TCPRoute (experimental channel; absent: none). */
+  tcpRoutes?: TCPRoute[];
   /** security.istio.io/v1 PeerAuthentication (absent: none, every workload PERMISSIVE). */
   peerAuthentications?: PeerAuthentication[];
 }

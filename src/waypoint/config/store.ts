@@ -42,7 +42,10 @@ export class ConfigStore {
       this.log.info('config applied', {
         version: compiled.source.version,
         services: compiled.source.services.length,
-        routes: compiled.source.httpRoutes.length + compiled.source.grpcRoutes.length,
+        routes:
+          compiled.source.httpRoutes.length +
+          compiled.source.grpcRoutes.length +
+          (compiled.source.tcpRoutes?.length ?? 0),
         policies: compiled.source.authorizationPolicies.length,
       });
       for (const l of this.listeners) l(compiled);

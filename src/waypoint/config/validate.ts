@@ -166,6 +166,7 @@ const grpcRoute = route(
     headers: opt(arr(valueMatch)),
   }),
 );
+const tcpRoute = obj({ ...routeMeta, backends: arr(backend) });
 const strs = opt(arr(str));
 const policy = obj({
   name: str,
@@ -240,6 +241,7 @@ const config = obj({
   workloads: arr(workload),
   httpRoutes: arr(httpRoute),
   grpcRoutes: arr(grpcRoute),
+  tcpRoutes: opt(arr(tcpRoute)),
   authorizationPolicies: arr(policy),
 });
 

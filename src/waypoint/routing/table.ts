@@ -2,7 +2,8 @@
  * Route tables per served (service, port): every HTTPRoute/GRPCRoute match attached to it,
  * sorted by Gateway API precedence. HTTPRoute: exact path, longest prefix, method, most header
  * matches, most query matches; GRPCRoute: longest service, longest method, most header matches;
- * ties: the oldest route, then `namespace/name`, then rule and match order.
+ * ties: the oldest route, then `namespace/name`, then rule and match order. TCPRoutes have no
+ * matches: of several on one port the oldest (then `namespace/name`) wins, the rest conflict.
  */
 import type {
   GrpcRoute,
@@ -40,9 +41,19 @@ export interface RouteEntry {
   hostnames?: string[];
 }
 
+/** A TCPRoute attached to a (service, port): the backends its connections are spread over. */
+export interface TcpEntry {
+  /** `namespace/name` of the TCPRoute. */
+  routeKey: string;
+  creationTimestampMs: number;
+  backends: RouteBackend[];
+}
+
 export interface RouteTable {
   http: RouteEntry[];
   grpc: RouteEntry[];
+  /** TCPRoutes, the one in force first. */
+  tcp: TcpEntry[];
 }
 
 export function tableKey(service: string, port: number): string {
@@ -125,6 +136,11 @@ export interface RouteTables {
 export function buildRouteTables(cfg: WaypointConfig): RouteTables {
   const tables = new Map<string, RouteTable>();
   const warnings: string[] = [];
+  const tableAt = (key: string): RouteTable => {
+    let table = tables.get(key);
+    if (!table) tables.set(key, (table = { http: [], grpc: [], tcp: [] }));
+    return table;
+  };
   const add = (
     route: HttpRoute | GrpcRoute,
     kind: 'HTTPRoute' | 'GRPCRoute',
@@ -164,8 +180,7 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
         `${kind} ${key}: no ${cfg.waypoint.role === 'ingress' ? 'listener' : 'served service port'} to attach to`,
       );
     for (const { key: t, listener } of where) {
-      let table = tables.get(t);
-      if (!table) tables.set(t, (table = { http: [], grpc: [] }));
+      const table = tableAt(t);
       const at =
         listener === undefined
           ? entries
@@ -181,9 +196,30 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
     add(r, 'HTTPRoute', compileHttpMatch as (m: never) => CompiledMatch);
   for (const r of cfg.grpcRoutes)
     add(r, 'GRPCRoute', compileGrpcMatch as (m: never) => CompiledMatch);
+  for (const r of cfg.tcpRoutes ?? []) {
+    const routeKey = `${r.namespace}/${r.name}`;
+    if (cfg.waypoint.role === 'ingress') {
+      warnings.push(`TCPRoute ${routeKey}: an ingress gateway's listeners are HTTP or HTTPS only`);
+      continue;
+    }
+    const where = attachments(r, cfg);
+    if (where.length === 0)
+      warnings.push(`TCPRoute ${routeKey}: no served service port to attach to`);
+    for (const { key } of where)
+      tableAt(key).tcp.push({
+        routeKey,
+        creationTimestampMs: r.creationTimestampMs,
+        backends: r.backends,
+      });
+  }
   for (const t of tables.values()) {
     t.http.sort(cmpHttp);
     t.grpc.sort(cmpGrpc);
+    t.tcp.sort(
+      (a, b) =>
+        a.creationTimestampMs - b.creationTimestampMs ||
+        (a.routeKey < b.routeKey ? -1 : a.routeKey > b.routeKey ? 1 : 0),
+    );
   }
   return { tables, warnings };
 }

@@ -1,0 +1,53 @@
+/**
+ * TCPRoute → the waypoint's TCP route (src/api/waypoint-config.ts `TcpRoute`), as Istio does for
+ * waypoints (docs/istio/waypoint.md §2.7: TCP routes with weighted backends): the same GAMMA
+ * parents and backend resolution as HTTPRoute (routes.ts). The API allows one rule; a route
+ * written with more (v1alpha2 allowed 16) uses the first and says so in its Accepted condition.
+ */
+import type { TcpRoute } from '../../api/waypoint-config.js';
+import type { Gateway } from '../model/types.js';
+import type { TCPRoute } from '../model/routes-types.js';
+import {
+  backends,
+  Collector,
+  created,
+  resolveParents,
+  type RouteContext,
+  type TranslatedRoute,
+} from './routes.js';
+
+export function translateTcpRoute(
+  r: TCPRoute,
+  ctx: RouteContext,
+  gateways: ReadonlyMap<string, Gateway>,
+): TranslatedRoute<TcpRoute> {
+  const ns = r.metadata.namespace ?? 'default';
+  const c = new Collector();
+  const rules = r.spec?.rules ?? [];
+  if (rules.length === 0) c.reject('UnsupportedValue', 'spec.rules: a TCPRoute needs one rule');
+  if (rules.length > 1)
+    c.reject(
+      'UnsupportedValue',
+      `spec.rules: a TCPRoute takes one rule, this one has ${rules.length}`,
+    );
+  const refs = rules[0]?.backendRefs ?? [];
+  if (rules.length > 0 && refs.length === 0)
+    c.reject('UnsupportedValue', 'spec.rules[0].backendRefs: at least one backend is required');
+  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
+  return {
+    kind: 'TCPRoute',
+    namespace: ns,
+    name: r.metadata.name,
+    generation: r.metadata.generation,
+    route: {
+      name: r.metadata.name,
+      namespace: ns,
+      parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
+      creationTimestampMs: created(r),
+      backends: backends(refs, ns, ctx, c, 'spec.rules[0]'),
+    },
+    parents,
+    problems: c.problems,
+    referenced: [...c.referenced].sort(),
+  };
+}
