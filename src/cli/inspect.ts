@@ -64,10 +64,11 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
     listOptional(kube, resources.gateways),
     listOptional(kube, resources.peerauthentications),
   ]);
-  const [deployments, httpRoutes, grpcRoutes] = await Promise.all([
+  const [deployments, httpRoutes, grpcRoutes, tcpRoutes] = await Promise.all([
     listOptional(kube, resources.deployments),
     listOptional(kube, resources.httproutes),
     listOptional(kube, resources.grpcroutes),
+    listOptional(kube, resources.tcproutes),
   ]);
   return {
     namespaces,
@@ -80,6 +81,7 @@ export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
     deployments,
     httpRoutes,
     grpcRoutes,
+    tcpRoutes,
     peerAuthentications: peerAuths,
   } as Snapshot;
 }
