@@ -12,7 +12,12 @@
  *
  *   node dist/bench/l7-pair.js [--seconds 5] [--rate 1000] [--connections 4] [--concurrency 32]
  *        [--only h1,h2,grpc,max-h1,max-h2] [--node-options "--cpu-prof --cpu-prof-dir=/tmp/x"]
- *        [--env A=1,B=2] [--warm 4] [--serve yes]
+ *        [--env A=1,B=2] [--pod-runtime no] [--warm 4] [--serve yes]
+ *
+ * The waypoint runs with its pod's runtime environment (src/runtime/env.ts:
+ * NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2), as the lab's waypoint does:
+ * with V8's default young generation its GC costs (and its RSS) are not the lab's.
+ * `--pod-runtime no` drops it; --env adds to it or overrides it.
  *
  * Both protocols are first driven for --warm seconds, unmeasured (JIT warm-up). --serve yes
  * only prints the ports and keeps everything up until Ctrl-C (for curl, strace, perf).
@@ -33,6 +38,7 @@ import { createHboneServer } from '../src/hbone/server.js';
 import { createLogger } from '../src/log.js';
 import { splice } from '../src/relay/splice.js';
 import { Waypoint } from '../src/waypoint/app.js';
+import { proxyRuntimeEnv } from '../src/runtime/env.js';
 import type { IssuedCertificate } from '../src/xds/types.js';
 import { createFakeCa, spiffe } from '../test/helpers/fake-ca.js';
 import { endpoint, service } from '../test/helpers/waypoint-fixtures.js';
@@ -208,14 +214,19 @@ async function roleWaypoint(pki: Pki): Promise<void> {
   process.send?.(waypoint.bound.hbone!.port);
 }
 
+/** The waypoint's environment: the pod's runtime (unless --pod-runtime no), then --env. */
 function childEnv(): NodeJS.ProcessEnv {
+  const pod =
+    arg('pod-runtime', 'yes') === 'no'
+      ? {}
+      : Object.fromEntries(proxyRuntimeEnv().map((e) => [e.name, e.value]));
   const extra = Object.fromEntries(
     arg('env', '')
       .split(',')
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
-  return { ...process.env, ...extra };
+  return { ...process.env, ...pod, ...extra };
 }
 
 function child(
@@ -274,9 +285,11 @@ async function driver(): Promise<void> {
     wp.send({ config: pairConfig(ports), b: ports.b });
   });
   const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+  const wpEnv = childEnv();
   print({
     pids: { wp: wp.pid, infra: infra.pid },
     execArgv,
+    wpRuntime: { NODE_OPTIONS: wpEnv.NODE_OPTIONS, MALLOC_ARENA_MAX: wpEnv.MALLOC_ARENA_MAX },
     load: os.loadavg().map((l) => round(l, 2)),
   });
   const opts = (proto: Proto, mode: 'latency' | 'max'): L7Options => ({
