@@ -9,6 +9,8 @@ import type { KubeClient } from '../k8s/client.js';
 import { resources } from '../k8s/resources.js';
 import type { Logger } from '../log.js';
 import type { AuthorizationPolicy, Condition, PolicyReport } from './model/index.js';
+import { kubeTime } from '../k8s/time.js';
+import { SerialQueue } from '../serial.js';
 
 export const CONDITION = 'ZtunnelAccepted';
 
@@ -19,14 +21,14 @@ export function conditionOf(r: PolicyReport): Condition {
     reason: r.reason,
     message: r.message,
     observedGeneration: r.generation,
-    lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    lastTransitionTime: kubeTime(),
   };
 }
 
 export class PolicyReporter {
   /** uid|generation|message already turned into an Event. */
   private readonly evented = new Set<string>();
-  private running = Promise.resolve();
+  private readonly passes = new SerialQueue();
 
   constructor(
     private readonly kube: KubeClient,
@@ -38,12 +40,11 @@ export class PolicyReporter {
     reports: PolicyReport[],
     policy: (ns: string, name: string) => AuthorizationPolicy | undefined,
   ): Promise<void> {
-    this.running = this.running
-      .then(() => this.pass(reports, policy))
+    return this.passes
+      .run(() => this.pass(reports, policy))
       .catch((err: unknown) =>
         this.log.error('policy status pass failed', { error: errorMessage(err) }),
       );
-    return this.running;
   }
 
   private async pass(
@@ -100,7 +101,7 @@ export class PolicyReporter {
   }
 
   private async event(r: PolicyReport): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const now = kubeTime();
     await this.kube.create(resources.events, {
       apiVersion: 'v1',
       kind: 'Event',

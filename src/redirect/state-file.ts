@@ -1,7 +1,7 @@
 /**
  * What both redirection backends need the same way: a JSON record that survives agent restarts
- * (written through a rename, so a crash never leaves half a file), and one queue that
- * serializes their operations (the agent's informers and CNI plugin calls may arrive together).
+ * (written through a rename, so a crash never leaves half a file). Their operations are
+ * serialized by `SerialQueue` (src/serial.ts).
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -27,16 +27,5 @@ export class StateFile<T> {
 
   drop(): void {
     rmSync(this.path, { force: true });
-  }
-}
-
-/** Runs operations one after another; a failed one does not stop the next. */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
   }
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { SerialQueue, StateFile } from '../../src/redirect/state-file.js';
+import { StateFile } from '../../src/redirect/state-file.js';
 
 void test('StateFile: round trip through a rename, unreadable = nothing installed, drop', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ambit-state-'));
@@ -21,26 +21,4 @@ void test('StateFile: round trip through a rename, unreadable = nothing installe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-void test('SerialQueue: one operation at a time, in order; a failure does not stop the next', async () => {
-  const q = new SerialQueue();
-  const seen: string[] = [];
-  let running = 0;
-  const op = (name: string, fail = false) =>
-    q.run(async () => {
-      running++;
-      assert.equal(running, 1, 'overlapping operations');
-      await new Promise((r) => setTimeout(r, 5));
-      seen.push(name);
-      running--;
-      if (fail) throw new Error(`${name} failed`);
-      return name;
-    });
-  const results = await Promise.allSettled([op('a'), op('b', true), op('c')]);
-  assert.deepEqual(seen, ['a', 'b', 'c']);
-  assert.deepEqual(
-    results.map((r) => r.status),
-    ['fulfilled', 'rejected', 'fulfilled'],
-  );
 });

@@ -22,6 +22,7 @@ import {
 } from './classes.js';
 import { gatewayObjects, type DeployOptions } from './objects.js';
 import { gatewayStatus, statusChanged, type GatewayRuntime } from './status.js';
+import { SerialQueue } from '../../serial.js';
 
 export interface GatewayControllerOptions extends DeployOptions {
   domainSuffix?: string;
@@ -37,7 +38,9 @@ interface LoadBalancerStatus {
 const key = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 
 export class GatewayController {
-  private running = Promise.resolve();
+  private readonly passes = new SerialQueue();
+  /** The queued pass that will take `pendingSnap`; later snapshots replace it and share it. */
+  private queued: Promise<void> = Promise.resolve();
   private pendingSnap: Snapshot | undefined;
 
   constructor(
@@ -50,15 +53,15 @@ export class GatewayController {
   reconcile(snap: Snapshot): Promise<void> {
     const first = this.pendingSnap === undefined;
     this.pendingSnap = snap;
-    if (!first) return this.running;
-    this.running = this.running
-      .then(() => {
+    if (!first) return this.queued;
+    this.queued = this.passes
+      .run(() => {
         const s = this.pendingSnap!;
         this.pendingSnap = undefined;
         return this.pass(s);
       })
       .catch((err: unknown) => this.log.error('gateway pass failed', { error: errorMessage(err) }));
-    return this.running;
+    return this.queued;
   }
 
   private async pass(snap: Snapshot): Promise<void> {

@@ -11,6 +11,7 @@
  */
 import type { Condition, Gateway, GatewayListener, GatewayStatus } from '../model/types.js';
 import { deployedName, type ClassInfo } from './classes.js';
+import { kubeTime } from '../../k8s/time.js';
 
 export const WAYPOINT_LISTENER_MESSAGE =
   'Expected a single listener on port 15008 with protocol "HBONE"';
@@ -91,7 +92,7 @@ export function gatewayStatus(
   info: ClassInfo,
   rt: GatewayRuntime,
   domainSuffix = 'cluster.local',
-  now = new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  now = kubeTime(),
 ): GatewayStatus {
   const prev = gw.status?.conditions;
   const ns = gw.metadata.namespace ?? 'default';

@@ -11,6 +11,8 @@ import type { Logger } from '../../log.js';
 import type { Condition } from '../model/condition.js';
 import type { GRPCRoute, HTTPRoute, RouteParentStatus, TCPRoute } from '../model/routes-types.js';
 import { ROUTE_CONTROLLER, type TranslatedRoute } from './routes.js';
+import { kubeTime } from '../../k8s/time.js';
+import { SerialQueue } from '../../serial.js';
 
 type Route = HTTPRoute | GRPCRoute | TCPRoute;
 const RESOURCE = {
@@ -19,12 +21,10 @@ const RESOURCE = {
   TCPRoute: resources.tcproutes,
 } as const;
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
 export function routeParentStatuses(
   t: TranslatedRoute<unknown>,
   prev: RouteParentStatus[] | undefined,
-  at = now(),
+  at = kubeTime(),
 ): RouteParentStatus[] {
   return t.parents.map((p) => {
     const old = prev?.find(
@@ -65,7 +65,7 @@ const strip = (v: unknown) =>
   JSON.stringify(v ?? [], (k, x: unknown) => (k === 'lastTransitionTime' ? undefined : x));
 
 export class RouteStatusWriter {
-  private running = Promise.resolve();
+  private readonly passes = new SerialQueue();
 
   constructor(
     private readonly kube: KubeClient,
@@ -76,12 +76,11 @@ export class RouteStatusWriter {
     routes: readonly TranslatedRoute<unknown>[],
     current: (kind: string, ns: string, name: string) => Route | undefined,
   ): Promise<void> {
-    this.running = this.running
-      .then(() => this.pass(routes, current))
+    return this.passes
+      .run(() => this.pass(routes, current))
       .catch((err: unknown) =>
         this.log.error('route status pass failed', { error: errorMessage(err) }),
       );
-    return this.running;
   }
 
   private async pass(

@@ -17,15 +17,18 @@ import type {
   PathModifier,
   RetryPolicy,
   RouteBackend,
+  RouteMeta,
   RouteParent,
   RouteTimeouts,
   ServicePortRef,
+  ValueMatch,
 } from '../../api/waypoint-config.js';
 import type { Service as KubeService } from '../../k8s/types.js';
 import type { Gateway } from '../model/types.js';
 import type {
   BackendRef,
   GRPCRoute,
+  HeaderMatch,
   HTTPRoute,
   HTTPRouteFilter,
   ParentRef,
@@ -402,6 +405,59 @@ export function resolveParents(
 export const created = (o: { metadata: { creationTimestamp?: string } }) =>
   o.metadata.creationTimestamp ? Date.parse(o.metadata.creationTimestamp) || 0 : 0;
 
+/** Header / query parameter matches as the contract has them (absent or empty → omitted). */
+function valueMatches(key: 'headers' | 'queryParams', ms: HeaderMatch[] | undefined) {
+  return ms?.length
+    ? {
+        [key]: ms.map((m): ValueMatch => ({
+          type: m.type ?? 'Exact',
+          name: m.name,
+          value: m.value,
+        })),
+      }
+    : {};
+}
+
+/** Accepted=False (UnsupportedValue) for each pattern that is not a regex the waypoint runs. */
+function checkRegexes(c: Collector, checks: [field: string, pattern: string][]): void {
+  for (const [field, pattern] of checks) {
+    const err = regexError(pattern);
+    if (err)
+      c.reject('UnsupportedValue', `${field}: invalid regex ${JSON.stringify(pattern)}: ${err}`);
+  }
+}
+
+/** What both route kinds share once their rules are translated: parents, metadata, status. */
+function translated<R extends HttpRoute | GrpcRoute>(
+  kind: 'HTTPRoute' | 'GRPCRoute',
+  r: HTTPRoute | GRPCRoute,
+  ns: string,
+  rules: R['rules'],
+  c: Collector,
+  ctx: RouteContext,
+  gateways: ReadonlyMap<string, Gateway>,
+): TranslatedRoute<R> {
+  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
+  const route: RouteMeta & { rules: R['rules'] } = {
+    name: r.metadata.name,
+    namespace: ns,
+    parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
+    ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
+    creationTimestampMs: created(r),
+    rules,
+  };
+  return {
+    kind,
+    namespace: ns,
+    name: r.metadata.name,
+    generation: r.metadata.generation,
+    route: route as R,
+    parents,
+    problems: c.problems,
+    referenced: [...c.referenced].sort(),
+  };
+}
+
 export function translateHttpRoute(
   r: HTTPRoute,
   ctx: RouteContext,
@@ -412,21 +468,13 @@ export function translateHttpRoute(
   const rules: HttpRouteRule[] = (r.spec?.rules ?? []).map((rule, i) => {
     const where = `spec.rules[${i}]`;
     for (const [j, m] of (rule.matches ?? []).entries()) {
-      const checks: [string, string | undefined][] = [];
-      if (m.path?.type === 'RegularExpression') checks.push([`matches[${j}].path`, m.path.value]);
-      for (const [k, h] of (m.headers ?? []).entries())
-        if (h.type === 'RegularExpression') checks.push([`matches[${j}].headers[${k}]`, h.value]);
-      for (const [k, q] of (m.queryParams ?? []).entries())
-        if (q.type === 'RegularExpression')
-          checks.push([`matches[${j}].queryParams[${k}]`, q.value]);
-      for (const [field, pattern] of checks) {
-        const err = regexError(pattern ?? '');
-        if (err)
-          c.reject(
-            'UnsupportedValue',
-            `${where}.${field}: invalid regex ${JSON.stringify(pattern)}: ${err}`,
-          );
-      }
+      const at = `${where}.matches[${j}]`;
+      const checks: [string, string][] = [];
+      if (m.path?.type === 'RegularExpression') checks.push([`${at}.path`, m.path.value ?? '']);
+      for (const key of ['headers', 'queryParams'] as const)
+        for (const [k, h] of (m[key] ?? []).entries())
+          if (h.type === 'RegularExpression') checks.push([`${at}.${key}[${k}]`, h.value]);
+      checkRegexes(c, checks);
     }
     const out: HttpRouteRule = {
       ...(rule.name ? { name: rule.name } : {}),
@@ -434,24 +482,8 @@ export function translateHttpRoute(
         ...(m.path
           ? { path: { type: m.path.type ?? 'PathPrefix', value: m.path.value ?? '/' } }
           : {}),
-        ...(m.headers?.length
-          ? {
-              headers: m.headers.map((h) => ({
-                type: h.type ?? 'Exact',
-                name: h.name,
-                value: h.value,
-              })),
-            }
-          : {}),
-        ...(m.queryParams?.length
-          ? {
-              queryParams: m.queryParams.map((q) => ({
-                type: q.type ?? 'Exact',
-                name: q.name,
-                value: q.value,
-              })),
-            }
-          : {}),
+        ...valueMatches('headers', m.headers),
+        ...valueMatches('queryParams', m.queryParams),
         ...(m.method ? { method: m.method.toUpperCase() } : {}),
       })),
       filters: filters(rule.filters, ns, ctx, c, where),
@@ -463,24 +495,7 @@ export function translateHttpRoute(
     if (rt) out.retry = rt;
     return out;
   });
-  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
-  return {
-    kind: 'HTTPRoute',
-    namespace: ns,
-    name: r.metadata.name,
-    generation: r.metadata.generation,
-    route: {
-      name: r.metadata.name,
-      namespace: ns,
-      parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
-      ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
-      creationTimestampMs: created(r),
-      rules,
-    },
-    parents,
-    problems: c.problems,
-    referenced: [...c.referenced].sort(),
-  };
+  return translated<HttpRoute>('HTTPRoute', r, ns, rules, c, ctx, gateways);
 }
 
 export function translateGrpcRoute(
@@ -493,23 +508,17 @@ export function translateGrpcRoute(
   const rules: GrpcRouteRule[] = (r.spec?.rules ?? []).map((rule, i) => {
     const where = `spec.rules[${i}]`;
     for (const [j, m] of (rule.matches ?? []).entries()) {
+      const at = `${where}.matches[${j}]`;
       const pats: string[] = [];
       if (m.method?.type === 'RegularExpression')
         pats.push(...[m.method.service, m.method.method].filter((x): x is string => !!x));
       for (const h of m.headers ?? []) if (h.type === 'RegularExpression') pats.push(h.value);
-      for (const p of pats) {
-        const err = regexError(p);
-        if (err)
-          c.reject(
-            'UnsupportedValue',
-            `${where}.matches[${j}]: invalid regex ${JSON.stringify(p)}: ${err}`,
-          );
-      }
+      checkRegexes(
+        c,
+        pats.map((p) => [at, p]),
+      );
       if (m.method && !m.method.service && !m.method.method)
-        c.reject(
-          'UnsupportedValue',
-          `${where}.matches[${j}].method: one of service or method is required`,
-        );
+        c.reject('UnsupportedValue', `${at}.method: one of service or method is required`);
     }
     const fs = filters(rule.filters, ns, ctx, c, where);
     const grpcFilters = fs.filter((f): f is GrpcFilter =>
@@ -532,36 +541,11 @@ export function translateGrpcRoute(
               },
             }
           : {}),
-        ...(m.headers?.length
-          ? {
-              headers: m.headers.map((h) => ({
-                type: h.type ?? 'Exact',
-                name: h.name,
-                value: h.value,
-              })),
-            }
-          : {}),
+        ...valueMatches('headers', m.headers),
       })),
       filters: grpcFilters,
       backends: backends(rule.backendRefs, ns, ctx, c, where),
     };
   });
-  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
-  return {
-    kind: 'GRPCRoute',
-    namespace: ns,
-    name: r.metadata.name,
-    generation: r.metadata.generation,
-    route: {
-      name: r.metadata.name,
-      namespace: ns,
-      parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
-      ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
-      creationTimestampMs: created(r),
-      rules,
-    },
-    parents,
-    problems: c.problems,
-    referenced: [...c.referenced].sort(),
-  };
+  return translated<GrpcRoute>('GRPCRoute', r, ns, rules, c, ctx, gateways);
 }

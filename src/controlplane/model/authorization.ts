@@ -141,29 +141,24 @@ function sourceMatch(
   // Not enforced at L4, but validated as istiod does: a bad CIDR rejects the policy wherever it is.
   for (const k of ['remoteIpBlocks', 'notRemoteIpBlocks'] as const)
     list(k).forEach((v, i) => toCidr(v, `${f}.${k}[${i}]`));
-  m.principals = list('principals').map((v, i) => principalMatch(v, `${f}.principals[${i}]`));
-  m.notPrincipals = list('notPrincipals').map((v, i) =>
-    principalMatch(v, `${f}.notPrincipals[${i}]`),
-  );
-  m.namespaces = list('namespaces').map((v, i) => toStringMatch(v, `${f}.namespaces[${i}]`));
-  m.notNamespaces = list('notNamespaces').map((v, i) =>
-    toStringMatch(v, `${f}.notNamespaces[${i}]`),
-  );
-  m.sourceIps = list('ipBlocks').map((v, i) => toCidr(v, `${f}.ipBlocks[${i}]`));
-  m.notSourceIps = list('notIpBlocks').map((v, i) => toCidr(v, `${f}.notIpBlocks[${i}]`));
+  // Each list converted value by value; a bad value names its field, e.g. `from[0].source.ipBlocks[1]`.
+  const each = <T>(k: keyof StringListSource, conv: (v: string, field: string) => T): T[] =>
+    list(k).map((v, i) => conv(v, `${f}.${k}[${i}]`));
+  m.principals = each('principals', principalMatch);
+  m.notPrincipals = each('notPrincipals', principalMatch);
+  m.namespaces = each('namespaces', toStringMatch);
+  m.notNamespaces = each('notNamespaces', toStringMatch);
+  m.sourceIps = each('ipBlocks', toCidr);
+  m.notSourceIps = each('notIpBlocks', toCidr);
   // ztunnel's workload API here carries no service_accounts field; a service account is the
   // principal <td>/ns/<ns>/sa/<sa>. "not" lists merge exactly (none of A and none of B).
-  const sas = list('serviceAccounts').map((v, i) =>
-    serviceAccountPrincipal(v, policyNs, opts.trustDomain, `${f}.serviceAccounts[${i}]`),
-  );
+  const sa = (v: string, field: string) =>
+    serviceAccountPrincipal(v, policyNs, opts.trustDomain, field);
+  const sas = each('serviceAccounts', sa);
   if (sas.length && m.principals.length)
     throw invalid(f, 'principals and serviceAccounts in one source are not supported together', s);
   m.principals.push(...sas);
-  m.notPrincipals.push(
-    ...list('notServiceAccounts').map((v, i) =>
-      serviceAccountPrincipal(v, policyNs, opts.trustDomain, `${f}.notServiceAccounts[${i}]`),
-    ),
-  );
+  m.notPrincipals.push(...each('notServiceAccounts', sa));
   return m;
 }
 
@@ -190,28 +185,26 @@ function whenMatch(
     http.push(`${f} (key ${w.key})`);
     return m;
   }
-  const pos = (i: number) => `${f}.values[${i}]`;
-  const neg = (i: number) => `${f}.notValues[${i}]`;
+  // The key's list and its `not` twin, converted value by value (`when[0].notValues[1]`).
+  const both = <T>(conv: (v: string, field: string) => T): [T[], T[]] => [
+    values.map((v, i) => conv(v, `${f}.values[${i}]`)),
+    notValues.map((v, i) => conv(v, `${f}.notValues[${i}]`)),
+  ];
   switch (w.key) {
     case 'source.ip':
-      m.sourceIps = values.map((v, i) => toCidr(v, pos(i)));
-      m.notSourceIps = notValues.map((v, i) => toCidr(v, neg(i)));
+      [m.sourceIps, m.notSourceIps] = both(toCidr);
       break;
     case 'source.namespace':
-      m.namespaces = values.map((v, i) => toStringMatch(v, pos(i)));
-      m.notNamespaces = notValues.map((v, i) => toStringMatch(v, neg(i)));
+      [m.namespaces, m.notNamespaces] = both(toStringMatch);
       break;
     case 'source.principal':
-      m.principals = values.map((v, i) => principalMatch(v, pos(i)));
-      m.notPrincipals = notValues.map((v, i) => principalMatch(v, neg(i)));
+      [m.principals, m.notPrincipals] = both(principalMatch);
       break;
     case 'destination.ip':
-      m.destinationIps = values.map((v, i) => toCidr(v, pos(i)));
-      m.notDestinationIps = notValues.map((v, i) => toCidr(v, neg(i)));
+      [m.destinationIps, m.notDestinationIps] = both(toCidr);
       break;
     case 'destination.port':
-      m.destinationPorts = values.map((v, i) => toPort(v, pos(i)));
-      m.notDestinationPorts = notValues.map((v, i) => toPort(v, neg(i)));
+      [m.destinationPorts, m.notDestinationPorts] = both(toPort);
       break;
   }
   return m;

@@ -1,6 +1,11 @@
 /**
  * The model's inputs (the Kubernetes objects the control plane watches) and outputs.
  */
+import type {
+  PolicyCondition,
+  PolicyOperation as ContractOperation,
+  PolicySource,
+} from '../../api/waypoint-config.js';
 import type { Address, Authorization, Service, Workload } from '../../api/workload.js';
 import type {
   EndpointSlice,
@@ -12,36 +17,22 @@ import type {
 import type { Condition } from './condition.js';
 import type { GRPCRoute, HTTPRoute, TCPRoute } from './routes-types.js';
 
-export interface StringListSource {
-  principals?: string[];
-  notPrincipals?: string[];
-  requestPrincipals?: string[];
-  notRequestPrincipals?: string[];
-  namespaces?: string[];
-  notNamespaces?: string[];
-  serviceAccounts?: string[];
-  notServiceAccounts?: string[];
-  ipBlocks?: string[];
-  notIpBlocks?: string[];
-  remoteIpBlocks?: string[];
-  notRemoteIpBlocks?: string[];
-}
+/**
+ * `from.source` and `to.operation` as an AuthorizationPolicy writes them: the waypoint contract's
+ * types (one definition of Istio's fields), except that Kubernetes YAML may give ports as
+ * numbers and that the contract's trust domain lists are not Istio API fields.
+ */
+export type StringListSource = Omit<PolicySource, 'trustDomains' | 'notTrustDomains'>;
 
-export interface PolicyOperation {
-  hosts?: string[];
-  notHosts?: string[];
+export interface PolicyOperation extends Omit<ContractOperation, 'ports' | 'notPorts'> {
   ports?: (string | number)[];
   notPorts?: (string | number)[];
-  methods?: string[];
-  notMethods?: string[];
-  paths?: string[];
-  notPaths?: string[];
 }
 
 export interface PolicyRule {
   from?: { source?: StringListSource }[];
   to?: { operation?: PolicyOperation }[];
-  when?: { key: string; values?: string[]; notValues?: string[] }[];
+  when?: PolicyCondition[];
 }
 
 export interface AuthorizationPolicySpec {

@@ -20,10 +20,10 @@ import {
   within,
   type PathKey,
 } from './fieldset.js';
+import { kubeTime } from '../../k8s/time.js';
 import {
   decodeManaged,
   encodeManaged,
-  now,
   partOf,
   printManager,
   sameManager,
@@ -127,7 +127,7 @@ export function serverSideApply(
     apiVersion: apiVersionOf(k),
     subresource: opts.subresource,
     fields: new Set(fieldSetOf(applied, part).keys()),
-    time: now(),
+    time: kubeTime(),
   };
   const live = registry.find(k, ns, name);
   if (!live) {

@@ -9,6 +9,7 @@ import type { Registry } from './registry.js';
 import { ApiError, badRequest, cause, invalid } from './status.js';
 import { issuer, type TokenClaims, type TokenSigner } from './tokens.js';
 import type { UserInfo } from './user.js';
+import { kubeTime } from '../../k8s/time.js';
 
 const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
 const podKind = kinds.find((k) => k.kind === 'Pod')!;
@@ -16,8 +17,6 @@ const reviewKind = kinds.find((k) => k.kind === 'TokenReview')!;
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
-
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function tokenRequest(
   reg: Registry,
@@ -93,9 +92,9 @@ export function tokenRequest(
   return {
     kind: 'TokenRequest',
     apiVersion: 'authentication.k8s.io/v1',
-    metadata: { name: saName, namespace: ns, creationTimestamp: iso(Date.now()) },
+    metadata: { name: saName, namespace: ns, creationTimestamp: kubeTime() },
     spec: { audiences, expirationSeconds: ttl, boundObjectRef: ref ?? null },
-    status: { token: signer.sign(claims), expirationTimestamp: iso(claims.exp * 1000) },
+    status: { token: signer.sign(claims), expirationTimestamp: kubeTime(claims.exp * 1000) },
   };
 }
 

@@ -9,6 +9,7 @@
 import type { Kind, PrinterColumn } from './catalog.js';
 import type { Cause } from './status.js';
 import type { Obj } from './store.js';
+import { kubeTime } from '../../k8s/time.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -123,8 +124,6 @@ export function crdKinds(crd: Obj): Kind[] {
   });
 }
 
-const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
 /** The status apiextensions' controllers give an accepted, established CRD. */
 export function crdStatus(crd: Obj, prev: unknown): Record<string, unknown> {
   const spec = isObj(crd.spec) ? crd.spec : {};
@@ -134,7 +133,8 @@ export function crdStatus(crd: Obj, prev: unknown): Record<string, unknown> {
     type,
     status: 'True',
     lastTransitionTime:
-      oldConds.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime ?? now(),
+      oldConds.find((c) => c.type === type && c.status === 'True')?.lastTransitionTime ??
+      kubeTime(),
     reason,
     message,
   });

@@ -14,6 +14,7 @@ import {
   type FieldSet,
   type PathKey,
 } from './fieldset.js';
+import { kubeTime } from '../../k8s/time.js';
 
 export interface ManagedEntry {
   manager: string;
@@ -35,8 +36,6 @@ type Obj = { metadata: Record<string, unknown> } & Record<string, unknown>;
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
-
-export const now = (): string => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 export function decodeManaged(v: unknown): ManagedEntry[] {
   if (!Array.isArray(v)) return [];
@@ -146,7 +145,7 @@ export function recordUpdate(
       if (after.has(p)) mine.fields.add(p);
       else mine.fields.delete(p);
     }
-    mine.time = now();
+    mine.time = kubeTime();
   }
   const encoded = encodeManaged(entries);
   if (encoded.length) next.metadata.managedFields = encoded;

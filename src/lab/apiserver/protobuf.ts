@@ -9,6 +9,7 @@
  */
 import { messages } from './protobuf-schema.js';
 import { badRequest, unsupportedMediaType } from './status.js';
+import { kubeTime } from '../../k8s/time.js';
 
 type Fields = Map<number, (Buffer | bigint)[]>;
 
@@ -66,8 +67,7 @@ const str = (f: Fields, n: number): string | undefined => {
 /** A uint64 varint as the signed int64 Go wrote (negative numbers are 10-byte varints). */
 const signed = (v: bigint): number => Number(BigInt.asIntN(64, v));
 
-const isoOf = (seconds: number): string =>
-  new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+const isoOf = (seconds: number): string => kubeTime(seconds * 1000);
 
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 

@@ -37,6 +37,7 @@ import { partOf, recordUpdate } from './managed-fields.js';
 import type { Obj, Store } from './store.js';
 import { defaultAndValidate, type ValidationContext } from './validate.js';
 import { DEFAULT_SERVICE_CIDR, ServiceRange } from '../cluster/service-range.js';
+import { kubeTime } from '../../k8s/time.js';
 
 export interface WriteOptions {
   dryRun?: boolean;
@@ -251,7 +252,7 @@ export class Registry {
     delete meta.deletionTimestamp;
     delete meta.deletionGracePeriodSeconds;
     meta.uid = randomUUID();
-    meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    meta.creationTimestamp = kubeTime();
     meta.generation = 1;
     if (!opts.managedFieldsFinal)
       recordUpdate(
@@ -327,9 +328,7 @@ export class Registry {
       const nodeExists = !!this.store.get(kindKey(nodeKind), undefined, String(spec.nodeName));
       if (grace > 0 && nodeExists && phase !== 'Succeeded' && phase !== 'Failed') {
         if (cur.metadata.deletionTimestamp) return cur;
-        cur.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000)
-          .toISOString()
-          .replace(/\.\d+Z$/, 'Z');
+        cur.metadata.deletionTimestamp = kubeTime(Date.now() + grace * 1000);
         cur.metadata.deletionGracePeriodSeconds = grace;
         return this.withType(k, this.store.commit('MODIFIED', kindKey(k), cur));
       }
@@ -396,7 +395,7 @@ export class Registry {
   private deleteNamespace(ns: Obj): Obj {
     let cur = ns;
     if (!cur.metadata.deletionTimestamp) {
-      cur.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      cur.metadata.deletionTimestamp = kubeTime();
       cur.metadata.deletionGracePeriodSeconds = 0;
       cur.status = { ...(isObj(cur.status) ? cur.status : {}), phase: 'Terminating' };
       cur = this.store.commit('MODIFIED', kindKey(nsKind), cur);

@@ -13,12 +13,11 @@ import {
   type DeploymentStatus,
   type LabPod,
 } from './types.js';
+import { kubeTime } from '../../k8s/time.js';
 
 export const TEMPLATE_HASH_LABEL = 'pod-template-hash';
 
 type Condition = NonNullable<DeploymentStatus['conditions']>[number];
-
-const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** An int-or-percent of `total`, rounded as Kubernetes' intstr.GetScaledValueFromIntOrPercent. */
 function scaled(
@@ -93,7 +92,7 @@ export function deploymentStatus(
     availableReplicas: available,
     ...(replicas - available > 0 ? { unavailableReplicas: replicas - available } : {}),
   };
-  const t = iso(now);
+  const t = kubeTime(now);
   const rs = `${d.metadata.name}-${hash}`;
   const cond = (type: string, s: string, reason: string, message: string): Condition => ({
     type,

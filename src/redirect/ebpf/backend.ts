@@ -40,7 +40,8 @@ import {
 } from './maps.js';
 import { chooseTproxyMode, noTproxyError, type TproxySetting } from './tproxy-mode.js';
 import type { EbpfState } from './state.js';
-import { SerialQueue, StateFile } from '../state-file.js';
+import { SerialQueue } from '../../serial.js';
+import { StateFile } from '../state-file.js';
 import {
   assertZtunnelNetns,
   cleanupZtunnelNetnsIfPresent,

@@ -19,7 +19,8 @@ import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '.
 import { cleanupNode, createNodeRules } from './node-side.js';
 import { podRoute } from './render.js';
 import type { PersistedState } from './state.js';
-import { SerialQueue, StateFile } from '../state-file.js';
+import { SerialQueue } from '../../serial.js';
+import { StateFile } from '../state-file.js';
 import {
   assertZtunnelNetns,
   cleanupZtunnelNetnsIfPresent,
