@@ -107,6 +107,8 @@ export function generateManifests(v: InstallValues): Obj[] {
       rule([''], ['pods', 'services', 'endpoints', 'namespaces', 'nodes', 'serviceaccounts'], READ),
       rule(['discovery.k8s.io'], ['endpointslices'], READ),
       rule([''], ['configmaps'], [...READ, 'create', 'update', 'patch']),
+      // Ingress Gateways' HTTPS listeners name kubernetes.io/tls Secrets (certificateRefs).
+      rule([''], ['secrets'], READ),
       rule([''], ['services', 'serviceaccounts'], ['create', 'update', 'patch', 'delete']),
       rule(['apps'], ['deployments'], [...READ, 'create', 'update', 'patch', 'delete']),
       rule([''], ['events'], ['create', 'patch']),

@@ -30,6 +30,12 @@ export interface KubeObject<Spec = unknown, Status = unknown> {
   status?: Status;
 }
 
+/** A core/v1 Secret: `data` values are base64 (kubernetes.io/tls: `tls.crt`, `tls.key`). */
+export interface Secret extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
 export interface KubeList<T> {
   apiVersion: string;
   kind: string;

@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import http from 'node:http';
+import type { WaypointConfig } from '../api/waypoint-config.js';
 import { createHboneServer, type HboneServer } from '../hbone/server.js';
 import type { CertificateSource, HboneClient } from '../hbone/types.js';
 import type { Logger } from '../log.js';
@@ -98,7 +99,7 @@ export class Waypoint {
     return {
       identity: this.o.identity,
       status: this.store.dumpStatus(),
-      config: cfg?.source,
+      config: cfg ? redacted(cfg.source) : undefined,
       hbone: {
         client: this.o.hboneClient.stats(),
         serverConnections: this.hbone?.connections() ?? 0,
@@ -182,4 +183,29 @@ export class Waypoint {
       ),
     );
   }
+}
+
+/**
+ * The config as /config_dump shows it: HTTPS listeners' private keys replaced (Envoy's dump
+ * redacts secrets too; the admin port is localhost-only, but dumps get pasted into issues).
+ */
+function redacted(c: WaypointConfig): WaypointConfig {
+  const listeners = c.waypoint.listeners;
+  if (!listeners?.some((l) => l.tls)) return c;
+  return {
+    ...c,
+    waypoint: {
+      ...c.waypoint,
+      listeners: listeners.map((l) =>
+        l.tls
+          ? {
+              ...l,
+              tls: {
+                certificates: l.tls.certificates.map((x) => ({ ...x, keyPem: '[redacted]' })),
+              },
+            }
+          : l,
+      ),
+    },
+  };
 }

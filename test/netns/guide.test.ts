@@ -20,7 +20,9 @@
  *     `RBAC: access denied`, GET works; beyond the guide, `istio.io/ingress-use-waypoint=true`
  *     on productpage sends the gateway's requests through the waypoint (its L7 policy then
  *     refuses them, and its access log names the gateway's identity);
- *   4 the 90/10 HTTPRoute: 100 requests show reviews-v1 and v2, never v3;
+ *   4 the 90/10 HTTPRoute: 100 requests show reviews-v1 and v2, never v3; beyond the guide, Istio's
+ *     secure-gateway task on the same Gateway: an HTTPS listener whose certificate is a
+ *     `kubectl create secret tls` Secret, the productpage over curl --resolve --cacert;
  *   5 clean-up in the guide's order, `ambit uninstall -y --purge`: no rule, ipset, link or
  *     object left.
  * Checks that are not guide steps (pod uids, Chromium, Prometheus readiness of the config,
@@ -491,6 +493,145 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     assert.ok(count('v2') > 0, 'reviews-v2 answered');
     assert.equal(count('v3'), 0, 'reviews-v3 never answers');
     assert.equal(count('v1') + count('v2'), 100);
+  });
+
+  void it("beyond the guide: Istio's secure gateway, an HTTPS listener with a kubernetes.io/tls Secret", async () => {
+    // The secure-gateways task's steps: openssl certificates, `kubectl create secret tls`, an
+    // HTTPS listener (tls.mode Terminate) on the guide's Gateway, curl --resolve --cacert.
+    const dir = mkdtempSync(join(tmpdir(), 'ambit-guide-tls-'));
+    const f = (n: string) => join(dir, n);
+    const openssl = async (args: string[]) => ok(await sh('openssl', args), `openssl ${args[0]}`);
+    const ec = [
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+    ];
+    const http = {
+      name: 'http',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'Same' } },
+    };
+    let forward: ChildProcess | undefined;
+    const listeners = (ls: object[]) =>
+      kubectl([
+        'patch',
+        'gateway',
+        'bookinfo-gateway',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { listeners: ls } }),
+      ]);
+    try {
+      await openssl([
+        'req',
+        '-x509',
+        ...ec,
+        '-subj',
+        '/O=example Inc./CN=example.com',
+        '-keyout',
+        f('ca.key'),
+        '-out',
+        f('ca.crt'),
+      ]);
+      await openssl([
+        'req',
+        ...ec.slice(0, -2),
+        '-subj',
+        '/CN=bookinfo.example.com/O=bookinfo organization',
+        '-keyout',
+        f('tls.key'),
+        '-out',
+        f('tls.csr'),
+      ]);
+      writeFileSync(f('san.ext'), 'subjectAltName=DNS:bookinfo.example.com\n');
+      await openssl([
+        'x509',
+        '-req',
+        '-days',
+        '1',
+        '-CA',
+        f('ca.crt'),
+        '-CAkey',
+        f('ca.key'),
+        '-set_serial',
+        '1',
+        '-in',
+        f('tls.csr'),
+        '-out',
+        f('tls.crt'),
+        '-extfile',
+        f('san.ext'),
+      ]);
+      ok(
+        await kubectl([
+          'create',
+          'secret',
+          'tls',
+          'bookinfo-credential',
+          '--key',
+          f('tls.key'),
+          '--cert',
+          f('tls.crt'),
+        ]),
+        'create secret tls',
+      );
+      const https = {
+        name: 'https',
+        hostname: 'bookinfo.example.com',
+        port: 443,
+        protocol: 'HTTPS',
+        tls: { mode: 'Terminate', certificateRefs: [{ name: 'bookinfo-credential' }] },
+        allowedRoutes: { namespaces: { from: 'Same' } },
+      };
+      ok(await listeners([http, https]), 'add the HTTPS listener');
+      await until('the https listener ResolvedRefs and Programmed', async () => {
+        const r = await kubectl([
+          'get',
+          'gateway',
+          'bookinfo-gateway',
+          '-o',
+          'jsonpath={.status.listeners[?(@.name=="https")].conditions[*].status}',
+        ]);
+        return r.stdout.trim() === 'True False True True' ? true : undefined;
+      });
+      const port = await freePort();
+      forward = spawn('kubectl', ['port-forward', 'svc/bookinfo-gateway-istio', `${port}:443`], {
+        env,
+        stdio: 'ignore',
+      });
+      const secure = (...trust: string[]) =>
+        sh('curl', [
+          '-s',
+          '-m',
+          '20',
+          '--resolve',
+          `bookinfo.example.com:${port}:127.0.0.1`,
+          ...trust,
+          `https://bookinfo.example.com:${port}/productpage`,
+        ]);
+      const body = await until('the productpage over HTTPS', async () => {
+        const r = await secure('--cacert', f('ca.crt'));
+        return /<title>Simple Bookstore App<\/title>/.test(r.stdout) ? r.stdout : undefined;
+      });
+      assert.match(body, /Simple Bookstore App/);
+      // The certificate is the Secret's: a client that trusts another CA refuses the handshake.
+      const other = await secure();
+      assert.equal(
+        other.code,
+        60,
+        `curl without --cacert: exit ${other.code} (60: certificate not trusted)`,
+      );
+    } finally {
+      forward?.kill();
+      await listeners([http]);
+      await kubectl(['delete', 'secret', 'bookinfo-credential', '--ignore-not-found']);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it('5: clean-up in the guide order, ambit uninstall -y --purge: nothing left', async () => {

@@ -9,7 +9,7 @@
 import { errorMessage } from '../../errors.js';
 import { KubeApiError, type KubeClient } from '../../k8s/client.js';
 import { resources, type Resource } from '../../k8s/resources.js';
-import type { KubeObject, Pod, Service as KubeService } from '../../k8s/types.js';
+import type { KubeObject, Pod, Secret, Service as KubeService } from '../../k8s/types.js';
 import type { Logger } from '../../log.js';
 import type { Gateway, Snapshot } from '../model/types.js';
 import { isReady } from '../model/workloads.js';
@@ -20,6 +20,7 @@ import {
   SPEC_HASH_ANNOTATION,
   type ClassInfo,
 } from './classes.js';
+import { listenerCertificates, secretIndex, type CertificateProblem } from './certificates.js';
 import { gatewayObjects, type DeployOptions } from './objects.js';
 import { gatewayStatus, statusChanged, type GatewayRuntime } from './status.js';
 import { SerialQueue } from '../../serial.js';
@@ -33,6 +34,20 @@ export interface GatewayControllerOptions extends DeployOptions {
 /** The part of a Service's status a LoadBalancer controller writes. */
 interface LoadBalancerStatus {
   loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] };
+}
+
+/** The HTTPS listeners of `gw` whose certificates cannot be used, by listener name. */
+function certificateProblems(
+  gw: Gateway,
+  secrets: ReadonlyMap<string, Secret>,
+): Record<string, CertificateProblem> | undefined {
+  const out: Record<string, CertificateProblem> = {};
+  for (const l of gw.spec?.listeners ?? []) {
+    if (l.protocol !== 'HTTPS') continue;
+    const c = listenerCertificates(gw, l, secrets);
+    if ('problem' in c) out[l.name ?? ''] = c.problem;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 const key = (o: KubeObject) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
@@ -70,11 +85,12 @@ export class GatewayController {
     const sas = byKey(snap.serviceAccounts);
     const deps = byKey(snap.deployments);
     const svcs = byKey(snap.services);
+    const secrets = secretIndex(snap.secrets);
     for (const gw of snap.gateways) {
       const info = classOf(gw.spec?.gatewayClassName);
       if (!info || gw.metadata.deletionTimestamp || !gw.metadata.uid) continue;
       try {
-        await this.one(gw, info, snap.pods, { sas, deps, svcs });
+        await this.one(gw, info, snap.pods, { sas, deps, svcs, secrets });
       } catch (err) {
         this.log.warn('cannot reconcile gateway', { gateway: key(gw), error: errorMessage(err) });
       }
@@ -89,6 +105,7 @@ export class GatewayController {
       sas: Map<string, KubeObject>;
       deps: Map<string, KubeObject>;
       svcs: Map<string, KubeService>;
+      secrets: Map<string, Secret>;
     },
   ): Promise<void> {
     const ns = gw.metadata.namespace ?? 'default';
@@ -112,6 +129,7 @@ export class GatewayController {
           isReady(p),
       ).length,
       attachedRoutes: this.opts.attachedRoutes?.(gw),
+      certificateProblems: certificateProblems(gw, have.secrets),
     };
     const status = gatewayStatus(gw, info, rt, this.opts.domainSuffix);
     if (!statusChanged(gw.status, status)) return;

@@ -10,6 +10,7 @@
  * not accepted, with Istio's reason and message.
  */
 import type { Condition, Gateway, GatewayListener, GatewayStatus } from '../model/types.js';
+import type { CertificateProblem } from './certificates.js';
 import { deployedName, type ClassInfo } from './classes.js';
 import { kubeTime } from '../../k8s/time.js';
 
@@ -26,6 +27,8 @@ export interface GatewayRuntime {
   readyPods: number;
   /** Routes attached per listener name. */
   attachedRoutes?: Record<string, number>;
+  /** HTTPS listeners whose certificateRefs cannot be used (certificates.ts), by listener name. */
+  certificateProblems?: Record<string, CertificateProblem>;
 }
 
 function cond(
@@ -56,8 +59,10 @@ function listenerError(l: GatewayListener, info: ClassInfo): string | undefined 
     if (l.port !== 15008 || l.protocol !== 'HBONE') return WAYPOINT_LISTENER_MESSAGE;
     return undefined;
   }
-  if (l.protocol !== 'HTTP')
-    return `protocol ${JSON.stringify(l.protocol ?? '')} is not supported (only HTTP)`;
+  if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS')
+    return `protocol ${JSON.stringify(l.protocol ?? '')} is not supported (only HTTP and HTTPS)`;
+  if (l.protocol === 'HTTPS' && (l.tls?.mode ?? 'Terminate') !== 'Terminate')
+    return `tls.mode ${JSON.stringify(l.tls?.mode)} is not supported on HTTPS (only Terminate)`;
   if (!l.port || l.port < 1 || l.port > 65535) return `port ${String(l.port)} is not valid`;
   return undefined;
 }
@@ -151,6 +156,7 @@ export function gatewayStatus(
     const prevL = gw.status?.listeners?.find((x) => x.name === lname)?.conditions;
     const ok = (type: string, reason: string) =>
       cond(gw, type, true, reason, 'No errors found', prevL, now);
+    const refs = err ? undefined : rt.certificateProblems?.[lname];
     return {
       name: lname,
       attachedRoutes: rt.attachedRoutes?.[lname] ?? 0,
@@ -160,12 +166,19 @@ export function gatewayStatus(
             cond(gw, 'Accepted', false, 'UnsupportedProtocol', err, prevL, now),
             cond(gw, 'Programmed', false, 'Invalid', err, prevL, now),
           ]
-        : [
-            ok('Accepted', 'Accepted'),
-            { ...ok('Conflicted', 'NoConflicts'), status: 'False' },
-            ok('Programmed', 'Programmed'),
-            ok('ResolvedRefs', 'ResolvedRefs'),
-          ],
+        : refs
+          ? [
+              ok('Accepted', 'Accepted'),
+              { ...ok('Conflicted', 'NoConflicts'), status: 'False' },
+              cond(gw, 'Programmed', false, 'Invalid', refs.message, prevL, now),
+              cond(gw, 'ResolvedRefs', false, refs.reason, refs.message, prevL, now),
+            ]
+          : [
+              ok('Accepted', 'Accepted'),
+              { ...ok('Conflicted', 'NoConflicts'), status: 'False' },
+              ok('Programmed', 'Programmed'),
+              ok('ResolvedRefs', 'ResolvedRefs'),
+            ],
     };
   });
   return out;

@@ -11,6 +11,7 @@ import { portProtocol } from '../../api/port-protocol.js';
 import type {
   GrpcRoute,
   HttpRoute,
+  IngressListener,
   TcpRoute,
   L7AuthorizationPolicy,
   WaypointConfig,
@@ -20,9 +21,10 @@ import type {
   WorkloadFacts,
 } from '../../api/waypoint-config.js';
 import { spiffeId, type Workload } from '../../api/workload.js';
-import type { Namespace, Pod, Service as KubeService } from '../../k8s/types.js';
+import type { Namespace, Pod, Secret, Service as KubeService } from '../../k8s/types.js';
+import { listenerCertificates, secretIndex } from '../gateway/certificates.js';
 import { classOf, deployedName, WAYPOINT_CLASS } from '../gateway/classes.js';
-import type { Model, ModelOptions, PolicyReport, Snapshot } from '../model/types.js';
+import type { Gateway, Model, ModelOptions, PolicyReport, Snapshot } from '../model/types.js';
 import { WaypointIndex, type WaypointFor } from '../model/waypoints.js';
 import { serviceHostname } from '../model/workloads.js';
 import { translatePolicy, type PlacedPolicy } from './policies.js';
@@ -54,6 +56,28 @@ function facts(w: Workload, pod: Pod | undefined): WorkloadFacts {
     version: labels.version ?? '',
     clusterId: w.clusterId,
   };
+}
+
+/**
+ * An ingress Gateway's listeners as its proxy serves them: HTTP, and HTTPS (TLS terminated) with
+ * the certificates of its certificateRefs; an HTTPS listener whose certificates cannot be used
+ * is left out (its status says why), as is every other protocol.
+ */
+function ingressListeners(gw: Gateway, secrets: ReadonlyMap<string, Secret>): IngressListener[] {
+  return (gw.spec?.listeners ?? []).flatMap((l): IngressListener[] => {
+    if (!l.port) return [];
+    const base = {
+      name: l.name ?? '',
+      port: l.port,
+      ...(l.hostname ? { hostname: l.hostname } : {}),
+    };
+    if (l.protocol === 'HTTP') return [{ ...base, protocol: 'HTTP' }];
+    if (l.protocol !== 'HTTPS' || (l.tls?.mode ?? 'Terminate') !== 'Terminate') return [];
+    const c = listenerCertificates(gw, l, secrets);
+    return 'certificates' in c
+      ? [{ ...base, protocol: 'HTTPS', tls: { certificates: c.certificates } }]
+      : [];
+  });
 }
 
 /** The version is a hash of the content, so an unchanged config keeps its version. */
@@ -180,6 +204,7 @@ export function buildWaypointConfigs(
     return pods.length > 0 ? { ...s, waypoint: pods } : s;
   };
 
+  const secrets = secretIndex(snap.secrets);
   const configs = new Map<string, WaypointConfig>();
   for (const gw of managed) {
     const info = classOf(gw.spec?.gatewayClassName)!;
@@ -243,18 +268,7 @@ export function buildWaypointConfigs(
           ...(ingress
             ? {
                 role: 'ingress' as const,
-                listeners: (gw.spec?.listeners ?? []).flatMap((l) =>
-                  l.protocol === 'HTTP' && l.port
-                    ? [
-                        {
-                          name: l.name ?? '',
-                          port: l.port,
-                          protocol: 'HTTP' as const,
-                          ...(l.hostname ? { hostname: l.hostname } : {}),
-                        },
-                      ]
-                    : [],
-                ),
+                listeners: ingressListeners(gw, secrets),
               }
             : {}),
         },

@@ -67,6 +67,7 @@ const KINDS: readonly ModelKind[] = [
   'httpRoutes',
   'grpcRoutes',
   'tcpRoutes',
+  'secrets',
   'peerAuthentications',
 ];
 
@@ -137,6 +138,7 @@ export class IncrementalModel {
       httpRoutes: of('httpRoutes'),
       grpcRoutes: of('grpcRoutes'),
       tcpRoutes: of('tcpRoutes'),
+      secrets: of('secrets'),
       peerAuthentications: of('peerAuthentications'),
     };
   }
@@ -164,7 +166,7 @@ export class IncrementalModel {
       case 'gateways':
         return this.onGateway(old as Gateway | undefined, obj as Gateway | undefined);
       default:
-        // Service accounts, deployments and routes feed the waypoint configs, not this model.
+        // Service accounts, deployments, routes and secrets feed the waypoint configs, not this model.
         return;
     }
   }

@@ -12,6 +12,7 @@ import type {
   KubeObject,
   Namespace,
   Pod,
+  Secret,
   Service as KubeService,
 } from '../../k8s/types.js';
 import type { Condition } from './condition.js';
@@ -64,6 +65,11 @@ export interface GatewayListener {
   port?: number;
   protocol?: string;
   hostname?: string;
+  /** HTTPS (and TLS) listeners: `mode` Terminate (default) or Passthrough, and the certificates. */
+  tls?: {
+    mode?: string;
+    certificateRefs?: { group?: string; kind?: string; name: string; namespace?: string }[];
+  };
   allowedRoutes?: {
     namespaces?: {
       from?: 'Same' | 'All' | 'Selector';
@@ -104,6 +110,8 @@ export interface Snapshot {
   deployments: KubeObject[];
   httpRoutes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
+  /** Secrets, for ingress Gateways' HTTPS certificateRefs (kubernetes.io/tls; absent: none). */
+  secrets?: Secret[];
   /** gateway.networking.k8s.io TCPRoute (experimental channel; absent: none). */
   tcpRoutes?: TCPRoute[];
   /** security.istio.io/v1 PeerAuthentication (absent: none, every workload PERMISSIVE). */
