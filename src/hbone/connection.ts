@@ -299,6 +299,8 @@ export class PooledConnection {
       };
       stream.once('close', () => {
         this.release();
+        // Most streams close long after their response: no error (and its stack) to build then.
+        if (settled) return;
         // REFUSED_STREAM: the server never processed it (GOAWAY race), safe to retry elsewhere.
         const E =
           stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ? RetryableError : HboneError;

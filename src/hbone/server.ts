@@ -48,7 +48,11 @@ export interface HboneServer {
   connections(): number;
 }
 
-const { NGHTTP2_CONNECT_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, HTTP2_HEADER_STATUS } = http2.constants;
+const { NGHTTP2_CONNECT_ERROR, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR, HTTP2_HEADER_STATUS } =
+  http2.constants;
+
+/** The `signal` reason of a request whose stream closed cleanly after its answer. */
+const STREAM_CLOSED = new Error('stream closed');
 
 /**
  * Streams of one session that may end by a reset before they were answered: each may already
@@ -246,7 +250,10 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     const cancel = () => {
       if (gone.signal.aborted) return;
       if (!stream.headersSent) onEarlyReset();
-      gone.abort(streamResetError(stream.rstCode));
+      // A stream that closed cleanly (most of them, after their tunnel ended) shares one reason:
+      // building an Error, and its stack, per stream was 1% of the server's CPU per connection.
+      const clean = !stream.aborted && stream.rstCode === NGHTTP2_NO_ERROR && stream.headersSent;
+      gone.abort(clean ? STREAM_CLOSED : streamResetError(stream.rstCode));
     };
     stream.once('aborted', cancel);
     stream.once('close', cancel);
