@@ -12,7 +12,7 @@
  *
  *   node dist/bench/l7-pair.js [--seconds 5] [--rate 1000] [--connections 4] [--concurrency 32]
  *        [--only h1,h2,grpc,max-h1,max-h2] [--node-options "--cpu-prof --cpu-prof-dir=/tmp/x"]
- *        [--env A=1,B=2] [--pod-runtime no] [--warm 4] [--serve yes]
+ *        [--env A=1,B=2] [--pod-runtime no] [--warm 4] [--serve yes] [--heap-snapshot <dir>]
  *
  * The waypoint runs with its pod's runtime environment (src/runtime/env.ts:
  * NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2), as the lab's waypoint does:
@@ -21,6 +21,8 @@
  *
  * Both protocols are first driven for --warm seconds, unmeasured (JIT warm-up). --serve yes
  * only prints the ports and keeps everything up until Ctrl-C (for curl, strace, perf).
+ * --heap-snapshot writes the waypoint's heap after each workload into <dir> (with
+ * `--node-options --expose-gc`, after a full GC): open it in Chrome DevTools (Memory).
  * Prints one JSON line per workload. CPU is the waypoint process's own, so it is less disturbed
  * by a busy machine than latency; compare runs made back to back.
  */
@@ -170,6 +172,35 @@ function pairConfig(p: InfraPorts): WaypointConfig {
   };
 }
 
+/**
+ * Where the process's anonymous memory is, from /proc/self/smaps: V8 allocates its heap in
+ * 256 KiB pages (one mapping each), glibc's main arena is `[heap]`, the rest (V8's code range
+ * and reservations, thread stacks, large mallocs) is `other`.
+ */
+function anonByMapping(): { v8Pages: number; v8PageCount: number; brk: number; other: number } {
+  const r = { v8Pages: 0, v8PageCount: 0, brk: 0, other: 0 };
+  let size = 0;
+  let name = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      size = (parseInt(m[2]!, 16) - parseInt(m[1]!, 16)) / 1024;
+      name = m[3] ?? '';
+      continue;
+    }
+    const a = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (!a || a[1] === '0') continue;
+    const kb = Number(a[1]);
+    if (name === '[heap]') r.brk += kb;
+    else if (name === '' && size === 256) {
+      r.v8Pages += kb;
+      r.v8PageCount++;
+    } else r.other += kb;
+  }
+  const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+  return { v8Pages: mb(r.v8Pages), v8PageCount: r.v8PageCount, brk: mb(r.brk), other: mb(r.other) };
+}
+
 /** The waypoint; its HBONE port is sent first, then it waits for its config. */
 async function roleWaypoint(pki: Pki): Promise<void> {
   const certs = { get: () => Promise.resolve(pki.waypoint) };
@@ -190,27 +221,38 @@ async function roleWaypoint(pki: Pki): Promise<void> {
     log: quiet,
   });
   await waypoint.start();
-  process.on('message', (m: { config: WaypointConfig; b: number } | 'mem') => {
-    if (m === 'mem') {
-      // With --expose-gc: the live heap, not what the next collection would free.
-      (globalThis as { gc?: () => void }).gc?.();
-      const mb = (n: number) => Math.round(n / 2 ** 20);
-      const mem = process.memoryUsage();
-      process.send?.({
-        heapUsedMb: mb(mem.heapUsed),
-        heapTotalMb: mb(mem.heapTotal),
-        externalMb: mb(mem.external),
-        arrayBuffersMb: mb(mem.arrayBuffers),
-        spacesMb: Object.fromEntries(
-          v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, mb(sp.space_size)]),
-        ),
-      });
-      return;
-    }
-    bPort = m.b;
-    waypoint.store.apply(m.config);
-    process.send?.('configured');
-  });
+  process.on(
+    'message',
+    (m: { config: WaypointConfig; b: number } | 'mem' | { snapshot: string }) => {
+      if (typeof m === 'object' && 'snapshot' in m) {
+        // After each workload's 'mem' (a full GC with --expose-gc): what the live heap holds.
+        process.send?.({
+          snapshot: v8.writeHeapSnapshot(join(m.snapshot, `wp-${Date.now()}.heapsnapshot`)),
+        });
+        return;
+      }
+      if (m === 'mem') {
+        // With --expose-gc: the live heap, not what the next collection would free.
+        (globalThis as { gc?: () => void }).gc?.();
+        const mb = (n: number) => Math.round(n / 2 ** 20);
+        const mem = process.memoryUsage();
+        process.send?.({
+          heapUsedMb: mb(mem.heapUsed),
+          heapTotalMb: mb(mem.heapTotal),
+          externalMb: mb(mem.external),
+          arrayBuffersMb: mb(mem.arrayBuffers),
+          spacesMb: Object.fromEntries(
+            v8.getHeapSpaceStatistics().map((sp) => [sp.space_name, mb(sp.space_size)]),
+          ),
+          anonMb: anonByMapping(),
+        });
+        return;
+      }
+      bPort = m.b;
+      waypoint.store.apply(m.config);
+      process.send?.('configured');
+    },
+  );
   process.send?.(waypoint.bound.hbone!.port);
 }
 
@@ -338,6 +380,12 @@ async function driver(): Promise<void> {
         wp.once('message', resolve);
         wp.send('mem');
       });
+      const snapshot = arg('heap-snapshot', '')
+        ? await new Promise((resolve) => {
+            wp.once('message', resolve);
+            wp.send({ snapshot: arg('heap-snapshot', '') });
+          })
+        : undefined;
       print({
         workload: w,
         ...r,
@@ -346,6 +394,7 @@ async function driver(): Promise<void> {
         wpPeakAnonMb: round(Math.max(peakAnon, m.anon) / 1024, 1),
         load: round(os.loadavg()[0]!, 2),
         heap,
+        ...(snapshot ? snapshot : {}),
       });
     }
   } finally {
