@@ -179,6 +179,16 @@ function serverSettings(
   });
 }
 
+/** The connection whose slot a settled stream holds (read by its module-level close listener). */
+const OWNER = Symbol('hbone.pooledConnection');
+type Owned = { [OWNER]?: PooledConnection };
+
+function releaseOwner(this: http2.ClientHttp2Stream): void {
+  (this as Owned)[OWNER]?.release();
+}
+
+function ignoreError(): void {}
+
 /** A CONNECT that never reached the server: the pool may retry it on another connection. */
 export class RetryableError extends HboneError {}
 
@@ -282,6 +292,7 @@ export class PooledConnection {
         return;
       }
       let settled = false;
+      let closeSeen = false;
       const timer = setTimeout(() => {
         settle(
           new HboneError(
@@ -295,11 +306,23 @@ export class PooledConnection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        // For the rest of the stream's life (a tunnel can idle for hours) its listeners are
+        // module-level functions: these closures would keep this call's context alive — the
+        // dial request and its headers, the timer, resolve/reject — per open connection
+        // (bench/l4-pair.ts idle, bench/README.md).
+        if (!closeSeen) {
+          stream.removeListener('close', onClose);
+          stream.removeListener('error', onError);
+          (stream as Owned)[OWNER] = this;
+          stream.once('close', releaseOwner);
+          // Kept for the stream's life: a late error must never go unhandled (and crash ztunnel).
+          stream.on('error', ignoreError);
+        }
         if (err) reject(err);
       };
-      stream.once('close', () => {
+      const onClose = () => {
+        closeSeen = true;
         this.release();
-        // Most streams close long after their response: no error (and its stack) to build then.
         if (settled) return;
         // REFUSED_STREAM: the server never processed it (GOAWAY race), safe to retry elsewhere.
         const E =
@@ -310,13 +333,13 @@ export class PooledConnection {
             `hbone CONNECT ${req.authority}: stream closed before a response (code ${stream.rstCode ?? '?'})`,
           ),
         );
-      });
-      // Kept for the stream's life: a late error must never go unhandled (and crash ztunnel).
-      stream.on('error', (err) =>
+      };
+      const onError = (err: Error) =>
         settle(
           new HboneError('HBONE_CONNECT_FAILED', `hbone CONNECT ${req.authority}: ${err.message}`),
-        ),
-      );
+        );
+      stream.once('close', onClose);
+      stream.on('error', onError);
       stream.once('response', (headers) => {
         const status = Number(headers[':status']);
         if (status !== 200) {
@@ -331,8 +354,7 @@ export class PooledConnection {
           return;
         }
         if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+        settle();
         resolve({ stream, responseHeaders: flattenHeaders(headers) });
       });
     });
