@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { batchedLineSink, formatAccessLog } from '../../src/waypoint/telemetry/access-log.js';
+import {
+  ACCESS_LOG_FLUSH_BYTES,
+  batchedLineSink,
+  formatAccessLog,
+} from '../../src/waypoint/telemetry/access-log.js';
 import { parseTraceparent, randomHex, startSpan } from '../../src/waypoint/telemetry/trace.js';
 
 test('formatAccessLog: every field in Envoy’s order, absent ones as - or "-"', () => {
@@ -63,16 +67,26 @@ test('formatAccessLog: every field in Envoy’s order, absent ones as - or "-"',
   );
 });
 
-test('batchedLineSink: the lines of one turn in one write, in order', async () => {
+test('batchedLineSink: the lines of one flush interval in one write, in order', async () => {
   const writes: string[] = [];
-  const sink = batchedLineSink((s) => writes.push(s));
+  const sink = batchedLineSink((s) => writes.push(s), 20);
   sink('a');
-  sink('b');
+  await new Promise((r) => setImmediate(r));
+  sink('b'); // a later turn, same interval: same write
   assert.deepEqual(writes, []);
-  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 60));
   sink('c');
-  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 60));
   assert.deepEqual(writes, ['a\nb\n', 'c\n']);
+});
+
+test('batchedLineSink: writes at once when the pending text reaches the size bound', () => {
+  const writes: string[] = [];
+  const sink = batchedLineSink((s) => writes.push(s), 60_000);
+  const line = 'x'.repeat(1023);
+  for (let i = 0; i < 64; i++) sink(line);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.length, ACCESS_LOG_FLUSH_BYTES);
 });
 
 test('trace ids: random hex of the asked length, a new span id each time, the trace kept', () => {
