@@ -1,4 +1,6 @@
 /** Turns the raw samples of a bench run into medians, spreads, ratios, targets, and a chart. */
+import { frameStart, legend, PALETTE, yGrid, type Frame } from './plot.js';
+
 export type Mode =
   'direct' | 'mesh' | 'stunnel' | 'mesh-ebpf' | 'mesh-baseline' | 'waypoint' | 'haproxy';
 export const MODES: Mode[] = ['direct', 'mesh', 'stunnel'];
@@ -273,45 +275,36 @@ function pairTable(s: Stats, t: { title: string; about: string; a: Mode; b: Mode
 export function latencySvg(s: Stats): string {
   const workloads = Object.keys(s).filter((w) => w.startsWith('latency-'));
   const pcts = ['p50Ms', 'p90Ms', 'p99Ms'];
-  const colors: Record<Mode, string> = {
-    direct: '#4c78a8',
-    mesh: '#f58518',
-    stunnel: '#54a24b',
-    'mesh-ebpf': '#e45756',
-    'mesh-baseline': '#bab0ac',
-    waypoint: '#b279a2',
-    haproxy: '#9d755d',
-  };
+  const order: Mode[] = [
+    'direct',
+    'mesh',
+    'stunnel',
+    'mesh-ebpf',
+    'mesh-baseline',
+    'waypoint',
+    'haproxy',
+  ];
+  const colors = Object.fromEntries(order.map((m, i) => [m, PALETTE[i]!])) as Record<Mode, string>;
   const MODES = modesOf(s);
   const max = Math.max(
     1,
     ...workloads.flatMap((w) => pcts.flatMap((p) => MODES.map((m) => med(s, w, p, m) || 0))),
   );
-  const W = 760;
-  const H = 380;
-  const left = 60;
-  const bottom = 320;
-  const groupW = (W - left - 20) / (workloads.length * pcts.length);
+  const f: Frame = { width: 760, height: 380, left: 60, right: 750, bottom: 320, top: 60 };
+  const { left, bottom } = f;
+  const groupW = (f.width - left - 20) / (workloads.length * pcts.length);
   const barW = groupW / (MODES.length + 1);
-  const el: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">request/response latency at 1000 req/s, 1 KiB (ms, median of rounds)</text>`,
-    `<line x1="${left}" y1="${bottom}" x2="${W - 10}" y2="${bottom}" stroke="black"/>`,
-  ];
-  for (let t = 0; t <= 4; t++) {
-    const v = (max * t) / 4;
-    const y = bottom - (v / max) * 260;
-    el.push(`<text x="${left - 6}" y="${y + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
-    el.push(`<line x1="${left}" y1="${y}" x2="${W - 10}" y2="${y}" stroke="#ddd"/>`);
-  }
+  const el = frameStart(
+    f,
+    'request/response latency at 1000 req/s, 1 KiB (ms, median of rounds)',
+  ).concat(yGrid(f, max));
   let gi = 0;
   for (const w of workloads) {
     for (const p of pcts) {
       const x0 = left + gi * groupW + barW / 2;
       MODES.forEach((m, i) => {
         const v = med(s, w, p, m) || 0;
-        const h = (v / max) * 260;
+        const h = (v / max) * (bottom - f.top);
         el.push(
           `<rect x="${x0 + i * barW}" y="${bottom - h}" width="${barW - 2}" height="${h}" fill="${colors[m]}"/>`,
         );
@@ -326,12 +319,13 @@ export function latencySvg(s: Stats): string {
       `<text x="${cx}" y="${bottom + 34}" text-anchor="middle" font-weight="bold">${w.replace('latency-', '')} connections</text>`,
     );
   }
-  MODES.forEach((m, i) => {
-    el.push(
-      `<rect x="${left + i * 110}" y="${H - 22}" width="12" height="12" fill="${colors[m]}"/>`,
-    );
-    el.push(`<text x="${left + i * 110 + 18}" y="${H - 12}">${m}</text>`);
-  });
+  el.push(
+    ...legend(
+      MODES.map((m) => ({ name: m, color: colors[m] })),
+      left,
+      f.height - 22,
+    ),
+  );
   el.push('</svg>');
   return el.join('\n');
 }
