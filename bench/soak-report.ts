@@ -1,7 +1,7 @@
 /**
  * The soak's verdict and report (bench/soak.ts samples, this judges): is each proxy's memory and
- * fd count flat under steady load, and does memory come back in the idle tail. Pure functions,
- * unit-tested in test/unit/bench-soak-report.test.ts.
+ * fd count flat under steady load, and does memory come back in the idle tail. Pure functions
+ * (no unit test yet: checked by the first 30-min run's report).
  */
 import { lineSvg, PALETTE, type LineSeries } from './plot.js';
 
