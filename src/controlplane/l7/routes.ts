@@ -32,6 +32,7 @@ import type {
   HTTPRoute,
   HTTPRouteFilter,
   ParentRef,
+  TCPRoute,
 } from '../model/routes-types.js';
 
 export const ROUTE_CONTROLLER = 'istio.io/gateway-controller';
@@ -427,31 +428,31 @@ function checkRegexes(c: Collector, checks: [field: string, pattern: string][]):
   }
 }
 
-/** What both route kinds share once their rules are translated: parents, metadata, status. */
-function translated<R extends HttpRoute | GrpcRoute>(
-  kind: 'HTTPRoute' | 'GRPCRoute',
-  r: HTTPRoute | GRPCRoute,
+/** The envelope every route kind shares: parents, metadata, problems; `body` is the kind's own part. */
+export function translated<R extends RouteMeta>(
+  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute',
+  r: HTTPRoute | GRPCRoute | TCPRoute,
   ns: string,
-  rules: R['rules'],
+  body: Omit<R, keyof RouteMeta>,
   c: Collector,
   ctx: RouteContext,
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<R> {
   const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
-  const route: RouteMeta & { rules: R['rules'] } = {
+  const hostnames = r.spec && 'hostnames' in r.spec ? r.spec.hostnames : undefined;
+  const route: RouteMeta = {
     name: r.metadata.name,
     namespace: ns,
     parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
-    ...(r.spec?.hostnames?.length ? { hostnames: [...r.spec.hostnames] } : {}),
+    ...(hostnames?.length ? { hostnames: [...hostnames] } : {}),
     creationTimestampMs: created(r),
-    rules,
   };
   return {
     kind,
     namespace: ns,
     name: r.metadata.name,
     generation: r.metadata.generation,
-    route: route as R,
+    route: { ...route, ...body } as R,
     parents,
     problems: c.problems,
     referenced: [...c.referenced].sort(),
@@ -495,7 +496,7 @@ export function translateHttpRoute(
     if (rt) out.retry = rt;
     return out;
   });
-  return translated<HttpRoute>('HTTPRoute', r, ns, rules, c, ctx, gateways);
+  return translated<HttpRoute>('HTTPRoute', r, ns, { rules }, c, ctx, gateways);
 }
 
 export function translateGrpcRoute(
@@ -547,5 +548,5 @@ export function translateGrpcRoute(
       backends: backends(rule.backendRefs, ns, ctx, c, where),
     };
   });
-  return translated<GrpcRoute>('GRPCRoute', r, ns, rules, c, ctx, gateways);
+  return translated<GrpcRoute>('GRPCRoute', r, ns, { rules }, c, ctx, gateways);
 }

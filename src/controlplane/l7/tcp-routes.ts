@@ -10,8 +10,7 @@ import type { TCPRoute } from '../model/routes-types.js';
 import {
   backends,
   Collector,
-  created,
-  resolveParents,
+  translated,
   type RouteContext,
   type TranslatedRoute,
 } from './routes.js';
@@ -33,21 +32,6 @@ export function translateTcpRoute(
   const refs = rules[0]?.backendRefs ?? [];
   if (rules.length > 0 && refs.length === 0)
     c.reject('UnsupportedValue', 'spec.rules[0].backendRefs: at least one backend is required');
-  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
-  return {
-    kind: 'TCPRoute',
-    namespace: ns,
-    name: r.metadata.name,
-    generation: r.metadata.generation,
-    route: {
-      name: r.metadata.name,
-      namespace: ns,
-      parents: parents.flatMap((p) => (p.parent ? [p.parent] : [])),
-      creationTimestampMs: created(r),
-      backends: backends(refs, ns, ctx, c, 'spec.rules[0]'),
-    },
-    parents,
-    problems: c.problems,
-    referenced: [...c.referenced].sort(),
-  };
+  const body = { backends: backends(refs, ns, ctx, c, 'spec.rules[0]') };
+  return translated<TcpRoute>('TCPRoute', r, ns, body, c, ctx, gateways);
 }
