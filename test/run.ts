@@ -1,0 +1,94 @@
+/**
+ * The suite's runner (scripts/test.sh calls it after the static checks): `node --test` over the
+ * unit, direct and netns tiers, but the known-slow files first. `node --test` sorts the files it
+ * is given by path (createTestFileList in Node's lib/internal/test_runner/runner.js), so the
+ * longest lab file used to start last and set the run's wall time; node:test's `run()` keeps
+ * the order of `files`, with the same semantics otherwise: each file in its own process,
+ * `concurrency` files at a time, the per-test timeout, the spec reporter (which prints a file's
+ * results together, then the totals and the failing tests with their errors). At the end: the
+ * 15 slowest files with their durations, so helpers/slow-files.ts can be kept in order.
+ *
+ * Usage: node dist/test/run.js [file …]   (default: every dist/test/{unit,direct,netns} file)
+ * AMBIT_TEST_CONCURRENCY: files at a time (default 3: netns files build whole labs and three
+ * keep a 2-core machine responsive).
+ */
+import { globSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+import { fileURLToPath } from 'node:url';
+import { slowFiles } from './helpers/slow-files.js';
+
+const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tiers = ['unit', 'direct', 'netns'];
+const timeoutMs = 600_000;
+
+function concurrency(): number {
+  const raw = process.env.AMBIT_TEST_CONCURRENCY ?? '3';
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`AMBIT_TEST_CONCURRENCY must be a positive integer, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** The files to run, slow ones first in slow-files.ts order, then the rest by path. */
+export function orderFiles(files: readonly string[]): string[] {
+  const rank = new Map(slowFiles.map((f, i) => [path.join(dist, `${f}.js`), i]));
+  const key = (f: string): number => rank.get(f) ?? slowFiles.length;
+  return [...files].sort((a, b) => key(a) - key(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function listFiles(args: readonly string[]): string[] {
+  if (args.length > 0) return args.map((a) => path.resolve(a));
+  return tiers.flatMap((t) =>
+    globSync(`test/${t}/**/*.test.js`, { cwd: dist }).map((f) => path.join(dist, f)),
+  );
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+async function main(): Promise<void> {
+  const files = orderFiles(listFiles(process.argv.slice(2)));
+  if (files.length === 0) {
+    console.error('no test files found under dist/test (run `npm run build` first)');
+    process.exit(1);
+  }
+  const durations = new Map<string, number>();
+  let failed = false;
+  const started = Date.now();
+  const stream = run({
+    files,
+    concurrency: concurrency(),
+    timeout: timeoutMs,
+    isolation: 'process',
+  });
+  stream.on('test:fail', () => {
+    failed = true;
+  });
+  // A file's own test (nesting 0, named by its path) completes when its process exits; it fails
+  // when the process does (a crash, an uncaught error outside any test, the timeout).
+  stream.on('test:complete', (data) => {
+    if (data.nesting !== 0 || data.file === undefined || data.name !== data.file) return;
+    durations.set(data.file, data.details.duration_ms);
+    if (!data.details.passed) failed = true;
+  });
+  const reported = stream.compose(spec);
+  reported.pipe(process.stdout);
+  await new Promise<void>((resolve, reject) => {
+    reported.on('end', resolve);
+    reported.on('error', reject);
+  });
+  const slowest = [...durations].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  console.log(`\nslowest files (of ${durations.size}; wall ${seconds(Date.now() - started)}):`);
+  for (const [file, ms] of slowest) {
+    console.log(`  ${seconds(ms).padStart(8)}  ${path.relative(dist, file)}`);
+  }
+  if (failed) process.exitCode = 1;
+}
+
+await main();
