@@ -221,7 +221,10 @@ void describe(
         [istiod, ['create', 'tokenreviews.authentication.k8s.io'], 'yes'],
         [istiod, ['create', 'deployments.apps', '-n', 'default'], 'yes'],
         [istiod, ['delete', 'pods', '-n', 'default'], 'no'],
-        [istiod, ['get', 'secrets', '-n', 'default'], 'no'],
+        // Reads Secrets for ingress Gateways' certificateRefs (Istio's istiod ClusterRole does
+        // too), never writes them.
+        [istiod, ['get', 'secrets', '-n', 'default'], 'yes'],
+        [istiod, ['update', 'secrets', '-n', 'default'], 'no'],
         [cni, ['watch', 'namespaces'], 'yes'],
         [cni, ['patch', 'pods', '-n', 'default'], 'yes'],
         [cni, ['create', 'pods', '-n', 'default'], 'no'],
