@@ -287,6 +287,16 @@ void describe(
           await podNs('httpbin'),
         ];
         await sleep(1000);
+        // The previous case's connection to httpbin may still be closing on a loaded machine
+        // (CI once saw it beside this request's): start from none, so the counts below are
+        // this request's; one that never closes fails here, naming it.
+        let before: string[] = [];
+        for (let i = 0; i < 50; i++) {
+          before = await established(httpbinNs, 'sport = :80');
+          if (before.length === 0) break;
+          await sleep(200);
+        }
+        assert.deepEqual(before, [], 'httpbin still has connections from an earlier request');
         const slow = curl(sleepPod, 'http://httpbin:8000/delay/5', 12);
         // Listed while the request is in flight: polled until all three show (a loaded machine
         // can take seconds to connect), bounded well inside httpbin's 5 s delay.
