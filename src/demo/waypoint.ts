@@ -70,11 +70,24 @@ export function classifyHops(
 }
 
 /** The waypoint's newest access-log line for `path`. */
-function waypointAccessLine(lab: string, pod: PodRef, path: string): string | undefined {
+/**
+ * The waypoint's access-log line for `path`. The proxy writes its log in batches (up to 50 ms)
+ * and the request has only just finished, so the line is waited for, up to 3 s.
+ */
+async function waypointAccessLine(
+  lab: string,
+  pod: PodRef,
+  path: string,
+): Promise<string | undefined> {
   const file = join(labPaths(lab).pods, `${pod.namespace}_${pod.name}`, 'istio-proxy.log');
-  if (!existsSync(file)) return undefined;
-  const lines = readFileSync(file, 'utf8').split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.includes(` ${path} `)) return lines[i];
+  for (let attempt = 0; attempt < 30; attempt++) {
+    if (existsSync(file)) {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      for (let i = lines.length - 1; i >= 0; i--)
+        if (lines[i]!.includes(` ${path} `)) return lines[i];
+    }
+    await sleep(100);
+  }
   return undefined;
 }
 
@@ -106,7 +119,7 @@ export async function waypointScene(s: WaypointScene): Promise<PodRef> {
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
         const r = await curl(s.sleepPod, `${URL}?via=waypoint`);
-        if (r.code === '200' && waypointAccessLine(s.lab, w, '/get?via=waypoint')) return w;
+        if (r.code === '200' && (await waypointAccessLine(s.lab, w, '/get?via=waypoint'))) return w;
         await sleep(500);
       }
       throw new AmbitError('DEMO_WAYPOINT_FAILED', 'no request reached the waypoint in 60 s', {
@@ -146,7 +159,7 @@ export async function waypointScene(s: WaypointScene): Promise<PodRef> {
         for (const r of hop.rows)
           print(`        ${r.pod.padEnd(26)} ${r.local.padEnd(22)} ↔ ${r.peer}`);
       }
-      const line = waypointAccessLine(s.lab, waypoint, '/delay/3');
+      const line = await waypointAccessLine(s.lab, waypoint, '/delay/3');
       print(
         "      the request in the waypoint's access log (client identity from the HBONE peer):",
       );
