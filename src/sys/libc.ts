@@ -21,18 +21,22 @@ export interface Libc {
 
 let cached: Libc | undefined;
 
-export function libc(): Libc {
-  if (cached) return cached;
+/** koffi (FFI), or SYS_FFI_UNAVAILABLE saying how to get it; shared by every libc binding here. */
+export function loadKoffi(): typeof import('koffi') {
   const require = createRequire(import.meta.url);
-  let koffi: typeof import('koffi');
   try {
-    koffi = require('koffi') as typeof import('koffi');
+    return require('koffi') as typeof import('koffi');
   } catch (err) {
     throw new AmbitError('SYS_FFI_UNAVAILABLE', 'cannot load koffi (FFI to libc)', {
       hint: 'run `npm ci`; package.json must list koffi under allowScripts',
       cause: err,
     });
   }
+}
+
+export function libc(): Libc {
+  if (cached) return cached;
+  const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
   const strerror = lib.func('const char *strerror(int errnum)') as (e: number) => string;
   cached = {

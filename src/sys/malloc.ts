@@ -8,7 +8,7 @@
  * not exist: `mallocTrim` is then a no-op that says so. On glibc a libc or symbol that cannot be
  * loaded is an error, not a silent no-op: the trimmer would look alive and do nothing.
  */
-import { createRequire } from 'node:module';
+import { loadKoffi } from './libc.js';
 import { AmbitError } from '../errors.js';
 
 type TrimFn = (pad: number) => number;
@@ -33,16 +33,7 @@ export function glibcVersion(): string | undefined {
 function load(): TrimFn | null {
   if (cached !== undefined) return cached;
   if (process.platform !== 'linux' || glibcVersion() === undefined) return (cached = null);
-  const require = createRequire(import.meta.url);
-  let koffi: typeof import('koffi');
-  try {
-    koffi = require('koffi') as typeof import('koffi');
-  } catch (err) {
-    throw new AmbitError('SYS_FFI_UNAVAILABLE', 'cannot load koffi (FFI to libc)', {
-      hint: 'run `npm ci`; package.json must list koffi under allowScripts',
-      cause: err,
-    });
-  }
+  const koffi = loadKoffi();
   try {
     const lib = koffi.load('libc.so.6');
     cached = lib.func('int malloc_trim(size_t pad)') as TrimFn;
