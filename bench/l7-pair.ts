@@ -13,6 +13,15 @@
  *   node dist/bench/l7-pair.js [--seconds 5] [--rate 1000] [--connections 4] [--concurrency 32]
  *        [--only h1,h2,grpc,max-h1,max-h2] [--node-options "--cpu-prof --cpu-prof-dir=/tmp/x"]
  *        [--env A=1,B=2] [--pod-runtime no] [--warm 4] [--serve yes] [--heap-snapshot <dir>]
+ *        [--rounds 1] [--baseline <git-ref> | --baseline-dist <dir>/dist] [--keep-baseline yes]
+ *        [--base-node-options "…"] [--base-env A=1] [--base-pod-runtime no]
+ *
+ * With a baseline the same run starts a second waypoint (and its own infra) from another build
+ * (`--baseline` builds the ref in a temporary worktree, bench/baseline.ts; `--baseline-dist` takes
+ * a built dist/) or from this build with other V8 flags or environment (`--base-node-options`,
+ * `--base-env`, `--base-pod-runtime` alone: the same dist, another runtime), and the rounds
+ * interleave the two (alternating which goes first), so a busy machine weighs on both alike. A
+ * summary line per workload gives the medians per build and this / base.
  *
  * The waypoint runs with its pod's runtime environment (src/runtime/env.ts:
  * NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2), as the lab's waypoint does:
@@ -23,15 +32,17 @@
  * only prints the ports and keeps everything up until Ctrl-C (for curl, strace, perf).
  * --heap-snapshot writes the waypoint's heap after each workload into <dir> (with
  * `--node-options --expose-gc`, after a full GC): open it in Chrome DevTools (Memory).
- * Prints one JSON line per workload. CPU is the waypoint process's own, so it is less disturbed
- * by a busy machine than latency; compare runs made back to back.
+ * Prints one JSON line per workload and build (`bash scripts/node.sh` runs it on the pods' Node).
+ * CPU is the waypoint process's own, so it is less disturbed by a busy machine than latency, but
+ * an A/A run (`--baseline-dist` of the same build) at load average 10 still differed 1.4× in one
+ * round: compare builds in the same run, over several rounds.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import type { WaypointConfig } from '../src/api/waypoint-config.js';
 import { createHboneClient } from '../src/hbone/client.js';
@@ -39,11 +50,14 @@ import { decideThenSplice } from '../src/hbone/handoff.js';
 import { createHboneServer } from '../src/hbone/server.js';
 import { createLogger } from '../src/log.js';
 import { splice } from '../src/relay/splice.js';
-import { Waypoint } from '../src/waypoint/app.js';
+import type * as AppModule from '../src/waypoint/app.js';
+import type * as ClientModule from '../src/hbone/client.js';
+import type * as LogModule from '../src/log.js';
 import { proxyRuntimeEnv } from '../src/runtime/env.js';
 import type { IssuedCertificate } from '../src/xds/types.js';
 import { createFakeCa, spiffe } from '../test/helpers/fake-ca.js';
 import { endpoint, service } from '../test/helpers/waypoint-fixtures.js';
+import { buildBaseline, removeBaseline } from './baseline.js';
 import { latency, max, type L7Options, type Proto } from './l7-loadgen.js';
 import { startL7Servers } from './l7-server.js';
 
@@ -201,8 +215,17 @@ function anonByMapping(): { v8Pages: number; v8PageCount: number; brk: number; o
   return { v8Pages: mb(r.v8Pages), v8PageCount: r.v8PageCount, brk: mb(r.brk), other: mb(r.other) };
 }
 
-/** The waypoint; its HBONE port is sent first, then it waits for its config. */
+/**
+ * The waypoint of the build in `--impl` (a dist/ directory); its HBONE port is sent first, then
+ * it waits for its config.
+ */
 async function roleWaypoint(pki: Pki): Promise<void> {
+  const dist = arg('impl', '');
+  const mod = <T>(p: string) => import(pathToFileURL(join(dist, p)).href) as Promise<T>;
+  const { Waypoint } = await mod<typeof AppModule>('src/waypoint/app.js');
+  const { createHboneClient: hboneClient } = await mod<typeof ClientModule>('src/hbone/client.js');
+  const { createLogger: logger } = await mod<typeof LogModule>('src/log.js');
+  const quiet = logger('l7-pair', () => undefined);
   const certs = { get: () => Promise.resolve(pki.waypoint) };
   let bPort = 0;
   const waypoint = new Waypoint({
@@ -210,7 +233,7 @@ async function roleWaypoint(pki: Pki): Promise<void> {
     trustDomain: 'cluster.local',
     ip: WAYPOINT_IP,
     certificates: certs,
-    hboneClient: createHboneClient({ certificates: certs, log: quiet }),
+    hboneClient: hboneClient({ certificates: certs, log: quiet }),
     listen: {
       hbone: { host: WAYPOINT_IP, port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
@@ -256,14 +279,20 @@ async function roleWaypoint(pki: Pki): Promise<void> {
   process.send?.(waypoint.bound.hbone!.port);
 }
 
-/** The waypoint's environment: the pod's runtime (unless --pod-runtime no), then --env. */
-function childEnv(): NodeJS.ProcessEnv {
+/** One waypoint under test: which build, with which V8 flags and environment. */
+interface Build {
+  label: string;
+  dist: string;
+  execArgv: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** A waypoint's environment: the pod's runtime (unless `podRuntime` is no), then `env` (A=1,B=2). */
+function waypointEnv(podRuntime: string, env: string): NodeJS.ProcessEnv {
   const pod =
-    arg('pod-runtime', 'yes') === 'no'
-      ? {}
-      : Object.fromEntries(proxyRuntimeEnv().map((e) => [e.name, e.value]));
+    podRuntime === 'no' ? {} : Object.fromEntries(proxyRuntimeEnv().map((e) => [e.name, e.value]));
   const extra = Object.fromEntries(
-    arg('env', '')
+    env
       .split(',')
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
@@ -275,11 +304,12 @@ function child(
   role: string,
   extra: string[],
   execArgv: string[],
+  env: NodeJS.ProcessEnv,
   stdout: 'inherit' | number,
 ): Promise<[ChildProcess, unknown]> {
   const c = fork(fileURLToPath(import.meta.url), ['--role', role, ...extra], {
     execArgv,
-    env: role === 'wp' ? childEnv() : process.env,
+    env,
     stdio: ['ignore', stdout, 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -302,10 +332,168 @@ function memKb(pid: number): { rss: number; anon: number; hwm: number } {
 
 const round = (n: number, d = 3) => Number(n.toFixed(d));
 
+/** A running waypoint with its own infra (client ztunnel, server ztunnel, l7-server). */
+interface Pair {
+  build: Build;
+  wp: ChildProcess;
+  infra: ChildProcess;
+  ports: InfraPorts;
+  logFile: string;
+}
+
+async function startPair(build: Build, k: number, pkiFile: string): Promise<Pair> {
+  const logFile = join(os.tmpdir(), `l7-pair-${process.pid}-${k}-access.log`);
+  const [wp, wpPort] = await child(
+    'wp',
+    ['--pki', pkiFile, '--impl', build.dist],
+    build.execArgv,
+    build.env,
+    openSync(logFile, 'w'),
+  );
+  const [infra, ports] = (await child(
+    'infra',
+    ['--pki', pkiFile, '--wp', String(wpPort)],
+    [],
+    process.env,
+    'inherit',
+  )) as [ChildProcess, InfraPorts];
+  await new Promise<void>((resolve) => {
+    wp.once('message', () => resolve());
+    wp.send({ config: pairConfig(ports), b: ports.b });
+  });
+  return { build, wp, infra, ports, logFile };
+}
+
+function ask<T>(c: ChildProcess, m: unknown): Promise<T> {
+  return new Promise((resolve) => {
+    c.once('message', (r) => resolve(r as T));
+    c.send(m as string);
+  });
+}
+
+function options(p: Pair, proto: Proto, mode: 'latency' | 'max'): L7Options {
+  return {
+    mode,
+    url: new URL(`http://127.0.0.1:${proto === 'h1' ? p.ports.h1 : p.ports.h2}/`),
+    proto,
+    rate: Number(arg('rate', '1000')),
+    connections: Number(arg('connections', '4')),
+    concurrency: Number(arg('concurrency', '32')),
+    seconds: Number(arg('seconds', '5')),
+    warmup: 2,
+    size: 1024,
+  };
+}
+
+/** One workload on one pair, metered: the waypoint's CPU per 1000 requests, peak memory, heap. */
+async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>> {
+  const pid = p.wp.pid!;
+  const isMax = w.startsWith('max-');
+  const proto = (isMax ? w.slice(4) : w) as Proto;
+  const o = options(p, proto, isMax ? 'max' : 'latency');
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // not root: VmHWM is then the process's lifetime peak
+  }
+  let peakAnon = 0;
+  const sampler = setInterval(() => (peakAnon = Math.max(peakAnon, memKb(pid).anon)), 100);
+  // CPU over the measured window only (the warm-up's requests are not counted).
+  let c0 = cpuSeconds(pid);
+  const mark = setTimeout(() => (c0 = cpuSeconds(pid)), o.warmup * 1000 + (isMax ? 0 : 50));
+  const r = isMax ? await max(o) : await latency(o);
+  clearTimeout(mark);
+  const cpu = cpuSeconds(pid) - c0;
+  clearInterval(sampler);
+  const m = memKb(pid);
+  const requests = Number(r.requests);
+  const heap = await ask(p.wp, 'mem');
+  const dir = arg('heap-snapshot', '');
+  const snapshot = dir ? await ask<object>(p.wp, { snapshot: dir }) : undefined;
+  return {
+    ...r,
+    wpCpuSecondsPer1000Req: round((cpu * 1000) / Math.max(1, requests)),
+    wpPeakRssMb: round(m.hwm / 1024, 1),
+    wpPeakAnonMb: round(Math.max(peakAnon, m.anon) / 1024, 1),
+    load: round(os.loadavg()[0]!, 2),
+    heap,
+    ...(snapshot ?? {}),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The figures compared between builds (lower is better except the rates). */
+const COMPARED = [
+  'wpCpuSecondsPer1000Req',
+  'wpPeakRssMb',
+  'wpPeakAnonMb',
+  'perSecond',
+  'achievedRate',
+  'p50Ms',
+  'p90Ms',
+  'p99Ms',
+  'serviceP50Ms',
+  'errors',
+];
+
+function summarize(w: string, byBuild: Map<string, Record<string, unknown>[]>): object {
+  const med = Object.fromEntries(
+    [...byBuild].map(([label, rs]) => [
+      label,
+      Object.fromEntries(
+        COMPARED.filter((k) => typeof rs[0]![k] === 'number').map((k) => [
+          k,
+          round(median(rs.map((x) => x[k] as number))),
+        ]),
+      ),
+    ]),
+  );
+  const labels = [...byBuild.keys()];
+  const out: Record<string, unknown> = {
+    summary: w,
+    rounds: byBuild.get(labels[0]!)!.length,
+    ...med,
+  };
+  if (labels.length > 1) {
+    const [t, b] = [med[labels[0]!]!, med[labels[1]!]!];
+    out.ratio = Object.fromEntries(
+      Object.keys(t).map((k) => [k, b[k] ? round(t[k]! / b[k]!) : null]),
+    );
+  }
+  return out;
+}
+
 async function driver(): Promise<void> {
-  const seconds = Number(arg('seconds', '5'));
+  const here = dirname(dirname(fileURLToPath(import.meta.url))); // dist/
+  const repo = dirname(here);
   const only = arg('only', 'h1,h2,grpc,max-h1,max-h2').split(',');
-  const execArgv = arg('node-options', '').split(' ').filter(Boolean);
+  const builds: Build[] = [
+    {
+      label: 'this',
+      dist: here,
+      execArgv: arg('node-options', '').split(' ').filter(Boolean),
+      env: waypointEnv(arg('pod-runtime', 'yes'), arg('env', '')),
+    },
+  ];
+  const ref = arg('baseline', '');
+  let baseline: ReturnType<typeof buildBaseline> | undefined;
+  if (ref) baseline = buildBaseline(repo, ref, (l) => process.stderr.write(l + '\n'));
+  const baseDist = baseline ? join(baseline.dir, 'dist') : arg('baseline-dist', '');
+  const baseRuntime = ['base-node-options', 'base-env', 'base-pod-runtime'].some((k) =>
+    process.argv.includes(`--${k}`),
+  );
+  if (baseDist || baseRuntime)
+    builds.push({
+      label: baseline ? `base ${baseline.commit}` : 'base',
+      dist: baseDist || here,
+      execArgv: arg('base-node-options', '').split(' ').filter(Boolean),
+      env: waypointEnv(arg('base-pod-runtime', 'yes'), arg('base-env', '')),
+    });
   const ca = await createFakeCa();
   const pki: Pki = {
     waypoint: await ca.issue(WAYPOINT_ID),
@@ -314,94 +502,59 @@ async function driver(): Promise<void> {
   };
   const pkiFile = join(os.tmpdir(), `l7-pair-${process.pid}.json`);
   writeFileSync(pkiFile, JSON.stringify(pki));
-  const logFile = join(os.tmpdir(), `l7-pair-${process.pid}-access.log`);
-  const [wp, wpPort] = await child('wp', ['--pki', pkiFile], execArgv, openSync(logFile, 'w'));
-  const [infra, ports] = (await child(
-    'infra',
-    ['--pki', pkiFile, '--wp', String(wpPort)],
-    [],
-    'inherit',
-  )) as [ChildProcess, InfraPorts];
-  await new Promise<void>((resolve) => {
-    wp.once('message', () => resolve());
-    wp.send({ config: pairConfig(ports), b: ports.b });
-  });
   const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
-  const wpEnv = childEnv();
-  print({
-    pids: { wp: wp.pid, infra: infra.pid },
-    execArgv,
-    wpRuntime: { NODE_OPTIONS: wpEnv.NODE_OPTIONS, MALLOC_ARENA_MAX: wpEnv.MALLOC_ARENA_MAX },
-    load: os.loadavg().map((l) => round(l, 2)),
-  });
-  const opts = (proto: Proto, mode: 'latency' | 'max'): L7Options => ({
-    mode,
-    url: new URL(`http://127.0.0.1:${proto === 'h1' ? ports.h1 : ports.h2}/`),
-    proto,
-    rate: Number(arg('rate', '1000')),
-    connections: Number(arg('connections', '4')),
-    concurrency: Number(arg('concurrency', '32')),
-    seconds,
-    warmup: 2,
-    size: 1024,
-  });
-  if (arg('serve', '') === 'yes') {
-    print({ serve: { h1: ports.h1, h2: ports.h2, accessLog: logFile } });
-    await new Promise((r) => process.once('SIGINT', r));
-  }
-  // JIT warm-up on both protocols before anything is measured: until V8 has optimised the
-  // hot path, CPU per request is mostly compilation (several times the steady state).
-  const warm = Number(arg('warm', '4'));
-  if (warm > 0 && arg('serve', '') !== 'yes')
-    for (const proto of ['h1', 'h2'] as const)
-      await max({ ...opts(proto, 'max'), seconds: warm, warmup: 0 });
+  const pairs: Pair[] = [];
   try {
-    for (const w of arg('serve', '') === 'yes' ? [] : only) {
-      const isMax = w.startsWith('max-');
-      const proto = (isMax ? w.slice(4) : w) as Proto;
-      const o = opts(proto, isMax ? 'max' : 'latency');
-      try {
-        writeFileSync(`/proc/${wp.pid}/clear_refs`, '5');
-      } catch {
-        // not root: VmHWM is then the process's lifetime peak
+    for (const [k, b] of builds.entries()) pairs.push(await startPair(b, k, pkiFile));
+    print({
+      builds: pairs.map((p) => ({
+        label: p.build.label,
+        dist: p.build.dist,
+        wp: p.wp.pid,
+        infra: p.infra.pid,
+        execArgv: p.build.execArgv,
+        NODE_OPTIONS: p.build.env.NODE_OPTIONS,
+        MALLOC_ARENA_MAX: p.build.env.MALLOC_ARENA_MAX,
+      })),
+      load: os.loadavg().map((l) => round(l, 2)),
+    });
+    if (arg('serve', '') === 'yes') {
+      for (const p of pairs)
+        print({
+          serve: { build: p.build.label, h1: p.ports.h1, h2: p.ports.h2, accessLog: p.logFile },
+        });
+      await new Promise((r) => process.once('SIGINT', r));
+      return;
+    }
+    // JIT warm-up on both protocols before anything is measured: until V8 has optimised the
+    // hot path, CPU per request is mostly compilation (several times the steady state).
+    const warm = Number(arg('warm', '4'));
+    if (warm > 0)
+      for (const p of pairs)
+        for (const proto of ['h1', 'h2'] as const)
+          await max({ ...options(p, proto, 'max'), seconds: warm, warmup: 0 });
+    const rounds = Number(arg('rounds', '1'));
+    const all = new Map<string, Map<string, Record<string, unknown>[]>>();
+    for (let r = 0; r < rounds; r++)
+      for (const w of only) {
+        for (const p of r % 2 ? [...pairs].reverse() : pairs) {
+          const res = await runWorkload(w, p);
+          let byBuild = all.get(w);
+          if (!byBuild) all.set(w, (byBuild = new Map(pairs.map((q) => [q.build.label, []]))));
+          byBuild.get(p.build.label)!.push(res);
+          print({ round: r, workload: w, build: p.build.label, ...res });
+        }
       }
-      let peakAnon = 0;
-      const sampler = setInterval(() => (peakAnon = Math.max(peakAnon, memKb(wp.pid!).anon)), 100);
-      // CPU over the measured window only (the warm-up's requests are not counted).
-      let c0 = cpuSeconds(wp.pid!);
-      const mark = setTimeout(() => (c0 = cpuSeconds(wp.pid!)), o.warmup * 1000 + (isMax ? 0 : 50));
-      const r = isMax ? await max(o) : await latency(o);
-      clearTimeout(mark);
-      const cpu = cpuSeconds(wp.pid!) - c0;
-      clearInterval(sampler);
-      const m = memKb(wp.pid!);
-      const requests = Number(r.requests);
-      const heap = await new Promise((resolve) => {
-        wp.once('message', resolve);
-        wp.send('mem');
-      });
-      const snapshot = arg('heap-snapshot', '')
-        ? await new Promise((resolve) => {
-            wp.once('message', resolve);
-            wp.send({ snapshot: arg('heap-snapshot', '') });
-          })
-        : undefined;
-      print({
-        workload: w,
-        ...r,
-        wpCpuSecondsPer1000Req: round((cpu * 1000) / Math.max(1, requests)),
-        wpPeakRssMb: round(m.hwm / 1024, 1),
-        wpPeakAnonMb: round(Math.max(peakAnon, m.anon) / 1024, 1),
-        load: round(os.loadavg()[0]!, 2),
-        heap,
-        ...(snapshot ? snapshot : {}),
-      });
-    }
+    if (rounds > 1 || pairs.length > 1)
+      for (const [w, byBuild] of all) print(summarize(w, byBuild));
   } finally {
-    for (const c of [wp, infra]) {
-      c.disconnect();
-      setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
-    }
+    for (const p of pairs)
+      for (const c of [p.wp, p.infra]) {
+        c.disconnect();
+        setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+      }
+    if (baseline && arg('keep-baseline', '') !== 'yes') removeBaseline(repo, baseline);
+    else if (baseline) process.stderr.write(`baseline kept: ${baseline.dir}/dist\n`);
   }
 }
 
