@@ -29,6 +29,7 @@ const KINDS = {
   httpRoutes: resources.httproutes,
   grpcRoutes: resources.grpcroutes,
   tcpRoutes: resources.tcproutes,
+  referenceGrants: resources.referencegrants,
   secrets: resources.secrets,
   peerAuthentications: resources.peerauthentications,
 } as const satisfies Record<keyof Snapshot, Resource>;

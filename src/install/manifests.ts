@@ -117,7 +117,7 @@ export function generateManifests(v: InstallValues): Obj[] {
       rule(['security.istio.io'], ['authorizationpolicies/status'], ['update', 'patch']),
       rule(
         ['gateway.networking.k8s.io'],
-        ['gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'gatewayclasses'],
+        ['gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'referencegrants', 'gatewayclasses'],
         READ,
       ),
       rule(

@@ -56,6 +56,8 @@ export const resources = {
   grpcroutes: r('gateway.networking.k8s.io', 'v1', 'grpcroutes', 'GRPCRoute'),
   /** Experimental channel (experimental-tcproute.yaml); absent until a user installs the CRD. */
   tcproutes: r('gateway.networking.k8s.io', 'v1', 'tcproutes', 'TCPRoute'),
+  /** v1beta1: served by older Gateway API bundles too, and still the storage version at v1.6.1 (test/external/gateway-api/SOURCES.md). */
+  referencegrants: r('gateway.networking.k8s.io', 'v1beta1', 'referencegrants', 'ReferenceGrant'),
   customresourcedefinitions: r(
     'apiextensions.k8s.io',
     'v1',

@@ -137,6 +137,7 @@ export function snapshotOf(...yamlTexts: string[]): Snapshot {
     httpRoutes: of('HTTPRoute'),
     grpcRoutes: of('GRPCRoute'),
     tcpRoutes: of('TCPRoute'),
+    referenceGrants: of('ReferenceGrant'),
     secrets: of('Secret'),
     peerAuthentications: of('PeerAuthentication'),
   };

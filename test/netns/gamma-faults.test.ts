@@ -4,6 +4,9 @@
  * - TCP traffic shifting (Istio's tcp-traffic-shifting task, ambient): the experimental TCPRoute
  *   CRD as the Gateway API release ships it, Istio's tcp-echo sample (v1 answers `one …`, v2
  *   `two …`), a TCPRoute on the tcp-echo Service moving connections from v1 to v2 by weight;
+ * - ReferenceGrant: an HTTPRoute's backend in the consumer namespace is answered 500 with
+ *   `ResolvedRefs=False RefNotPermitted` until a ReferenceGrant there permits it, and again
+ *   once the grant is deleted;
  * and faults. A route only the waypoint applies marks every reply it carried (`X-Gm-Via`), and the
  * backend reports the peer it saw (`IP=`: the waypoint pod's address), so a reply that bypassed
  * the waypoint would show. Each request is its own curl process, so its own connection.
@@ -23,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { field, parseReply, type Reply } from '../helpers/gamma-client.js';
 import { externalDir } from '../helpers/external.js';
 import { gammaLab, gammaLabUp } from '../helpers/gamma-lab.js';
-import { MESH_NS } from '../helpers/gamma-manifests.js';
+import { CONSUMER_NS, MESH_NS } from '../helpers/gamma-manifests.js';
 import { policy } from '../helpers/gamma-policy-cases.js';
 import { route } from '../helpers/gamma-suites.js';
 import { skipUnlessRoot } from '../helpers/root.js';
@@ -289,6 +292,81 @@ describe('waypoint faults', { skip: skipUnlessRoot }, () => {
       } finally {
         await lab.kubectl(['delete', 'tcproute', '-n', MESH_NS, 'tcp-echo', '--ignore-not-found']);
         await lab.kubectl(['delete', '-f', '-', '--ignore-not-found'], tcpEcho);
+      }
+    },
+  );
+
+  test(
+    'ReferenceGrant: a backend in another namespace is refused (500, RefNotPermitted) until a grant there permits it, and again once it is deleted',
+    { timeout: 300_000 },
+    async () => {
+      // A Service in the consumer namespace in front of its echo pod, and a route on echo (in
+      // the mesh namespace) sending /gm-xns there: a cross-namespace backendRef.
+      const xns = `apiVersion: v1
+kind: Service
+metadata: {name: gm-backend, namespace: ${CONSUMER_NS}}
+spec:
+  selector: {app: echo}
+  ports: [{name: http, port: 8080, targetPort: 8080, appProtocol: http}]
+---
+${route('gm-xns', `[{group: "", kind: Service, name: echo}]`, [
+  `{matches: [{path: {type: PathPrefix, value: /gm-xns}}], backendRefs: [{name: gm-backend, namespace: ${CONSUMER_NS}, port: 8080}]}`,
+])}`;
+      const grant = `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gm-mesh-routes, namespace: ${CONSUMER_NS}}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: ${MESH_NS}}]
+  to: [{group: "", kind: Service}]
+`;
+      const [consumer = ''] = await lab.pods(CONSUMER_NS, 'app=echo');
+      assert.ok(consumer, 'the consumer namespace has its echo pod');
+      const resolvedRefs = async () =>
+        (
+          await lab.kubectl([
+            'get',
+            'httproute',
+            '-n',
+            MESH_NS,
+            'gm-xns',
+            '-o',
+            'jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].reason}',
+          ])
+        ).stdout.trim();
+      let last = '';
+      const state = async (status: number, reason: string, host?: string) => {
+        const [r] = await requests(1, '/gm-xns');
+        const why = await resolvedRefs();
+        last = `status ${r?.status}, ResolvedRefs ${why}, Hostname ${field(r?.body ?? '', 'Hostname')}`;
+        return (
+          r?.status === status &&
+          why === reason &&
+          (host === undefined || field(r.body, 'Hostname') === host)
+        );
+      };
+      const report = () => Promise.resolve(`last: ${last}`);
+      try {
+        const a = await lab.kubectl(['apply', '-f', '-'], xns);
+        assert.equal(a.code, 0, a.stderr);
+        await until('refused without a grant', () => state(500, 'RefNotPermitted'), 60_000, report);
+        const g = await lab.kubectl(['apply', '-f', '-'], grant);
+        assert.equal(g.code, 0, g.stderr);
+        await until(
+          "the consumer namespace's echo answers once granted",
+          () => state(200, 'ResolvedRefs', consumer),
+          60_000,
+          report,
+        );
+        const d = await lab.kubectl(['delete', '-f', '-'], grant);
+        assert.equal(d.code, 0, d.stderr);
+        await until(
+          'refused again once the grant is gone',
+          () => state(500, 'RefNotPermitted'),
+          60_000,
+          report,
+        );
+      } finally {
+        await lab.kubectl(['delete', '-f', '-', '--ignore-not-found'], `${xns}---\n${grant}`);
       }
     },
   );

@@ -225,6 +225,9 @@ void describe(
         // too), never writes them.
         [istiod, ['get', 'secrets', '-n', 'default'], 'yes'],
         [istiod, ['update', 'secrets', '-n', 'default'], 'no'],
+        // ReferenceGrants permit cross-namespace backendRefs and certificateRefs; read only.
+        [istiod, ['watch', 'referencegrants.gateway.networking.k8s.io', '-A'], 'yes'],
+        [istiod, ['create', 'referencegrants.gateway.networking.k8s.io', '-n', 'default'], 'no'],
         [cni, ['watch', 'namespaces'], 'yes'],
         [cni, ['patch', 'pods', '-n', 'default'], 'yes'],
         [cni, ['create', 'pods', '-n', 'default'], 'no'],

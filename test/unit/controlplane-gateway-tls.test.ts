@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { listenerCertificates, secretIndex } from '../../src/controlplane/gateway/certificates.js';
 import { classOf } from '../../src/controlplane/gateway/classes.js';
+import { ReferenceGrants } from '../../src/controlplane/gateway/reference-grants.js';
 import { gatewayStatus } from '../../src/controlplane/gateway/status.js';
 import { buildWaypointConfigs } from '../../src/controlplane/l7/config.js';
 import { buildModel, defaultModelOptions } from '../../src/controlplane/model/index.js';
@@ -163,4 +164,57 @@ spec:
   );
   assert.equal(listeners?.[1]?.hostname, 'httpbin.example.com');
   assert.equal(listeners?.[1]?.tls?.certificates[0]?.keyPem, good.key);
+});
+
+void test('a Secret in another namespace: used once a ReferenceGrant there allows the Gateway', () => {
+  const base = `
+apiVersion: v1
+kind: Secret
+metadata: {name: wildcard, namespace: certs}
+type: kubernetes.io/tls
+data: {tls.crt: ${b64(good.cert)}, tls.key: ${b64(good.key)}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mygateway, namespace: istio-system}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - name: https
+    port: 443
+    protocol: HTTPS
+    tls: {mode: Terminate, certificateRefs: [{name: wildcard, namespace: certs}]}
+`;
+  const grant = (toName: string) => `
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: istio-system}]
+  to: [{group: "", kind: Secret, name: ${toName}}]
+`;
+  const listeners = (yaml: string) => {
+    const snap = snapshotOf(yaml);
+    const { configs } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+    return configs
+      .get('istio-system/mygateway')
+      ?.waypoint.listeners?.map((l) => `${l.name}:${l.tls?.certificates.length ?? 0}`);
+  };
+  assert.deepEqual(listeners(base), [], 'no grant: the listener is left out');
+  assert.deepEqual(listeners(base + grant('other')), [], 'a grant for another Secret');
+  assert.deepEqual(listeners(base + grant('wildcard')), ['https:1']);
+  const gw = snapshotOf(base).gateways[0]!;
+  const l = gw.spec!.listeners![0]!;
+  const secrets = secretIndex(snapshotOf(base).secrets);
+  const refused = listenerCertificates(gw, l, secrets);
+  assert.deepEqual(refused, {
+    problem: {
+      reason: 'RefNotPermitted',
+      message:
+        'certificateRef certs/wildcard: no ReferenceGrant in namespace certs allows Gateway from namespace istio-system to refer to Secret wildcard',
+    },
+  });
+  const grants = new ReferenceGrants(snapshotOf(base + grant('wildcard')).referenceGrants);
+  assert.ok('certificates' in listenerCertificates(gw, l, secrets, grants));
 });

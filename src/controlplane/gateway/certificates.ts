@@ -3,12 +3,14 @@
  * `kubernetes.io/tls` Secrets, as Gateway API defines it. A reference that cannot be used makes
  * the listener's `ResolvedRefs` False: `InvalidCertificateRef` (no such Secret, not a Secret, no
  * or unparsable `tls.crt`/`tls.key`, a key that is not the certificate's) or `RefNotPermitted`
- * (another namespace: ReferenceGrants are not read). Such a listener is left out of the
- * gateway's config (never served with a wrong certificate). Pure.
+ * (a Secret in another namespace that no ReferenceGrant there lets Gateways of this namespace
+ * use: reference-grants.ts). Such a listener is left out of the gateway's config (never served
+ * with a wrong certificate). Pure.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Secret } from '../../k8s/types.js';
 import type { Gateway, GatewayListener } from '../model/types.js';
+import { GATEWAY_GROUP, notPermitted, type ReferenceGrants } from './reference-grants.js';
 
 export interface CertificateProblem {
   reason: 'InvalidCertificateRef' | 'RefNotPermitted';
@@ -32,6 +34,7 @@ export function listenerCertificates(
   gw: Gateway,
   l: GatewayListener,
   secrets: ReadonlyMap<string, Secret>,
+  grants?: ReferenceGrants,
 ): ListenerCertificates {
   const ns = gw.metadata.namespace ?? 'default';
   const refs = l.tls?.certificateRefs ?? [];
@@ -41,19 +44,19 @@ export function listenerCertificates(
   if (refs.length === 0) return invalid('an HTTPS listener needs tls.certificateRefs');
   const certificates: { certPem: string; keyPem: string }[] = [];
   for (const ref of refs) {
-    const what = `certificateRef ${ref.namespace ?? ns}/${ref.name}`;
+    const secretNs = ref.namespace ?? ns;
+    const what = `certificateRef ${secretNs}/${ref.name}`;
     if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret')
       return invalid(
         `${what}: kind ${ref.group ? ref.group + '/' : ''}${ref.kind} is not a Secret`,
       );
-    if ((ref.namespace ?? ns) !== ns)
+    const from = { group: GATEWAY_GROUP, kind: 'Gateway', namespace: ns };
+    const to = { group: '', kind: 'Secret', namespace: secretNs, name: ref.name };
+    if (secretNs !== ns && !grants?.permits(from, to))
       return {
-        problem: {
-          reason: 'RefNotPermitted',
-          message: `${what}: a Secret in another namespace is not permitted (no ReferenceGrant support)`,
-        },
+        problem: { reason: 'RefNotPermitted', message: `${what}: ${notPermitted(from, to)}` },
       };
-    const s = secrets.get(`${ns}/${ref.name}`);
+    const s = secrets.get(`${secretNs}/${ref.name}`);
     if (!s) return invalid(`${what}: Secret not found`);
     const certPem = decode(s.data?.['tls.crt']);
     const keyPem = decode(s.data?.['tls.key']);

@@ -21,6 +21,7 @@ import {
   type ClassInfo,
 } from './classes.js';
 import { listenerCertificates, secretIndex, type CertificateProblem } from './certificates.js';
+import { ReferenceGrants } from './reference-grants.js';
 import { gatewayObjects, type DeployOptions } from './objects.js';
 import { gatewayStatus, statusChanged, type GatewayRuntime } from './status.js';
 import { SerialQueue } from '../../serial.js';
@@ -40,11 +41,12 @@ interface LoadBalancerStatus {
 function certificateProblems(
   gw: Gateway,
   secrets: ReadonlyMap<string, Secret>,
+  grants: ReferenceGrants,
 ): Record<string, CertificateProblem> | undefined {
   const out: Record<string, CertificateProblem> = {};
   for (const l of gw.spec?.listeners ?? []) {
     if (l.protocol !== 'HTTPS') continue;
-    const c = listenerCertificates(gw, l, secrets);
+    const c = listenerCertificates(gw, l, secrets, grants);
     if ('problem' in c) out[l.name ?? ''] = c.problem;
   }
   return Object.keys(out).length ? out : undefined;
@@ -86,11 +88,12 @@ export class GatewayController {
     const deps = byKey(snap.deployments);
     const svcs = byKey(snap.services);
     const secrets = secretIndex(snap.secrets);
+    const grants = new ReferenceGrants(snap.referenceGrants);
     for (const gw of snap.gateways) {
       const info = classOf(gw.spec?.gatewayClassName);
       if (!info || gw.metadata.deletionTimestamp || !gw.metadata.uid) continue;
       try {
-        await this.one(gw, info, snap.pods, { sas, deps, svcs, secrets });
+        await this.one(gw, info, snap.pods, { sas, deps, svcs, secrets, grants });
       } catch (err) {
         this.log.warn('cannot reconcile gateway', { gateway: key(gw), error: errorMessage(err) });
       }
@@ -106,6 +109,7 @@ export class GatewayController {
       deps: Map<string, KubeObject>;
       svcs: Map<string, KubeService>;
       secrets: Map<string, Secret>;
+      grants: ReferenceGrants;
     },
   ): Promise<void> {
     const ns = gw.metadata.namespace ?? 'default';
@@ -129,7 +133,7 @@ export class GatewayController {
           isReady(p),
       ).length,
       attachedRoutes: this.opts.attachedRoutes?.(gw),
-      certificateProblems: certificateProblems(gw, have.secrets),
+      certificateProblems: certificateProblems(gw, have.secrets, have.grants),
     };
     const status = gatewayStatus(gw, info, rt, this.opts.domainSuffix);
     if (!statusChanged(gw.status, status)) return;

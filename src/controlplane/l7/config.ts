@@ -24,6 +24,7 @@ import { spiffeId, type Workload } from '../../api/workload.js';
 import type { Namespace, Pod, Secret, Service as KubeService } from '../../k8s/types.js';
 import { listenerCertificates, secretIndex } from '../gateway/certificates.js';
 import { classOf, deployedName, WAYPOINT_CLASS } from '../gateway/classes.js';
+import { ReferenceGrants } from '../gateway/reference-grants.js';
 import type { Gateway, Model, ModelOptions, PolicyReport, Snapshot } from '../model/types.js';
 import { WaypointIndex, type WaypointFor } from '../model/waypoints.js';
 import { serviceHostname } from '../model/workloads.js';
@@ -63,7 +64,11 @@ function facts(w: Workload, pod: Pod | undefined): WorkloadFacts {
  * the certificates of its certificateRefs; an HTTPS listener whose certificates cannot be used
  * is left out (its status says why), as is every other protocol.
  */
-function ingressListeners(gw: Gateway, secrets: ReadonlyMap<string, Secret>): IngressListener[] {
+function ingressListeners(
+  gw: Gateway,
+  secrets: ReadonlyMap<string, Secret>,
+  grants: ReferenceGrants,
+): IngressListener[] {
   return (gw.spec?.listeners ?? []).flatMap((l): IngressListener[] => {
     if (!l.port) return [];
     const base = {
@@ -73,7 +78,7 @@ function ingressListeners(gw: Gateway, secrets: ReadonlyMap<string, Secret>): In
     };
     if (l.protocol === 'HTTP') return [{ ...base, protocol: 'HTTP' }];
     if (l.protocol !== 'HTTPS' || (l.tls?.mode ?? 'Terminate') !== 'Terminate') return [];
-    const c = listenerCertificates(gw, l, secrets);
+    const c = listenerCertificates(gw, l, secrets, grants);
     return 'certificates' in c
       ? [{ ...base, protocol: 'HTTPS', tls: { certificates: c.certificates } }]
       : [];
@@ -127,9 +132,11 @@ export function buildWaypointConfigs(
       );
   }
 
+  const grants = new ReferenceGrants(snap.referenceGrants);
   const ctx = {
     domainSuffix: options.domainSuffix,
     services: kubeServices,
+    grants,
     namespaceLabels: new Map(
       snap.namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
     ),
@@ -268,7 +275,7 @@ export function buildWaypointConfigs(
           ...(ingress
             ? {
                 role: 'ingress' as const,
-                listeners: ingressListeners(gw, secrets),
+                listeners: ingressListeners(gw, secrets, grants),
               }
             : {}),
         },

@@ -3,8 +3,8 @@
  * Istio converts them for waypoints (docs/istio/waypoint.md §4): GAMMA parents are Services in
  * the route's namespace (consumer routes are not supported in ambient) or the waypoint's own
  * Gateway; backendRefs resolve to `namespace/hostname` + port (a missing Service or port, a
- * cross-namespace reference without a ReferenceGrant, a non-Service kind become `invalid`
- * backends, answered 500); durations are parsed; regexes are checked. Every parent gets the
+ * cross-namespace reference no ReferenceGrant permits (gateway/reference-grants.ts), a
+ * non-Service kind become `invalid` backends, answered 500); durations are parsed; regexes are checked. Every parent gets the
  * Gateway API conditions `Accepted` and `ResolvedRefs` with the standard reasons.
  */
 import type {
@@ -24,6 +24,7 @@ import type {
   ValueMatch,
 } from '../../api/waypoint-config.js';
 import type { Service as KubeService } from '../../k8s/types.js';
+import { GATEWAY_GROUP, notPermitted, type ReferenceGrants } from '../gateway/reference-grants.js';
 import type { Gateway } from '../model/types.js';
 import type {
   BackendRef,
@@ -57,7 +58,7 @@ export interface ResolvedParent {
 }
 
 export interface TranslatedRoute<R> {
-  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+  kind: RouteKind;
   namespace: string;
   name: string;
   generation?: number;
@@ -74,7 +75,11 @@ export interface RouteContext {
   services: ReadonlyMap<string, KubeService>;
   /** Namespace labels by name, for listeners' `allowedRoutes` selectors. */
   namespaceLabels?: ReadonlyMap<string, Record<string, string>>;
+  /** ReferenceGrants, for cross-namespace backendRefs (absent: none, every one refused). */
+  grants?: ReferenceGrants;
 }
+
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
 
 /** Does some listener of `gw` take routes from namespace `ns` (`allowedRoutes.namespaces`)? */
 function allowsNamespace(gw: Gateway, ns: string, ctx: RouteContext): boolean {
@@ -114,6 +119,8 @@ function regexError(pattern: string): string | undefined {
 export class Collector {
   readonly problems: RouteProblems = {};
   readonly referenced = new Set<string>();
+  /** The kind of the route being translated: the `from` of its cross-namespace references. */
+  constructor(readonly kind: RouteKind) {}
   reject(reason: string, message: string): void {
     this.problems.accepted ??= { reason, message };
   }
@@ -137,9 +144,10 @@ function resolveRef(
     return { invalid: msg };
   }
   const ns = ref.namespace ?? routeNs;
-  if (ns !== routeNs) {
-    // ReferenceGrants are not read: a cross-namespace backend is never permitted.
-    const msg = `${where}: backendRef to ${ns}/${ref.name} is not permitted (no ReferenceGrant support)`;
+  const from = { group: GATEWAY_GROUP, kind: c.kind, namespace: routeNs };
+  const to = { group: '', kind: 'Service', namespace: ns, name: ref.name };
+  if (ns !== routeNs && !ctx.grants?.permits(from, to)) {
+    const msg = `${where}: backendRef to ${ns}/${ref.name} is not permitted: ${notPermitted(from, to)}`;
     c.unresolved('RefNotPermitted', msg);
     return { invalid: msg };
   }
@@ -430,7 +438,7 @@ function checkRegexes(c: Collector, checks: [field: string, pattern: string][]):
 
 /** The envelope every route kind shares: parents, metadata, problems; `body` is the kind's own part. */
 export function translated<R extends RouteMeta>(
-  kind: 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute',
+  kind: RouteKind,
   r: HTTPRoute | GRPCRoute | TCPRoute,
   ns: string,
   body: Omit<R, keyof RouteMeta>,
@@ -465,7 +473,7 @@ export function translateHttpRoute(
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<HttpRoute> {
   const ns = r.metadata.namespace ?? 'default';
-  const c = new Collector();
+  const c = new Collector('HTTPRoute');
   const rules: HttpRouteRule[] = (r.spec?.rules ?? []).map((rule, i) => {
     const where = `spec.rules[${i}]`;
     for (const [j, m] of (rule.matches ?? []).entries()) {
@@ -505,7 +513,7 @@ export function translateGrpcRoute(
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<GrpcRoute> {
   const ns = r.metadata.namespace ?? 'default';
-  const c = new Collector();
+  const c = new Collector('GRPCRoute');
   const rules: GrpcRouteRule[] = (r.spec?.rules ?? []).map((rule, i) => {
     const where = `spec.rules[${i}]`;
     for (const [j, m] of (rule.matches ?? []).entries()) {

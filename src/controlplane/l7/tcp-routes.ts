@@ -21,7 +21,7 @@ export function translateTcpRoute(
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<TcpRoute> {
   const ns = r.metadata.namespace ?? 'default';
-  const c = new Collector();
+  const c = new Collector('TCPRoute');
   const rules = r.spec?.rules ?? [];
   if (rules.length === 0) c.reject('UnsupportedValue', 'spec.rules: a TCPRoute needs one rule');
   if (rules.length > 1)

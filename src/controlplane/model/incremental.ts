@@ -67,6 +67,7 @@ const KINDS: readonly ModelKind[] = [
   'httpRoutes',
   'grpcRoutes',
   'tcpRoutes',
+  'referenceGrants',
   'secrets',
   'peerAuthentications',
 ];
@@ -138,6 +139,7 @@ export class IncrementalModel {
       httpRoutes: of('httpRoutes'),
       grpcRoutes: of('grpcRoutes'),
       tcpRoutes: of('tcpRoutes'),
+      referenceGrants: of('referenceGrants'),
       secrets: of('secrets'),
       peerAuthentications: of('peerAuthentications'),
     };
@@ -166,7 +168,7 @@ export class IncrementalModel {
       case 'gateways':
         return this.onGateway(old as Gateway | undefined, obj as Gateway | undefined);
       default:
-        // Service accounts, deployments, routes and secrets feed the waypoint configs, not this model.
+        // Service accounts, deployments, routes, grants and secrets feed the waypoint configs, not this model.
         return;
     }
   }

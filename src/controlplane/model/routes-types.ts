@@ -1,6 +1,7 @@
 /**
- * Gateway API HTTPRoute, GRPCRoute and TCPRoute (gateway.networking.k8s.io/v1) as the control
- * plane reads them: field names are the API's; only what the translation uses is typed.
+ * Gateway API HTTPRoute, GRPCRoute and TCPRoute (gateway.networking.k8s.io/v1) and
+ * ReferenceGrant (v1beta1) as the control plane reads them: field names are the API's; only
+ * what the translation uses is typed.
  */
 import type { KubeObject } from '../../k8s/types.js';
 import type { Condition } from './condition.js';
@@ -129,3 +130,14 @@ export interface TCPRouteSpec {
 }
 
 export type TCPRoute = KubeObject<TCPRouteSpec, RouteStatus>;
+
+/**
+ * ReferenceGrant: which kinds in which namespaces (`from`) may refer to which objects of this
+ * grant's namespace (`to`, all of a kind when `name` is absent). Group `""` is the core group.
+ */
+export interface ReferenceGrantSpec {
+  from?: { group: string; kind: string; namespace: string }[];
+  to?: { group: string; kind: string; name?: string }[];
+}
+
+export type ReferenceGrant = KubeObject<ReferenceGrantSpec>;

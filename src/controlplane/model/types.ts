@@ -16,7 +16,7 @@ import type {
   Service as KubeService,
 } from '../../k8s/types.js';
 import type { Condition } from './condition.js';
-import type { GRPCRoute, HTTPRoute, TCPRoute } from './routes-types.js';
+import type { GRPCRoute, HTTPRoute, ReferenceGrant, TCPRoute } from './routes-types.js';
 
 /**
  * `from.source` and `to.operation` as an AuthorizationPolicy writes them: the waypoint contract's
@@ -114,6 +114,8 @@ export interface Snapshot {
   secrets?: Secret[];
   /** gateway.networking.k8s.io TCPRoute (experimental channel; absent: none). */
   tcpRoutes?: TCPRoute[];
+  /** gateway.networking.k8s.io ReferenceGrants, for cross-namespace backendRefs and certificateRefs (absent: none). */
+  referenceGrants?: ReferenceGrant[];
   /** security.istio.io/v1 PeerAuthentication (absent: none, every workload PERMISSIVE). */
   peerAuthentications?: PeerAuthentication[];
 }
