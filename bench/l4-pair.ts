@@ -12,6 +12,7 @@
  *        [--rr 3000] [--rr-size 1024] [--conns 2000] [--concurrency 16] [--idle 1000]
  *        [--baseline <git-ref> | --baseline-dist <dir>/dist] [--keep-baseline yes]
  *        [--node-options "--cpu-prof --cpu-prof-dir=/tmp/x"] [--runtime ztunnel|node]
+ *        [--env K=V,K=V] [--base-env K=V,...] [--base-node-options "..."] [--snap <dir>]
  *
  * With a baseline, the same run starts a second pair from another build (`--baseline` builds
  * the ref in a temporary worktree, bench/baseline.ts) and the rounds interleave the two
@@ -19,20 +20,27 @@
  * CPU time of the two proxies (utime + stime from /proc: all threads) per GiB, per 1000 round
  * trips and per 1000 connections, and latency added over the same sink reached directly.
  * Wall-clock throughput is printed but is noise on a shared machine.
- * `--runtime ztunnel` (default) starts the proxies as production does (runtime-env.ts:
- * --max-semi-space-size=2, MALLOC_ARENA_MAX=2); `node` with V8's defaults.
+ * `--runtime ztunnel` (default) starts each build's proxies as production does, with that
+ * build's `proxyRuntimeEnv()` (src/runtime/env.ts: NODE_OPTIONS, MALLOC_ARENA_MAX, …), so a
+ * runtime change is compared like a code change; `node` with V8's and glibc's defaults.
+ * `--env`/`--node-options` add to this build's proxies (and the baseline's, unless
+ * `--base-env`/`--base-node-options` are given): the same dist as `--baseline-dist` then
+ * compares two runtimes interleaved. `--snap <dir>`: heap snapshots of both proxies of each
+ * build while the `idle` connections are open (retainers per idle connection).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
 import type * as AppModule from '../src/ztunnel/app.js';
 import type * as ClientModule from '../src/hbone/client.js';
 import type * as ServerModule from '../src/hbone/server.js';
 import type * as ManagerModule from '../src/identity/manager.js';
 import type * as LogModule from '../src/log.js';
 import type * as TestingModule from '../src/ztunnel/testing.js';
+import type * as RuntimeEnvModule from '../src/runtime/env.js';
 import type * as ConfigModule from '../test/helpers/ztunnel-config.js';
 import type { IssuedCertificate } from '../src/xds/types.js';
 import { createFakeCa, spiffe } from '../test/helpers/fake-ca.js';
@@ -110,6 +118,11 @@ async function roleProxy(role: 'a' | 'b'): Promise<Ready> {
   z.markSynced();
   const bound = await z.start();
   process.on('message', (m) => {
+    if (typeof m === 'object' && m && 'snap' in m) {
+      const file = join((m as { snap: string }).snap, `l4-pair-${k}-${role}.heapsnapshot`);
+      process.send?.({ file: v8.writeHeapSnapshot(file) });
+      return;
+    }
     if (m !== 'mem') return;
     // With --expose-gc: the live heap, not what the next collection would free.
     (globalThis as { gc?: () => void }).gc?.();
@@ -129,6 +142,8 @@ interface Mem {
 
 interface Pair {
   label: string;
+  execArgv: string[];
+  env: Record<string, string>;
   a: ChildProcess;
   b: ChildProcess;
   /** Through the mesh: a's outbound listener, from the client pod's IP. */
@@ -144,6 +159,27 @@ function cpuSeconds(pid: number): number {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
+/** Minor page faults so far (fresh pages touched: malloc growth after a trim, new mappings). */
+function minorFaults(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
+/** Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM; needs root). */
+function resetPeak(pid: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // not permitted: VmHWM stays the peak since the process started
+  }
+}
+
+/** Peak RSS (MB) since the last resetPeak(). */
+function peakRssMb(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return round(Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024, 1);
+}
+
 function anonKb(pid: number): number {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/RssAnon:\s+(\d+)/.exec(s)?.[1] ?? 0);
@@ -153,12 +189,11 @@ function spawnProxy(
   role: 'a' | 'b',
   args: string[],
   execArgv: string[],
+  extraEnv: Record<string, string>,
 ): Promise<[ChildProcess, Ready]> {
-  const env = { ...process.env };
-  if (arg('runtime', 'ztunnel') === 'ztunnel') env.MALLOC_ARENA_MAX = '2';
   const c = fork(fileURLToPath(import.meta.url), ['--role', role, ...args], {
     execArgv,
-    env,
+    env: { ...process.env, ...extraEnv },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -167,19 +202,55 @@ function spawnProxy(
   });
 }
 
+/** `K=V,K=V` → record. */
+function parseEnv(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of s.split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+/**
+ * What a build's proxies start with: its own proxyRuntimeEnv() (NODE_OPTIONS become node flags:
+ * fork's execArgv) under `--runtime ztunnel`, then the command line's additions.
+ */
+async function runtimeOf(
+  dist: string,
+  isBase: boolean,
+): Promise<{ execArgv: string[]; env: Record<string, string> }> {
+  const env: Record<string, string> = {};
+  const execArgv: string[] = [];
+  if (arg('runtime', 'ztunnel') === 'ztunnel') {
+    const m = (await import(
+      pathToFileURL(join(dist, 'src/runtime/env.js')).href
+    )) as typeof RuntimeEnvModule;
+    for (const { name, value } of m.proxyRuntimeEnv()) {
+      if (name === 'NODE_OPTIONS') execArgv.push(...value.split(' ').filter(Boolean));
+      else env[name] = value;
+    }
+  }
+  const pick = (base: string, own: string) =>
+    isBase && process.argv.includes(`--${base}`) ? arg(base, '') : arg(own, '');
+  Object.assign(env, parseEnv(pick('base-env', 'env')));
+  execArgv.push(
+    '--expose-gc',
+    ...pick('base-node-options', 'node-options').split(' ').filter(Boolean),
+  );
+  return { execArgv, env };
+}
+
 async function startPair(label: string, dist: string, k: number, pkiFile: string): Promise<Pair> {
   const sink = await load.startSink(serverIp(k), Number(arg('rr-size', '1024')));
-  const runtime = arg('runtime', 'ztunnel') === 'ztunnel' ? ['--max-semi-space-size=2'] : [];
-  const execArgv = [
-    ...runtime,
-    '--expose-gc',
-    ...arg('node-options', '').split(' ').filter(Boolean),
-  ];
+  const { execArgv, env } = await runtimeOf(dist, k > 0);
   const common = ['--impl', dist, '--k', String(k), '--pki', pkiFile, '--sink', String(sink.port)];
-  const [b, rb] = await spawnProxy('b', common, execArgv);
-  const [a, ra] = await spawnProxy('a', [...common, '--hbone', String(rb.inbound)], execArgv);
+  const [b, rb] = await spawnProxy('b', common, execArgv, env);
+  const [a, ra] = await spawnProxy('a', [...common, '--hbone', String(rb.inbound)], execArgv, env);
   return {
     label,
+    execArgv,
+    env,
     a,
     b,
     mesh: { host: '127.0.0.1', port: ra.outbound, from: clientIp(k) },
@@ -195,8 +266,19 @@ function mem(c: ChildProcess): Promise<Mem> {
   });
 }
 
+function snap(c: ChildProcess, dir: string): Promise<void> {
+  return new Promise((resolve) => {
+    c.once('message', (m) => {
+      process.stderr.write(`heap snapshot: ${(m as { file: string }).file}\n`);
+      resolve();
+    });
+    c.send({ snap: dir });
+  });
+}
+
 /** CPU seconds of a and b while `fn` runs. */
 async function metered<T>(p: Pair, fn: () => Promise<T>): Promise<[T, number, number]> {
+  for (const c of [p.a, p.b]) resetPeak(c.pid!);
   const a0 = cpuSeconds(p.a.pid!);
   const b0 = cpuSeconds(p.b.pid!);
   const r = await fn();
@@ -204,6 +286,12 @@ async function metered<T>(p: Pair, fn: () => Promise<T>): Promise<[T, number, nu
 }
 
 type Result = Record<string, number>;
+
+/** Peak RSS of each proxy during the workload just run (metered() reset it). */
+const peaks = (p: Pair): Result => ({
+  aPeakRssMb: peakRssMb(p.a.pid!),
+  bPeakRssMb: peakRssMb(p.b.pid!),
+});
 
 const lat = (sorted: number[], prefix: string): Result => ({
   [`${prefix}p50Ms`]: round(load.pct(sorted, 50)),
@@ -216,9 +304,11 @@ async function runWorkload(w: string, p: Pair): Promise<Result> {
   const size = Number(arg('rr-size', '1024'));
   if (w === 'bulk1' || w === 'bulk8') {
     const bytes = mb * 2 ** 20;
+    const [fa, fb] = [minorFaults(p.a.pid!), minorFaults(p.b.pid!)];
     const [secs, a, b] = await metered(p, () => load.bulk(p.mesh, bytes, w === 'bulk1' ? 1 : 8));
     const gib = bytes / 2 ** 30;
     return {
+      faultsPerMiB: round((minorFaults(p.a.pid!) - fa + minorFaults(p.b.pid!) - fb) / mb, 1),
       cpuMsPerGiB: round(((a + b) * 1000) / gib, 0),
       aMsPerGiB: round((a * 1000) / gib, 0),
       bMsPerGiB: round((b * 1000) / gib, 0),
@@ -261,6 +351,7 @@ async function runWorkload(w: string, p: Pair): Promise<Result> {
     await new Promise((r) => setTimeout(r, 500));
     const [ma1, mb1] = await Promise.all([mem(p.a), mem(p.b)]);
     const [anonA1, anonB1] = [anonKb(p.a.pid!), anonKb(p.b.pid!)];
+    if (arg('snap', '')) for (const c of [p.a, p.b]) await snap(c, arg('snap', ''));
     await load.closeAll(socks);
     const per = (x: number) => round(x / n, 0);
     return {
@@ -309,7 +400,10 @@ async function driver(): Promise<void> {
   try {
     for (const [k, b] of builds.entries()) pairs.push(await startPair(b.label, b.dist, k, pkiFile));
     print({
-      builds: builds.map((b, k) => ({ ...b, a: pairs[k]!.a.pid, b: pairs[k]!.b.pid })),
+      builds: builds.map((b, k) => {
+        const p = pairs[k]!;
+        return { ...b, a: p.a.pid, b: p.b.pid, execArgv: p.execArgv, env: p.env };
+      }),
       runtime: arg('runtime', 'ztunnel'),
       nodeOptions: arg('node-options', ''),
       load: os.loadavg().map((l) => round(l, 2)),
@@ -328,6 +422,7 @@ async function driver(): Promise<void> {
         const order = r % 2 ? [...pairs].reverse() : pairs;
         for (const p of order) {
           const res = await runWorkload(w, p);
+          if (w !== 'idle') Object.assign(res, peaks(p));
           ((all[w] ??= {})[p.label] ??= []).push(res);
           print({
             round: r,
