@@ -6,13 +6,16 @@
  * the order of `files`, with the same semantics otherwise: each file in its own process,
  * `concurrency` files at a time, the per-test timeout, the spec reporter (which prints a file's
  * results together, then the totals and the failing tests with their errors). At the end: the
- * 15 slowest files with their durations, so helpers/slow-files.ts can be kept in order.
+ * 15 slowest files with their durations, so helpers/slow-files.ts can be kept in order, and how
+ * busy the machine's CPUs were over the run (/proc/stat), which says whether more files at a
+ * time could pay (a run near 100 % busy is CPU-bound: more concurrency only adds contention).
  *
  * Usage: node dist/test/run.js [file …]   (default: every dist/test/{unit,direct,netns} file)
  * AMBIT_TEST_CONCURRENCY: files at a time (default 3: netns files build whole labs and three
  * keep a 2-core machine responsive).
  */
-import { globSync } from 'node:fs';
+import { globSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { run } from 'node:test';
@@ -48,6 +51,19 @@ function listFiles(args: readonly string[]): string[] {
   );
 }
 
+/** Busy and total jiffies of all CPUs (/proc/stat's `cpu` line); undefined off Linux. */
+function cpuJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const v = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    // idle and iowait are the not-busy columns (the 4th and 5th).
+    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -61,6 +77,7 @@ async function main(): Promise<void> {
   const durations = new Map<string, number>();
   let failed = false;
   const started = Date.now();
+  const cpu0 = cpuJiffies();
   const stream = run({
     files,
     concurrency: concurrency(),
@@ -87,6 +104,13 @@ async function main(): Promise<void> {
   console.log(`\nslowest files (of ${durations.size}; wall ${seconds(Date.now() - started)}):`);
   for (const [file, ms] of slowest) {
     console.log(`  ${seconds(ms).padStart(8)}  ${path.relative(dist, file)}`);
+  }
+  const cpu1 = cpuJiffies();
+  if (cpu0 && cpu1 && cpu1.total > cpu0.total) {
+    const busy = (100 * (cpu1.busy - cpu0.busy)) / (cpu1.total - cpu0.total);
+    console.log(
+      `machine CPU ${busy.toFixed(0)} % busy over the run (${availableParallelism()} CPUs, every process on the machine counted)`,
+    );
   }
   if (failed) process.exitCode = 1;
 }
