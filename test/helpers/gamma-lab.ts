@@ -3,15 +3,18 @@
  * conformance base manifests (gamma-manifests.ts), and a namespace waypoint named `namespace`
  * in gateway-conformance-mesh made with `ambit waypoint apply --enroll-namespace --wait`, as
  * Istio's ambient conformance run does (docs/istio/gamma-conformance.md §1). Commands inside a
- * pod run with `ambit lab exec` (the pod's network namespace, the machine's curl).
+ * pod run in the pod's network namespace as `ambit lab exec` runs them (pod-exec.ts).
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../../src/k8s/client.js';
+import { resources } from '../../src/k8s/resources.js';
+import type { Pod } from '../../src/k8s/types.js';
 import { installMesh } from '../../src/lab/mesh/install.js';
 import { repoRoot } from '../../src/repo.js';
 import { run, type RunResult } from '../../src/sys/exec.js';
 import { baseManifests, CONSUMER_NS, MESH_NS } from './gamma-manifests.js';
+import { podExec } from './pod-exec.js';
 import { labName } from './root.js';
 
 const ambitBin = join(repoRoot(), 'bin', 'ambit');
@@ -46,7 +49,7 @@ export function gammaLab(tag: string): GammaLab {
     ambit,
     kubectl,
     sh: (ns, pod, script, timeoutMs = 120_000) =>
-      ambit(['lab', 'exec', '--name', name, '-n', ns, pod, '--', 'sh', '-c', script], timeoutMs),
+      podExec(name, ns, pod, ['sh', '-c', script], { timeoutMs, env }),
     async pods(ns, selector) {
       const r = await kubectl([
         'get',
@@ -77,14 +80,17 @@ function must(what: string, r: RunResult): string {
 }
 
 /** Polls until every pod of the namespaces is Ready and captured by the node agent. */
-async function podsReady(lab: GammaLab, namespaces: string[], ms: number): Promise<void> {
+async function podsReady(client: KubeClient, namespaces: string[], ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   let last = '';
   while (Date.now() < deadline) {
     let ok = true;
     for (const ns of namespaces) {
-      const r = await lab.kubectl(['get', 'pods', '-n', ns, '-o', 'json']);
-      const items = r.code === 0 ? (JSON.parse(r.stdout) as { items: PodJson[] }).items : [];
+      // In-process (not a kubectl per poll): the poll runs while the lab is busiest.
+      const items = await client
+        .list<Pod>(resources.pods, { namespace: ns })
+        .then((l) => l.items)
+        .catch(() => []);
       const ready = items.filter(
         (p) =>
           p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
@@ -101,21 +107,11 @@ async function podsReady(lab: GammaLab, namespaces: string[], ms: number): Promi
   throw new Error(`pods not ready within ${ms} ms (${last})`);
 }
 
-interface PodJson {
-  metadata: {
-    name: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
 /** Lab, mesh, conformance namespaces and the namespace waypoint; throws with the output on failure. */
 export async function gammaLabUp(lab: GammaLab, extra = ''): Promise<void> {
   must('lab up', await lab.ambit(['lab', 'up', '--name', lab.name, '--no-scenario'], 300_000));
-  await installMesh(KubeClient.fromKubeconfig(join(stateDir(lab.name), 'kubeconfig')), {
-    timeoutMs: 120_000,
-  });
+  const client = KubeClient.fromKubeconfig(join(stateDir(lab.name), 'kubeconfig'));
+  await installMesh(client, { timeoutMs: 120_000 });
   must(
     'apply base manifests',
     await lab.kubectl(['apply', '-f', '-'], baseManifests + (extra ? `---\n${extra}` : '')),
@@ -135,5 +131,5 @@ export async function gammaLabUp(lab: GammaLab, extra = ''): Promise<void> {
       lab.name,
     ]),
   );
-  await podsReady(lab, [MESH_NS, CONSUMER_NS], 180_000);
+  await podsReady(client, [MESH_NS, CONSUMER_NS], 180_000);
 }

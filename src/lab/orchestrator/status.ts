@@ -150,14 +150,17 @@ async function findPod(
   );
 }
 
-/** Runs `cmd` in the pod's network namespace with inherited stdio; resolves to its exit code. */
-export async function labExec(
+/**
+ * The network namespace `ambit lab exec` runs a command of `pod` in: the pod's own, or its
+ * node's for a hostNetwork pod. Tests that run many commands in pods resolve it in-process
+ * with this, instead of paying a CLI start per command.
+ */
+export async function podExecNetns(
+  client: KubeClient,
   name: string,
   namespace: string,
   pod: string,
-  cmd: string[],
-): Promise<number> {
-  const client = labClient(name);
+): Promise<string> {
   const p = await findPod(client, namespace, pod, name);
   const netns = p.spec?.hostNetwork ? netnsNames.node(name, p.spec.nodeName ?? '') : podNetns(p);
   if (!netns || !existsSync(`/run/netns/${netns}`)) {
@@ -166,6 +169,17 @@ export async function labExec(
       hint: `its phase is ${p.status?.phase ?? 'Pending'}`,
     });
   }
+  return netns;
+}
+
+/** Runs `cmd` in the pod's network namespace with inherited stdio; resolves to its exit code. */
+export async function labExec(
+  name: string,
+  namespace: string,
+  pod: string,
+  cmd: string[],
+): Promise<number> {
+  const netns = await podExecNetns(labClient(name), name, namespace, pod);
   return start(cmd[0]!, cmd.slice(1), { netns, stdio: 'inherit' }).exited;
 }
 
