@@ -43,6 +43,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import type { WaypointConfig } from '../src/api/waypoint-config.js';
 import { createHboneClient } from '../src/hbone/client.js';
@@ -244,9 +245,24 @@ async function roleWaypoint(pki: Pki): Promise<void> {
     log: quiet,
   });
   await waypoint.start();
+  // Collections so far, by kind: scavenges × the young generation's size is what the waypoint
+  // allocated, a figure a busy machine does not change (its CPU time it does).
+  const gc = { scavenges: 0, markCompacts: 0, ms: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavenges++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.markCompacts++;
+      gc.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on(
     'message',
-    (m: { config: WaypointConfig; b: number } | 'mem' | { snapshot: string }) => {
+    (m: { config: WaypointConfig; b: number } | 'mem' | 'gc' | { snapshot: string }) => {
+      if (m === 'gc') {
+        process.send?.({ ...gc });
+        return;
+      }
       if (typeof m === 'object' && 'snapshot' in m) {
         // After each workload's 'mem' (a full GC with --expose-gc): what the live heap holds.
         process.send?.({
@@ -385,6 +401,12 @@ function options(p: Pair, proto: Proto, mode: 'latency' | 'max'): L7Options {
   };
 }
 
+interface Gc {
+  scavenges: number;
+  markCompacts: number;
+  ms: number;
+}
+
 /** One workload on one pair, metered: the waypoint's CPU per 1000 requests, peak memory, heap. */
 async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>> {
   const pid = p.wp.pid!;
@@ -398,12 +420,20 @@ async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>>
   }
   let peakAnon = 0;
   const sampler = setInterval(() => (peakAnon = Math.max(peakAnon, memKb(pid).anon)), 100);
-  // CPU over the measured window only (the warm-up's requests are not counted).
+  // CPU and collections over the measured window only (the warm-up's requests are not counted).
   let c0 = cpuSeconds(pid);
-  const mark = setTimeout(() => (c0 = cpuSeconds(pid)), o.warmup * 1000 + (isMax ? 0 : 50));
+  let gc0 = ask<Gc>(p.wp, 'gc');
+  const mark = setTimeout(
+    () => {
+      c0 = cpuSeconds(pid);
+      gc0 = ask<Gc>(p.wp, 'gc');
+    },
+    o.warmup * 1000 + (isMax ? 0 : 50),
+  );
   const r = isMax ? await max(o) : await latency(o);
   clearTimeout(mark);
   const cpu = cpuSeconds(pid) - c0;
+  const [g0, g1] = [await gc0, await ask<Gc>(p.wp, 'gc')];
   clearInterval(sampler);
   const m = memKb(pid);
   const requests = Number(r.requests);
@@ -413,6 +443,9 @@ async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>>
   return {
     ...r,
     wpCpuSecondsPer1000Req: round((cpu * 1000) / Math.max(1, requests)),
+    wpScavengesPer1000Req: round(((g1.scavenges - g0.scavenges) * 1000) / Math.max(1, requests), 2),
+    wpGcMsPer1000Req: round(((g1.ms - g0.ms) * 1000) / Math.max(1, requests), 1),
+    wpMarkCompacts: g1.markCompacts - g0.markCompacts,
     wpPeakRssMb: round(m.hwm / 1024, 1),
     wpPeakAnonMb: round(Math.max(peakAnon, m.anon) / 1024, 1),
     load: round(os.loadavg()[0]!, 2),
@@ -430,6 +463,8 @@ function median(xs: number[]): number {
 /** The figures compared between builds (lower is better except the rates). */
 const COMPARED = [
   'wpCpuSecondsPer1000Req',
+  'wpScavengesPer1000Req',
+  'wpGcMsPer1000Req',
   'wpPeakRssMb',
   'wpPeakAnonMb',
   'perSecond',
