@@ -11,6 +11,9 @@ echo "==> lint"; npx eslint .
 echo "==> format"; npx prettier --check . >/dev/null
 echo "==> import cycles"; npx madge --circular --extensions ts src >/dev/null
 echo "==> tests"
+# V8's code cache on disk for the test files' processes too (bin/ambit enables it for its own):
+# a run starts thousands of Node processes that load the same modules.
+export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-${TMPDIR:-/tmp}/node-compile-cache}"
 # test/run.ts: node --test semantics (a process per file, AMBIT_TEST_CONCURRENCY at a time,
 # default 3), but the known-slow lab files first, then a list of the slowest files.
 exec node dist/test/run.js
