@@ -18,12 +18,15 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/k8s/client.js';
+import { resources } from '../../src/k8s/resources.js';
+import type { Pod } from '../../src/k8s/types.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
 import { tcFilters } from '../../src/sys/tc.js';
 import { bpfMapDump, hostBpfPath } from '../../src/sys/bpf.js';
 import { ebpfPinDir } from '../../src/redirect/backends.js';
 import { decodeCounters, progByKernelName } from '../../src/redirect/ebpf/maps.js';
+import { podExec } from '../helpers/pod-exec.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
 import { repoRoot } from '../../src/repo.js';
 
@@ -44,9 +47,14 @@ interface PodJson {
   status?: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[] };
 }
 
+/** Every pod, listed in-process (what `kubectl get pods -A -o json` shows) for the 300 ms polls. */
 async function pods(): Promise<PodJson[]> {
-  const r = await kubectl(['get', 'pods', '-A', '-o', 'json']);
-  return r.code === 0 ? (JSON.parse(r.stdout) as { items: PodJson[] }).items : [];
+  try {
+    return (await KubeClient.fromKubeconfig(KUBECONFIG).list<Pod>(resources.pods))
+      .items as PodJson[];
+  } catch {
+    return [];
+  }
 }
 
 const ready = (p: PodJson) =>
@@ -142,22 +150,9 @@ void describe(
         'utf8',
       );
     const curl = (pod: string, url: string, maxTime = 5) =>
-      ambit(
-        [
-          'lab',
-          'exec',
-          '--name',
-          LAB,
-          pod,
-          '--',
-          'curl',
-          '-sS',
-          '--max-time',
-          String(maxTime),
-          url,
-        ],
-        (maxTime + 20) * 1000,
-      );
+      podExec(LAB, 'default', pod, ['curl', '-sS', '--max-time', String(maxTime), url], {
+        timeoutMs: (maxTime + 20) * 1000,
+      });
     /** Retries `check` until it holds (policy propagation is asynchronous), bounded. */
     const eventually = async (what: string, check: () => Promise<boolean>, ms = 5000) => {
       const deadline = Date.now() + ms;
@@ -224,21 +219,8 @@ void describe(
       );
 
     const metricsOf = async (pod: string) =>
-      (
-        await ambit([
-          'lab',
-          'exec',
-          '--name',
-          LAB,
-          '-n',
-          'istio-system',
-          pod,
-          '--',
-          'curl',
-          '-sS',
-          'http://127.0.0.1:15020/metrics',
-        ])
-      ).stdout;
+      (await podExec(LAB, 'istio-system', pod, ['curl', '-sS', 'http://127.0.0.1:15020/metrics']))
+        .stdout;
 
     /** The cases that depend on how pods are captured: run once per backend, same lab. */
     const captureCases = (backend: 'iptables' | 'ebpf') => {
