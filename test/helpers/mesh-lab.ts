@@ -7,6 +7,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeClient } from '../../src/k8s/client.js';
+import { resources } from '../../src/k8s/resources.js';
+import type { Pod } from '../../src/k8s/types.js';
 import { installMesh, setAmbient } from '../../src/lab/mesh/install.js';
 import { run } from '../../src/sys/exec.js';
 import { repoRoot } from '../../src/repo.js';
@@ -88,9 +90,17 @@ export class MeshLab {
     if (down.code !== 0) throw new Error(`lab down: ${down.stdout}\n${down.stderr}`);
   }
 
+  /**
+   * Every pod, listed in-process (what `kubectl get pods -A -o json` shows): polls and every
+   * curl look pods up, and a kubectl start per lookup cost more CPU than the request itself.
+   */
   async pods(): Promise<PodJson[]> {
-    const r = await this.kubectl(['get', 'pods', '-A', '-o', 'json']);
-    return r.code === 0 ? (JSON.parse(r.stdout) as { items: PodJson[] }).items : [];
+    try {
+      const list = await KubeClient.fromKubeconfig(this.kubeconfig).list<Pod>(resources.pods);
+      return list.items as PodJson[];
+    } catch {
+      return [];
+    }
   }
 
   async pod(name: string): Promise<PodJson> {
