@@ -92,8 +92,12 @@ export const ERROR_CODES = {
   DEMO_WAYPOINT_FAILED: "the demo's waypoint did not come up or carry traffic",
   DEMO_USAGE: 'an argument `ambit demo` does not take',
 
-  // lab DNS (src/lab/dns)
+  // DNS wire and servers (src/dns), used by the lab's cluster DNS and ztunnel's DNS proxy
+  DNS_LISTEN: 'a DNS server cannot bind its UDP or TCP port',
+  DNS_MALFORMED:
+    'a DNS message that cannot be read: shorter than a header, records that overrun, or not one question',
   DNS_NOT_A_QUERY: 'a DNS message that is a response where a query was expected',
+  DNS_UNSUPPORTED: 'a DNS query of an opcode other than QUERY or an EDNS version other than 0',
 
   // HBONE (src/hbone): HboneError
   HBONE_CONNECT_FAILED: 'an HBONE CONNECT could not be opened (dial, session or stream failed)',

@@ -101,11 +101,33 @@ void test('TCP: two pipelined queries answered in order', async () => {
   assert.equal(b?.answers?.length, 0);
 });
 
-void test('garbage is dropped and the server keeps answering; the index is read per query', async () => {
-  assert.equal(await udp(Buffer.from('not a dns packet'), 500), undefined);
+void test('garbage gets FORMERR or nothing, the server keeps answering; the index is read per query', async () => {
+  // a readable header: FORMERR with its id (RFC 1035 §4.1.1); shorter than one: dropped
+  const fe = await udp(Buffer.from('not a dns packet'));
+  assert.equal(fe?.rcode, 'FORMERR');
+  assert.equal(fe?.id, Buffer.from('no').readUInt16BE(0));
   assert.equal(await udp(Buffer.alloc(0), 500), undefined);
+  assert.ok(srv.bad >= 2, `bad messages counted: ${srv.bad}`);
   index = new ServiceIndex([{ name: 'web', namespace: 'shop', clusterIP: '10.96.7.7', ports: [] }]);
   const r = await udp(query('web.shop.svc.cluster.local'));
   assert.equal((r?.answers?.[0] as { data: string }).data, '10.96.7.7');
   assert.equal((await udp(query('httpbin.default.svc.cluster.local')))?.rcode, 'NXDOMAIN');
+});
+
+void test('TCP: a client that half-closes after its queries still gets every answer', async () => {
+  const msgs = [1, 2, 3].map((id) => query('httpbin.default.svc.cluster.local', 'A', id));
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    sock.setTimeout(5000, () => sock.destroy(new Error('tcp dns timeout')));
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('close', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+    sock.end(Buffer.concat(msgs.map((m) => Buffer.concat([Buffer.from([0, m.length]), m]))));
+  });
+  const ids: number[] = [];
+  for (let at = 0; at < got.length; at += 2 + got.readUInt16BE(at)) {
+    ids.push(dnsPacket.decode(got.subarray(at + 2, at + 2 + got.readUInt16BE(at))).id ?? -1);
+  }
+  assert.deepEqual(ids, [1, 2, 3]);
 });

@@ -1,12 +1,11 @@
 /**
  * The cluster DNS's answers, as CoreDNS's kubernetes plugin gives them: a pure function from a
- * query and the current service index to a response. No upstream: names outside the cluster
+ * query and the current service index to a response (the wire is src/dns's). No upstream: names outside the cluster
  * zone get REFUSED at once so resolvers fail fast instead of timing out.
  */
-import * as dnsPacket from 'dns-packet';
-import type { Answer, DecodedPacket, Packet, Question } from 'dns-packet';
+import type { Answer, Packet } from 'dns-packet';
+import { RCODE, respond, type Query, type Sections } from '../../dns/message.js';
 
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
 /** CoreDNS's kubernetes plugin default TTL. */
 export const TTL = 5;
 
@@ -145,42 +144,11 @@ function lookupReverse(name: string, type: string, idx: ServiceIndex): Lookup {
   return { kind: 'answers', answers: [{ name, type: 'PTR', class: 'IN', ttl: TTL, data: target }] };
 }
 
-/** The response to one decoded query. */
-export function answerQuery(query: DecodedPacket, idx: ServiceIndex): Packet {
-  const rd = query.flag_rd ? dnsPacket.RECURSION_DESIRED : 0;
-  const q: Question[] = query.questions ?? [];
-  const resp = (rcode: number, rest: Partial<Packet> = {}): Packet => {
-    const p: Packet = {
-      type: 'response',
-      id: query.id ?? 0,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | rd | dnsPacket.RECURSION_AVAILABLE | rcode,
-      questions: q,
-      answers: [],
-      authorities: [],
-      additionals: [],
-      ...rest,
-    };
-    if (query.additionals?.some((x) => x.type === 'OPT')) {
-      p.additionals = [
-        ...(p.additionals ?? []),
-        {
-          name: '.',
-          type: 'OPT',
-          udpPayloadSize: 1232,
-          extendedRcode: 0,
-          ednsVersion: 0,
-          flags: 0,
-          flag_do: false,
-          options: [],
-        },
-      ];
-    }
-    return p;
-  };
-  const opcode = (query as DecodedPacket & { opcode?: string }).opcode;
-  if (opcode !== undefined && opcode !== 'QUERY') return resp(RCODE.NOTIMP);
-  if (q.length !== 1) return resp(RCODE.FORMERR);
-  const question = q[0]!;
+/** The response to one standard query (`readQuery` in src/dns has checked opcode and counts). */
+export function answerQuery(query: Query, idx: ServiceIndex): Packet {
+  const { packet, question } = query;
+  const resp = (rcode: number, s: Sections = {}): Packet =>
+    respond(packet, rcode, { authoritative: true, ...s });
   if (question.class !== 'IN' && question.class !== 'ANY') return resp(RCODE.REFUSED);
 
   const name = question.name.toLowerCase().replace(/\.$/, '');
