@@ -119,7 +119,8 @@ async function roleProxy(role: 'a' | 'b'): Promise<Ready> {
   const bound = await z.start();
   process.on('message', (m) => {
     if (typeof m === 'object' && m && 'snap' in m) {
-      const file = join((m as { snap: string }).snap, `l4-pair-${k}-${role}.heapsnapshot`);
+      const { snap: dir, tag } = m as { snap: string; tag: string };
+      const file = join(dir, `l4-pair-${k}-${role}-${tag}.heapsnapshot`);
       process.send?.({ file: v8.writeHeapSnapshot(file) });
       return;
     }
@@ -266,13 +267,13 @@ function mem(c: ChildProcess): Promise<Mem> {
   });
 }
 
-function snap(c: ChildProcess, dir: string): Promise<void> {
+function snap(c: ChildProcess, dir: string, tag: string): Promise<void> {
   return new Promise((resolve) => {
     c.once('message', (m) => {
       process.stderr.write(`heap snapshot: ${(m as { file: string }).file}\n`);
       resolve();
     });
-    c.send({ snap: dir });
+    c.send({ snap: dir, tag });
   });
 }
 
@@ -345,13 +346,15 @@ async function runWorkload(w: string, p: Pair): Promise<Result> {
   }
   if (w === 'idle') {
     const n = Number(arg('idle', '1000'));
+    // Before (a diff of the two snapshots is what the idle connections hold).
+    if (arg('snap', '')) for (const c of [p.a, p.b]) await snap(c, arg('snap', ''), 'before');
     const [ma0, mb0] = await Promise.all([mem(p.a), mem(p.b)]);
     const [anonA0, anonB0] = [anonKb(p.a.pid!), anonKb(p.b.pid!)];
     const socks = await load.holdIdle(p.mesh, n);
     await new Promise((r) => setTimeout(r, 500));
     const [ma1, mb1] = await Promise.all([mem(p.a), mem(p.b)]);
     const [anonA1, anonB1] = [anonKb(p.a.pid!), anonKb(p.b.pid!)];
-    if (arg('snap', '')) for (const c of [p.a, p.b]) await snap(c, arg('snap', ''));
+    if (arg('snap', '')) for (const c of [p.a, p.b]) await snap(c, arg('snap', ''), 'open');
     await load.closeAll(socks);
     const per = (x: number) => round(x / n, 0);
     return {

@@ -113,73 +113,99 @@ function pump(src: Duplex, dst: Duplex): Direction {
 }
 
 /**
+ * One splice's state, found by its listeners on the stream they fire on (`this` of a listener
+ * is the emitter) rather than in closures made per connection: ztunnel holds thousands of idle
+ * connections, and each closure and its context cost heap for as long as the connection lives
+ * (bench/README.md, per idle connection).
+ */
+class Splice {
+  readonly result: SpliceResult = { up: 0, down: 0 };
+  closed = 0;
+  // Per side: its close was handled (two flags, not a Set).
+  downSeen = false;
+  upSeen = false;
+  upward: Direction | undefined;
+  downward: Direction | undefined;
+
+  constructor(
+    readonly down: Duplex,
+    readonly up: Duplex,
+    private readonly resolve: (r: SpliceResult) => void,
+  ) {}
+
+  sideClosed(self: Duplex): void {
+    const isDown = self === this.down;
+    if (isDown ? this.downSeen : this.upSeen) return;
+    if (isDown) this.downSeen = true;
+    else this.upSeen = true;
+    const other = isDown ? this.up : this.down;
+    const result = this.result;
+    if (wasReset(self) && !result.error) {
+      result.error = streamResetError((self as H2Stream).rstCode);
+    }
+    // A side that closed without a clean end in both directions failed: reset the other.
+    const clean = self.readableEnded && self.writableFinished && !wasReset(self);
+    if (!clean) abort(other, result.error);
+    else if (
+      !other.destroyed &&
+      !isHttp2Stream(other) &&
+      other.readableEnded &&
+      other.writableFinished
+    )
+      other.destroy();
+    if (++this.closed === 2) {
+      result.up = this.upward?.bytes ?? 0;
+      result.down = this.downward?.bytes ?? 0;
+      this.resolve(result);
+    }
+  }
+}
+
+const SPLICE = Symbol('relay.splice');
+type WithSplice = { [SPLICE]?: Splice };
+
+function onSideError(this: Duplex, err: Error): void {
+  const sp = (this as Duplex & WithSplice)[SPLICE];
+  if (sp) sp.result.error ??= err;
+}
+
+function onSideClose(this: Duplex): void {
+  (this as Duplex & WithSplice)[SPLICE]?.sideClosed(this);
+}
+
+/** Sockets close themselves once both directions are done; other duplexes may not. */
+function maybeDone(this: Duplex): void {
+  if (this.readableEnded && this.writableFinished && !this.destroyed) this.destroy();
+}
+
+function fireClose(s: Duplex): void {
+  onSideClose.call(s);
+}
+
+/**
  * Splices `down` and `up` until both are closed. Resolves (never rejects) with the byte counts
  * and the first error seen, if any. Either side may already be closed when it is called.
  */
 export function splice(down: Duplex, up: Duplex): Promise<SpliceResult> {
-  const result: SpliceResult = { up: 0, down: 0 };
   for (const s of [down, up]) if (s instanceof net.Socket) s.allowHalfOpen = true;
   isHttp2Stream(down);
   isHttp2Stream(up);
   return new Promise((resolve) => {
-    let closed = 0;
-    // Per side: its close was handled (two flags, not a Set: this state lives as long as the
-    // connection, and idle connections are what ztunnel holds most of; bench/README.md).
-    let downSeen = false;
-    let upSeen = false;
-    const onClose = (self: Duplex, other: Duplex) => () => {
-      if (self === down ? downSeen : upSeen) return;
-      if (self === down) downSeen = true;
-      else upSeen = true;
-      if (wasReset(self) && !result.error) {
-        result.error = streamResetError((self as H2Stream).rstCode);
-      }
-      // A side that closed without a clean end in both directions failed: reset the other.
-      const clean = self.readableEnded && self.writableFinished && !wasReset(self);
-      if (!clean) abort(other, result.error);
-      else if (
-        !other.destroyed &&
-        !isHttp2Stream(other) &&
-        other.readableEnded &&
-        other.writableFinished
-      )
-        other.destroy();
-      if (++closed === 2) {
-        result.up = upward.bytes;
-        result.down = downward.bytes;
-        resolve(result);
-      }
-    };
-    const onError = (err: Error) => {
-      result.error ??= err;
-    };
-    down.on('error', onError);
-    up.on('error', onError);
-    const closeDown = onClose(down, up);
-    const closeUp = onClose(up, down);
-    // `on`, not `once`: a stream emits 'end', 'finish' and 'close' at most once, and each
-    // `once` allocates a wrapper that lives as long as the connection.
-    down.on('close', closeDown);
-    up.on('close', closeUp);
-    // Sockets close themselves once both directions are done; other duplexes may not.
-    const maybeDone = (s: Duplex) => () => {
-      if (s.readableEnded && s.writableFinished && !s.destroyed) s.destroy();
-    };
+    const sp = new Splice(down, up, resolve);
     for (const s of [down, up]) {
+      (s as Duplex & WithSplice)[SPLICE] = sp;
+      s.on('error', onSideError);
+      // `on`, not `once`: a stream emits 'end', 'finish' and 'close' at most once, and each
+      // `once` allocates a wrapper that lives as long as the connection.
+      s.on('close', onSideClose);
       if (isHttp2Stream(s)) continue;
-      const done = maybeDone(s); // one closure for both events
-      s.on('end', done);
-      s.on('finish', done);
+      s.on('end', maybeDone);
+      s.on('finish', maybeDone);
     }
-    const upward = pump(down, up);
-    const downward = pump(up, down);
+    sp.upward = pump(down, up);
+    sp.downward = pump(up, down);
     // A side destroyed before we got it may have emitted 'close' already; its 'close' is
     // emitted on the next tick after destroy(), so by setImmediate it has been seen or never will.
-    for (const [s, fire] of [
-      [down, closeDown],
-      [up, closeUp],
-    ] as const) {
-      if (s.destroyed) setImmediate(fire);
-    }
+    for (const s of [down, up]) if (s.destroyed) setImmediate(fireClose, s);
   });
 }
