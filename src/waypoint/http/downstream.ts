@@ -15,8 +15,15 @@ export type ExchangeHandler = (x: Exchange) => void;
 export function serveHttp1(stream: Duplex, handler: ExchangeHandler, log: Logger): void {
   const server = http.createServer(
     // Node's default headers timeout would cut long-lived idle keep-alive tunnels; the HBONE
-    // layer owns liveness.
-    { requestTimeout: 0, keepAliveTimeout: 0, headersTimeout: 60_000 },
+    // layer owns liveness. `optimizeEmptyRequests`: a request without a body (most GETs) comes
+    // already ended, so its body stream is never resumed, flowed and ended on later ticks
+    // before the upstream request can be finished (Exchange.emptyBody).
+    {
+      requestTimeout: 0,
+      keepAliveTimeout: 0,
+      headersTimeout: 60_000,
+      optimizeEmptyRequests: true,
+    },
     (req, res) => handler(http1Exchange(req, res)),
   );
   server.on('clientError', (err, sock) => {

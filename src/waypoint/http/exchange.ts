@@ -18,6 +18,13 @@ export interface Exchange {
   /** End-to-end request headers, lower-case. */
   headers: HeaderMap;
   body: Readable;
+  /**
+   * The request has no body and `body` will never emit data or 'end': HTTP/1.1 without
+   * Content-Length or Transfer-Encoding (the server's `optimizeEmptyRequests`), HTTP/2 with
+   * END_STREAM on its HEADERS. Nothing has to be read or waited for before the upstream
+   * request is complete.
+   */
+  emptyBody: boolean;
   /** Request trailers once the body has ended (HTTP/2), else undefined. */
   requestTrailers(): HeaderMap | undefined;
   /** Sends the response head; `end` finishes the response with it (no body, no trailers). */
@@ -55,6 +62,8 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): Exchan
     authority: req.headers.host ?? '',
     headers: endToEnd(req.headers),
     body: req,
+    // Node ≥ 24.12 with `optimizeEmptyRequests` hands such a request over already ended.
+    emptyBody: req.readableEnded,
     requestTrailers: () => undefined,
     respond(status, headers, end) {
       res.writeHead(status, headers);
@@ -101,6 +110,7 @@ export function http2Exchange(
     authority: String(h[':authority'] ?? h.host ?? ''),
     headers: endToEnd(h),
     body: stream,
+    emptyBody: stream.endAfterHeaders,
     requestTrailers: () => reqTrailers,
     respond(status, headers, end, expectTrailers = false) {
       if (stream.destroyed || stream.closed) return;

@@ -12,6 +12,7 @@ import type { HeaderMap } from '../routing/filters.js';
 import type { UpstreamPool } from '../upstream/pool.js';
 import type { UpstreamTarget } from '../upstream/transport.js';
 import type { RequestBody } from './body.js';
+import type { CancelSignal } from './cancel.js';
 
 /** What is sent upstream, the same on every attempt of a request. */
 export interface UpstreamRequest {
@@ -27,7 +28,7 @@ export interface UpstreamRequest {
 export interface AttemptRequest extends UpstreamRequest {
   target: UpstreamTarget;
   /** Cancels the attempt (timeouts, client gone). */
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 export interface UpstreamResponse {
@@ -53,7 +54,7 @@ export class AttemptError extends Error {
 
 const { NGHTTP2_CANCEL, HTTP2_HEADER_STATUS } = http2.constants;
 
-function fromAbort(signal: AbortSignal): AttemptError {
+function fromAbort(signal: CancelSignal): AttemptError {
   const r: unknown = signal.reason;
   return r instanceof AttemptError ? r : new AttemptError('cancelled', 'request cancelled');
 }

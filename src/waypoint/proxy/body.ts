@@ -18,10 +18,14 @@ export class RequestBody {
   bytes = 0;
   replayable = true;
 
+  /** `empty`: the source has no body and will emit nothing (Exchange.emptyBody). */
   constructor(
     private readonly src: Readable,
     private readonly limit = REPLAY_LIMIT,
-  ) {}
+    empty = false,
+  ) {
+    this.ended = empty;
+  }
 
   /** True when the whole body has been read and kept. */
   get complete(): boolean {
@@ -31,15 +35,14 @@ export class RequestBody {
   /** Sends the body (what was kept, then the rest as it arrives) to `dst`; ends it at the end. */
   pipeTo(dst: Writable): void {
     this.sink = dst;
-    const onDrain = () => {
-      if (this.sink === dst) this.src.resume();
-    };
-    dst.on('drain', onDrain);
     for (const c of this.chunks) dst.write(c);
     if (this.ended) {
       if (!dst.writableEnded) dst.end();
       return;
     }
+    dst.on('drain', () => {
+      if (this.sink === dst) this.src.resume();
+    });
     if (!this.started) this.start();
     else this.src.resume();
   }

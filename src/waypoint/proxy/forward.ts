@@ -14,6 +14,7 @@ import {
   type UpstreamRequest,
   type UpstreamResponse,
 } from './attempt.js';
+import { Cancel, type CancelSignal } from './cancel.js';
 import { type Chosen, chooseEndpoint } from './endpoints.js';
 
 export const DEFAULT_RETRY: RetryPolicy = { codes: [503], attempts: 2, backoffMs: 25 };
@@ -24,7 +25,7 @@ export interface ForwardRequest extends UpstreamRequest {
   retry?: RetryPolicy;
   backendRequestMs?: number;
   /** Aborted when the whole-request timeout fires or the client goes away. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Called per attempt with the endpoint it goes to (traceparent, `x-envoy-attempt-count`). */
   beforeAttempt?: (attempt: number, c: Chosen, headers: HeaderMap) => void;
 }
@@ -40,7 +41,7 @@ export type ForwardResult =
       attempts: number;
     };
 
-const sleep = (ms: number, signal: AbortSignal) =>
+const sleep = (ms: number, signal: CancelSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
@@ -69,7 +70,7 @@ export async function forward(pool: UpstreamPool, f: ForwardRequest): Promise<Fo
     // The attempt copies the headers into its request; a hook that edits them gets its own.
     const headers = f.beforeAttempt ? { ...f.headers } : f.headers;
     f.beforeAttempt?.(attempt, chosen, headers);
-    const ac = new AbortController();
+    const ac = new Cancel();
     const onOuter = () => ac.abort(f.signal.reason);
     f.signal.addEventListener('abort', onOuter, { once: true });
     const timer =

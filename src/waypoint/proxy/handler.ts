@@ -20,6 +20,7 @@ import { formatAccessLog } from '../telemetry/access-log.js';
 import { startSpan, traceparentOf } from '../telemetry/trace.js';
 import { AttemptError } from './attempt.js';
 import { RequestBody } from './body.js';
+import { Cancel } from './cancel.js';
 import type { ConnContext, ProxyDeps } from './context.js';
 import { DEFAULT_RETRY, type ForwardResult, forward } from './forward.js';
 import { localReply } from './local-reply.js';
@@ -79,7 +80,8 @@ function upstreamProtocol(
   port: number,
   x: Exchange,
 ): 'h1' | 'h2' {
-  const p = svc?.ports.find((sp) => sp.port === port)?.protocol;
+  let p: string | undefined;
+  for (const sp of svc?.ports ?? []) if (sp.port === port) p ??= sp.protocol;
   if (p === 'HTTP') return 'h1';
   if (p === 'HTTP2' || p === 'GRPC') return 'h2';
   return x.protocol === 'HTTP/2' ? 'h2' : 'h1';
@@ -91,7 +93,7 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
   const grpc = isGrpc(x.headers);
   const span = startSpan(first(x.headers, 'traceparent'));
   const requestId = first(x.headers, 'x-request-id') ?? randomUUID();
-  const body = new RequestBody(x.body);
+  const body = new RequestBody(x.body, undefined, x.emptyBody);
   const cfg = deps.config();
   const destKey =
     ctx.dest.kind === 'service'
@@ -101,7 +103,7 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
   const outcome: Outcome = { status: 0, flags: '-', details: 'via_upstream' };
   let finished = false;
 
-  const controller = new AbortController();
+  const controller = new Cancel();
   x.onDone(() => {
     if (!finished) controller.abort(new AttemptError('cancelled', 'downstream went away'));
     record();
