@@ -32,6 +32,8 @@
  * only prints the ports and keeps everything up until Ctrl-C (for curl, strace, perf).
  * --heap-snapshot writes the waypoint's heap after each workload into <dir> (with
  * `--node-options --expose-gc`, after a full GC): open it in Chrome DevTools (Memory).
+ * --alloc-prof <dir> samples the waypoint's allocations over each measured window (garbage
+ * included) into <dir>; `node dist/bench/tools/alloc-summary.js <file>` lists where they are.
  * Prints one JSON line per workload and build (`bash scripts/node.sh` runs it on the pods' Node).
  * CPU is the waypoint process's own, so it is less disturbed by a busy machine than latency, but
  * an A/A run (`--baseline-dist` of the same build) at load average 10 still differed 1.4× in one
@@ -39,6 +41,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -216,6 +219,33 @@ function anonByMapping(): { v8Pages: number; v8PageCount: number; brk: number; o
   return { v8Pages: mb(r.v8Pages), v8PageCount: r.v8PageCount, brk: mb(r.brk), other: mb(r.other) };
 }
 
+let inspector: Session | undefined;
+
+/**
+ * V8's sampling heap profiler over the measured window, counting what the next collections
+ * freed too (Node's --heap-prof keeps only what is still alive): where the per-request
+ * allocations, hence the scavenges, come from. Written as a .heapprofile (Chrome DevTools,
+ * Memory) and summarised by bench/tools/alloc-summary.ts.
+ */
+async function allocSampling(m: 'alloc-start' | { allocStop: string }): Promise<object> {
+  if (m === 'alloc-start') {
+    inspector ??= new Session();
+    inspector.connect();
+    await inspector.post('HeapProfiler.enable');
+    await inspector.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    return { allocSampling: true };
+  }
+  const { profile } = await inspector!.post('HeapProfiler.stopSampling');
+  inspector!.disconnect();
+  const file = join(m.allocStop, `wp-${process.pid}-${Date.now()}.heapprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  return { allocProfile: file };
+}
+
 /**
  * The waypoint of the build in `--impl` (a dist/ directory); its HBONE port is sent first, then
  * it waits for its config.
@@ -258,9 +288,21 @@ async function roleWaypoint(pki: Pki): Promise<void> {
   }).observe({ entryTypes: ['gc'] });
   process.on(
     'message',
-    (m: { config: WaypointConfig; b: number } | 'mem' | 'gc' | { snapshot: string }) => {
+    (
+      m:
+        | { config: WaypointConfig; b: number }
+        | 'mem'
+        | 'gc'
+        | 'alloc-start'
+        | { allocStop: string }
+        | { snapshot: string },
+    ) => {
       if (m === 'gc') {
         process.send?.({ ...gc });
+        return;
+      }
+      if (m === 'alloc-start' || (typeof m === 'object' && 'allocStop' in m)) {
+        void allocSampling(m).then((r) => process.send?.(r));
         return;
       }
       if (typeof m === 'object' && 'snapshot' in m) {
@@ -423,10 +465,12 @@ async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>>
   // CPU and collections over the measured window only (the warm-up's requests are not counted).
   let c0 = cpuSeconds(pid);
   let gc0 = ask<Gc>(p.wp, 'gc');
+  const allocDir = arg('alloc-prof', '');
   const mark = setTimeout(
     () => {
       c0 = cpuSeconds(pid);
       gc0 = ask<Gc>(p.wp, 'gc');
+      if (allocDir) void gc0.then(() => ask(p.wp, 'alloc-start'));
     },
     o.warmup * 1000 + (isMax ? 0 : 50),
   );
@@ -434,6 +478,7 @@ async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>>
   clearTimeout(mark);
   const cpu = cpuSeconds(pid) - c0;
   const [g0, g1] = [await gc0, await ask<Gc>(p.wp, 'gc')];
+  const alloc = allocDir ? await ask<object>(p.wp, { allocStop: allocDir }) : undefined;
   clearInterval(sampler);
   const m = memKb(pid);
   const requests = Number(r.requests);
@@ -451,6 +496,7 @@ async function runWorkload(w: string, p: Pair): Promise<Record<string, unknown>>
     load: round(os.loadavg()[0]!, 2),
     heap,
     ...(snapshot ?? {}),
+    ...(alloc ?? {}),
   };
 }
 
