@@ -15,15 +15,22 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Request/response headers minus pseudo-headers and hop-by-hop ones; `te: trailers` survives. */
+/** `connection` values that name no header beyond the hop-by-hop ones (Node's client sends one). */
+const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'upgrade']);
+
+/**
+ * Request/response headers minus pseudo-headers and hop-by-hop ones; `te: trailers` survives.
+ * Names come lower-case from Node's HTTP/1.1 parser and HTTP/2 (as HTTP/2 requires): they are
+ * not lower-cased again (a string per header per message).
+ */
 export function endToEnd(
   h: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
 ): HeaderMap {
   const out: HeaderMap = {};
-  // Names listed in `connection` are hop-by-hop too; most requests have none.
+  // Names listed in `connection` are hop-by-hop too; most requests name none (keep-alive).
   const conn = h.connection;
   const named =
-    conn === undefined
+    conn === undefined || PLAIN_CONNECTION.has(String(conn).toLowerCase())
       ? undefined
       : new Set(
           String(conn)
@@ -31,10 +38,9 @@ export function endToEnd(
             .map((s) => s.trim().toLowerCase())
             .filter(Boolean),
         );
-  for (const k in h) {
-    const v = h[k];
-    if (v === undefined || k.charCodeAt(0) === 58 /* ':' */) continue;
-    const name = k.toLowerCase();
+  for (const name in h) {
+    const v = h[name];
+    if (v === undefined || name.charCodeAt(0) === 58 /* ':' */) continue;
     if (name === 'te') {
       if (String(v).toLowerCase().includes('trailers')) out.te = 'trailers';
       continue;

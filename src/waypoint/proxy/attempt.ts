@@ -59,6 +59,24 @@ function fromAbort(signal: CancelSignal): AttemptError {
   return r instanceof AttemptError ? r : new AttemptError('cancelled', 'request cancelled');
 }
 
+/**
+ * The request head as Node's flat [name, value, …] list: ClientRequest then writes it as given
+ * (once validated) instead of setHeader() per header, each a lower-cased copy of the name and a
+ * [name, value] pair kept until the head is sent. The head is fixed here, so a body without
+ * Content-Length is sent chunked (a POST whose body ends at once too, where an object would
+ * have got `Content-Length: 0`).
+ */
+function http1Head(authority: string, headers: HeaderMap): string[] {
+  const out = ['host', authority];
+  for (const k in headers) {
+    if (k === 'host') continue;
+    const v = headers[k]!;
+    if (typeof v === 'string') out.push(k, v);
+    else for (const x of v) out.push(k, x);
+  }
+  return out;
+}
+
 function viaHttp1(pool: UpstreamPool, r: AttemptRequest): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     let connected = false;
@@ -66,7 +84,7 @@ function viaHttp1(pool: UpstreamPool, r: AttemptRequest): Promise<UpstreamRespon
       agent: pool.agent(r.target),
       method: r.method,
       path: r.path,
-      headers: { ...r.headers, host: r.authority },
+      headers: http1Head(r.authority, r.headers),
     });
     req.on('socket', () => (connected = true));
     const onAbort = () => {

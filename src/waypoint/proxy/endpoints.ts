@@ -21,7 +21,8 @@ function pickUnused(
   avoid: Set<string>,
   random: () => number,
 ): WaypointEndpoint | undefined {
-  const fresh = usable.filter((e) => !avoid.has(e.address));
+  // The first attempt avoids nothing: no copy of the list.
+  const fresh = avoid.size === 0 ? usable : usable.filter((e) => !avoid.has(e.address));
   const pool = fresh.length > 0 ? fresh : usable;
   if (pool.length === 0) return undefined;
   return pool[Math.floor(random() * pool.length)] ?? pool[0]!;

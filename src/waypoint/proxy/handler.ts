@@ -354,7 +354,18 @@ export function handleExchange(deps: ProxyDeps, ctx: ConnContext, x: Exchange): 
       res.abort();
       x.abort();
     });
-    res.body.pipe(x.sink, { end: false });
+    // Chunks written as they come, paused while the client is slow: what pipe() does, without
+    // the eight listeners it adds to both streams and removes again for every response.
+    const sink = x.sink;
+    const src = res.body;
+    const resume = () => src.resume();
+    src.on('data', (c: Buffer) => {
+      if (sink.destroyed) return;
+      if (!sink.write(c)) {
+        src.pause();
+        sink.once('drain', resume);
+      }
+    });
     res.body.once('end', () => {
       clearTimeout(reqTimer);
       finished = true;
