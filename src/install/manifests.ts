@@ -225,7 +225,7 @@ export function generateManifests(v: InstallValues): Obj[] {
               {
                 name: 'install-cni',
                 image,
-                args: ['cni', 'run'],
+                args: ['cni', 'run', ...(v.ebpfTproxy ? ['--ebpf-tproxy', v.ebpfTproxy] : [])],
                 env: [
                   ...nodeEnv,
                   ...(v.redirect ? [{ name: 'AMBIT_REDIRECT_MODE', value: v.redirect }] : []),

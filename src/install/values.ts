@@ -2,9 +2,11 @@
  * The install values (`--set key=value`, istioctl's spelling where Istio has one):
  * `hub`, `tag` (the image `<hub>/ambit:<tag>`), `namespace`, `profile` (only `ambient`),
  * `crds` (Istio's CRDs, default true), `dnsCapture` (ztunnel answers pods' DNS),
- * `redirect` (node agent backend), and for the lab only `lab.istiodNode`, `lab.istiodIP`.
+ * `redirect` (node agent backend), `ebpfTproxy` (the eBPF backend's way to ztunnel's sockets,
+ * the node agent's `--ebpf-tproxy`), and for the lab only `lab.istiodNode`, `lab.istiodIP`.
  */
 import { AmbitError } from '../errors.js';
+import { TPROXY_SETTINGS, type TproxySetting } from '../redirect/ebpf/tproxy-mode.js';
 
 export interface InstallValues {
   hub: string;
@@ -14,6 +16,8 @@ export interface InstallValues {
   crds: boolean;
   dnsCapture: boolean;
   redirect?: string;
+  /** Unset: the agent's default (auto). */
+  ebpfTproxy?: TproxySetting;
   lab: { istiodNode?: string; istiodIP?: string };
 }
 
@@ -73,6 +77,16 @@ export function applySets(v: InstallValues, sets: string[]): InstallValues {
       case 'redirect':
         out.redirect = value;
         break;
+      case 'ebpfTproxy':
+        if (!(TPROXY_SETTINGS as readonly string[]).includes(value)) {
+          throw new AmbitError(
+            'INSTALL_BAD_VALUE',
+            `--set ebpfTproxy=${value}: not an eBPF tproxy mode`,
+            { value, hint: `one of ${TPROXY_SETTINGS.join(', ')}` },
+          );
+        }
+        out.ebpfTproxy = value as TproxySetting;
+        break;
       case 'lab.istiodNode':
         out.lab.istiodNode = value;
         break;
@@ -82,7 +96,7 @@ export function applySets(v: InstallValues, sets: string[]): InstallValues {
       default:
         throw new AmbitError('INSTALL_BAD_VALUE', `unknown setting ${JSON.stringify(s)}`, {
           value: s,
-          hint: 'known: hub, tag, namespace, profile, crds, dnsCapture, redirect, lab.istiodNode, lab.istiodIP',
+          hint: 'known: hub, tag, namespace, profile, crds, dnsCapture, redirect, ebpfTproxy, lab.istiodNode, lab.istiodIP',
         });
     }
   }

@@ -39,3 +39,23 @@ test('settings: crds, namespace, lab pins; unknown keys are refused', () => {
   assert.throws(() => applySets(defaultValues(), ['crds=yes']), /want true or false/);
   assert.throws(() => applySets(defaultValues(), ['nope=1']), /unknown setting "nope=1"/);
 });
+
+test('ebpfTproxy: rendered into the node agent args; a bad mode is refused naming the allowed ones', () => {
+  const cniArgs = (sets: string[]) => {
+    const ds = generateManifests(applySets(defaultValues(), sets)).find(
+      (o) => o.metadata.name === 'istio-cni-node',
+    ) as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    return ds.spec.template.spec.containers[0]!.args;
+  };
+  assert.deepEqual(cniArgs([]), ['cni', 'run']);
+  assert.deepEqual(cniArgs(['ebpfTproxy=mark']), ['cni', 'run', '--ebpf-tproxy', 'mark']);
+  assert.deepEqual(cniArgs(['ebpfTproxy=sk_assign']), ['cni', 'run', '--ebpf-tproxy', 'sk_assign']);
+  assert.throws(
+    () => applySets(defaultValues(), ['ebpfTproxy=tc']),
+    (e: Error & { code?: string; value?: unknown }) =>
+      e.code === 'INSTALL_BAD_VALUE' &&
+      e.value === 'tc' &&
+      /ebpfTproxy=tc/.test(e.message) &&
+      /auto, sk_assign, mark/.test(e.message),
+  );
+});
