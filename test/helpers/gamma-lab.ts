@@ -44,28 +44,25 @@ export function gammaLab(tag: string): GammaLab {
       timeoutMs: 60_000,
       input,
     });
+  const kube = () => KubeClient.fromKubeconfig(join(stateDir(name), 'kubeconfig'));
   const lab: GammaLab = {
     name,
     ambit,
     kubectl,
     sh: (ns, pod, script, timeoutMs = 120_000) =>
       podExec(name, ns, pod, ['sh', '-c', script], { timeoutMs, env }),
+    // In-process (what kubectl get shows): tests poll these while waiting for pods.
     async pods(ns, selector) {
-      const r = await kubectl([
-        'get',
-        'pods',
-        '-n',
-        ns,
-        '-l',
-        selector,
-        '-o',
-        'jsonpath={.items[*].metadata.name}',
-      ]);
-      return r.stdout.split(/\s+/).filter(Boolean).sort();
+      const list = await kube()
+        .list<Pod>(resources.pods, { namespace: ns, labelSelector: selector })
+        .catch(() => ({ items: [] as Pod[] }));
+      return list.items.map((p) => p.metadata.name).sort();
     },
     async podIP(ns, pod) {
-      const r = await kubectl(['get', 'pod', '-n', ns, pod, '-o', 'jsonpath={.status.podIP}']);
-      return r.stdout.trim();
+      const p = await kube()
+        .tryGet<Pod>(resources.pods, pod, ns)
+        .catch(() => undefined);
+      return p?.status?.podIP ?? '';
     },
     async down() {
       await ambit(['lab', 'down', '--name', name], 180_000);
