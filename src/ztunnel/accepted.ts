@@ -60,13 +60,18 @@ export function accepted(
 ): Accepted {
   const t = tupleOf(socket, orig);
   const connId = connectionId();
-  const log = withFields(parent, { conn: connId });
+  // Made on first use: a connection that is never logged about (most of them) would keep the
+  // child logger's closures for its whole life (bench/README.md, per idle connection).
+  let log: Logger | undefined;
+  const logger = () => (log ??= withFields(parent, { conn: connId }));
   return {
     ...t,
     connId,
-    log,
+    get log() {
+      return logger();
+    },
     refused(code, reason, fields = {}) {
-      log.warn('refused', {
+      logger().warn('refused', {
         error: code,
         reason,
         src: `${t.srcIp}:${t.srcPort}`,
