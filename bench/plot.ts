@@ -1,9 +1,13 @@
 /**
  * SVG plotting shared by the bench reports: the frame (white page, title, x axis), a y grid with
  * labels, a legend, and a line chart over time. bench/report.ts draws its latency bars on the
- * frame; bench/soak.ts draws memory and fds over a soak as lines. Plain strings, no dependency:
- * the reports are committed beside their markdown and viewed on GitHub.
+ * frame; bench/soak.ts draws memory and fds over a soak as lines; the scale benches draw their
+ * curves with a log x axis. Plain strings, no dependency; `writeChart` puts the SVG and its PNG
+ * (rsvg-convert) beside the markdown that links them.
  */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /** Colours of the reports' series (Vega's category10, as the latency bars always had). */
 export const PALETTE = [
@@ -85,6 +89,8 @@ export interface LineChart {
   series: LineSeries[];
   /** Vertical markers (phase boundaries) at these x values. */
   marks?: { x: number; label: string }[];
+  /** x on a log10 scale (positive x only), ticks at the powers of ten: curves vs scale. */
+  xLog?: boolean;
 }
 
 /** Lines over a shared x axis, left axis from 0, optional right axis from 0. */
@@ -101,9 +107,10 @@ export function lineSvg(c: LineChart): string {
   };
   const all = (right: boolean) =>
     c.series.filter((s) => Boolean(s.right) === right).flatMap((s) => s.points);
-  const xs = c.series.flatMap((s) => s.points.map((p) => p[0]));
-  const xMin = Math.min(...xs, 0);
-  const xMax = Math.max(...xs, xMin + 1);
+  const tx = (x: number) => (c.xLog ? Math.log10(x) : x);
+  const xs = c.series.flatMap((s) => s.points.map((p) => tx(p[0])));
+  const xMin = c.xLog ? Math.floor(Math.min(...xs)) : Math.min(...xs, 0);
+  const xMax = c.xLog ? Math.max(Math.ceil(Math.max(...xs)), xMin + 1) : Math.max(...xs, xMin + 1);
   const niceMax = (pts: [number, number][]) => {
     const m = Math.max(1, ...pts.map((p) => p[1]));
     const mag = 10 ** Math.floor(Math.log10(m));
@@ -111,7 +118,7 @@ export function lineSvg(c: LineChart): string {
   };
   const lMax = niceMax(all(false));
   const rMax = niceMax(all(true));
-  const px = (x: number) => f.left + ((x - xMin) / (xMax - xMin)) * (f.right - f.left);
+  const px = (x: number) => f.left + ((tx(x) - xMin) / (xMax - xMin)) * (f.right - f.left);
   const py = (y: number, max: number) => f.bottom - (y / max) * (f.bottom - f.top);
   const el = frameStart(f, c.title);
   el.push(...yGrid(f, lMax, 5, lMax >= 50 ? 0 : 1));
@@ -119,11 +126,20 @@ export function lineSvg(c: LineChart): string {
     `<text x="16" y="${(f.top + f.bottom) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(f.top + f.bottom) / 2})">${escapeXml(c.yLabel)}</text>`,
     `<text x="${(f.left + f.right) / 2}" y="${f.bottom + 34}" text-anchor="middle">${escapeXml(c.xLabel)}</text>`,
   );
-  for (let t = 0; t <= 6; t++) {
-    const x = xMin + ((xMax - xMin) * t) / 6;
-    el.push(
-      `<text x="${px(x)}" y="${f.bottom + 16}" text-anchor="middle">${x.toFixed(xMax - xMin < 6 ? 1 : 0)}</text>`,
-    );
+  if (c.xLog) {
+    for (let e = xMin; e <= xMax; e++) {
+      el.push(
+        `<text x="${px(10 ** e)}" y="${f.bottom + 16}" text-anchor="middle">${(10 ** e).toLocaleString('en')}</text>`,
+        `<line x1="${px(10 ** e)}" y1="${f.top}" x2="${px(10 ** e)}" y2="${f.bottom}" stroke="#eee"/>`,
+      );
+    }
+  } else {
+    for (let t = 0; t <= 6; t++) {
+      const x = xMin + ((xMax - xMin) * t) / 6;
+      el.push(
+        `<text x="${px(x)}" y="${f.bottom + 16}" text-anchor="middle">${x.toFixed(xMax - xMin < 6 ? 1 : 0)}</text>`,
+      );
+    }
   }
   if (all(true).length > 0) {
     for (let t = 0; t <= 5; t++) {
@@ -152,9 +168,37 @@ export function lineSvg(c: LineChart): string {
     el.push(
       `<polyline fill="none" stroke="${s.color}" stroke-width="1.5"${s.right ? ' stroke-dasharray="6 3"' : ''} points="${d}"/>`,
     );
+    // A curve of a few measured points shows them (a soak's 10 s samples are too dense).
+    if (s.points.length <= 12)
+      for (const p of s.points)
+        el.push(
+          `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1], max).toFixed(1)}" r="3" fill="${s.color}"/>`,
+        );
   }
   for (let r = 0; r < rows; r++)
     el.push(...legend(colored.slice(r * 4, r * 4 + 4), f.left, f.bottom + 46 + r * 18, 170));
   el.push('</svg>');
   return el.join('\n');
+}
+
+/**
+ * Writes `<base>.svg` and its PNG (`png`, default `<base>.png`) through `rsvg-convert`
+ * (librsvg2-bin, which `scripts/install.sh --bench` installs); returns their file names for the
+ * report's links. Without the tool there is no PNG: `log` says so and the report links the SVG.
+ */
+export function writeChart(
+  base: string,
+  svg: string,
+  log: (line: string) => void,
+  png = `${base}.png`,
+): { svg: string; png?: string } {
+  const svgFile = `${base}.svg`;
+  writeFileSync(svgFile, svg.endsWith('\n') ? svg : svg + '\n');
+  try {
+    execFileSync('rsvg-convert', ['-o', png, svgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return { svg: basename(svgFile), png: basename(png) };
+  } catch (err) {
+    log(`no PNG of ${basename(svgFile)} (${(err as Error).message}); install librsvg2-bin`);
+    return { svg: basename(svgFile) };
+  }
 }

@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   BENCH_CAPTURE_UNPROVEN:
     'a mesh run whose redirection counters did not move (its traffic bypassed the backend)',
   BENCH_BASELINE_BUILD: 'the --baseline commit could not be checked out or compiled',
+  BENCH_CAPTURE_TIMEOUT:
+    'scale-capture: a pod, the agent or a connection did not get there in time',
+  BENCH_CNI_FAILED: 'scale-capture: the node agent refused or did not answer a CNI ADD/DEL',
+  BENCH_NEEDS_ROOT: 'a bench that builds network namespaces was run without root',
   BENCH_HOLD_TIMEOUT: 'the connection-holding tool stopped answering',
   BENCH_IPERF_FAILED: 'an iperf3 run failed',
   BENCH_NO_ZTUNNEL: 'no ztunnel pod on a node to measure',
