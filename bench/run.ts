@@ -19,7 +19,14 @@
  * by --keep and only restarts its ztunnels on the current build (implies --keep).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { AmbitError, errorMessage } from '../src/errors.js';
@@ -67,6 +74,7 @@ import {
   replaceZtunnels,
   type ProfileRequest,
 } from './profile.js';
+import { writeChart } from './plot.js';
 import { podPids } from './pods.js';
 import {
   BASELINE_NODES,
@@ -546,16 +554,13 @@ async function main(): Promise<number> {
         2,
       ) + '\n',
     );
-    const md = reportMarkdown(stats, meta, scaleMd, { samples, failures });
+    const chart = writeChart(join(outDir, `${stamp}-latency`), latencySvg(stats), log);
+    if (chart.png) copyFileSync(join(outDir, chart.png), join(outDir, 'latest-latency.png'));
+    const md =
+      reportMarkdown(stats, meta, scaleMd, { samples, failures }) +
+      `\n![latency percentiles per mode](${chart.png ?? chart.svg})\n`;
     writeFileSync(join(outDir, `${stamp}.md`), md);
     writeFileSync(join(outDir, 'latest.md'), md);
-    const svg = join(outDir, `${stamp}-latency.svg`);
-    writeFileSync(svg, latencySvg(stats));
-    try {
-      execFileSync('rsvg-convert', ['-o', join(outDir, 'latest-latency.png'), svg]);
-    } catch (err) {
-      log(`no PNG chart (${errorMessage(err)}); install librsvg2-bin`);
-    }
     process.stdout.write('\n' + md);
     log(
       `done in ${((Date.now() - started) / 1000).toFixed(0)}s; report in bench/results/${stamp}.md`,

@@ -174,6 +174,27 @@ async function annotatedCount(kube: KubeClient): Promise<number> {
   ).length;
 }
 
+/** Writes the pod's status as the kubelet does after ADD (retried: the agent annotates it too). */
+async function setRunning(kube: KubeClient, name: string, ip: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const cur = await kube.get<Pod>(resources.pods, name, NS);
+    try {
+      await kube.updateStatus(resources.pods, {
+        ...cur,
+        status: {
+          phase: 'Running',
+          podIP: ip,
+          podIPs: [{ ip }],
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      });
+      return;
+    } catch (err) {
+      if ((err as { status?: number }).status !== 409 || attempt >= 10) throw err;
+    }
+  }
+}
+
 /** Enrols pods until `n` are captured: API object, CNI ADD (8 at a time), status Running. */
 async function enrol(ph: Phase, node: ScaleNode, kube: KubeClient, mode: string, n: number) {
   const have = (await ph.backend.capturedPods()).size;
@@ -187,16 +208,7 @@ async function enrol(ph: Phase, node: ScaleNode, kube: KubeClient, mode: string,
     });
     const r = await cni(ph.socket, addEvent(created, p));
     if (!r.captured) throw new AmbitError('BENCH_CAPTURE_UNPROVEN', `pod ${p.ip} not captured`);
-    const cur = await kube.get<Pod>(resources.pods, created.metadata.name, NS);
-    await kube.updateStatus(resources.pods, {
-      ...cur,
-      status: {
-        phase: 'Running',
-        podIP: p.ip,
-        podIPs: [{ ip: p.ip }],
-        conditions: [{ type: 'Ready', status: 'True' }],
-      },
-    });
+    await setRunning(kube, created.metadata.name, p.ip);
   });
   const seconds = (performance.now() - t0) / 1000;
   // The agent's reconcile annotates each pod after its ADD: let it finish before measuring.
@@ -375,6 +387,7 @@ async function main(): Promise<void> {
             enrolled: n - (rows.filter((r) => r.backend === mode).at(-1)?.pods ?? 0),
           };
           rows.push(row);
+          writeReport(rows, false);
           say(
             `  ADD ${row.add.median.toFixed(0)} ms (→ traffic ${row.addTraffic.median.toFixed(0)}), DEL ${row.del.median.toFixed(0)} ms (→ traffic ${row.delTraffic.median.toFixed(0)})`,
           );
@@ -391,13 +404,18 @@ async function main(): Promise<void> {
     await cleanup();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+  writeReport(rows, true);
+}
+
+/** The report so far (after every row, so a failure late in the run keeps the rows measured). */
+function writeReport(rows: CaptureRow[], final: boolean): void {
   const outDir = join(repoRoot(), 'bench', 'results');
   const base = `${new Date().toISOString().slice(0, 10)}-scale-capture`;
   const out = arg('out', join(outDir, `${base}.md`));
   const chart = writeChart(out.replace(/\.md$/, ''), captureSvg(rows), say);
   const md = captureMarkdown(rows, { cpus: cpus().length, node: process.version, chart });
   writeFileSync(out, md);
-  process.stdout.write(`\n${md}\nwritten to ${out}\n`);
+  if (final) process.stdout.write(`\n${md}\nwritten to ${out}\n`);
 }
 
 await main();

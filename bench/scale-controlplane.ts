@@ -6,7 +6,8 @@
  * CPU and peak RSS, and one incremental change (a pod relabelled → the delta each subscriber
  * gets, in resources and wire bytes).
  *
- *   node dist/bench/scale-controlplane.js [--workloads 100,1000,10000] [--ztunnels 3]
+ *   node dist/bench/scale-controlplane.js [--workloads 100,1000,10000] [--ztunnels 3[,10]]
+ *                                         [--cpu-prof <dir>]   (the control plane's V8 profile)
  *                                         [--out bench/results/<date>-scale-controlplane.md]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,6 +26,7 @@ import { KubeClient } from '../src/k8s/client.js';
 import { createXdsClient, type DeltaXdsClient } from '../src/xds/client.js';
 import type { XdsDelta } from '../src/xds/types.js';
 import { createPod, ensureNamespace, podToken, until } from '../test/helpers/xds-cluster.js';
+import { lineSvg, writeChart } from './plot.js';
 
 const quiet = createLogger('bench', () => undefined);
 /** Pod relabels measured per workload count (median latency reported). */
@@ -77,6 +79,8 @@ interface Row {
   updateBytes: number;
   fullBytes: number;
 }
+
+const cpuProfDir = process.argv.includes('--cpu-prof') ? arg('cpu-prof', '') : '';
 
 async function measure(workloads: number, ztunnels: number): Promise<Row> {
   const load = loadavg()[0]!;
@@ -152,7 +156,17 @@ async function measure(workloads: number, ztunnels: number): Promise<Row> {
         String(debugPort),
       ],
       {
-        env: { ...process.env, AMBIT_KUBE_SERVER: api.urls[0]!, AMBIT_LOG: 'warn' },
+        env: {
+          ...process.env,
+          AMBIT_KUBE_SERVER: api.urls[0]!,
+          AMBIT_LOG: 'warn',
+          // --cpu-prof <dir>: a V8 CPU profile of the control plane, written when it exits.
+          ...(cpuProfDir
+            ? {
+                NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${cpuProfDir}`,
+              }
+            : {}),
+        },
         stdio: ['ignore', 'ignore', 'inherit'],
       },
     );
@@ -290,7 +304,8 @@ function markdown(rows: Row[]): string {
       `| ${r.workloads} | ${r.ztunnels} | ${r.load.toFixed(1)} | ${r.pushMs.toFixed(0)} | ${r.cpCpuSeconds.toFixed(2)} | ${r.cpPeakRssMb.toFixed(0)} | ${r.addressesPerZtunnel} | ${r.fullBytes} | ${r.updateMs.toFixed(0)} (${r.updateMaxMs.toFixed(0)}) | ${r.updateResources} | ${r.updateBytes} |`,
     );
   }
-  const big = rows.find((r) => r.workloads >= 10_000);
+  // The target row: the most workloads, to the most ztunnels ("every ztunnel").
+  const big = rows.filter((r) => r.workloads >= 10_000).sort((a, b) => b.ztunnels - a.ztunnels)[0];
   if (big) {
     l.push('', '| target (issue 15) | measured | goal | met |', '|---|---|---|---|');
     l.push(
@@ -302,7 +317,7 @@ function markdown(rows: Row[]): string {
     l.push(
       `| update bytes vs full push | ${big.updateBytes} of ${big.fullBytes} | proportional to the change | ${big.updateBytes * 100 < big.fullBytes ? 'yes' : 'no'} |`,
     );
-    const small = rows.find((r) => r.workloads <= 100);
+    const small = rows.find((r) => r.workloads <= 100 && r.ztunnels === big.ztunnels);
     if (small)
       l.push(
         `| update latency at ${big.workloads} vs ${small.workloads} workloads | ${big.updateMs.toFixed(0)} vs ${small.updateMs.toFixed(0)} ms | does not grow with the cluster (≤ 2×) | ${big.updateMs <= 2 * small.updateMs ? 'yes' : 'no'} |`,
@@ -311,12 +326,35 @@ function markdown(rows: Row[]): string {
   return l.join('\n') + '\n';
 }
 
+/** Push time and update latency (ms, left) and the control plane's peak RSS (MB, right). */
+function pushSvg(rows: Row[]): string {
+  const zt = [...new Set(rows.map((r) => r.ztunnels))];
+  return lineSvg({
+    title: 'Control plane: initial push and one-pod update vs workloads',
+    xLabel: 'workloads (log scale)',
+    yLabel: 'ms',
+    rightLabel: 'control plane peak RSS (MB, dashed)',
+    xLog: true,
+    series: zt.flatMap((z) => {
+      const of = rows.filter((r) => r.ztunnels === z);
+      const pts = (f: (r: Row) => number) => of.map((r) => [r.workloads, f(r)] as [number, number]);
+      return [
+        { name: `push to ${z} ztunnels`, points: pts((r) => r.pushMs) },
+        { name: `update (${z} ztunnels)`, points: pts((r) => r.updateMs) },
+        { name: `CP RSS (${z} ztunnels)`, points: pts((r) => r.cpPeakRssMb), right: true },
+      ];
+    }),
+  });
+}
+
 async function main(): Promise<void> {
   const counts = arg('workloads', '100,1000,10000')
     .split(',')
     .map((s) => Number(s));
-  const ztunnels = Number(arg('ztunnels', '3'));
-  for (const n of [...counts, ztunnels]) {
+  const zts = arg('ztunnels', '3')
+    .split(',')
+    .map((s) => Number(s));
+  for (const n of [...counts, ...zts]) {
     if (!Number.isInteger(n) || n < 1 || n > 60_000)
       throw new AmbitError('BENCH_BAD_ARG', `counts must be integers in 1..60000, got ${n}`, {
         value: String(n),
@@ -324,15 +362,15 @@ async function main(): Promise<void> {
       });
   }
   const rows: Row[] = [];
-  for (const n of counts) {
-    log(`${n} workloads, ${ztunnels} ztunnels`);
-    const r = await measure(n, ztunnels);
-    log(
-      `  push ${r.pushMs.toFixed(0)} ms, CP ${r.cpCpuSeconds.toFixed(2)} s CPU, ${r.cpPeakRssMb.toFixed(0)} MB peak; update ${r.updateMs.toFixed(0)} ms, ${r.updateBytes} B`,
-    );
-    rows.push(r);
-  }
-  const md = markdown(rows);
+  for (const ztunnels of zts)
+    for (const n of counts) {
+      log(`${n} workloads, ${ztunnels} ztunnels`);
+      const r = await measure(n, ztunnels);
+      log(
+        `  push ${r.pushMs.toFixed(0)} ms, CP ${r.cpCpuSeconds.toFixed(2)} s CPU, ${r.cpPeakRssMb.toFixed(0)} MB peak; update ${r.updateMs.toFixed(0)} ms, ${r.updateBytes} B`,
+      );
+      rows.push(r);
+    }
   const out = arg(
     'out',
     join(
@@ -342,6 +380,10 @@ async function main(): Promise<void> {
       `${new Date().toISOString().slice(0, 10)}-scale-controlplane.md`,
     ),
   );
+  const chart = writeChart(out.replace(/\.md$/, ''), pushSvg(rows), log);
+  const md =
+    markdown(rows) +
+    `\n![push time and control-plane memory vs workloads](${chart.png ?? chart.svg})\n`;
   writeFileSync(out, md);
   process.stdout.write(`\n${md}\nwritten to ${out}\n`);
 }

@@ -22,6 +22,7 @@ import { labDown } from '../src/lab/orchestrator/down.js';
 import { labClient } from '../src/lab/orchestrator/status.js';
 import { labUp } from '../src/lab/orchestrator/up.js';
 import { commandLine } from '../src/sys/exec.js';
+import { lineSvg, writeChart } from './plot.js';
 import { podPids } from './pods.js';
 import { deployBenchPods } from './setup.js';
 
@@ -176,6 +177,24 @@ function markdown(rows: Row[], activeSeconds: number): string {
   return l.join('\n') + '\n';
 }
 
+/** Idle RSS and anonymous RSS of both ztunnels vs held connections (log x). */
+function ztunnelSvg(rows: Row[]): string {
+  const side = (i: 0 | 1, k: 'rssMb' | 'anonMb') =>
+    rows.map((r) => [r.connections, r.idle[i][k]] as [number, number]);
+  return lineSvg({
+    title: 'ztunnel memory with N idle connections held',
+    xLabel: 'connections (log scale)',
+    yLabel: 'MB',
+    xLog: true,
+    series: [
+      { name: 'A (client side) RSS', points: side(0, 'rssMb') },
+      { name: 'A anonymous', points: side(0, 'anonMb') },
+      { name: 'B (server side) RSS', points: side(1, 'rssMb') },
+      { name: 'B anonymous', points: side(1, 'anonMb') },
+    ],
+  });
+}
+
 async function main(): Promise<number> {
   const counts = arg('connections', '100,1000,10000').split(',').map(Number);
   const activeSeconds = Number(arg('active-seconds', '5'));
@@ -227,13 +246,16 @@ async function main(): Promise<number> {
       );
       rows.push(r);
     }
-    const md = markdown(rows, activeSeconds);
     const out = join(
       repoRoot(),
       'bench',
       'results',
       `${new Date().toISOString().slice(0, 10)}-scale-ztunnel.md`,
     );
+    const chart = writeChart(out.replace(/\.md$/, ''), ztunnelSvg(rows), log);
+    const md =
+      markdown(rows, activeSeconds) +
+      `\n![ztunnel memory vs connections](${chart.png ?? chart.svg})\n`;
     writeFileSync(out, md);
     process.stdout.write(`\n${md}\nwritten to ${out}\n`);
     return 0;

@@ -139,7 +139,7 @@ export function soakMarkdown(
   samples: SoakSample[],
   judgements: Judgement[],
   meta: Record<string, string>,
-  svgName: string,
+  chartName: string,
 ): string {
   const flat = judgements.every((j) => j.memoryFlat && j.fdsFlat);
   const lines = [
@@ -163,7 +163,7 @@ export function soakMarkdown(
         `${f0(j.trims)} (${f1(j.trimReturnedMb)}) | ${j.memoryFlat ? 'flat' : 'grew'} | ${j.fdsFlat ? 'flat' : 'grew'} |`,
     ),
     '',
-    `![RSS and fds over the soak](${svgName})`,
+    `![RSS and fds over the soak](${chartName})`,
     '',
     'Every sample (10 s apart; MB; `conn` = ztunnel connection table / waypoint HBONE server connections):',
     '',

@@ -38,6 +38,7 @@ import { labClient } from '../src/lab/orchestrator/status.js';
 import { labUp } from '../src/lab/orchestrator/up.js';
 import { proxyRuntimeEnv } from '../src/runtime/env.js';
 import { httpGetInNetns } from '../src/sys/netns-http.js';
+import { writeChart } from './plot.js';
 import { podPids } from './pods.js';
 import { deployBenchPods, ECHO_PORT } from './setup.js';
 import {
@@ -222,7 +223,7 @@ function commit(): string {
   }
 }
 
-/** Judges the samples and writes bench/results/<date>-soak-<commit>.{md,svg}; 0 when flat. */
+/** Judges the samples and writes bench/results/<date>-soak-<commit>.{md,svg,png}; 0 when flat. */
 function writeReport(
   meta: Record<string, string>,
   samples: SoakSample[],
@@ -232,8 +233,11 @@ function writeReport(
   const judgements = names.map((n) => judge(samples, n, warmupMin));
   const base = `${meta.date!.slice(0, 10)}-soak-${meta.commit!.replace('+dirty', '')}`;
   const outDir = join(repoRoot(), 'bench', 'results');
-  writeFileSync(join(outDir, `${base}.svg`), soakSvg(samples, names) + '\n');
-  writeFileSync(join(outDir, `${base}.md`), soakMarkdown(samples, judgements, meta, `${base}.svg`));
+  const chart = writeChart(join(outDir, base), soakSvg(samples, names), log);
+  writeFileSync(
+    join(outDir, `${base}.md`),
+    soakMarkdown(samples, judgements, meta, chart.png ?? chart.svg),
+  );
   log(`report: bench/results/${base}.md`);
   for (const j of judgements)
     log(
