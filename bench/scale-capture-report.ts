@@ -21,7 +21,7 @@ export interface CaptureRow {
   del: Spread;
   /** DEL request → the first connection that reached the server itself. */
   delTraffic: Spread;
-  /** Wall clock of enrolling this row's new pods (`enrolled`), 8 ADDs at a time. */
+  /** Wall clock of enrolling this row's new pods (`enrolled`), 2 ADDs at a time. */
   enrolSeconds: number;
   enrolled: number;
 }

@@ -12,10 +12,11 @@
  *
  *   node dist/bench/scale-capture.js [--pods 10,100,1000] [--backends iptables,ebpf]
  *                                    [--samples 5] [--out bench/results/<date>-scale-capture.md]
+ *   node dist/bench/scale-capture.js --render a.json,b.json --out …   (one report of several runs)
  *
  * Root. eBPF needs dist/bpf/*.o (`bash scripts/build-bpf.sh`).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,11 +196,14 @@ async function setRunning(kube: KubeClient, name: string, ip: string): Promise<v
   }
 }
 
-/** Enrols pods until `n` are captured: API object, CNI ADD (8 at a time), status Running. */
+/**
+ * Enrols pods until `n` are captured: API object, CNI ADD, status Running. Two ADDs at a time: the
+ * backend serializes them, and at a load of ~30 eight queued ones outlasted the 60 s we wait.
+ */
 async function enrol(ph: Phase, node: ScaleNode, kube: KubeClient, mode: string, n: number) {
   const have = (await ph.backend.capturedPods()).size;
   const t0 = performance.now();
-  await inBatches(node.pods.slice(have, n), 8, async (p) => {
+  await inBatches(node.pods.slice(have, n), 2, async (p) => {
     const created = await kube.create<Pod>(resources.pods, {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -290,6 +294,14 @@ async function sampleOnce(
 }
 
 async function main(): Promise<void> {
+  const render = arg('render', '');
+  if (render) {
+    const rows = render
+      .split(',')
+      .flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as CaptureRow[]);
+    writeReport(rows, true);
+    return;
+  }
   if (process.getuid?.() !== 0)
     throw new AmbitError('BENCH_NEEDS_ROOT', 'scale-capture builds network namespaces', {
       hint: 'sudo node dist/bench/scale-capture.js',
@@ -415,6 +427,8 @@ function writeReport(rows: CaptureRow[], final: boolean): void {
   const chart = writeChart(out.replace(/\.md$/, ''), captureSvg(rows), say);
   const md = captureMarkdown(rows, { cpus: cpus().length, node: process.version, chart });
   writeFileSync(out, md);
+  // The rows as data: `--render a.json,b.json` draws one report of several runs (one per backend).
+  writeFileSync(out.replace(/\.md$/, '.json'), JSON.stringify(rows, null, 2) + '\n');
   if (final) process.stdout.write(`\n${md}\nwritten to ${out}\n`);
 }
 

@@ -56,6 +56,12 @@ export interface WireResource {
   version: string;
   /** Protobuf bytes of the resource of the response's type. */
   value: Uint8Array;
+  /**
+   * This resource's whole `resources` field of a response of its type, as `resourceEntry`
+   * encodes it: a response copies it instead of encoding it again (the control plane keeps it
+   * with the resource, so a full push to N ztunnels encodes each resource once, not N times).
+   */
+  entry?: Uint8Array;
 }
 
 export interface DeltaResponse {
@@ -146,24 +152,43 @@ const ANY = { typeUrl: 1, value: 2 };
 const LEN = 2;
 const tag = (field: number) => (field << 3) | LEN;
 
-export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+/** The resource as one `resources` field of a DeltaDiscoveryResponse of `typeUrl`. */
+export function resourceEntry(typeUrl: string, x: Omit<WireResource, 'entry'>): Buffer {
   const w = protobuf.Writer.create();
-  if (r.systemVersionInfo) w.uint32(tag(RESPONSE.systemVersionInfo)).string(r.systemVersionInfo);
-  for (const x of r.resources) {
-    w.uint32(tag(RESPONSE.resources)).fork();
-    if (x.version) w.uint32(tag(RESOURCE.version)).string(x.version);
-    w.uint32(tag(RESOURCE.resource)).fork();
-    w.uint32(tag(ANY.typeUrl)).string(r.typeUrl);
-    if (x.value.length) w.uint32(tag(ANY.value)).bytes(x.value);
-    w.ldelim();
-    if (x.name) w.uint32(tag(RESOURCE.name)).string(x.name);
-    w.ldelim();
-  }
-  if (r.typeUrl) w.uint32(tag(RESPONSE.typeUrl)).string(r.typeUrl);
-  if (r.nonce) w.uint32(tag(RESPONSE.nonce)).string(r.nonce);
-  for (const n of r.removedResources) w.uint32(tag(RESPONSE.removed)).string(n);
-  const out = w.finish();
-  return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.length);
+  w.uint32(tag(RESPONSE.resources)).fork();
+  if (x.version) w.uint32(tag(RESOURCE.version)).string(x.version);
+  w.uint32(tag(RESOURCE.resource)).fork();
+  w.uint32(tag(ANY.typeUrl)).string(typeUrl);
+  if (x.value.length) w.uint32(tag(ANY.value)).bytes(x.value);
+  w.ldelim();
+  if (x.name) w.uint32(tag(RESOURCE.name)).string(x.name);
+  w.ldelim();
+  return asBuffer(w.finish());
+}
+
+const asBuffer = (u: Uint8Array): Buffer =>
+  Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length);
+
+/** A length-delimited string field (tag, length, UTF-8 bytes). */
+function stringField(field: number, s: string): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32(tag(field)).string(s);
+  return asBuffer(w.finish());
+}
+
+/**
+ * The response as the concatenation of its fields, in field order 1, 2…, 4, 5, 6 (what
+ * protobufjs wrote before): a resource with an `entry` is copied as it is.
+ */
+export function encodeDeltaResponse(r: DeltaResponse): Buffer {
+  const parts: Buffer[] = [];
+  if (r.systemVersionInfo) parts.push(stringField(RESPONSE.systemVersionInfo, r.systemVersionInfo));
+  for (const x of r.resources)
+    parts.push(x.entry ? asBuffer(x.entry) : resourceEntry(r.typeUrl, x));
+  if (r.typeUrl) parts.push(stringField(RESPONSE.typeUrl, r.typeUrl));
+  if (r.nonce) parts.push(stringField(RESPONSE.nonce, r.nonce));
+  for (const n of r.removedResources) parts.push(stringField(RESPONSE.removed, n));
+  return Buffer.concat(parts);
 }
 
 /** Reads fields of one (sub)message until `end`, calling `on` per field number. */

@@ -9,8 +9,10 @@ import { protos, toPlain } from '../../src/xds/proto.js';
 import {
   decodeDeltaResponse,
   encodeDeltaResponse,
+  resourceEntry,
   type DeltaResponse,
 } from '../../src/xds/wire.js';
+import { ResourceStore } from '../../src/controlplane/xds/store.js';
 
 const TYPE = 'type.googleapis.com/istio.workload.Address';
 const sample: DeltaResponse = {
@@ -78,4 +80,26 @@ test('decodeDeltaResponse reads what protobufjs writes, unknown fields skipped',
 test('a truncated response is refused, not misread', () => {
   const b = encodeDeltaResponse(sample);
   assert.throws(() => decodeDeltaResponse(b.subarray(0, b.length - 5)));
+});
+
+test("pre-encoded entries (the control plane's store keeps one per resource) give the same bytes", () => {
+  const withEntries: DeltaResponse = {
+    ...sample,
+    resources: sample.resources.map((r) => ({ ...r, entry: resourceEntry(TYPE, r) })),
+  };
+  assert.deepEqual(encodeDeltaResponse(withEntries), encodeDeltaResponse(sample));
+  // The store's entry is the same field, for set and update, and follows a changed value.
+  const store = new ResourceStore([TYPE]);
+  store.set(TYPE, new Map([['ns/a', sample.resources[0]!.value]]));
+  const a = store.get(TYPE).get('ns/a')!;
+  assert.deepEqual(Buffer.from(a.entry), resourceEntry(TYPE, a));
+  store.update(TYPE, new Map([['ns/a', new Uint8Array([9])]]));
+  const b = store.get(TYPE).get('ns/a')!;
+  assert.deepEqual(Buffer.from(b.entry), resourceEntry(TYPE, { ...b, value: new Uint8Array([9]) }));
+  assert.notDeepEqual(Buffer.from(b.entry), Buffer.from(a.entry));
+  const d = decodeDeltaResponse(
+    encodeDeltaResponse({ ...sample, resources: [{ ...b, entry: b.entry }] }),
+  );
+  assert.deepEqual([...d.resources[0]!.value], [9]);
+  assert.equal(d.resources[0]!.version, b.version);
 });

@@ -265,7 +265,7 @@ export class AdsServer {
         const had = st.sent.get(name);
         if (r && allowed(name)) {
           if (had === r.version) continue;
-          resources.push({ name, version: r.version, value: r.value });
+          resources.push({ name, version: r.version, value: r.value, entry: r.entry });
           prev.set(name, had);
         } else if (had !== undefined) {
           removed.push(name);
@@ -278,7 +278,7 @@ export class AdsServer {
         if (!allowed(r.name)) continue;
         const had = st.sent.get(r.name);
         if (had === r.version) continue;
-        resources.push({ name: r.name, version: r.version, value: r.value });
+        resources.push({ name: r.name, version: r.version, value: r.value, entry: r.entry });
         prev.set(r.name, had);
       }
       for (const [name, version] of st.sent) {

@@ -7,11 +7,14 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { AmbitError } from '../../errors.js';
+import { resourceEntry } from '../../xds/wire.js';
 
 export interface StoredResource {
   name: string;
   version: string;
   value: Uint8Array;
+  /** The resource as a response's `resources` field, encoded once here for every subscriber. */
+  entry: Uint8Array;
 }
 
 export function resourceVersion(value: Uint8Array): string {
@@ -63,8 +66,14 @@ export class ResourceStore extends EventEmitter<StoreEvents> {
     let changed = values.size !== cur.size;
     for (const [name, value] of values) {
       const version = resourceVersion(value);
-      if (cur.get(name)?.version !== version) changed = true;
-      next.set(name, { name, version, value });
+      const had = cur.get(name);
+      if (had?.version !== version) changed = true;
+      next.set(
+        name,
+        had?.version === version
+          ? had
+          : { name, version, value, entry: resourceEntry(typeUrl, { name, version, value }) },
+      );
     }
     if (!changed) return false;
     this.types.set(typeUrl, next);
@@ -98,7 +107,12 @@ export class ResourceStore extends EventEmitter<StoreEvents> {
     for (const [name, value] of upserts) {
       const version = resourceVersion(value);
       if (cur.get(name)?.version === version) continue;
-      cur.set(name, { name, version, value });
+      cur.set(name, {
+        name,
+        version,
+        value,
+        entry: resourceEntry(typeUrl, { name, version, value }),
+      });
       names.push(name);
     }
     if (!names.length) return names;
