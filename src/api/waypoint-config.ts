@@ -58,8 +58,8 @@ export interface WaypointSelf {
   trafficType: 'service' | 'workload' | 'all' | 'none';
   /**
    * Absent or `waypoint`: an `istio-waypoint` Gateway. `ingress`: a Gateway of class `istio`
-   * (`<name>-istio`), which takes plain HTTP on `listeners` from outside the mesh and routes it
-   * with the routes whose parent is this Gateway (trafficType is then `none`).
+   * (`<name>-istio`), which takes HTTP, HTTPS and TCP on `listeners` from outside the mesh and
+   * routes it with the routes whose parent is this Gateway (trafficType is then `none`).
    */
   role?: 'waypoint' | 'ingress';
   /** The ingress Gateway's accepted listeners (only with role `ingress`). */
@@ -70,8 +70,11 @@ export interface WaypointSelf {
 export interface IngressListener {
   name: string;
   port: number;
-  /** `HTTPS`: TLS terminated by the gateway (`tls.mode: Terminate`) with `tls`'s certificates. */
-  protocol: 'HTTP' | 'HTTPS';
+  /**
+   * `HTTPS`: TLS terminated by the gateway (`tls.mode: Terminate`) with `tls`'s certificates.
+   * `TCP`: raw TCP, forwarded by the TCPRoute attached to it (the waypoint's TCP path).
+   */
+  protocol: 'HTTP' | 'HTTPS' | 'TCP';
   /** Only requests whose Host (HTTPS: also SNI) matches (exact, or `*.suffix`); absent: any. */
   hostname?: string;
   /** HTTPS only: the certificates of the listener's `certificateRefs` (the first is served). */

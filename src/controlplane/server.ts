@@ -14,6 +14,7 @@ import { CertificateAuthority } from './ca/authority.js';
 import { RootCertPublisher } from './ca/root-publisher.js';
 import { createCertificateHandler, type PodSource } from './ca/service.js';
 import { startDebugServer } from './debug.js';
+import { attachedRoutes, type AttachingRoute } from './gateway/attachment.js';
 import { GatewayController } from './gateway/controller.js';
 import { buildWaypointConfigs } from './l7/config.js';
 import { RouteStatusWriter } from './l7/route-status.js';
@@ -110,15 +111,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const modelOptions = { ...defaultModelOptions, ...opts.model };
   const registry = new Registry(kube, log.child('registry'), opts.model, opts.debounceMs);
   const reporter = new PolicyReporter(kube, log.child('status'));
-  let attachedRoutes = new Map<string, number>();
+  // The routes of the last waypoint-config build, for the listeners' attachedRoutes.
+  let translatedRoutes: readonly AttachingRoute[] = [];
   const gateways = new GatewayController(kube, log.child('gateway'), {
     xdsAddress: opts.gatewayXdsAddress,
     domainSuffix: modelOptions.domainSuffix,
-    attachedRoutes: (gw) => {
-      const n =
-        attachedRoutes.get(`${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`) ?? 0;
-      return Object.fromEntries((gw.spec?.listeners ?? []).map((l) => [l.name ?? '', n]));
-    },
+    attachedRoutes: (gw) => attachedRoutes(gw, translatedRoutes),
   });
   const routeStatus = new RouteStatusWriter(kube, log.child('route-status'));
   const rootPublisher = new RootCertPublisher(kube, ca.rootPem, log.child('root-cert'));
@@ -143,11 +141,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           version: store.version(TYPE_WAYPOINT_CONFIG),
         });
       waypointReports = wc.policyReports;
-      attachedRoutes = new Map();
-      for (const r of wc.routes)
-        for (const p of r.parents)
-          if (p.kind === 'Gateway' && p.parent && p.key && !r.problems.accepted)
-            attachedRoutes.set(p.key, (attachedRoutes.get(p.key) ?? 0) + 1);
+      translatedRoutes = wc.routes;
       const kindKey = {
         HTTPRoute: 'httpRoutes',
         GRPCRoute: 'grpcRoutes',

@@ -1,8 +1,9 @@
 /**
- * An ingress gateway's listeners (Gateway class `istio`): HTTP, or HTTPS terminated here, from
- * outside the mesh on each listener port of its config (`waypoint.listeners`), served by the
- * same request pipeline as a waypoint's HBONE streams, with the gateway's own Service as
- * destination (its route table holds the routes whose parent is the Gateway;
+ * An ingress gateway's listeners (Gateway class `istio`): HTTP, HTTPS terminated here, or TCP,
+ * from outside the mesh on each listener port of its config (`waypoint.listeners`), served by
+ * the same pipeline as a waypoint's HBONE streams (HTTP requests; TCP connections through the
+ * TCP path, tcp.ts, whose TCPRoute weights pick the backend), with the gateway's own Service
+ * as destination (its route table holds the routes whose parent is the Gateway;
  * config/compiled.ts). Listeners follow the config: a port that appears is opened, one that
  * goes is closed; an HTTPS port's certificates are replaced in place (ingress/tls.ts picks one
  * per handshake by SNI).

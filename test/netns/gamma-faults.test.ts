@@ -30,6 +30,7 @@ import { CONSUMER_NS, MESH_NS } from '../helpers/gamma-manifests.js';
 import { policy } from '../helpers/gamma-policy-cases.js';
 import { route } from '../helpers/gamma-suites.js';
 import { skipUnlessRoot } from '../helpers/root.js';
+import { tcpEchoManifests, tcpEchoRoute } from '../helpers/tcp-echo.js';
 
 const lab = gammaLab('gf');
 const WP = 'gateway.networking.k8s.io/gateway-name=namespace';
@@ -48,53 +49,16 @@ const deny = policy(
   '[{kind: Service, group: "", name: echo}]',
 );
 
-/** Istio's samples/tcp-echo/tcp-echo-services.yaml (v1 prefixes `one`, v2 `two`). */
-const tcpEcho = ['v1:one', 'v2:two']
-  .map((vp) => {
-    const [v, prefix] = vp.split(':') as [string, string];
-    return `apiVersion: v1
-kind: Service
-metadata: {name: tcp-echo-${v}, namespace: ${MESH_NS}, labels: {app: tcp-echo, version: ${v}}}
-spec: {ports: [{name: tcp, port: 9000}], selector: {app: tcp-echo, version: ${v}}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: tcp-echo-${v}, namespace: ${MESH_NS}, labels: {app: tcp-echo, version: ${v}}}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: tcp-echo, version: ${v}}}
-  template:
-    metadata: {labels: {app: tcp-echo, version: ${v}}}
-    spec:
-      containers:
-      - name: tcp-echo
-        image: docker.io/istio/tcp-echo-server:1.3
-        imagePullPolicy: IfNotPresent
-        args: ["9000,9001,9002", "${prefix}"]
-        ports: [{containerPort: 9000}]
----
-`;
-  })
-  .join('').concat(`apiVersion: v1
-kind: Service
-metadata: {name: tcp-echo, namespace: ${MESH_NS}, labels: {app: tcp-echo, service: tcp-echo}}
-spec: {ports: [{name: tcp, port: 9000}, {name: tcp-other, port: 9001}], selector: {app: tcp-echo}}
-`);
+const tcpEcho = tcpEchoManifests(MESH_NS);
 
 /** The task's TCPRoute (the ambient version: its parent is the tcp-echo Service). */
-const tcpShift = (
-  v1Weight: number,
-  v2Weight: number,
-) => `apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: tcp-echo, namespace: ${MESH_NS}}
-spec:
-  parentRefs: [{group: "", kind: Service, name: tcp-echo, port: 9000}]
-  rules:
-  - backendRefs:
-    - {name: tcp-echo-v1, port: 9000, weight: ${v1Weight}}
-    - {name: tcp-echo-v2, port: 9000, weight: ${v2Weight}}
-`;
+const tcpShift = (v1Weight: number, v2Weight: number) =>
+  tcpEchoRoute(
+    MESH_NS,
+    '{group: "", kind: Service, name: tcp-echo, port: 9000}',
+    v1Weight,
+    v2Weight,
+  );
 
 let lastEchoes = '';
 /** `n` TCP connections to tcp-echo:9000 from the client pod, one line each: the prefixes seen. */

@@ -22,7 +22,9 @@
  *     refuses them, and its access log names the gateway's identity);
  *   4 the 90/10 HTTPRoute: 100 requests show reviews-v1 and v2, never v3; beyond the guide, Istio's
  *     secure-gateway task on the same Gateway: an HTTPS listener whose certificate is a
- *     `kubectl create secret tls` Secret, the productpage over curl --resolve --cacert;
+ *     `kubectl create secret tls` Secret, the productpage over curl --resolve --cacert; and
+ *     Istio's TCP traffic shifting through it: a TCP listener, the tcp-echo sample, a TCPRoute
+ *     all to v1 then 80/20, bash /dev/tcp through the gateway's Service;
  *   5 clean-up in the guide's order, `ambit uninstall -y --purge`: no rule, ipset, link or
  *     object left.
  * Checks that are not guide steps (pod uids, Chromium, Prometheus readiness of the config,
@@ -52,6 +54,7 @@ import {
   type TranscriptEntry,
 } from '../helpers/guide.js';
 import { labName, skipUnlessRoot } from '../helpers/root.js';
+import { tcpEchoManifests, tcpEchoRoute } from '../helpers/tcp-echo.js';
 
 const root = repoRoot();
 const bin = join(root, 'bin', 'ambit');
@@ -634,6 +637,119 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     }
   });
 
+  void it("beyond the guide: Istio's TCP traffic shifting through the ingress gateway (a TCP listener, a TCPRoute)", async () => {
+    // The task's Gateway API variant on the guide's Gateway: a `tcp-31400` listener, the
+    // experimental TCPRoute CRD as released, the tcp-echo sample (v1 answers `one …`, v2
+    // `two …`), a TCPRoute all to v1, then 80/20; connections through the gateway's Service
+    // (kubectl port-forward), each one a bash /dev/tcp round trip.
+    const crd = join(root, 'test', 'external', 'gateway-api', 'experimental-tcproute.yaml');
+    const tcpEcho = tcpEchoManifests('default');
+    const route = (v1: number, v2: number) =>
+      tcpEchoRoute('default', '{name: bookinfo-gateway, sectionName: tcp-31400}', v1, v2);
+    const http = {
+      name: 'http',
+      port: 80,
+      protocol: 'HTTP',
+      allowedRoutes: { namespaces: { from: 'Same' } },
+    };
+    const tcp = {
+      name: 'tcp-31400',
+      port: 31400,
+      protocol: 'TCP',
+      allowedRoutes: { namespaces: { from: 'Same' } },
+    };
+    const listeners = (ls: object[]) =>
+      kubectl([
+        'patch',
+        'gateway',
+        'bookinfo-gateway',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { listeners: ls } }),
+      ]);
+    let forward: ChildProcess | undefined;
+    try {
+      ok(await kubectl(['apply', '-f', crd]), 'the TCPRoute CRD');
+      ok(await kubectl(['apply', '-f', '-'], tcpEcho), 'tcp-echo');
+      ok(
+        await sh(
+          'kubectl',
+          ['wait', '--for=condition=Ready', 'pod', '-l', 'app=tcp-echo', '--timeout=180s'],
+          undefined,
+          200_000,
+        ),
+        'tcp-echo Ready',
+      );
+      ok(await listeners([http, tcp]), 'add the TCP listener');
+      ok(await kubectl(['apply', '-f', '-'], route(100, 0)), 'TCPRoute all to v1');
+      const port = await freePort();
+      forward = spawn('kubectl', ['port-forward', 'svc/bookinfo-gateway-istio', `${port}:31400`], {
+        env,
+        stdio: 'ignore',
+      });
+      const one = `(exec 3<>/dev/tcp/127.0.0.1/${port} && echo hello >&3 && timeout 5 head -1 <&3) 2>&1`;
+      let last = '';
+      /** `n` connections through the gateway: the prefix each got back. */
+      const echoes = async (n: number): Promise<string[]> => {
+        const r = await sh(
+          'bash',
+          ['-c', `for i in $(seq 1 ${n}); do echo "ECHO=$(${one})"; done`],
+          undefined,
+          180_000,
+        );
+        last = r.stdout.slice(-1000);
+        return [...r.stdout.matchAll(/^ECHO=(.*)$/gm)].map((m) => m[1]!.split(' ')[0] || '(none)');
+      };
+      await until(
+        'every connection to v1',
+        async () => {
+          const got = await echoes(6);
+          return got.every((p) => p === 'one') ? true : undefined;
+        },
+        120_000,
+      ).catch((err: unknown) => assert.fail(`${String(err)}; last sample:\n${last}`));
+      const jp = async (kind: string, name: string, path: string) =>
+        (await kubectl(['get', kind, name, '-o', `jsonpath=${path}`])).stdout.trim();
+      await until('the TCPRoute and the listener report it', async () => {
+        const route = await jp(
+          'tcproute',
+          'tcp-echo',
+          '{range .status.parents[*].conditions[*]}{.type}={.status} {end}',
+        );
+        const l = await jp(
+          'gateway',
+          'bookinfo-gateway',
+          '{.status.listeners[?(@.name=="tcp-31400")].attachedRoutes} {.status.listeners[?(@.name=="tcp-31400")].supportedKinds[*].kind}',
+        );
+        return route === 'Accepted=True ResolvedRefs=True' && l === '1 TCPRoute' ? true : undefined;
+      });
+      // 80/20, the task's tcp-echo-20-v2: 40 connections see both, v1 the most. P(no v2)
+      // = 0.8^40 ≈ 1e-4; P(v2 ≥ v1) is far smaller.
+      ok(await kubectl(['apply', '-f', '-'], route(80, 20)), 'TCPRoute 80/20');
+      await until('some connection to v2', async () =>
+        (await echoes(6)).includes('two') ? true : undefined,
+      );
+      const seen = await echoes(40);
+      const v1 = seen.filter((p) => p === 'one').length;
+      const v2 = seen.filter((p) => p === 'two').length;
+      console.log(`# tcp-echo through the gateway, 80/20 over 40 connections: one=${v1} two=${v2}`);
+      assert.equal(v1 + v2, 40, `${seen.join(' ')}\n${last}`);
+      assert.ok(v2 > 0 && v1 > v2, `one=${v1} two=${v2}`);
+    } finally {
+      forward?.kill();
+      await kubectl(['delete', 'tcproute', 'tcp-echo', '--ignore-not-found']);
+      await listeners([http]);
+      await kubectl(['delete', '-f', '-', '--ignore-not-found'], tcpEcho);
+      // Its pods gone too, so clean-up (step 5) finds only what the guide made.
+      await sh(
+        'kubectl',
+        ['wait', '--for=delete', 'pod', '-l', 'app=tcp-echo', '--timeout=120s'],
+        undefined,
+        150_000,
+      );
+    }
+  });
+
   void it('5: clean-up in the guide order, ambit uninstall -y --purge: nothing left', async () => {
     g.stopForward();
     ok(await g.step('unlabelWaypoint'), 'unlabel use-waypoint');
@@ -648,6 +764,7 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
     assert.match(u.stdout, /✔ Uninstall complete/);
     ok(await g.step('deleteNamespace', { timeoutMs: 180_000 }), 'delete namespace');
     assert.ok(g.done, 'every README step ran');
+    let left: string[] = [];
     await until('default emptied', async () => {
       const r = await kubectl([
         'get',
@@ -657,9 +774,9 @@ void describe("Istio's ambient getting-started guide on ambit", { skip, timeout:
         '-o',
         'name',
       ]);
-      const left = r.stdout.split('\n').filter((l) => l && l !== 'service/kubernetes');
+      left = r.stdout.split('\n').filter((l) => l && l !== 'service/kubernetes');
       return r.code === 0 && left.length === 0 ? true : undefined;
-    });
+    }).catch((err: unknown) => assert.fail(`${String(err)}; still there: ${left.join(' ')}`));
     assert.notEqual((await kubectl(['get', 'namespace', 'istio-system'])).code, 0);
     assert.notEqual(
       (await kubectl(['get', 'crd', 'authorizationpolicies.security.istio.io'])).code,

@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { attachedRoutes } from '../../src/controlplane/gateway/attachment.js';
+import { classOf } from '../../src/controlplane/gateway/classes.js';
+import { gatewayStatus } from '../../src/controlplane/gateway/status.js';
 import { buildWaypointConfigs } from '../../src/controlplane/l7/config.js';
 import { buildModel, defaultModelOptions } from '../../src/controlplane/model/index.js';
 import {
@@ -347,4 +350,95 @@ spec:
   assert.equal(routes.find((r) => r.name === 'shift')?.kind, 'TCPRoute');
   const back = decodeWaypointConfig(encodeWaypointConfig(wp!));
   assert.deepEqual(back.tcpRoutes, wp?.tcpRoutes);
+});
+
+void test('an ingress Gateway TCP listener: its TCPRoute attaches there only; status per listener', () => {
+  const ingress = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: mesh}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: web.example}
+  - {name: tcp-31400, port: 31400, protocol: TCP, hostname: ignored.example}
+  - {name: tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: tcp-echo, namespace: mesh}
+spec:
+  parentRefs: [{name: gw, sectionName: tcp-31400}]
+  rules: [{backendRefs: [{name: echo-v1, port: 8080, weight: 80}, {name: echo-v2, port: 8080, weight: 20}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: mesh}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: on-tcp, namespace: mesh}
+spec:
+  parentRefs: [{name: gw, sectionName: tcp-31400}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: nowhere, namespace: mesh}
+spec:
+  parentRefs: [{name: gw, sectionName: nope}]
+  rules: [{backendRefs: [{name: echo-v1, port: 8080}]}]
+`;
+  const snap = snapshotOf(mesh, ingress);
+  const { configs, routes } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+  const gw = configs.get('mesh/gw');
+  assert.deepEqual(gw?.waypoint.listeners, [
+    { name: 'http', port: 80, protocol: 'HTTP', hostname: 'web.example' },
+    { name: 'tcp-31400', port: 31400, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(
+    gw?.tcpRoutes?.map((r) => [r.name, r.parents, r.backends.map((b) => b.weight)]),
+    [['tcp-echo', [{ kind: 'Gateway', sectionName: 'tcp-31400' }], [80, 20]]],
+  );
+  assert.deepEqual(
+    gw?.httpRoutes.map((r) => r.name),
+    ['web'],
+  );
+  assert.ok(gw?.services.some((s) => s.name === 'echo-v2' && !s.serves));
+  const problem = (n: string) => {
+    const p = routes.find((r) => r.name === n)?.parents[0]?.problem;
+    return p ? `${p.reason}: ${p.message}` : 'attached';
+  };
+  assert.equal(problem('tcp-echo'), 'attached');
+  assert.equal(
+    problem('on-tcp'),
+    'NotAllowedByListeners: no listener named tcp-31400 of gateway mesh/gw takes HTTPRoutes',
+  );
+  assert.equal(problem('nowhere'), 'NoMatchingParent: gateway mesh/gw has no listener named nope');
+  const g = snap.gateways.find((x) => x.metadata.name === 'gw')!;
+  assert.deepEqual(attachedRoutes(g, routes), { http: 1, 'tcp-31400': 1, tls: 0 });
+  const st = gatewayStatus(g, classOf('istio')!, {
+    clusterIP: '10.96.0.9',
+    readyPods: 1,
+    attachedRoutes: attachedRoutes(g, routes),
+  });
+  const l = (n: string) => st.listeners?.find((x) => x.name === n);
+  assert.deepEqual(
+    l('tcp-31400')?.supportedKinds.map((k) => k.kind),
+    ['TCPRoute'],
+  );
+  assert.equal(l('tcp-31400')?.attachedRoutes, 1);
+  assert.equal(l('tcp-31400')?.conditions.find((c) => c.type === 'Accepted')?.status, 'True');
+  assert.deepEqual(
+    l('http')?.supportedKinds.map((k) => k.kind),
+    ['HTTPRoute', 'GRPCRoute'],
+  );
+  // TLS passthrough needs TLSRoute, which is not read.
+  assert.equal(
+    l('tls')?.conditions.find((c) => c.type === 'Accepted')?.reason,
+    'UnsupportedProtocol',
+  );
 });

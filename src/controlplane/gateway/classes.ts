@@ -1,7 +1,7 @@
 /**
  * The Gateway classes this control plane deploys, as Istio's class table has them
  * (docs/istio/waypoint.md §1.1): `istio-waypoint` (the mesh's L7 proxy, no name suffix, listener
- * `mesh` 15008/HBONE) and `istio` (the ingress gateway, `<name>-istio`, HTTP listeners).
+ * `mesh` 15008/HBONE) and `istio` (the ingress gateway, `<name>-istio`, HTTP, HTTPS and TCP listeners).
  */
 import { Label } from '../../api/labels.js';
 

@@ -59,8 +59,9 @@ function listenerError(l: GatewayListener, info: ClassInfo): string | undefined 
     if (l.port !== 15008 || l.protocol !== 'HBONE') return WAYPOINT_LISTENER_MESSAGE;
     return undefined;
   }
-  if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS')
-    return `protocol ${JSON.stringify(l.protocol ?? '')} is not supported (only HTTP and HTTPS)`;
+  // TLS passthrough (protocol TLS) would need TLSRoute, whose CRD this control plane does not read.
+  if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS' && l.protocol !== 'TCP')
+    return `protocol ${JSON.stringify(l.protocol ?? '')} is not supported (only HTTP, HTTPS and TCP)`;
   if (l.protocol === 'HTTPS' && (l.tls?.mode ?? 'Terminate') !== 'Terminate')
     return `tls.mode ${JSON.stringify(l.tls?.mode)} is not supported on HTTPS (only Terminate)`;
   if (!l.port || l.port < 1 || l.port > 65535) return `port ${String(l.port)} is not valid`;
@@ -84,12 +85,17 @@ function addressesOf(
   return external.length > 0 ? external : [{ type: 'Hostname', value: hostname }];
 }
 
-/** Route kinds a listener takes (both classes: HTTPRoute and GRPCRoute). */
-export function supportedKinds(): { group: string; kind: string }[] {
-  return [
-    { group: GROUP, kind: 'HTTPRoute' },
-    { group: GROUP, kind: 'GRPCRoute' },
-  ];
+/**
+ * Route kinds a listener takes: TCP TCPRoutes; HTTP, HTTPS and a waypoint's HBONE HTTPRoutes
+ * and GRPCRoutes; a protocol we do not serve (TLS passthrough) none.
+ */
+export function listenerKinds(l?: GatewayListener): string[] {
+  if (l?.protocol === 'TCP') return ['TCPRoute'];
+  return ['HTTP', 'HTTPS', 'HBONE'].includes(l?.protocol ?? '') ? ['HTTPRoute', 'GRPCRoute'] : [];
+}
+
+export function supportedKinds(l?: GatewayListener): { group: string; kind: string }[] {
+  return listenerKinds(l).map((kind) => ({ group: GROUP, kind }));
 }
 
 export function gatewayStatus(
@@ -160,7 +166,7 @@ export function gatewayStatus(
     return {
       name: lname,
       attachedRoutes: rt.attachedRoutes?.[lname] ?? 0,
-      supportedKinds: supportedKinds(),
+      supportedKinds: supportedKinds(l),
       conditions: err
         ? [
             cond(gw, 'Accepted', false, 'UnsupportedProtocol', err, prevL, now),

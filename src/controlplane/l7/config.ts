@@ -60,9 +60,9 @@ function facts(w: Workload, pod: Pod | undefined): WorkloadFacts {
 }
 
 /**
- * An ingress Gateway's listeners as its proxy serves them: HTTP, and HTTPS (TLS terminated) with
- * the certificates of its certificateRefs; an HTTPS listener whose certificates cannot be used
- * is left out (its status says why), as is every other protocol.
+ * An ingress Gateway's listeners as its proxy serves them: HTTP, TCP (TCPRoutes), and HTTPS (TLS
+ * terminated) with the certificates of its certificateRefs; an HTTPS listener whose
+ * certificates cannot be used is left out (its status says why), as is every other protocol.
  */
 function ingressListeners(
   gw: Gateway,
@@ -77,6 +77,8 @@ function ingressListeners(
       ...(l.hostname ? { hostname: l.hostname } : {}),
     };
     if (l.protocol === 'HTTP') return [{ ...base, protocol: 'HTTP' }];
+    // A TCP listener has no hostname to match (Gateway API: it is ignored there).
+    if (l.protocol === 'TCP') return [{ name: base.name, port: base.port, protocol: 'TCP' }];
     if (l.protocol !== 'HTTPS' || (l.tls?.mode ?? 'Terminate') !== 'Terminate') return [];
     const c = listenerCertificates(gw, l, secrets, grants);
     return 'certificates' in c

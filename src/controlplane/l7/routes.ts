@@ -24,6 +24,8 @@ import type {
   ValueMatch,
 } from '../../api/waypoint-config.js';
 import type { Service as KubeService } from '../../k8s/types.js';
+import { attachedListeners } from '../gateway/attachment.js';
+import { classOf } from '../gateway/classes.js';
 import { GATEWAY_GROUP, notPermitted, type ReferenceGrants } from '../gateway/reference-grants.js';
 import type { Gateway } from '../model/types.js';
 import type {
@@ -327,6 +329,7 @@ function retry(
 }
 
 export function resolveParents(
+  routeKind: RouteKind,
   refs: ParentRef[] | undefined,
   routeNs: string,
   ctx: RouteContext,
@@ -392,6 +395,34 @@ export function resolveParents(
             message: `no listener of gateway ${key} allows routes from namespace ${routeNs}`,
           },
         };
+      // An ingress Gateway: some listener must take the route (gateway/attachment.ts).
+      const ingress = classOf(gw.spec?.gatewayClassName)?.kind === 'ingress';
+      if (ingress && attachedListeners(gw, routeKind, ref).length === 0) {
+        const named = (gw.spec?.listeners ?? []).some(
+          (l) =>
+            (ref.sectionName === undefined || l.name === ref.sectionName) &&
+            (ref.port === undefined || l.port === ref.port),
+        );
+        const which = [
+          ref.sectionName !== undefined ? `named ${ref.sectionName}` : '',
+          ref.port !== undefined ? `on port ${ref.port}` : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+        return {
+          ref,
+          kind: 'Gateway',
+          problem: named
+            ? {
+                reason: 'NotAllowedByListeners',
+                message: `no listener ${which ? which + ' ' : ''}of gateway ${key} takes ${routeKind}s`,
+              }
+            : {
+                reason: 'NoMatchingParent',
+                message: `gateway ${key} has no listener${which ? ' ' + which : ''}`,
+              },
+        };
+      }
       return {
         ref,
         kind: 'Gateway',
@@ -446,7 +477,7 @@ export function translated<R extends RouteMeta>(
   ctx: RouteContext,
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<R> {
-  const parents = resolveParents(r.spec?.parentRefs, ns, ctx, gateways);
+  const parents = resolveParents(kind, r.spec?.parentRefs, ns, ctx, gateways);
   const hostnames = r.spec && 'hostnames' in r.spec ? r.spec.hostnames : undefined;
   const route: RouteMeta = {
     name: r.metadata.name,

@@ -39,8 +39,9 @@ export function serviceKey(s: { namespace: string; hostname: string }): string {
 }
 
 /**
- * An ingress gateway as the destination of the plain HTTP it takes on its listeners: its own
- * Service (`<gateway>-istio`, no endpoints of its own), one HTTP port per listener.
+ * An ingress gateway as the destination of what it takes on its listeners: its own Service
+ * (`<gateway>-istio`, no endpoints of its own), one port per listener: HTTP (HTTP and HTTPS
+ * listeners, decrypted first), or TCP, which connection.ts hands to the TCP path (tcp.ts).
  */
 export function listenerService(self: WaypointSelf): WaypointService {
   return {
@@ -48,7 +49,11 @@ export function listenerService(self: WaypointSelf): WaypointService {
     namespace: self.namespace,
     hostname: ingressHostname(self),
     vips: [],
-    ports: (self.listeners ?? []).map((l) => ({ port: l.port, name: l.name, protocol: 'HTTP' })),
+    ports: (self.listeners ?? []).map((l) => ({
+      port: l.port,
+      name: l.name,
+      protocol: l.protocol === 'TCP' ? 'TCP' : 'HTTP',
+    })),
     serves: true,
     endpoints: [],
   };

@@ -230,7 +230,7 @@ const config = obj({
         obj({
           name: str,
           port,
-          protocol: oneOf('HTTP', 'HTTPS'),
+          protocol: oneOf('HTTP', 'HTTPS', 'TCP'),
           hostname: opt(str),
           tls: opt(obj({ certificates: arr(obj({ certPem: str, keyPem: str })) })),
         }),

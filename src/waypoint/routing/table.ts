@@ -91,10 +91,15 @@ export function ingressHostname(self: WaypointSelf): string {
 /**
  * Where a route attaches: (service, port) table keys, each with the listener it came through
  * on an ingress gateway. There a Gateway parent means its listeners (all, or the one
- * `sectionName` / `port` names) whose hostname intersects the route's `hostnames`
+ * `sectionName` / `port` names) of the route's kind — TCP listeners take TCPRoutes, HTTP and
+ * HTTPS ones the others — whose hostname intersects the route's `hostnames`
  * (ingress/hosts.ts), keyed by the gateway's own service (config/compiled.ts `listenerService`).
  */
-function attachments(route: RouteMeta, cfg: WaypointConfig): { key: string; listener?: string }[] {
+function attachments(
+  route: RouteMeta,
+  cfg: WaypointConfig,
+  tcp: boolean,
+): { key: string; listener?: string }[] {
   const out = new Map<string, { key: string; listener?: string }>();
   if (cfg.waypoint.role === 'ingress') {
     const self = cfg.waypoint;
@@ -102,6 +107,7 @@ function attachments(route: RouteMeta, cfg: WaypointConfig): { key: string; list
     for (const p of route.parents) {
       if (p.kind !== 'Gateway') continue;
       for (const l of self.listeners ?? []) {
+        if ((l.protocol === 'TCP') !== tcp) continue;
         if (p.sectionName !== undefined && p.sectionName !== l.name) continue;
         if (p.port !== undefined && p.port !== l.port) continue;
         const lh = l.hostname;
@@ -174,7 +180,7 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
         }
       });
     });
-    const where = attachments(route, cfg);
+    const where = attachments(route, cfg, false);
     if (where.length === 0)
       warnings.push(
         `${kind} ${key}: no ${cfg.waypoint.role === 'ingress' ? 'listener' : 'served service port'} to attach to`,
@@ -198,13 +204,11 @@ export function buildRouteTables(cfg: WaypointConfig): RouteTables {
     add(r, 'GRPCRoute', compileGrpcMatch as (m: never) => CompiledMatch);
   for (const r of cfg.tcpRoutes ?? []) {
     const routeKey = `${r.namespace}/${r.name}`;
-    if (cfg.waypoint.role === 'ingress') {
-      warnings.push(`TCPRoute ${routeKey}: an ingress gateway's listeners are HTTP or HTTPS only`);
-      continue;
-    }
-    const where = attachments(r, cfg);
+    const where = attachments(r, cfg, true);
     if (where.length === 0)
-      warnings.push(`TCPRoute ${routeKey}: no served service port to attach to`);
+      warnings.push(
+        `TCPRoute ${routeKey}: no ${cfg.waypoint.role === 'ingress' ? 'TCP listener' : 'served service port'} to attach to`,
+      );
     for (const { key } of where)
       tableAt(key).tcp.push({
         routeKey,
