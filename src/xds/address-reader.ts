@@ -4,300 +4,169 @@
  * fields the codec reads: strings default to '', numbers to 0, booleans to false, unset
  * messages to null, enums as their names (an unknown number stays a number), oneofs named by
  * the last member present in declaration order, bytes as Buffers. Fields the codec does not
- * read are skipped by wire type.
+ * read are skipped by wire type. The wire reading is `protobuf-reader.ts`'s; this file is the
+ * schema.
  *
  * Why: a ztunnel receives the whole mesh (11,003 addresses at 10,000 pods) on connect, and
  * protobufjs's generic decode followed by `toObject` with defaults cost ~30 µs per address
  * (issue 15: ~0.3 s per subscriber at 10,000 workloads). test/unit/xds-address-reader.test.ts
  * checks this reader against protobufjs on random addresses.
  */
+import {
+  field,
+  LEN,
+  oneof,
+  readerOf,
+  readFields,
+  type FieldTable,
+  type Reader,
+} from './protobuf-reader.js';
+
 type Obj = Record<string, unknown>;
-
-class Reader {
-  pos: number;
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  /** A varint as an unsigned 32-bit number (higher bits dropped, as protobufjs's uint32). */
-  uint32(): number {
-    let v = 0;
-    let shift = 0;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new RangeError('varint past the end');
-      const b = this.buf[this.pos++]!;
-      if (shift < 32) v |= (b & 0x7f) << shift;
-      shift += 7;
-      if (b < 0x80) return v >>> 0;
-    }
-    throw new RangeError('varint longer than 10 bytes');
-  }
-
-  /** The [start, end) of a length-delimited field's payload. */
-  span(): [number, number] {
-    const len = this.uint32();
-    const start = this.pos;
-    if (len > this.end - start) throw new RangeError('length past the end');
-    this.pos = start + len;
-    return [start, this.pos];
-  }
-
-  string(): string {
-    const [s, e] = this.span();
-    return this.buf.toString('utf8', s, e);
-  }
-
-  bytes(): Buffer {
-    const [s, e] = this.span();
-    return this.buf.subarray(s, e);
-  }
-
-  sub(): Reader {
-    const [s, e] = this.span();
-    return new Reader(this.buf, s, e);
-  }
-
-  skip(wireType: number): void {
-    if (wireType === 0) this.uint32();
-    else if (wireType === 1) this.advance(8);
-    else if (wireType === 2) this.span();
-    else if (wireType === 5) this.advance(4);
-    else throw new RangeError(`unsupported wire type ${wireType}`);
-  }
-
-  private advance(n: number): void {
-    if (n > this.end - this.pos) throw new RangeError('field past the end');
-    this.pos += n;
-  }
-
-  /** Calls `f(field, wireType)` per field; `f` returns false for a field it did not read. */
-  fields(f: (field: number, wireType: number) => boolean): void {
-    while (this.pos < this.end) {
-      const tag = this.uint32();
-      const field = tag >>> 3;
-      const wt = tag & 7;
-      if (field === 0) throw new RangeError('field number 0');
-      if (!f(field, wt)) this.skip(wt);
-    }
-  }
-}
 
 const TUNNEL = ['NONE', 'HBONE', 'LEGACY_ISTIO_MTLS'];
 const WORKLOAD_TYPE = ['DEPLOYMENT', 'CRONJOB', 'POD', 'JOB'];
 const STATUS = ['HEALTHY', 'UNHEALTHY'];
 const APP_PROTOCOL = ['UNKNOWN', 'HTTP11', 'HTTP2', 'GRPC', 'TCP', 'TLS'];
 
-const enumName = (names: string[], v: number): string | number => names[v] ?? v;
+// Each message reader takes the object an earlier occurrence of the same field produced: a
+// message field seen twice on the wire is merged (protobuf's rule, which protobufjs follows).
 
-// Each reader takes the object an earlier occurrence of the same field produced: a message
-// field seen twice on the wire is merged (protobuf's rule, which protobufjs follows).
+const NETWORK_ADDRESS: FieldTable<Obj> = { 1: field.string('network'), 2: field.bytes('address') };
+const networkAddress = (r: Reader, prev: unknown): Obj =>
+  readFields(r, NETWORK_ADDRESS, (prev as Obj | null) ?? { network: '', address: Buffer.alloc(0) });
 
-function networkAddress(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? { network: '', address: Buffer.alloc(0) };
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) o.network = r.string();
-    else if (f === 2 && wt === 2) o.address = r.bytes();
-    else return false;
-    return true;
-  });
-  return o;
-}
+const NAMESPACED_HOSTNAME: FieldTable<Obj> = {
+  1: field.string('namespace'),
+  2: field.string('hostname'),
+};
+const namespacedHostname = (r: Reader, prev: unknown): Obj =>
+  readFields(r, NAMESPACED_HOSTNAME, (prev as Obj | null) ?? { namespace: '', hostname: '' });
 
-function namespacedHostname(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? { namespace: '', hostname: '' };
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) o.namespace = r.string();
-    else if (f === 2 && wt === 2) o.hostname = r.string();
-    else return false;
-    return true;
-  });
-  return o;
-}
+const GATEWAY_ADDRESS: FieldTable<Obj> = {
+  1: field.message('hostname', namespacedHostname),
+  2: field.message('address', networkAddress),
+  3: field.uint32('hboneMtlsPort'),
+};
+const gatewayAddress = (r: Reader, prev: unknown): Obj =>
+  oneof(
+    readFields(r, GATEWAY_ADDRESS, (prev as Obj | null) ?? { hboneMtlsPort: 0 }),
+    'destination',
+    ['hostname', 'address'],
+  );
 
-function gatewayAddress(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? { hboneMtlsPort: 0 };
-  let hostname = o.hostname as Obj | undefined;
-  let address = o.address as Obj | undefined;
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) hostname = namespacedHostname(r.sub(), hostname);
-    else if (f === 2 && wt === 2) address = networkAddress(r.sub(), address);
-    else if (f === 3 && wt === 0) o.hboneMtlsPort = r.uint32();
-    else return false;
-    return true;
-  });
-  if (hostname) {
-    o.hostname = hostname;
-    o.destination = 'hostname';
-  }
-  if (address) {
-    o.address = address;
-    o.destination = 'address';
-  }
-  return o;
-}
+const PORT: FieldTable<Obj> = {
+  1: field.uint32('servicePort'),
+  2: field.uint32('targetPort'),
+  3: field.enumeration('appProtocol', APP_PROTOCOL),
+};
+const port = (r: Reader): Obj =>
+  readFields(r, PORT, { servicePort: 0, targetPort: 0, appProtocol: 'UNKNOWN' });
 
-function port(r: Reader): Obj {
-  const o: Obj = { servicePort: 0, targetPort: 0, appProtocol: 'UNKNOWN' };
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 0) o.servicePort = r.uint32();
-    else if (f === 2 && wt === 0) o.targetPort = r.uint32();
-    else if (f === 3 && wt === 0) o.appProtocol = enumName(APP_PROTOCOL, r.uint32());
-    else return false;
-    return true;
-  });
-  return o;
-}
-
-function portList(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? { ports: [] };
-  const ports = o.ports as Obj[];
-  r.fields((f, wt) => {
-    if (f !== 1 || wt !== 2) return false;
-    ports.push(port(r.sub()));
-    return true;
-  });
-  return o;
-}
+const PORT_LIST: FieldTable<Obj> = { 1: field.repeatedMessage('ports', port) };
+const portList = (r: Reader, prev: unknown): Obj =>
+  readFields(r, PORT_LIST, (prev as Obj | null) ?? { ports: [] });
 
 /** One `map<string, PortList>` entry: key 1, value 2 (an absent value is an empty list). */
-function servicesEntry(r: Reader, into: Obj): void {
-  let key = '';
-  let value: Obj | null = null;
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) key = r.string();
-    else if (f === 2 && wt === 2) value = portList(r.sub(), value);
-    else return false;
-    return true;
-  });
+const SERVICES_ENTRY: FieldTable<Obj> = {
+  1: field.string('key'),
+  2: field.message('value', portList),
+};
+const servicesEntry = (r: Reader, o: Obj): void => {
+  const e = readFields(r.sub(), SERVICES_ENTRY, { key: '', value: null });
   // An own property even for "__proto__", so validation sees (and rejects) it.
-  Object.defineProperty(into, key, {
-    value: value ?? { ports: [] },
+  Object.defineProperty(o.services, e.key as string, {
+    value: e.value ?? { ports: [] },
     enumerable: true,
     writable: true,
     configurable: true,
   });
-}
-
-function workload(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? newWorkload();
-  const services = o.services as Obj;
-  const addresses = o.addresses as Buffer[];
-  const authorizationPolicies = o.authorizationPolicies as string[];
-  r.fields((f, wt) => {
-    const s = WORKLOAD_STRINGS[f];
-    if (s !== undefined && wt === 2) o[s] = r.string();
-    else if (f === 3 && wt === 2) addresses.push(r.bytes());
-    else if (f === 5 && wt === 0) o.tunnelProtocol = enumName(TUNNEL, r.uint32());
-    else if (f === 8 && wt === 2) o.waypoint = gatewayAddress(r.sub(), o.waypoint);
-    else if (f === 19 && wt === 2) o.networkGateway = gatewayAddress(r.sub(), o.networkGateway);
-    else if (f === 12 && wt === 0) o.workloadType = enumName(WORKLOAD_TYPE, r.uint32());
-    else if (f === 14 && wt === 0) o.nativeTunnel = r.uint32() !== 0;
-    else if (f === 22 && wt === 2) servicesEntry(r.sub(), services);
-    else if (f === 16 && wt === 2) authorizationPolicies.push(r.string());
-    else if (f === 17 && wt === 0) o.status = enumName(STATUS, r.uint32());
-    else return false;
-    return true;
-  });
-  return o;
-}
-
-const WORKLOAD_STRINGS: Record<number, string> = {
-  20: 'uid',
-  1: 'name',
-  2: 'namespace',
-  21: 'hostname',
-  4: 'network',
-  6: 'trustDomain',
-  7: 'serviceAccount',
-  9: 'node',
-  10: 'canonicalName',
-  11: 'canonicalRevision',
-  13: 'workloadName',
-  18: 'clusterId',
 };
 
-function newWorkload(): Obj {
-  return {
-    uid: '',
-    name: '',
-    namespace: '',
-    addresses: [],
-    hostname: '',
-    network: '',
-    tunnelProtocol: 'NONE',
-    trustDomain: '',
-    serviceAccount: '',
-    waypoint: null,
-    networkGateway: null,
-    node: '',
-    canonicalName: '',
-    canonicalRevision: '',
-    workloadType: 'DEPLOYMENT',
-    workloadName: '',
-    nativeTunnel: false,
-    services: {},
-    authorizationPolicies: [],
-    status: 'HEALTHY',
-    clusterId: '',
-  };
-}
+const WORKLOAD: FieldTable<Obj> = {
+  1: field.string('name'),
+  2: field.string('namespace'),
+  3: field.repeatedBytes('addresses'),
+  4: field.string('network'),
+  5: field.enumeration('tunnelProtocol', TUNNEL),
+  6: field.string('trustDomain'),
+  7: field.string('serviceAccount'),
+  8: field.message('waypoint', gatewayAddress),
+  9: field.string('node'),
+  10: field.string('canonicalName'),
+  11: field.string('canonicalRevision'),
+  12: field.enumeration('workloadType', WORKLOAD_TYPE),
+  13: field.string('workloadName'),
+  14: field.bool('nativeTunnel'),
+  16: field.repeatedString('authorizationPolicies'),
+  17: field.enumeration('status', STATUS),
+  18: field.string('clusterId'),
+  19: field.message('networkGateway', gatewayAddress),
+  20: field.string('uid'),
+  21: field.string('hostname'),
+  22: [LEN, servicesEntry],
+};
 
-function service(r: Reader, prev: unknown): Obj {
-  const o = (prev as Obj | null) ?? {
-    name: '',
-    namespace: '',
-    hostname: '',
-    addresses: [],
-    ports: [],
-    subjectAltNames: [],
-    waypoint: null,
-  };
-  const addresses = o.addresses as Obj[];
-  const ports = o.ports as Obj[];
-  const subjectAltNames = o.subjectAltNames as string[];
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) o.name = r.string();
-    else if (f === 2 && wt === 2) o.namespace = r.string();
-    else if (f === 3 && wt === 2) o.hostname = r.string();
-    else if (f === 4 && wt === 2) addresses.push(networkAddress(r.sub(), null));
-    else if (f === 5 && wt === 2) ports.push(port(r.sub()));
-    else if (f === 6 && wt === 2) subjectAltNames.push(r.string());
-    else if (f === 7 && wt === 2) o.waypoint = gatewayAddress(r.sub(), o.waypoint);
-    else return false;
-    return true;
-  });
-  return o;
-}
+const newWorkload = (): Obj => ({
+  uid: '',
+  name: '',
+  namespace: '',
+  addresses: [],
+  hostname: '',
+  network: '',
+  tunnelProtocol: 'NONE',
+  trustDomain: '',
+  serviceAccount: '',
+  waypoint: null,
+  networkGateway: null,
+  node: '',
+  canonicalName: '',
+  canonicalRevision: '',
+  workloadType: 'DEPLOYMENT',
+  workloadName: '',
+  nativeTunnel: false,
+  services: {},
+  authorizationPolicies: [],
+  status: 'HEALTHY',
+  clusterId: '',
+});
+const workload = (r: Reader, prev: unknown): Obj =>
+  readFields(r, WORKLOAD, (prev as Obj | null) ?? newWorkload());
+
+const SERVICE: FieldTable<Obj> = {
+  1: field.string('name'),
+  2: field.string('namespace'),
+  3: field.string('hostname'),
+  4: field.repeatedMessage('addresses', (r) => networkAddress(r, null)),
+  5: field.repeatedMessage('ports', port),
+  6: field.repeatedString('subjectAltNames'),
+  7: field.message('waypoint', gatewayAddress),
+};
+const service = (r: Reader, prev: unknown): Obj =>
+  readFields(
+    r,
+    SERVICE,
+    (prev as Obj | null) ?? {
+      name: '',
+      namespace: '',
+      hostname: '',
+      addresses: [],
+      ports: [],
+      subjectAltNames: [],
+      waypoint: null,
+    },
+  );
+
+const ADDRESS: FieldTable<Obj> = {
+  1: field.message('workload', workload),
+  2: field.message('service', service),
+};
 
 /**
  * istio.workload.Address bytes → `{ type, workload, service }` as `toPlain` shapes them.
  * Throws RangeError on malformed bytes (the codec turns it into XDS_DECODE_FAILED).
  */
 export function readAddress(bytes: Uint8Array): Obj {
-  const buf = Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new Reader(buf, 0, buf.length);
-  const o: Obj = { workload: null, service: null };
-  let w: Obj | undefined;
-  let s: Obj | undefined;
-  r.fields((f, wt) => {
-    if (f === 1 && wt === 2) w = workload(r.sub(), w);
-    else if (f === 2 && wt === 2) s = service(r.sub(), s);
-    else return false;
-    return true;
-  });
-  if (w) {
-    o.workload = w;
-    o.type = 'workload';
-  }
-  if (s) {
-    o.service = s;
-    o.type = 'service';
-  }
-  return o;
+  const o = readFields(readerOf(bytes), ADDRESS, { workload: null, service: null });
+  return oneof(o, 'type', ['workload', 'service']);
 }

@@ -7,6 +7,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { AmbitError } from '../errors.js';
 import { protos, toPlain } from './proto.js';
+import { field, LEN, readerOf, readFields, type FieldTable } from './protobuf-reader.js';
 
 /**
  * Runs one message decode; bytes that are not that message (they come from an unauthenticated
@@ -149,7 +150,6 @@ export function decodeDeltaRequest(buf: Buffer): DeltaRequest {
 const RESPONSE = { systemVersionInfo: 1, resources: 2, typeUrl: 4, nonce: 5, removed: 6 };
 const RESOURCE = { version: 1, resource: 2, name: 3 };
 const ANY = { typeUrl: 1, value: 2 };
-const LEN = 2;
 const tag = (field: number) => (field << 3) | LEN;
 
 /** The resource as one `resources` field of a DeltaDiscoveryResponse of `typeUrl`. */
@@ -191,65 +191,38 @@ export function encodeDeltaResponse(r: DeltaResponse): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Reads fields of one (sub)message until `end`, calling `on` per field number. */
-function fields(rd: protobuf.Reader, end: number, on: (field: number, wire: number) => boolean) {
-  while (rd.pos < end) {
-    const t = rd.uint32();
-    if (!on(t >>> 3, t & 7)) rd.skipType(t & 7);
-  }
-}
-
 export function decodeDeltaResponse(buf: Buffer): DeltaResponse {
   return decoding('DeltaDiscoveryResponse', buf, () => readDeltaResponse(buf));
 }
 
+type Obj = Record<string, unknown>;
+
+/** google.protobuf.Any: only its value, read into the resource. */
+const ANY_VALUE: FieldTable<Obj> = { [ANY.value]: field.bytes('value') };
+const RESOURCE_FIELDS: FieldTable<Obj> = {
+  [RESOURCE.name]: field.string('name'),
+  [RESOURCE.version]: field.string('version'),
+  [RESOURCE.resource]: [LEN, (r, o) => void readFields(r.sub(), ANY_VALUE, o)],
+};
+const RESPONSE_FIELDS: FieldTable<Obj> = {
+  [RESPONSE.systemVersionInfo]: field.string('systemVersionInfo'),
+  [RESPONSE.typeUrl]: field.string('typeUrl'),
+  [RESPONSE.nonce]: field.string('nonce'),
+  [RESPONSE.removed]: field.repeatedString('removedResources'),
+  [RESPONSE.resources]: field.repeatedMessage('resources', (r) =>
+    readFields(r, RESOURCE_FIELDS, { name: '', version: '', value: new Uint8Array() }),
+  ),
+};
+
 function readDeltaResponse(buf: Buffer): DeltaResponse {
-  const rd = protobuf.Reader.create(buf);
-  const out: DeltaResponse = {
+  const out = {
     systemVersionInfo: '',
     typeUrl: '',
     nonce: '',
     removedResources: [],
     resources: [],
   };
-  fields(rd, rd.len, (f, wire) => {
-    if (wire !== LEN) return false;
-    switch (f) {
-      case RESPONSE.systemVersionInfo:
-        out.systemVersionInfo = rd.string();
-        return true;
-      case RESPONSE.typeUrl:
-        out.typeUrl = rd.string();
-        return true;
-      case RESPONSE.nonce:
-        out.nonce = rd.string();
-        return true;
-      case RESPONSE.removed:
-        out.removedResources.push(rd.string());
-        return true;
-      case RESPONSE.resources: {
-        const res: WireResource = { name: '', version: '', value: new Uint8Array() };
-        fields(rd, rd.uint32() + rd.pos, (rf, rw) => {
-          if (rw !== LEN) return false;
-          if (rf === RESOURCE.name) res.name = rd.string();
-          else if (rf === RESOURCE.version) res.version = rd.string();
-          else if (rf === RESOURCE.resource)
-            fields(rd, rd.uint32() + rd.pos, (af, aw) => {
-              if (aw !== LEN || af !== ANY.value) return false;
-              res.value = rd.bytes();
-              return true;
-            });
-          else return false;
-          return true;
-        });
-        out.resources.push(res);
-        return true;
-      }
-      default:
-        return false;
-    }
-  });
-  return out;
+  return readFields(readerOf(buf), RESPONSE_FIELDS, out) as unknown as DeltaResponse;
 }
 
 export function encodeCertRequest(r: CertRequest): Buffer {
