@@ -175,6 +175,11 @@ const nodeCols: Column[] = [
 ];
 
 const statusNum = (field: string) => (o: Obj) => num(any(o.status)[field]);
+/** One field of every container of the pod template, comma-separated (kubectl -o wide). */
+const containerField = (field: 'name' | 'image') => (o: Obj) =>
+  list(any(any(any(o.spec).template).spec).containers)
+    .map((c) => str(c[field]))
+    .join(',');
 
 const deployCols: Column[] = [
   name,
@@ -186,24 +191,8 @@ const deployCols: Column[] = [
   { name: 'Up-to-date', type: 'integer', cell: statusNum('updatedReplicas') },
   { name: 'Available', type: 'integer', cell: statusNum('availableReplicas') },
   ageCol,
-  {
-    name: 'Containers',
-    type: 'string',
-    priority: 1,
-    cell: (o) =>
-      list(any(any(any(o.spec).template).spec).containers)
-        .map((c) => str(c.name))
-        .join(','),
-  },
-  {
-    name: 'Images',
-    type: 'string',
-    priority: 1,
-    cell: (o) =>
-      list(any(any(any(o.spec).template).spec).containers)
-        .map((c) => str(c.image))
-        .join(','),
-  },
+  { name: 'Containers', type: 'string', priority: 1, cell: containerField('name') },
+  { name: 'Images', type: 'string', priority: 1, cell: containerField('image') },
   { name: 'Selector', type: 'string', priority: 1, cell: (o) => selector(any(o.spec).selector) },
 ];
 
