@@ -183,17 +183,21 @@ export class NodeAgent {
     const pods = this.pods.list();
     await this.reconcileZtunnel(pods);
     const want = new Map<string, PodTarget>();
+    const wantPods = new Map<string, Pod>();
     const liveUids = new Set<string>();
     for (const p of pods) {
       const uid = p.metadata.uid ?? '';
       liveUids.add(uid);
-      const enrolled = podEnrolled(p, this.namespaceOf(p));
-      const patch = annotationPatch(p, enrolled);
-      if (patch) await this.annotate(p, patch);
-      if (!enrolled) continue;
+      if (!podEnrolled(p, this.namespaceOf(p))) {
+        // Unmarked before it is released, so peers stop sending it HBONE first.
+        const patch = annotationPatch(p, false);
+        if (patch) await this.annotate(p, patch);
+        continue;
+      }
       const ip = p.status?.podIP ?? this.fromCni.get(uid)?.ip;
       if (!ip) continue;
       const rec = this.fromCni.get(uid);
+      wantPods.set(ip, p);
       want.set(ip, {
         ip,
         uid,
@@ -210,6 +214,13 @@ export class NodeAgent {
         await this.o.backend.addPod(p);
         this.o.log.info('pod captured', { ip, uid: p.uid });
       }
+    }
+    // Marked only once captured: the control plane announces a pod as HBONE on this marker
+    // (Istio's CNI annotates after ztunnel took the pod), and a peer's HBONE to a pod whose
+    // node does not redirect 15008 yet would meet the app's closed port 15008 (a reset).
+    for (const p of wantPods.values()) {
+      const patch = annotationPatch(p, true);
+      if (patch) await this.annotate(p, patch);
     }
     for (const ip of have.keys()) {
       if (!want.has(ip)) {

@@ -184,13 +184,18 @@ void describe(
         'istiod',
       ]);
       sleepPod = p.get('sleep')!.metadata.name;
-      // Enrolment is asynchronous (the agent watches the namespace label): wait until sleep's
-      // traffic shows up at its ztunnel.
+      // Enrolment is asynchronous (the agent watches the namespace label, then marks each pod
+      // once captured, and only then does the control plane announce it as HBONE): wait until
+      // a request goes all the way, sleep's ztunnel out and httpbin's in with sleep's identity.
       await eventually(
-        'sleep captured',
+        'sleep and httpbin captured',
         async () => {
-          await curl(sleepPod, 'http://httpbin:8000/get', 2);
-          return logOf('ztunnel-worker2').includes('direction=outbound');
+          const r = await curl(sleepPod, 'http://httpbin:8000/get', 2);
+          return (
+            r.code === 0 &&
+            logOf('ztunnel-worker2').includes('direction=outbound') &&
+            logOf('ztunnel-worker').includes(`src.identity=${SLEEP_ID}`)
+          );
         },
         30_000,
       );
