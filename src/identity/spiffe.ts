@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { AmbitError } from '../errors.js';
-import { x509 } from '../xds/x509.js';
+import { x509 } from './x509.js';
 
 export interface SpiffeId {
   trustDomain: string;

@@ -4,12 +4,12 @@
  * istio.v1.auth.IstioCertificateService/CreateCertificate with `ImpersonatedIdentity` metadata.
  * The returned leaf must carry exactly the requested identity.
  */
-import { KeyObject, webcrypto } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { parseSpiffeId } from '../api/workload.js';
 import { AmbitError } from '../errors.js';
 import { bearerMetadata, openChannel } from './transport.js';
-import { x509 } from './x509.js';
+import { newKeyPair, privateKeyPem, SIGN, type KeyPair } from '../identity/keys.js';
+import { x509 } from '../identity/x509.js';
 import type { CertificateRequest, IssuedCertificate } from './types.js';
 import {
   CA_PATH,
@@ -19,11 +19,6 @@ import {
   type CertRequest,
   type CertResponse,
 } from './wire.js';
-
-type KeyPair = Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'];
-
-const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
 export interface CertificateRequestOptions extends CertificateRequest {
   /** TLS name to verify when `address` is an IP (default: the address's host). */
@@ -40,18 +35,13 @@ export interface CertificateRequestOptions extends CertificateRequest {
 export async function createCsr(
   identity: string,
 ): Promise<{ keys: KeyPair; keyPem: string; csrPem: string }> {
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, [
-    'sign',
-    'verify',
-  ])) as unknown as KeyPair;
+  const keys = await newKeyPair();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     keys,
     signingAlgorithm: SIGN,
     extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: identity }])],
   });
-  const keyPem = KeyObject.from(keys.privateKey as unknown as webcrypto.CryptoKey)
-    .export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const keyPem = await privateKeyPem(keys);
   return { keys, keyPem, csrPem: csr.toString('pem') };
 }
 

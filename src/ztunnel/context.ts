@@ -79,3 +79,17 @@ export function inboundService(
   }
   return undefined;
 }
+
+/** False when no configuration came within `config.stateWaitMs`: the caller refuses (fail closed). */
+export function synced(ctx: ProxyContext): Promise<boolean> {
+  return ctx.stateReady().then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The workload at `ip` when it runs on this node. */
+export function localWorkload(ctx: ProxyContext, ip: string): Workload | undefined {
+  const w = ctx.state.workloadByIp(ip);
+  return w?.node === ctx.config.nodeName ? w : undefined;
+}

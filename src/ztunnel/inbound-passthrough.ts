@@ -8,7 +8,7 @@ import { openConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
-import { connectionLabels, inboundService } from './context.js';
+import { connectionLabels, inboundService, localWorkload, synced } from './context.js';
 import { accepted, guard, reset } from './accepted.js';
 import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
@@ -30,15 +30,11 @@ export class InboundPassthroughProxy {
     );
     if (ILLEGAL_PORTS.has(dstPort))
       return refused('ZTUNNEL_SELF_CALL', 'destination is a ztunnel port');
-    try {
-      await ctx.stateReady();
-    } catch {
+    if (!(await synced(ctx)))
       return refused('ZTUNNEL_NOT_SYNCED', 'no configuration from the control plane yet');
-    }
-    const dst = ctx.state.workloadByIp(dstIp);
-    if (!dst || dst.node !== ctx.config.nodeName) {
+    const dst = localWorkload(ctx, dstIp);
+    if (!dst)
       return refused('ZTUNNEL_NO_LOCAL_WORKLOAD', 'destination is not a workload on this node');
-    }
     const src = ctx.state.workloadByIp(srcIp);
     const rbacConn = { srcIp, srcPort, dstIp, dstPort };
     const labels = connectionLabels('destination', src, dst, {

@@ -18,7 +18,7 @@ import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import { connectApp } from './app-connect.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
-import { connectionLabels, inboundService } from './context.js';
+import { connectionLabels, inboundService, localWorkload, synced } from './context.js';
 import { baggage, forwardedFor, parseAuthority, plainIp } from './headers.js';
 import { assertRbac, denialReason } from './rbac.js';
 import { workloadIdentity } from '../state/store.js';
@@ -89,14 +89,9 @@ export class InboundProxy {
     if (target.ip !== local)
       return refuse(400, `authority ${req.authority} is not this connection's address ${local}`);
     if (ILLEGAL_PORTS.has(target.port)) return refuse(400, `port ${target.port} is ztunnel's own`);
-    try {
-      await ctx.stateReady();
-    } catch {
-      return refuse(503, 'no configuration from the control plane yet');
-    }
-    const dst = ctx.state.workloadByIp(target.ip);
-    if (!dst || dst.node !== ctx.config.nodeName)
-      return refuse(400, `${target.ip} is not a workload on node ${ctx.config.nodeName}`);
+    if (!(await synced(ctx))) return refuse(503, 'no configuration from the control plane yet');
+    const dst = localWorkload(ctx, target.ip);
+    if (!dst) return refuse(400, `${target.ip} is not a workload on node ${ctx.config.nodeName}`);
     const client = this.clientIp(req);
     const rbacConn = {
       srcIp: client.ip,

@@ -15,7 +15,7 @@ import { HboneError } from '../hbone/types.js';
 import type { LocalInbound } from './inbound.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
-import { connectionLabels } from './context.js';
+import { connectionLabels, localWorkload, synced } from './context.js';
 import { accepted, guard, reset } from './accepted.js';
 import { baggage, forwarded, traceparent } from './headers.js';
 import { chooseEndpoint } from '../state/lb.js';
@@ -219,15 +219,12 @@ export class OutboundProxy {
     ) {
       return refused('ZTUNNEL_SELF_CALL', 'destination is a ztunnel port');
     }
-    try {
-      await ctx.stateReady();
-    } catch {
+    if (!(await synced(ctx)))
       return refused('ZTUNNEL_NOT_SYNCED', 'no configuration from the control plane yet');
-    }
-    const src = ctx.state.workloadByIp(srcIp);
-    if (!src || src.node !== ctx.config.nodeName) {
+    const src = localWorkload(ctx, srcIp);
+    if (!src) {
       return refused('ZTUNNEL_UNKNOWN_SOURCE', 'source is not a workload on this node', {
-        node: src?.node,
+        node: ctx.state.workloadByIp(srcIp)?.node,
       });
     }
     const plan = buildRequest(ctx.state, src, dstIp, dstPort, {

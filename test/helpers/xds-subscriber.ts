@@ -12,7 +12,7 @@ import { addressResourceName, authorizationResourceName } from '../../src/api/wo
 import { createLogger } from '../../src/log.js';
 import { requestCertificate, uriSans } from '../../src/xds/ca-client.js';
 import { createXdsClient } from '../../src/xds/client.js';
-import { x509 } from '../../src/xds/x509.js';
+import { x509 } from '../../src/identity/x509.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {

@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { CertificateAuthority, MAX_CSR_PEM_BYTES } from '../../src/controlplane/ca/authority.js';
 import { AmbitError } from '../../src/errors.js';
-import { x509 } from '../../src/xds/x509.js';
+import { x509 } from '../../src/identity/x509.js';
 import { fuzzParams } from '../helpers/fuzz.js';
 
 type KeyPair = Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'];

@@ -4,23 +4,23 @@
  * operator-supplied cert/key pair. It signs workload CSRs with exactly one SPIFFE URI SAN and
  * issues the control plane's own serving certificate.
  */
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
-import { pkcs8Pem, writeFileAtomic, certificateSerial } from '../../identity/pem.js';
+import {
+  importSigningKey,
+  newKeyPair,
+  privateKeyPem,
+  selfSigned,
+  signLeaf,
+  type PublicKey,
+  type SanName,
+  type SigningKey,
+} from '../../identity/keys.js';
+import { writeFileAtomic } from '../../identity/pem.js';
 import { tryParseSpiffe } from '../../identity/spiffe.js';
-import { x509 } from '../../xds/x509.js';
-
-const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
-type Key = Parameters<typeof x509.X509CertificateGenerator.create>[0] extends infer P
-  ? P extends { signingKey: infer K }
-    ? K
-    : never
-  : never;
-type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+import { x509 } from '../../identity/x509.js';
 
 /** Largest CSR accepted: a P-256 CSR with one SAN is under 1 KiB in PEM. */
 export const MAX_CSR_PEM_BYTES = 16 * 1024;
@@ -48,11 +48,6 @@ export interface SignedChain {
   notAfter: Date;
 }
 
-function pemKeyToPkcs8Der(pem: string): Buffer {
-  // Normalizes SEC1 ("EC PRIVATE KEY") and PKCS#8 keys alike.
-  return createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
-}
-
 export function badCsr(message: string, value: unknown): AmbitError {
   return new AmbitError('CA_BAD_CSR', message, {
     value,
@@ -68,7 +63,7 @@ export class CertificateAuthority {
   private constructor(
     readonly rootCert: x509.X509Certificate,
     readonly rootPem: string,
-    private readonly rootKey: Key,
+    private readonly rootKey: SigningKey,
     opts: AuthorityOptions,
   ) {
     this.trustDomain = opts.trustDomain ?? 'cluster.local';
@@ -105,12 +100,10 @@ export class CertificateAuthority {
       });
     }
     let cert: x509.X509Certificate;
-    let key: Key;
+    let key: SigningKey;
     try {
       cert = new x509.X509Certificate(certPem);
-      key = (await webcrypto.subtle.importKey('pkcs8', pemKeyToPkcs8Der(keyPem), EC_P256, false, [
-        'sign',
-      ])) as unknown as Key;
+      key = await importSigningKey(keyPem);
     } catch (err) {
       throw new AmbitError('CA_BAD_ROOT', `cannot load the root CA: ${(err as Error).message}`, {
         value: opts.certFile ?? opts.stateDir,
@@ -121,35 +114,15 @@ export class CertificateAuthority {
     return new CertificateAuthority(cert, cert.toString('pem') + '\n', key, opts);
   }
 
-  private async issue(
-    publicKey: Parameters<typeof x509.X509CertificateGenerator.create>[0]['publicKey'],
-    names: { type: 'url' | 'dns' | 'ip'; value: string }[],
-    ttlSeconds: number,
-  ): Promise<x509.X509Certificate> {
-    const now = Date.now();
-    const notAfter = new Date(Math.min(now + ttlSeconds * 1000, this.rootCert.notAfter.getTime()));
-    return x509.X509CertificateGenerator.create({
-      serialNumber: certificateSerial(),
-      subject: '',
-      issuer: this.rootCert.subjectName,
-      notBefore: new Date(now - 60_000),
-      notAfter,
-      publicKey,
+  private issue(publicKey: PublicKey, sans: SanName[], ttlSeconds: number) {
+    return signLeaf({
+      issuer: this.rootCert,
       signingKey: this.rootKey,
-      signingAlgorithm: SIGN,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(
-          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-          true,
-        ),
-        new x509.ExtendedKeyUsageExtension([
-          x509.ExtendedKeyUsage.serverAuth,
-          x509.ExtendedKeyUsage.clientAuth,
-        ]),
-        await x509.AuthorityKeyIdentifierExtension.create(this.rootCert),
-        new x509.SubjectAlternativeNameExtension(names, true),
-      ],
+      publicKey,
+      subject: '',
+      sans,
+      usages: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+      ttlSeconds,
     });
   }
 
@@ -200,20 +173,16 @@ export class CertificateAuthority {
     names: string[],
     ttlSeconds = 365 * 24 * 3600,
   ): Promise<{ keyPem: string; certPem: string }> {
-    const keys = (await webcrypto.subtle.generateKey(EC_P256, true, [
-      'sign',
-      'verify',
-    ])) as unknown as KeyPair;
+    const keys = await newKeyPair();
     const sans = names.map((n) => ({
       type: isIP(n) ? ('ip' as const) : ('dns' as const),
       value: n,
     }));
     const cert = await this.issue(keys.publicKey, sans, ttlSeconds);
-    const der = await webcrypto.subtle.exportKey(
-      'pkcs8',
-      keys.privateKey as unknown as webcrypto.CryptoKey,
-    );
-    return { keyPem: pkcs8Pem(der), certPem: cert.toString('pem') + '\n' + this.rootPem };
+    return {
+      keyPem: await privateKeyPem(keys),
+      certPem: cert.toString('pem') + '\n' + this.rootPem,
+    };
   }
 }
 
@@ -254,18 +223,11 @@ async function readCsr(
 }
 
 async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPem: string }> {
-  const keys = (await webcrypto.subtle.generateKey(EC_P256, true, [
-    'sign',
-    'verify',
-  ])) as unknown as KeyPair;
-  const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: certificateSerial(),
-    name: `O=${trustDomain}, CN=ambit root CA`,
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 10 * 365 * 24 * 3600 * 1000),
+  const keys = await newKeyPair();
+  return selfSigned({
     keys,
-    signingAlgorithm: SIGN,
+    name: `O=${trustDomain}, CN=ambit root CA`,
+    days: 10 * 365,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(
@@ -277,9 +239,4 @@ async function createRoot(trustDomain: string): Promise<{ certPem: string; keyPe
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  const der = await webcrypto.subtle.exportKey(
-    'pkcs8',
-    keys.privateKey as unknown as webcrypto.CryptoKey,
-  );
-  return { certPem: cert.toString('pem') + '\n', keyPem: pkcs8Pem(der) };
 }

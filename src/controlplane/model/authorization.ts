@@ -29,13 +29,21 @@ export interface ConvertResult {
   report: PolicyReport;
 }
 
-const L4_WHEN_KEYS = new Set([
-  'source.ip',
-  'source.namespace',
-  'source.principal',
-  'destination.ip',
-  'destination.port',
-]);
+/**
+ * The `when` keys ztunnel enforces at L4, each with the Match list its values fill (`notValues`
+ * fill the list's `not` twin) and the converter that checks one value.
+ */
+const L4_WHEN: Record<string, [MatchList, (v: string, field: string) => Match[MatchList][number]]> =
+  {
+    'source.ip': ['sourceIps', toCidr],
+    'source.namespace': ['namespaces', toStringMatch],
+    'source.principal': ['principals', principalMatch],
+    'destination.ip': ['destinationIps', toCidr],
+    'destination.port': ['destinationPorts', toPort],
+  };
+type MatchList = 'namespaces' | 'principals' | 'sourceIps' | 'destinationIps' | 'destinationPorts';
+const notList = (l: MatchList) => `not${l[0]!.toUpperCase()}${l.slice(1)}` as keyof Match;
+
 const HTTP_SOURCE_FIELDS = [
   'requestPrincipals',
   'notRequestPrincipals',
@@ -181,33 +189,17 @@ function whenMatch(
   if (!w.key) throw invalid(`${f}.key`, 'a when condition needs a key', w);
   if (!values.length && !notValues.length)
     throw invalid(f, `when ${w.key} needs values or notValues`, w);
-  if (!L4_WHEN_KEYS.has(w.key)) {
+  const l4 = Object.hasOwn(L4_WHEN, w.key) ? L4_WHEN[w.key] : undefined;
+  if (!l4) {
     http.push(`${f} (key ${w.key})`);
     return m;
   }
-  // The key's list and its `not` twin, converted value by value (`when[0].notValues[1]`).
-  const both = <T>(conv: (v: string, field: string) => T): [T[], T[]] => [
-    values.map((v, i) => conv(v, `${f}.values[${i}]`)),
-    notValues.map((v, i) => conv(v, `${f}.notValues[${i}]`)),
-  ];
-  switch (w.key) {
-    case 'source.ip':
-      [m.sourceIps, m.notSourceIps] = both(toCidr);
-      break;
-    case 'source.namespace':
-      [m.namespaces, m.notNamespaces] = both(toStringMatch);
-      break;
-    case 'source.principal':
-      [m.principals, m.notPrincipals] = both(principalMatch);
-      break;
-    case 'destination.ip':
-      [m.destinationIps, m.notDestinationIps] = both(toCidr);
-      break;
-    case 'destination.port':
-      [m.destinationPorts, m.notDestinationPorts] = both(toPort);
-      break;
-  }
-  return m;
+  const [list, conv] = l4;
+  // Converted value by value, so an error names its place (`when[0].notValues[1]`).
+  return Object.assign(m, {
+    [list]: values.map((v, i) => conv(v, `${f}.values[${i}]`)),
+    [notList(list)]: notValues.map((v, i) => conv(v, `${f}.notValues[${i}]`)),
+  });
 }
 
 function convertRule(
@@ -255,38 +247,26 @@ export function convertPolicy(p: AuthorizationPolicy, opts: ModelOptions): Conve
     uid: p.metadata.uid,
     generation: p.metadata.generation,
   };
+  const rejected = (reason: PolicyReport['reason'], message: string): ConvertResult => ({
+    report: { ...base, accepted: false, sent: false, reason, message },
+  });
   const spec = p.spec ?? {};
   if (spec.targetRef || spec.targetRefs?.length)
-    return {
-      report: {
-        ...base,
-        accepted: false,
-        sent: false,
-        reason: 'NotApplicable',
-        message: 'policies with targetRef(s) are for waypoints and are not sent to ztunnel',
-      },
-    };
+    return rejected(
+      'NotApplicable',
+      'policies with targetRef(s) are for waypoints and are not sent to ztunnel',
+    );
   const action = spec.action ?? 'ALLOW';
   if (action === 'CUSTOM' || action === 'AUDIT')
-    return {
-      report: {
-        ...base,
-        accepted: false,
-        sent: false,
-        reason: 'UnsupportedValue',
-        message: `ztunnel does not support the ${action} action; the policy is not enforced at L4`,
-      },
-    };
+    return rejected(
+      'UnsupportedValue',
+      `ztunnel does not support the ${action} action; the policy is not enforced at L4`,
+    );
   if (action !== 'ALLOW' && action !== 'DENY')
-    return {
-      report: {
-        ...base,
-        accepted: false,
-        sent: false,
-        reason: 'InvalidValue',
-        message: `spec.action: unknown action ${JSON.stringify(action)} (want ALLOW, DENY, AUDIT or CUSTOM)`,
-      },
-    };
+    return rejected(
+      'InvalidValue',
+      `spec.action: unknown action ${JSON.stringify(action)} (want ALLOW, DENY, AUDIT or CUSTOM)`,
+    );
   const labels = spec.selector?.matchLabels ?? {};
   const scope = Object.keys(labels).length
     ? 'WORKLOAD_SELECTOR'
@@ -304,15 +284,7 @@ export function convertPolicy(p: AuthorizationPolicy, opts: ModelOptions): Conve
       if (out.rule && out.neverMatches) never.push(i);
     });
   } catch (err) {
-    return {
-      report: {
-        ...base,
-        accepted: false,
-        sent: false,
-        reason: 'InvalidValue',
-        message: (err as Error).message,
-      },
-    };
+    return rejected('InvalidValue', (err as Error).message);
   }
   const authorization: Authorization = {
     name: p.metadata.name,

@@ -6,22 +6,20 @@
  * the API server's x509 authenticator reads them. This CA is the cluster's, not the mesh's:
  * istiod's CA (src/controlplane/ca/) signs workload identities and never sees this key.
  */
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { AmbitError } from '../../errors.js';
-import { pkcs8Pem, writeFileAtomic, certificateSerial } from '../../identity/pem.js';
-import { x509 } from '../../xds/x509.js';
-
-const EC_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
-type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
-type SigningKey = Parameters<typeof x509.X509CertificateGenerator.create>[0] extends infer P
-  ? P extends { signingKey: infer K }
-    ? K
-    : never
-  : never;
+import {
+  importSigningKey,
+  newKeyPair,
+  privateKeyPem,
+  selfSigned,
+  signLeaf,
+  type SigningKey,
+} from '../../identity/keys.js';
+import { writeFileAtomic } from '../../identity/pem.js';
+import { x509 } from '../../identity/x509.js';
 
 /** The names every API server certificate carries (what in-cluster clients dial). */
 export const kubernetesServiceNames = [
@@ -35,18 +33,6 @@ export const kubernetesServiceNames = [
 export interface CertPair {
   certPem: string;
   keyPem: string;
-}
-
-async function newKeys(): Promise<KeyPair> {
-  return (await webcrypto.subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as KeyPair;
-}
-
-async function exportKey(keys: KeyPair): Promise<string> {
-  const der = await webcrypto.subtle.exportKey(
-    'pkcs8',
-    keys.privateKey as unknown as webcrypto.CryptoKey,
-  );
-  return pkcs8Pem(der);
 }
 
 /** An RFC 4514 name with escaping of the characters that would end an attribute. */
@@ -73,15 +59,11 @@ export class LabPki {
     const keyPath = join(dir, 'ca.key');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!existsSync(certPath) || !existsSync(keyPath)) {
-      const keys = await newKeys();
-      const now = Date.now();
-      const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: certificateSerial(),
-        name: 'CN=kubernetes',
-        notBefore: new Date(now - 60_000),
-        notAfter: new Date(now + 10 * 365 * 24 * 3600_000),
+      const keys = await newKeyPair();
+      const ca = await selfSigned({
         keys,
-        signingAlgorithm: SIGN,
+        name: 'CN=kubernetes',
+        days: 10 * 365,
         extensions: [
           new x509.BasicConstraintsExtension(true, undefined, true),
           new x509.KeyUsagesExtension(
@@ -91,18 +73,12 @@ export class LabPki {
           await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         ],
       });
-      writeFileAtomic(keyPath, await exportKey(keys), 0o600);
-      writeFileAtomic(certPath, cert.toString('pem') + '\n', 0o644);
+      writeFileAtomic(keyPath, ca.keyPem, 0o600);
+      writeFileAtomic(certPath, ca.certPem, 0o644);
     }
     try {
       const cert = new x509.X509Certificate(readFileSync(certPath, 'utf8'));
-      const der = createPrivateKey(readFileSync(keyPath, 'utf8')).export({
-        type: 'pkcs8',
-        format: 'der',
-      });
-      const key = (await webcrypto.subtle.importKey('pkcs8', der, EC_P256, false, [
-        'sign',
-      ])) as SigningKey;
+      const key = await importSigningKey(readFileSync(keyPath, 'utf8'));
       return new LabPki(dir, cert, cert.toString('pem') + '\n', key);
     } catch (err) {
       throw new AmbitError('APISERVER_PKI', `cannot load the cluster CA in ${dir}`, {
@@ -119,32 +95,19 @@ export class LabPki {
     sans: { type: 'dns' | 'ip'; value: string }[],
     ttlSeconds: number,
   ): Promise<CertPair> {
-    const keys = await newKeys();
-    const now = Date.now();
-    const extensions: x509.Extension[] = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-        true,
-      ),
-      new x509.ExtendedKeyUsageExtension([
-        usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-      ]),
-      await x509.AuthorityKeyIdentifierExtension.create(this.caCert),
-    ];
-    if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans, false));
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: certificateSerial(),
-      subject,
-      issuer: this.caCert.subjectName,
-      notBefore: new Date(now - 60_000),
-      notAfter: new Date(Math.min(now + ttlSeconds * 1000, this.caCert.notAfter.getTime())),
-      publicKey: keys.publicKey,
+    const keys = await newKeyPair();
+    const cert = await signLeaf({
+      issuer: this.caCert,
       signingKey: this.caKey,
-      signingAlgorithm: SIGN,
-      extensions,
+      publicKey: keys.publicKey,
+      subject,
+      sans,
+      usages: [
+        usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+      ],
+      ttlSeconds,
     });
-    return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys) };
+    return { certPem: cert.toString('pem') + '\n', keyPem: await privateKeyPem(keys) };
   }
 
   /** The API server's serving certificate for `names` (DNS names and IPs), one year. */

@@ -65,6 +65,8 @@ export class PodWorker {
   private readonly startTime = new Date().toISOString();
   private retryTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
+  private reportInFlight = false;
+  private reportAgain = false;
   private tokenAt = 0;
   private annotated = false;
 
@@ -346,12 +348,30 @@ export class PodWorker {
     await this.containers.probe(ip, this.netns);
   }
 
-  /** Status reports are coalesced: many changes in a burst become one PATCH. */
+  /**
+   * Status reports are coalesced: many changes in a burst become one PATCH. One PATCH is in
+   * flight at a time, and a change during it is sent after it: two in flight could land out of
+   * order and leave an older status (ContainerCreating) over a newer one (Running) for good.
+   */
   report(delayMs = 50): void {
-    if (this.gone || this.reportTimer) return;
+    if (this.gone) return;
+    if (this.reportInFlight) {
+      this.reportAgain = true;
+      return;
+    }
+    if (this.reportTimer) return;
     this.reportTimer = setTimeout(() => {
       this.reportTimer = undefined;
-      if (this.gone) return;
+      void this.sendStatus();
+    }, delayMs);
+  }
+
+  private async sendStatus(): Promise<void> {
+    if (this.gone) return;
+    this.reportInFlight = true;
+    this.reportAgain = false;
+    let retryMs: number | undefined;
+    try {
       const status = computeStatus({
         initialized: this.initialized,
         podIP: this.podIP,
@@ -360,23 +380,26 @@ export class PodWorker {
         containers: this.containers.all(),
         pendingReason: this.pendingReason,
       });
-      this.ctx.client
-        .patch(
-          resources.pods,
-          this.pod.metadata.name,
-          { status },
-          { namespace: this.pod.metadata.namespace, subresource: 'status' },
-        )
-        .catch((err: unknown) => {
-          if (err instanceof KubeApiError && err.status === 404) return;
-          this.ctx.log.warn('status update failed, retrying', {
-            pod: this.key,
-            error: errorMessage(err),
-          });
-          // The API server may be restarting: try again in a while, not in a tight loop.
-          this.report(REPORT_RETRY_MS);
+      await this.ctx.client.patch(
+        resources.pods,
+        this.pod.metadata.name,
+        { status },
+        { namespace: this.pod.metadata.namespace, subresource: 'status' },
+      );
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.status === 404)) {
+        this.ctx.log.warn('status update failed, retrying', {
+          pod: this.key,
+          error: errorMessage(err),
         });
-    }, delayMs);
+        // The API server may be restarting: try again in a while, not in a tight loop.
+        retryMs = REPORT_RETRY_MS;
+      }
+    } finally {
+      this.reportInFlight = false;
+    }
+    if (retryMs !== undefined) this.report(retryMs);
+    else if (this.reportAgain) this.report();
   }
 
   /** Rewrites ConfigMap volumes from the API (Kubernetes syncs them periodically too), and renews the token. */

@@ -35,51 +35,38 @@ export function chooseEndpoint(
   random: () => number = Math.random,
 ): Chosen | undefined {
   const vip = svc.vips[0];
-  if (svc.waypoint && vip) return viaWaypoint(svc.waypoint, vip, servicePort, avoid, random);
-  const endpoint = pickUnused(
-    svc.endpoints.filter((e) => e.healthy && targetPortOf(e, servicePort) !== undefined),
-    avoid,
-    random,
-  );
-  if (!endpoint) return undefined;
-  return {
-    endpoint,
-    target: {
-      address: endpoint.address,
-      targetPort: targetPortOf(endpoint, servicePort)!,
-      tunnel: endpoint.tunnel,
-      identity: endpoint.identity,
-    },
-  };
-}
-
-/**
- * An ingress gateway sending to a service through its waypoint (`istio.io/ingress-use-waypoint`):
- * a healthy waypoint pod, dialled on 15008 with the service's `vip:port` as `:authority`, so the
- * waypoint applies the service's routes and policies as for any mesh client.
- */
-function viaWaypoint(
-  pods: WaypointEndpoint[],
-  vip: string,
-  servicePort: number,
-  avoid: Set<string>,
-  random: () => number,
-): Chosen | undefined {
-  // Waypoint pods speak HBONE themselves (they are not captured: tunnel NONE in the model).
-  const endpoint = pickUnused(
-    pods.filter((p) => p.healthy),
-    avoid,
-    random,
-  );
-  if (!endpoint) return undefined;
-  return {
-    endpoint,
-    target: {
+  if (svc.waypoint && vip) {
+    // An ingress gateway sending to a service through its waypoint
+    // (`istio.io/ingress-use-waypoint`): a healthy waypoint pod, dialled on 15008 with the
+    // service's `vip:port` as `:authority`, so the waypoint applies the service's routes and
+    // policies as for any mesh client. Waypoint pods speak HBONE themselves (not captured:
+    // tunnel NONE in the model).
+    const pods = svc.waypoint.filter((p) => p.healthy);
+    return choose(pods, avoid, random, (pod) => ({
       address: vip,
       targetPort: servicePort,
       tunnel: 'HBONE',
-      identity: endpoint.identity,
-      via: endpoint.address,
-    },
-  };
+      identity: pod.identity,
+      via: pod.address,
+    }));
+  }
+  const usable = svc.endpoints.filter(
+    (e) => e.healthy && targetPortOf(e, servicePort) !== undefined,
+  );
+  return choose(usable, avoid, random, (e) => ({
+    address: e.address,
+    targetPort: targetPortOf(e, servicePort)!,
+    tunnel: e.tunnel,
+    identity: e.identity,
+  }));
+}
+
+function choose(
+  usable: WaypointEndpoint[],
+  avoid: Set<string>,
+  random: () => number,
+  target: (e: WaypointEndpoint) => UpstreamTarget,
+): Chosen | undefined {
+  const endpoint = pickUnused(usable, avoid, random);
+  return endpoint && { endpoint, target: target(endpoint) };
 }
