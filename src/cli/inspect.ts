@@ -44,46 +44,31 @@ async function listOptional(kube: KubeClient, res: Resource): Promise<KubeObject
   }
 }
 
+/** What the control plane's model reads, field by field; a list the server lacks is empty. */
+const SNAPSHOT_LISTS: [keyof Snapshot, Resource, 'required' | 'optional'][] = [
+  ['namespaces', resources.namespaces, 'required'],
+  ['pods', resources.pods, 'required'],
+  ['services', resources.services, 'required'],
+  ['endpointSlices', resources.endpointslices, 'optional'],
+  ['serviceAccounts', resources.serviceaccounts, 'optional'],
+  ['policies', resources.authorizationpolicies, 'optional'],
+  ['gateways', resources.gateways, 'optional'],
+  ['peerAuthentications', resources.peerauthentications, 'optional'],
+  ['deployments', resources.deployments, 'optional'],
+  ['httpRoutes', resources.httproutes, 'optional'],
+  ['grpcRoutes', resources.grpcroutes, 'optional'],
+  ['tcpRoutes', resources.tcproutes, 'optional'],
+  ['referenceGrants', resources.referencegrants, 'optional'],
+  ['secrets', resources.secrets, 'optional'],
+];
+
 export async function fetchSnapshot(kube: KubeClient): Promise<Snapshot> {
-  const [
-    namespaces,
-    pods,
-    services,
-    endpointSlices,
-    serviceAccounts,
-    policies,
-    gateways,
-    peerAuths,
-  ] = await Promise.all([
-    kube.list(resources.namespaces).then((l) => l.items),
-    kube.list(resources.pods).then((l) => l.items),
-    kube.list(resources.services).then((l) => l.items),
-    listOptional(kube, resources.endpointslices),
-    listOptional(kube, resources.serviceaccounts),
-    listOptional(kube, resources.authorizationpolicies),
-    listOptional(kube, resources.gateways),
-    listOptional(kube, resources.peerauthentications),
-  ]);
-  const [deployments, httpRoutes, grpcRoutes, tcpRoutes] = await Promise.all([
-    listOptional(kube, resources.deployments),
-    listOptional(kube, resources.httproutes),
-    listOptional(kube, resources.grpcroutes),
-    listOptional(kube, resources.tcproutes),
-  ]);
-  return {
-    namespaces,
-    pods,
-    services,
-    endpointSlices,
-    serviceAccounts,
-    policies,
-    gateways,
-    deployments,
-    httpRoutes,
-    grpcRoutes,
-    tcpRoutes,
-    peerAuthentications: peerAuths,
-  } as Snapshot;
+  const lists = await Promise.all(
+    SNAPSHOT_LISTS.map(([, res, need]) =>
+      need === 'required' ? kube.list(res).then((l) => l.items) : listOptional(kube, res),
+    ),
+  );
+  return Object.fromEntries(SNAPSHOT_LISTS.map(([k], i) => [k, lists[i]])) as unknown as Snapshot;
 }
 
 export async function computeConfigDump(kube: KubeClient, node: string): Promise<ConfigDump> {

@@ -125,6 +125,26 @@ function tryGet<T>(fn: () => T): T | undefined {
   }
 }
 
+/** The user a verified service-account token stands for, as kube-apiserver names it. */
+export function serviceAccountUser(claims: TokenClaims): UserInfo {
+  const k = claims['kubernetes.io'];
+  const extra: Record<string, string[]> = {};
+  if (k.pod) {
+    extra['authentication.kubernetes.io/pod-name'] = [k.pod.name];
+    extra['authentication.kubernetes.io/pod-uid'] = [k.pod.uid];
+  }
+  return {
+    name: claims.sub,
+    uid: k.serviceaccount.uid,
+    groups: [
+      'system:serviceaccounts',
+      `system:serviceaccounts:${k.namespace}`,
+      'system:authenticated',
+    ],
+    extra,
+  };
+}
+
 export function tokenReview(
   reg: Registry,
   signer: TokenSigner,
@@ -144,27 +164,19 @@ export function tokenReview(
   const reason = typeof claims === 'string' ? claims : reviewCheck(reg, claims, audiences);
   if (typeof claims === 'string' || reason)
     return { ...base, status: { authenticated: false, error: reason, user: {} } };
-  const k = claims['kubernetes.io'];
-  const extra: Record<string, string[]> = {
-    'authentication.kubernetes.io/credential-id': [`JTI=${claims.jti}`],
-  };
-  if (k.pod) {
-    extra['authentication.kubernetes.io/pod-name'] = [k.pod.name];
-    extra['authentication.kubernetes.io/pod-uid'] = [k.pod.uid];
-  }
+  const user = serviceAccountUser(claims);
   return {
     ...base,
     status: {
       authenticated: true,
       user: {
-        username: claims.sub,
-        uid: k.serviceaccount.uid,
-        groups: [
-          'system:serviceaccounts',
-          `system:serviceaccounts:${k.namespace}`,
-          'system:authenticated',
-        ],
-        extra,
+        username: user.name,
+        uid: user.uid,
+        groups: user.groups,
+        extra: {
+          'authentication.kubernetes.io/credential-id': [`JTI=${claims.jti}`],
+          ...user.extra,
+        },
       },
       audiences: audiences.length ? audiences.filter((a) => claims.aud.includes(a)) : claims.aud,
     },

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { reviewCheck } from './auth.js';
+import { reviewCheck, serviceAccountUser } from './auth.js';
 import type { Registry } from './registry.js';
 import type { TokenSigner } from './tokens.js';
 import type { UserInfo } from './user.js';
@@ -31,22 +31,7 @@ export function authenticate(
     if (typeof claims === 'string') return { refused: claims };
     const reason = reviewCheck(registry, claims, []);
     if (reason) return { refused: reason };
-    const k = claims['kubernetes.io'];
-    const extra: Record<string, string[]> = {};
-    if (k.pod) {
-      extra['authentication.kubernetes.io/pod-name'] = [k.pod.name];
-      extra['authentication.kubernetes.io/pod-uid'] = [k.pod.uid];
-    }
-    return {
-      name: claims.sub,
-      uid: k.serviceaccount.uid,
-      groups: [
-        'system:serviceaccounts',
-        `system:serviceaccounts:${k.namespace}`,
-        'system:authenticated',
-      ],
-      extra,
-    };
+    return serviceAccountUser(claims);
   }
   const sock = req.socket as Partial<TLSSocket>;
   if (sock.encrypted && sock.authorized && sock.getPeerCertificate) {

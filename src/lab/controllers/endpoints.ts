@@ -22,6 +22,34 @@ export function resolveTargetPort(
   return undefined;
 }
 
+/**
+ * The Service's ports as `pod` serves them (named targetPorts resolved on it; `name` empty
+ * when the Service port has none), or undefined when the Service has ports and the pod serves
+ * none of them (it is then no endpoint).
+ */
+export function podPorts(
+  pod: LabPod,
+  svcPorts: NonNullable<NonNullable<Service['spec']>['ports']>,
+): { name: string; port: number; protocol: string }[] | undefined {
+  const ports: { name: string; port: number; protocol: string }[] = [];
+  for (const sp of svcPorts) {
+    const port = resolveTargetPort(pod, sp.targetPort, sp.port);
+    if (port !== undefined)
+      ports.push({ name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' });
+  }
+  return svcPorts.length > 0 && ports.length === 0 ? undefined : ports;
+}
+
+/** The pod as an endpoint's `targetRef`. */
+export function podRef(pod: LabPod): { kind: 'Pod'; name: string; namespace: string; uid: string } {
+  return {
+    kind: 'Pod',
+    name: pod.metadata.name,
+    namespace: pod.metadata.namespace ?? 'default',
+    uid: pod.metadata.uid ?? '',
+  };
+}
+
 function byIp(a: EndpointAddress, b: EndpointAddress): number {
   const k = (ip: string) =>
     ip
@@ -49,25 +77,17 @@ export function computeSubsets(svc: Service, pods: readonly LabPod[]): Subsets |
     if (!matchesLabels(selector, pod.metadata.labels)) continue;
     const ip = pod.status?.podIP;
     if (!ip || isTerminating(pod) || isFinished(pod)) continue;
-    const ports: { name?: string; port: number; protocol: string }[] = [];
-    for (const sp of svcPorts) {
-      const port = resolveTargetPort(pod, sp.targetPort, sp.port);
-      if (port === undefined) continue;
-      ports.push({ ...(sp.name ? { name: sp.name } : {}), port, protocol: sp.protocol ?? 'TCP' });
-    }
-    if (svcPorts.length > 0 && ports.length === 0) continue;
+    const resolved = podPorts(pod, svcPorts);
+    if (!resolved) continue;
+    // Endpoints omit an empty port name.
+    const ports = resolved.map(({ name, ...p }) => (name ? { name, ...p } : p));
     const key = JSON.stringify(ports);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ports, ready: [], notReady: [] }));
     const addr: EndpointAddress = {
       ip,
       ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-      targetRef: {
-        kind: 'Pod',
-        name: pod.metadata.name,
-        namespace: pod.metadata.namespace ?? 'default',
-        uid: pod.metadata.uid ?? '',
-      },
+      targetRef: podRef(pod),
     };
     (isReady(pod) ? g.ready : g.notReady).push(addr);
   }

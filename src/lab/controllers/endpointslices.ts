@@ -5,7 +5,7 @@
  * mirrored from the user's Endpoints for Services without a selector.
  */
 import type { EndpointSlice, Endpoints, Service } from '../../k8s/types.js';
-import { resolveTargetPort } from './endpoints.js';
+import { podPorts, podRef } from './endpoints.js';
 import { isFinished, isReady, isTerminating, matchesLabels, type LabPod } from './types.js';
 
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
@@ -52,13 +52,8 @@ export function desiredSlices(svc: Service, pods: readonly LabPod[]): SliceConte
     if (!matchesLabels(selector, pod.metadata.labels)) continue;
     const ip = pod.status?.podIP;
     if (!ip || isFinished(pod)) continue;
-    const ports: SliceContent['ports'] = [];
-    for (const sp of svc.spec?.ports ?? []) {
-      const port = resolveTargetPort(pod, sp.targetPort, sp.port);
-      if (port === undefined) continue;
-      ports.push({ name: sp.name ?? '', port, protocol: sp.protocol ?? 'TCP' });
-    }
-    if ((svc.spec?.ports ?? []).length > 0 && ports.length === 0) continue;
+    const ports = podPorts(pod, svc.spec?.ports ?? []);
+    if (!ports) continue;
     const key = JSON.stringify(ports);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { ports, endpoints: [] }));
@@ -68,12 +63,7 @@ export function desiredSlices(svc: Service, pods: readonly LabPod[]): SliceConte
       addresses: [ip],
       conditions: { ready: ready && !terminating, serving: ready, terminating },
       ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
-      targetRef: {
-        kind: 'Pod',
-        name: pod.metadata.name,
-        namespace: pod.metadata.namespace ?? 'default',
-        uid: pod.metadata.uid ?? '',
-      },
+      targetRef: podRef(pod),
     });
   }
   return toSlices(groups);
