@@ -4,10 +4,7 @@
  * subresources, graceful pod deletion, namespace and owner cascades).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { parseAllDocuments } from 'yaml';
-import { AmbitError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import {
   apiVersionOf,
@@ -18,6 +15,14 @@ import {
   unregisterCrd,
   type Kind,
 } from './catalog.js';
+import {
+  ensureBootstrapObject,
+  ensureKubernetesService,
+  ensureNamespaceDefaults,
+  initialNamespaces,
+  installCrds,
+  type BootstrapOptions,
+} from './cluster-defaults.js';
 import { crdKinds, crdStatus, validateCrd } from './crd.js';
 import { validateBuiltin } from './builtin-schema.js';
 import { prune, validateSchema } from './schema.js';
@@ -58,27 +63,11 @@ export interface DeleteOptions extends WriteOptions {
   preconditions?: { uid?: string; resourceVersion?: string };
 }
 
-/** Namespaces every lab starts with, each with a `default` ServiceAccount. */
-export const initialNamespaces = ['default', 'kube-system', 'kube-public', 'istio-system'];
-
 const nsKind = kinds.find((k) => k.kind === 'Namespace')!;
-const saKind = kinds.find((k) => k.kind === 'ServiceAccount')!;
 const podKind = kinds.find((k) => k.kind === 'Pod')!;
 const svcKind = kinds.find((k) => k.kind === 'Service')!;
 const nodeKind = kinds.find((k) => k.kind === 'Node')!;
 const crdKind = kinds.find((k) => k.kind === 'CustomResourceDefinition')!;
-const cmKind = kinds.find((k) => k.kind === 'ConfigMap')!;
-const epKind = kinds.find((k) => k.kind === 'Endpoints')!;
-
-/** What the cluster publishes about itself at every start. */
-export interface BootstrapOptions {
-  /** The cluster CA, published as ConfigMap `kube-root-ca.crt` in every namespace. */
-  caPem?: string;
-  /** The API server's in-lab address: the `kubernetes` Service's endpoint. */
-  advertise?: { ip: string; port: number };
-  /** RBAC objects kept as given (created, or updated when marked autoupdate). */
-  policy?: Record<string, unknown>[];
-}
 
 const suffixChars = 'bcdfghjklmnpqrstvwxz2456789';
 function randomSuffix(): string {
@@ -125,77 +114,18 @@ export class Registry {
       for (const name of initialNamespaces)
         this.create(nsKind, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     for (const ns of this.store.list(kindKey(nsKind)))
-      if (!ns.metadata.deletionTimestamp) this.ensureNamespaceDefaults(ns.metadata.name);
-    if (opts.advertise) this.ensureKubernetesService(opts.advertise);
-    for (const o of opts.policy ?? []) this.ensureBootstrapObject(o);
-  }
-
-  /** kube-apiserver's RBAC bootstrap: missing defaults are created, autoupdate ones reset. */
-  private ensureBootstrapObject(o: Record<string, unknown>): void {
-    const k = kinds.find((x) => x.kind === o.kind && apiVersionOf(x) === o.apiVersion);
-    const meta = o.metadata as { name: string };
-    if (!k) return;
-    const cur = this.store.get(kindKey(k), undefined, meta.name);
-    if (!cur) {
-      this.create(k, undefined, o);
-      return;
-    }
-    const auto = (cur.metadata.annotations as Record<string, string> | undefined)?.[
-      'rbac.authorization.kubernetes.io/autoupdate'
-    ];
-    if (auto === 'false') return;
-    const same = isDeepStrictEqual(
-      { rules: cur.rules, roleRef: cur.roleRef, subjects: cur.subjects },
-      { rules: o.rules, roleRef: o.roleRef, subjects: o.subjects },
-    );
-    if (!same)
-      this.update(k, undefined, meta.name, {
-        ...o,
-        metadata: { ...meta, resourceVersion: cur.metadata.resourceVersion },
-      });
+      if (!ns.metadata.deletionTimestamp)
+        ensureNamespaceDefaults(this, ns.metadata.name, this.caPem);
+    if (opts.advertise)
+      ensureKubernetesService(this, this.serviceRange.kubernetesIP, opts.advertise);
+    for (const o of opts.policy ?? []) ensureBootstrapObject(this, o);
   }
 
   private caPem: string | undefined;
 
-  /**
-   * The `kubernetes` Service in `default` (the service range's first address, port 443) and its Endpoints,
-   * which kube-apiserver keeps pointing at itself; the EndpointSlice controller mirrors them.
-   */
-  private ensureKubernetesService(at: { ip: string; port: number }): void {
-    if (!this.store.get(kindKey(svcKind), 'default', 'kubernetes'))
-      this.create(svcKind, 'default', {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: {
-          name: 'kubernetes',
-          labels: { component: 'apiserver', provider: 'kubernetes' },
-        },
-        spec: {
-          type: 'ClusterIP',
-          clusterIP: this.serviceRange.kubernetesIP,
-          ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: at.port }],
-          sessionAffinity: 'None',
-        },
-      });
-    const subsets = [
-      {
-        addresses: [{ ip: at.ip }],
-        ports: [{ name: 'https', port: at.port, protocol: 'TCP' }],
-      },
-    ];
-    const ep = this.store.get(kindKey(epKind), 'default', 'kubernetes');
-    const body = {
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name: 'kubernetes' },
-      subsets,
-    };
-    if (!ep) this.create(epKind, 'default', body);
-    else if (JSON.stringify(ep.subsets) !== JSON.stringify(subsets))
-      this.update(epKind, 'default', 'kubernetes', {
-        ...body,
-        metadata: { ...body.metadata, resourceVersion: ep.metadata.resourceVersion },
-      });
+  /** Creates the CRDs of `files` that do not exist yet (what a cluster ships with). */
+  installCrds(files: string[]): void {
+    installCrds(this, files);
   }
 
   get(k: Kind, ns: string | undefined, name: string): Obj {
@@ -264,7 +194,7 @@ export class Registry {
     if (opts.dryRun) return o;
     if (k.kind === 'CustomResourceDefinition') o.status = crdStatus(o, undefined);
     const stored = this.store.commit('ADDED', kindKey(k), o);
-    if (k.kind === 'Namespace') this.ensureNamespaceDefaults(meta.name);
+    if (k.kind === 'Namespace') ensureNamespaceDefaults(this, meta.name, this.caPem);
     if (k.kind === 'CustomResourceDefinition') registerCrd(meta.name, crdKinds(stored));
     return this.withType(k, stored);
   }
@@ -549,31 +479,6 @@ export class Registry {
     return r.causes;
   }
 
-  /** Creates the CRDs of `files` that do not exist yet (what a cluster ships with). */
-  installCrds(files: string[]): void {
-    for (const f of files) {
-      let docs: unknown[];
-      try {
-        docs = parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as unknown);
-      } catch (err) {
-        throw new AmbitError(
-          'APISERVER_CRD_FILE',
-          `cannot read CRDs from ${f}: ${(err as Error).message}`,
-          {
-            value: f,
-            hint: 'is the checkout complete (src/lab/manifests/crds/)?',
-            cause: err,
-          },
-        );
-      }
-      for (const d of docs) {
-        if (!isObj(d) || d.kind !== 'CustomResourceDefinition' || !isObj(d.metadata)) continue;
-        if (this.store.get(kindKey(crdKind), undefined, String(d.metadata.name))) continue;
-        this.create(crdKind, undefined, d);
-      }
-    }
-  }
-
   /** Serves every stored CRD (at start, before any request). */
   registerStoredCrds(): void {
     for (const crd of this.store.list(kindKey(crdKind)))
@@ -620,34 +525,6 @@ export class Registry {
     return out;
   }
 
-  /**
-   * A `default` ServiceAccount and, with a cluster CA, the `kube-root-ca.crt` ConfigMap (what
-   * the service-account and root-CA publisher controllers keep true in every namespace).
-   */
-  private ensureNamespaceDefaults(ns: string): void {
-    if (!this.store.get(kindKey(saKind), ns, 'default'))
-      this.create(saKind, ns, {
-        apiVersion: 'v1',
-        kind: 'ServiceAccount',
-        metadata: { name: 'default' },
-      });
-    if (!this.caPem) return;
-    const cm = this.store.get(kindKey(cmKind), ns, 'kube-root-ca.crt');
-    const data = { 'ca.crt': this.caPem };
-    const body = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'kube-root-ca.crt' },
-      data,
-    };
-    if (!cm) this.create(cmKind, ns, body);
-    else if ((cm.data as Record<string, string> | undefined)?.['ca.crt'] !== this.caPem)
-      this.update(cmKind, ns, 'kube-root-ca.crt', {
-        ...body,
-        metadata: { ...body.metadata, resourceVersion: cm.metadata.resourceVersion },
-      });
-  }
-
   private validationContext(exceptUid?: string): ValidationContext {
     const used = (): Set<string> => {
       const s = new Set<string>();
@@ -666,4 +543,4 @@ export class Registry {
   }
 }
 
-export { kindByKey, podKind };
+export { kindByKey, podKind, initialNamespaces, type BootstrapOptions };
