@@ -16,7 +16,7 @@ import {
 } from '../identity/tls-options.js';
 import { leafIdentity, uriSans } from '../identity/spiffe.js';
 import { startKeepalive } from './keepalive.js';
-import { clientSettings, flattenHeaders, sessionMemoryMb } from './settings.js';
+import { TCP_KEEPALIVE_MS, clientSettings, flattenHeaders, sessionMemoryMb } from './settings.js';
 import { type HboneDialRequest, HboneError } from './types.js';
 
 export interface ConnectionTuning {
@@ -30,9 +30,6 @@ export interface ConnectionTuning {
   maxFrameSize: number;
   dial?: (ip: string, port: number) => net.Socket;
 }
-
-/** ztunnel: TCP keepalive after 180 s idle. */
-const TCP_KEEPALIVE_MS = 180_000;
 
 function hostPort(ip: string, port: number): string {
   return net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;

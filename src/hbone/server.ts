@@ -23,7 +23,13 @@ import {
   secureContextOptions,
 } from '../identity/tls-options.js';
 import { leafIdentity, spiffeIdsOf } from '../identity/spiffe.js';
-import { HBONE_DEFAULTS, flattenHeaders, serverSettings, sessionMemoryMb } from './settings.js';
+import {
+  HBONE_DEFAULTS,
+  TCP_KEEPALIVE_MS,
+  flattenHeaders,
+  serverSettings,
+  sessionMemoryMb,
+} from './settings.js';
 import { parseAuthority } from './authority.js';
 import { startKeepalive } from './keepalive.js';
 import { streamResetError } from '../relay/splice.js';
@@ -158,7 +164,7 @@ export function createHboneServer(opts: HboneServerOptions & HboneServerTuning):
     raw.once('close', () => sockets.delete(raw));
     raw.on('error', (err) => log.debug('hbone socket error', { error: errorMessage(err) }));
     raw.setNoDelay(true);
-    raw.setKeepAlive(true, 180_000);
+    raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
     const local = unmapped(raw.localAddress);
     // Covers the certificate lookup; tls.Server's handshakeTimeout covers the handshake.
     const timer = setTimeout(() => raw.destroy(), handshakeTimeoutMs);

@@ -7,6 +7,13 @@ import type http2 from 'node:http2';
 
 export const MiB = 1024 * 1024;
 
+/**
+ * TCP keepalive after 180 s idle on every socket of a proxied connection, as ztunnel sets it
+ * on the sockets it accepts: a dead peer's half of a connection is noticed and closed instead
+ * of holding the other half (and its HBONE stream) open for good.
+ */
+export const TCP_KEEPALIVE_MS = 180_000;
+
 export const HBONE_DEFAULTS = {
   streamWindow: 4 * MiB,
   connectionWindow: 16 * MiB,

@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import { errorMessage, type CodeOf } from '../errors.js';
 import { connectionId, withFields, type Fields, type Logger } from '../log.js';
+import { TCP_KEEPALIVE_MS } from '../hbone/settings.js';
 import { plainIp } from './headers.js';
 
 export interface Tuple {
@@ -39,6 +40,7 @@ export function guard(
   proxy: () => Promise<void>,
 ): void {
   socket.on('error', () => undefined);
+  socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
   proxy().catch((err: unknown) => {
     log.error(`${what} failed`, { error: errorMessage(err) });
     reset(socket);

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { AmbitError } from '../errors.js';
+import { TCP_KEEPALIVE_MS } from '../hbone/settings.js';
 import { spoofedConnect } from '../sys/socket.js';
 import type { ZtunnelConfig } from './config.js';
 
@@ -33,6 +34,7 @@ export function connectApp(
     }
     s.allowHalfOpen = true;
     s.setNoDelay(true);
+    s.setKeepAlive(true, TCP_KEEPALIVE_MS);
     const t = setTimeout(() => s.destroy(new Error(`connect ${ip}:${port} timed out`)), timeoutMs);
     const onAbort = () => s.destroy(cancelled(signal, ip, port));
     signal?.addEventListener('abort', onAbort, { once: true });

@@ -12,6 +12,7 @@ import type { CodeOf } from '../errors.js';
 import { openConnection, type ZtunnelConnection } from './telemetry.js';
 import type { HboneClient, HboneInboundRequest } from '../hbone/types.js';
 import { HboneError } from '../hbone/types.js';
+import { TCP_KEEPALIVE_MS } from '../hbone/settings.js';
 import type { LocalInbound } from './inbound.js';
 import { ILLEGAL_PORTS } from './config.js';
 import type { ProxyContext } from './context.js';
@@ -178,7 +179,14 @@ export function isDirectLocal(plan: OutboundPlan, nodeName: string): boolean {
 
 function connectTcp(ip: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+    const s = net.connect({
+      host: ip,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: TCP_KEEPALIVE_MS,
+    });
     const t = setTimeout(() => s.destroy(new Error(`connect ${ip}:${port} timed out`)), timeoutMs);
     s.once('connect', () => {
       clearTimeout(t);

@@ -19,6 +19,7 @@ import { createHboneServer } from '../../src/hbone/server.js';
 import { IdentityManager } from '../../src/identity/manager.js';
 import { policy, rule, selectedBy, service, workload } from '../../src/ztunnel/testing.js';
 import { createLogger } from '../../src/log.js';
+import { run } from '../../src/sys/exec.js';
 import { createFakeCa, type FakeCa } from '../helpers/fake-ca.js';
 import { eventually, freePort, listen } from '../helpers/net.js';
 import { testZtunnelConfig } from '../helpers/ztunnel-config.js';
@@ -223,6 +224,27 @@ void describe('ztunnel: outbound → HBONE → inbound', () => {
     assert.match(logA.at(-1)!, /connection complete conn=[0-9a-z]+ /);
     const bytes = /bytes_sent=(\d+) bytes_recv=(\d+)/.exec(inLine)!;
     assert.ok(Number(bytes[1]) > 0 && Number(bytes[2]) > 0);
+  });
+
+  void it('keeps TCP keepalive on the accepted and the app-side sockets (180 s, as ztunnel)', async () => {
+    dstA = { ip: VIP, port: 8000 };
+    const s = net.connect({ host: '127.0.0.1', port: pa.outbound, localAddress: SLEEP });
+    s.on('error', () => undefined);
+    const timers = async (filter: string) =>
+      (await run('ss', ['-tnoH', 'state', 'established', ...filter.split(' ')])).stdout;
+    try {
+      await new Promise((r) => s.once('connect', r));
+      // An unfinished request: the connection stays open through both ztunnels.
+      s.write('GET /get HTTP/1.1\r\nHost: httpbin:8000\r\n');
+      const app = await eventually('the app-side socket', async () => {
+        const out = await timers(`dport = :${appPort}`);
+        return out.trim() ? out : false;
+      });
+      assert.match(app, /timer:\(keepalive,/);
+      assert.match(await timers(`sport = :${pa.outbound}`), /timer:\(keepalive,/);
+    } finally {
+      s.destroy();
+    }
   });
 
   void it('reports Istio TCP metrics on both sides', async () => {
