@@ -19,7 +19,7 @@ import { AccessLog } from './access-log.js';
 import { adminServer, listenHttp, metricsServer, readinessServer } from './admin.js';
 import type { ZtunnelConfig } from './config.js';
 import { ConnectionManager } from './connection-manager.js';
-import type { ProxyContext } from './context.js';
+import { localWorkload, type ProxyContext } from './context.js';
 import { DnsProxy } from './dns/server.js';
 import type { CertificateSource, HboneClient, HboneServerOptions } from '../hbone/types.js';
 import { plainIp } from './headers.js';
@@ -173,8 +173,8 @@ export class Ztunnel {
 
   private async certificateFor(localAddress: string) {
     const ip = plainIp(localAddress);
-    const w = this.state.workloadByIp(ip);
-    if (!w || w.node !== this.config.nodeName) {
+    const w = localWorkload(this.ctx, ip);
+    if (!w) {
       throw new AmbitError('ZTUNNEL_NO_LOCAL_WORKLOAD', `no workload on this node has IP ${ip}`, {
         value: ip,
         hint: 'HBONE is served only for pods on this node',
