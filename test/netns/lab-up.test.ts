@@ -279,10 +279,13 @@ spec:
         `pod=cmpod ip=${p.status!.podIP!.replace(/\./g, '\\.')} node=worker2 host=172\\.18\\.0\\.3`,
       ),
     );
-    const token = readFileSync(
-      join(stateDir, 'pods', 'default_cmpod', 'token-copy'),
-      'utf8',
-    ).trim();
+    // The shell writes the copy after the line above: wait for it (CI once read it empty).
+    const copy = join(stateDir, 'pods', 'default_cmpod', 'token-copy');
+    const token = await until('the token copy', () =>
+      Promise.resolve(
+        existsSync(copy) ? readFileSync(copy, 'utf8').trim() || undefined : undefined,
+      ),
+    );
     const review = await kubectl(
       ['create', '-f', '-', '-o', 'json'],
       JSON.stringify({

@@ -8,6 +8,7 @@ import { startHttpbin } from '../../src/lab/apps/httpbin.js';
 import { tcpEchoServers } from '../../src/lab/apps/tcp-echo.js';
 import { imageName } from '../../src/lab/kubelet/images.js';
 import { containerArgv } from '../../src/lab/kubelet/runner.js';
+import { freePort } from '../helpers/net.js';
 
 test('image names drop registry docker.io, library/, tag and digest', () => {
   assert.equal(imageName('docker.io/mccutchen/go-httpbin:v2.15.0'), 'mccutchen/go-httpbin');
@@ -80,12 +81,17 @@ test('go-httpbin shapes: lists, canonical names, method, origin; python routes o
 test('helloworld and tcp-echo answer like the samples', async () => {
   const hw = helloworldServer('v2');
   await new Promise<void>((r) => hw.listen(0, '127.0.0.1', () => r()));
-  const echoPort = 40_000 + (process.pid % 20_000);
+  // tcp-echo takes its ports as the sample's flag does (no 0): a free one, and a clash fails
+  // at once instead of leaving the test waiting for 'listening'.
+  const echoPort = await freePort('0.0.0.0');
   const [echo] = tcpEchoServers(String(echoPort), 'hello');
   try {
     const port = (hw.address() as net.AddressInfo).port;
     assert.match((await get(port, '/hello')).body, /^Hello version: v2, instance: .+\n$/);
-    if (!echo!.listening) await new Promise<void>((r) => echo!.once('listening', () => r()));
+    if (!echo!.listening)
+      await new Promise<void>((resolve, reject) => {
+        echo!.once('listening', () => resolve()).once('error', reject);
+      });
     const reply = await new Promise<string>((resolve, reject) => {
       const s = net.connect(echoPort, '127.0.0.1', () => s.end('one\ntwo\n'));
       let out = '';
