@@ -154,19 +154,19 @@ void describe(
     });
 
     void it('port-forward to a Deployment answers from the pod', async () => {
-      const port = 20_000 + (process.pid % 20_000);
+      // `:80`: kubectl picks a free local port and names it (no clash with other files).
       const pf = spawn(
         'kubectl',
-        ['--kubeconfig', kubeconfig, 'port-forward', 'deploy/httpbin', `${port}:80`],
+        ['--kubeconfig', kubeconfig, 'port-forward', 'deploy/httpbin', ':80'],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';
       pf.stdout.on('data', (b: Buffer) => (out += b.toString()));
       pf.stderr.on('data', (b: Buffer) => (out += b.toString()));
       try {
-        await until(
+        const port = await until(
           'port-forward listening',
-          () => Promise.resolve(out.includes('Forwarding from 127.0.0.1') ? true : undefined),
+          () => Promise.resolve(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1]),
           20_000,
         );
         for (let i = 0; i < 3; i++) {
