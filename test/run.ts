@@ -12,7 +12,8 @@
  *
  * Usage: node dist/test/run.js [file …]   (default: every dist/test/{unit,direct,netns} file)
  * AMBIT_TEST_CONCURRENCY: files at a time (default 3: netns files build whole labs and three
- * keep a 2-core machine responsive).
+ * keep a 2-core machine responsive). AMBIT_TEST_FILE_LIMIT_S: how long one file's process may run
+ * before the watchdog (helpers/watchdog.ts) kills it (default 900).
  */
 import { globSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,10 +23,13 @@ import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { fileURLToPath } from 'node:url';
 import { slowFiles } from './helpers/slow-files.js';
+import { startWatchdog } from './helpers/watchdog.js';
 
 const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tiers = ['unit', 'direct', 'netns'];
 const timeoutMs = 600_000;
+/** A file's process may live this long (AMBIT_TEST_FILE_LIMIT_S; the slowest take ~4 min). */
+const fileLimitMs = Number(process.env.AMBIT_TEST_FILE_LIMIT_S ?? 900) * 1000;
 
 function concurrency(): number {
   const raw = process.env.AMBIT_TEST_CONCURRENCY ?? '3';
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
   let failed = false;
   const started = Date.now();
   const cpu0 = cpuJiffies();
+  const stopWatchdog = startWatchdog(fileLimitMs);
   const stream = run({
     files,
     concurrency: concurrency(),
@@ -100,6 +105,7 @@ async function main(): Promise<void> {
     reported.on('end', resolve);
     reported.on('error', reject);
   });
+  stopWatchdog();
   const slowest = [...durations].sort((a, b) => b[1] - a[1]).slice(0, 15);
   console.log(`\nslowest files (of ${durations.size}; wall ${seconds(Date.now() - started)}):`);
   for (const [file, ms] of slowest) {
