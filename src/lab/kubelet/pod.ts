@@ -22,6 +22,7 @@ import { podSandbox } from './pod-sandbox.js';
 import { createPodNetwork, removePodNetwork, writeHosts, type PodNet } from './pod-network.js';
 import { computeStatus } from './status.js';
 import { ServiceRange } from '../cluster/service-range.js';
+import { CoalescedRun } from '../../serial.js';
 import {
   podVolumes,
   SERVICE_ACCOUNT_DIR,
@@ -34,6 +35,7 @@ export const NETNS_ANNOTATION = LabAnnotation.netns;
 export const VETH_ANNOTATION = LabAnnotation.hostVeth;
 const RETRY_MS = 1000;
 const REPORT_RETRY_MS = 2000;
+const REPORT_DELAY_MS = 50;
 const TOKEN_RENEW_MS = 12 * 3600_000;
 
 /** What the kubelet's streaming server (logs, exec, port-forward) needs of a container. */
@@ -64,9 +66,7 @@ export class PodWorker {
   private gone = false;
   private readonly startTime = new Date().toISOString();
   private retryTimer: NodeJS.Timeout | undefined;
-  private reportTimer: NodeJS.Timeout | undefined;
-  private reportInFlight = false;
-  private reportAgain = false;
+  private readonly statusReports = new CoalescedRun(() => this.sendStatus(), REPORT_DELAY_MS);
   private tokenAt = 0;
   private annotated = false;
 
@@ -349,28 +349,16 @@ export class PodWorker {
   }
 
   /**
-   * Status reports are coalesced: many changes in a burst become one PATCH. One PATCH is in
-   * flight at a time, and a change during it is sent after it: two in flight could land out of
-   * order and leave an older status (ContainerCreating) over a newer one (Running) for good.
+   * Status reports are coalesced: many changes in a burst become one PATCH, one in flight at a
+   * time (an older ContainerCreating must never land over a newer Running).
    */
-  report(delayMs = 50): void {
-    if (this.gone) return;
-    if (this.reportInFlight) {
-      this.reportAgain = true;
-      return;
-    }
-    if (this.reportTimer) return;
-    this.reportTimer = setTimeout(() => {
-      this.reportTimer = undefined;
-      void this.sendStatus();
-    }, delayMs);
+  report(): void {
+    if (!this.gone) this.statusReports.request();
   }
 
-  private async sendStatus(): Promise<void> {
-    if (this.gone) return;
-    this.reportInFlight = true;
-    this.reportAgain = false;
-    let retryMs: number | undefined;
+  /** One status PATCH; the ms to retry after when the API server did not take it. */
+  private async sendStatus(): Promise<number | undefined> {
+    if (this.gone) return undefined;
     try {
       const status = computeStatus({
         initialized: this.initialized,
@@ -393,13 +381,10 @@ export class PodWorker {
           error: errorMessage(err),
         });
         // The API server may be restarting: try again in a while, not in a tight loop.
-        retryMs = REPORT_RETRY_MS;
+        return REPORT_RETRY_MS;
       }
-    } finally {
-      this.reportInFlight = false;
     }
-    if (retryMs !== undefined) this.report(retryMs);
-    else if (this.reportAgain) this.report();
+    return undefined;
   }
 
   /** Rewrites ConfigMap volumes from the API (Kubernetes syncs them periodically too), and renews the token. */
@@ -438,7 +423,7 @@ export class PodWorker {
     rmSync(this.stashDir, { recursive: true, force: true });
     rmSync(join(this.ctx.recordDir, `${this.uid}.json`), { force: true });
     this.gone = true;
-    clearTimeout(this.reportTimer);
+    this.statusReports.stop();
     if (deleteFromApi) {
       const ns = this.pod.metadata.namespace ?? 'default';
       try {
