@@ -208,6 +208,7 @@ export const ERROR_CODES = {
   SYS_EXEC_FAILED: 'a command exited non-zero',
   SYS_EXEC_MISSING: 'a command cannot be started (not installed)',
   SYS_FFI_UNAVAILABLE: 'koffi (FFI to libc) cannot be loaded',
+  SYS_NETLINK_RCVBUF: "another process's netlink receive buffer cannot be raised",
   SYS_IP_NO_SOURCE: 'the kernel has no source address toward a destination (no route)',
   SYS_MALLOC_TRIM_UNAVAILABLE:
     'Node runs on glibc but libc.so.6 or its malloc_trim cannot be loaded',

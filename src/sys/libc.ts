@@ -15,6 +15,8 @@ export interface Libc {
   listen: Fn;
   close: Fn;
   setns: Fn;
+  /** syscall(2) with up to three int arguments (pidfd_open, pidfd_getfd). */
+  syscall3: Fn;
   errno(): number;
   strerror(errno: number): string;
 }
@@ -48,6 +50,8 @@ export function libc(): Libc {
     listen: lib.func('int listen(int fd, int backlog)') as Fn,
     close: lib.func('int close(int fd)') as Fn,
     setns: lib.func('int setns(int fd, int nstype)') as Fn,
+    // glibc's syscall() is variadic; on x86_64 integer arguments pass in the same registers.
+    syscall3: lib.func('long syscall(long number, int a, int b, unsigned int c)') as Fn,
     errno: () => koffi.errno(),
     strerror,
   };

@@ -10,8 +10,12 @@
  * rule matched. Our table never touches anyone else's: disarming deletes it whole.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AmbitError } from '../errors.js';
 import { commandLine, out, run } from './exec.js';
+import { raiseNetfilterRcvbuf } from './netlink-rcvbuf.js';
 
 /** One traced flow, matched in both directions (packets and their replies). */
 export interface TraceFlow {
@@ -40,6 +44,9 @@ export const TRACE_BURST = 2;
 
 /** UDP port of the readiness probe: a datagram to 127.0.0.1 on it is traced too. */
 export const PROBE_PORT = 9;
+
+/** Receive buffer forced on each monitor's netlink socket (nft monitor's own size). */
+const MONITOR_RCVBUF = 16 * 1024 * 1024;
 
 function flowMatch(f: TraceFlow, reverse: boolean): string {
   const parts: string[] = [];
@@ -117,6 +124,10 @@ export interface MonitorLine {
 export class TraceMonitor {
   readonly lines: MonitorLine[] = [];
   private readonly child: ChildProcess;
+  private readonly dir: string;
+  private readonly file: string;
+  private readonly fd: number;
+  private offset = 0;
   private buf = '';
   private stderr = '';
   private exited: Promise<void>;
@@ -128,14 +139,24 @@ export class TraceMonitor {
     readonly netns: string,
     private readonly nextSeq: () => number,
   ) {
-    // Line-buffered: a pipe would otherwise hold the last events until exit, and lose them on
-    // kill. Raised priority: a monitor that falls behind the kernel loses events (ENOBUFS).
+    // The monitor writes to a file, not a pipe: a pipe fills when this process is slow to
+    // read (a busy machine), the monitor then blocks writing, stops reading its netlink
+    // socket, and the kernel drops events (ENOBUFS; xtables-monitor exits). A file never
+    // blocks it; poll() reads what it wrote. Line-buffered (stdbuf) so a kill loses nothing.
+    this.dir = mkdtempSync(join(tmpdir(), 'ambit-trace-'));
+    this.file = join(this.dir, 'monitor.log');
+    const wfd = openSync(this.file, 'w');
+    this.fd = openSync(this.file, 'r');
     const argv = commandLine(
       'nice',
       ['-n', '-10', 'stdbuf', '-oL', 'xtables-monitor', '--trace', '--ipv4'],
       netns,
     );
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', wfd, 'pipe'] });
+    } finally {
+      closeSync(wfd);
+    }
     this.exited = new Promise((resolve) =>
       this.child.once('close', (code, signal) => {
         if (!this.stopping) this.died = `exit ${code ?? ''}${signal ?? ''}: ${this.errors}`;
@@ -145,12 +166,17 @@ export class TraceMonitor {
     this.child.once('error', (err) => {
       this.stderr += `cannot run xtables-monitor: ${err.message}\n`;
     });
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => this.feed(d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
   }
 
-  private feed(d: string): void {
-    this.buf += d;
+  /** Reads what the monitor wrote since the last poll; each line gets the next arrival seq. */
+  poll(): void {
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    let n: number;
+    while ((n = readSync(this.fd, chunk, 0, chunk.length, this.offset)) > 0) {
+      this.offset += n;
+      this.buf += chunk.toString('utf8', 0, n);
+    }
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
       const text = this.buf.slice(0, nl);
@@ -161,6 +187,7 @@ export class TraceMonitor {
 
   /** True once the monitor reported the readiness probe (so it is subscribed). */
   sawProbe(): boolean {
+    this.poll();
     return this.lines.some((l) => l.text.includes(`DPORT=${PROBE_PORT} `));
   }
 
@@ -168,8 +195,32 @@ export class TraceMonitor {
     return this.stderr.trim();
   }
 
-  /** Stops the monitor (SIGTERM, then SIGKILL) and waits for it to exit. */
+  /** The monitor's process id (xtables-monitor itself: ip, nice and stdbuf exec into it). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /**
+   * Gives the monitor's netlink socket a 16 MiB receive buffer (as `nft monitor` gives its
+   * own), so a burst of events waits for a slow monitor instead of being dropped. Call once
+   * it is subscribed; returns a warning when it could not.
+   */
+  raiseBuffer(): string | undefined {
+    const pid = this.child.pid;
+    if (pid === undefined || this.child.exitCode !== null) return undefined;
+    try {
+      if (raiseNetfilterRcvbuf(pid, MONITOR_RCVBUF) === 0) {
+        return `monitor in ${this.netns}: no netlink socket found to enlarge`;
+      }
+      return undefined;
+    } catch (err) {
+      return `monitor in ${this.netns}: ${(err as Error).message}`;
+    }
+  }
+
+  /** Stops the monitor (SIGTERM, then SIGKILL), waits for it to exit, reads the rest. */
   async stop(): Promise<void> {
+    if (this.stopping) return this.exited;
     this.stopping = true;
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
@@ -177,9 +228,12 @@ export class TraceMonitor {
       await this.exited;
       clearTimeout(t);
     }
+    this.poll();
     if (this.buf.trim())
       this.lines.push({ seq: this.nextSeq(), netns: this.netns, text: this.buf });
     this.buf = '';
+    closeSync(this.fd);
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

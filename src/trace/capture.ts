@@ -94,9 +94,21 @@ export async function capture<T>(
       await Promise.all(waiting.map((m) => sendProbe(m.netns)));
       await sleep(100);
     }
+    for (const m of monitors) {
+      const w = m.raiseBuffer();
+      if (w) warnings.push(w);
+    }
     log.debug('trace armed', { table, netns: opts.netns.length });
-    const result = await action();
-    await sleep(opts.settleMs ?? 500);
+    // Reading the monitors' files often keeps the lines of different namespaces roughly in
+    // arrival order; when this process falls behind, the monitors do not (nftrace.ts).
+    const poller = setInterval(() => monitors.forEach((m) => m.poll()), 20);
+    let result: T;
+    try {
+      result = await action();
+      await sleep(opts.settleMs ?? 500);
+    } finally {
+      clearInterval(poller);
+    }
     await cleanup();
     let incomplete = false;
     for (const m of monitors) {

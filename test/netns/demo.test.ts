@@ -19,12 +19,18 @@ const env = { ...process.env, ...(import.meta.url.endsWith('.ts') ? { AMBIT_TSX:
 const demo = (args: string[]) =>
   run(ambit, ['demo', '--name', lab, ...args], { allowFail: true, timeoutMs: 300_000, env });
 
-/** Asserts that each pattern matches a line after the previous match; returns the last index. */
+/**
+ * Asserts that each pattern matches a line after the previous match; returns the last index.
+ * A miss prints the demo's whole output, so a failure in CI can be read without a re-run.
+ */
 function inOrder(lines: string[], from: number, patterns: RegExp[], what: string): number {
   let i = from;
   for (const p of patterns) {
     while (i < lines.length && !p.test(lines[i]!)) i++;
-    assert.ok(i < lines.length, `${what}: ${p} missing or out of order after line ${from}`);
+    assert.ok(
+      i < lines.length,
+      `${what}: ${p} missing or out of order after line ${from} of:\n${lines.join('\n')}`,
+    );
     i++;
   }
   return i;
