@@ -17,6 +17,7 @@ import { Informer, objectKey } from '../k8s/informer.js';
 import { resources } from '../k8s/resources.js';
 import type { Namespace, Pod } from '../k8s/types.js';
 import type { Logger } from '../log.js';
+import { CoalescedRun } from '../serial.js';
 import { netnsRefPath } from '../sys/exec.js';
 import { vethTo } from '../sys/ip.js';
 import { vethPeerNetns } from '../sys/netns-probe.js';
@@ -24,6 +25,9 @@ import { chainPlugin } from './cni-config.js';
 import { activeZtunnel, annotationPatch, podEnrolled, ztunnelTarget } from './enrol.js';
 import { PodRecord } from './pod-record.js';
 import type { PodTarget, RedirectBackend, ZtunnelTarget } from './types.js';
+
+/** After a failed reconcile pass, the next one (every pass re-reads all it needs). */
+const RETRY_MS = 1000;
 
 export interface AgentOptions {
   client: KubeClient;
@@ -71,9 +75,8 @@ export class NodeAgent {
   private current: ZtunnelTarget | null = null;
   /** Pod networks learned from CNI ADD (IP before the pod's status has it, veth, netns). */
   private readonly fromCni: PodRecord;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Reconcile passes: one at a time, bursts of events coalesced into one pass, soon. */
+  private readonly passes = new CoalescedRun(() => this.pass(), 20);
   /** Set by stop(): no event may touch the kernel after (or during) the exit cleanup. */
   private stopped = false;
   /** resync(): re-add every wanted pod even when the backend's record already has it. */
@@ -115,11 +118,11 @@ export class NodeAgent {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.passes.stop();
     await Promise.all([this.pods.stop(), this.namespaces.stop()]);
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     rmSync(this.o.socketPath, { force: true });
-    await this.running;
+    await this.passes.idle();
   }
 
   /** Re-applies the active ztunnel and every pod (after another backend's cleanup). */
@@ -129,33 +132,26 @@ export class NodeAgent {
     await this.reconcileNow();
   }
 
-  /** Coalesces bursts of events into one pass, soon (the 1 s budget is for all of it). */
+  /** Soon (the 1 s budget is for all of it): events of one burst share a pass. */
   private schedule(): void {
-    if (this.timer || this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reconcileNow();
-    }, 20);
+    this.passes.request();
   }
 
+  /** A pass now; resolves once it (started after this call) has finished. */
   private reconcileNow(): Promise<void> {
-    if (this.running) {
-      this.dirty = true;
-      return this.running;
+    return this.passes.now();
+  }
+
+  /** One pass; a failed one is retried in a second. */
+  private async pass(): Promise<number | undefined> {
+    if (this.stopped) return undefined;
+    try {
+      await this.reconcile();
+      return undefined;
+    } catch (err) {
+      this.o.log.error('reconcile failed; retrying', { error: errorMessage(err) });
+      return RETRY_MS;
     }
-    this.running = (async () => {
-      do {
-        this.dirty = false;
-        if (this.stopped) break;
-        try {
-          await this.reconcile();
-        } catch (err) {
-          this.o.log.error('reconcile failed; retrying', { error: errorMessage(err) });
-          setTimeout(() => this.schedule(), 1000).unref();
-        }
-      } while (this.dirty);
-    })().finally(() => (this.running = undefined));
-    return this.running;
   }
 
   private namespaceOf(p: Pod): Namespace | undefined {

@@ -93,3 +93,56 @@ void test('CoalescedRun: a run that asks for a retry runs again; stop() ends it'
   await wait(30);
   assert.equal(after, 1, 'a request ran after stop()');
 });
+
+void test('CoalescedRun.now(): no delay, and it resolves only after a run that saw the change', async () => {
+  // The node agent's reconcile: the caller changes state, then awaits a pass that read it.
+  let state = 0;
+  const seen: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let release: (() => void) | undefined;
+  const c = new CoalescedRun(async () => {
+    const read = state;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    if (seen.length === 0) await new Promise<void>((r) => (release = r));
+    seen.push(read);
+    inFlight--;
+    return undefined;
+  }, 60_000); // a request() would wait a minute: now() must not
+  c.request();
+  const first = c.now();
+  await until('the first run to start', () => release !== undefined);
+  state = 1;
+  let secondDone = false;
+  const second = c.now().then(() => (secondDone = true));
+  release!();
+  await first;
+  assert.equal(seen[0], 0);
+  await second;
+  assert.ok(secondDone);
+  assert.deepEqual(seen, [0, 1], 'now() during a run resolved before a run that read its change');
+  assert.equal(maxInFlight, 1);
+  c.stop();
+  await c.idle();
+});
+
+void test('CoalescedRun: idle() waits for the run in flight; stop() releases waiting now() callers', async () => {
+  let release: (() => void) | undefined;
+  let finished = false;
+  const c = new CoalescedRun(async () => {
+    await new Promise<void>((r) => (release = r));
+    finished = true;
+    return undefined;
+  }, 5);
+  const first = c.now();
+  await until('the run to start', () => release !== undefined);
+  const waiting = c.now(); // would need a second run
+  c.stop();
+  await waiting; // released by stop(), not hung
+  const idle = c.idle();
+  release!();
+  await idle;
+  assert.ok(finished, 'idle() resolved before the run in flight finished');
+  await first;
+});
