@@ -350,10 +350,11 @@ export class PodWorker {
 
   /**
    * Status reports are coalesced: many changes in a burst become one PATCH, one in flight at a
-   * time (an older ContainerCreating must never land over a newer Running).
+   * time (an older ContainerCreating must never land over a newer Running). Once the pod is
+   * gone the reporter is stopped and ignores requests.
    */
   report(): void {
-    if (!this.gone) this.statusReports.request();
+    this.statusReports.request();
   }
 
   /** One status PATCH; the ms to retry after when the API server did not take it. */
