@@ -251,16 +251,10 @@ async function sampleOnce(
   });
   const dst = { ip: node.server.ip, port: 80 };
   try {
-    // The agent has seen the pod (its reconcile annotated it) and is idle again.
-    await until(
-      `${name} annotated`,
-      async () =>
-        (await kube.get<Pod>(resources.pods, name, NS)).metadata.annotations?.[
-          'ambient.istio.io/redirection'
-        ] === 'enabled',
-      30_000,
-    );
-    await sleep(100);
+    // As a kubelet would, ADD follows the pod's creation; the agent marks the pod
+    // (ambient.istio.io/redirection) only once it is captured, so there is nothing to wait
+    // for but the informer's event of the new pod (the pass it triggers has nothing to do).
+    await sleep(300);
     const before = await probeLabel(probe.netns, dst.ip, dst.port);
     if (before?.label !== 'httpbin')
       throw new AmbitError('BENCH_CAPTURE_UNPROVEN', `${name} before ADD reached ${before?.label}`);
