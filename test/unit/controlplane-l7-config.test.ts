@@ -442,3 +442,78 @@ spec:
     'UnsupportedProtocol',
   );
 });
+
+void test('an ingress Gateway: a route attaches to the listeners whose hostname and allowedRoutes admit it', () => {
+  const ingress = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {team: shop}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: mesh}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: wild, port: 80, protocol: HTTP, hostname: "*.example.com"}
+  - {name: other, port: 8080, protocol: HTTP, hostname: other.test}
+  - name: open
+    port: 9090
+    protocol: HTTP
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: shop}}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: foo, namespace: mesh}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [FOO.example.com]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: nope, namespace: mesh}
+spec:
+  parentRefs: [{name: gw, sectionName: wild}]
+  hostnames: [example.com, nope.org]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: foreign, namespace: shop}
+spec:
+  parentRefs: [{name: gw, namespace: mesh, sectionName: other}]
+  rules: [{backendRefs: [{name: echo, namespace: mesh, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: gw, namespace: mesh}]
+  hostnames: ["*.example.com"]
+  rules: [{backendRefs: [{name: echo, namespace: mesh, port: 80}]}]
+`;
+  const snap = snapshotOf(mesh, ingress);
+  const { routes } = buildWaypointConfigs(snap, buildModel(snap), defaultModelOptions);
+  const problem = (n: string) => {
+    const p = routes.find((r) => r.name === n)?.parents[0]?.problem;
+    return p ? `${p.reason}: ${p.message}` : 'attached';
+  };
+  const listeners = (n: string) => routes.find((r) => r.name === n)?.parents[0]?.listeners;
+  // The wildcard listener and the one without hostname (same namespace is not its Selector's).
+  assert.equal(problem('foo'), 'attached');
+  assert.deepEqual(listeners('foo'), ['wild']);
+  assert.equal(
+    problem('nope'),
+    'NoMatchingListenerHostname: no listener named wild of gateway mesh/gw has a hostname that intersects example.com, nope.org',
+  );
+  assert.equal(
+    problem('foreign'),
+    'NotAllowedByListeners: no listener named other of gateway mesh/gw allows HTTPRoutes from namespace shop',
+  );
+  // From shop, only `open` admits it (Selector team=shop); it has no hostname to intersect.
+  assert.equal(problem('shop'), 'attached');
+  assert.deepEqual(listeners('shop'), ['open']);
+  const g = snap.gateways.find((x) => x.metadata.name === 'gw')!;
+  assert.deepEqual(attachedRoutes(g, routes), { wild: 1, other: 0, open: 1 });
+});

@@ -7,13 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { HttpRoute, IngressListener, RouteBackend } from '../../src/api/waypoint-config.js';
 import { compileConfig } from '../../src/waypoint/config/compiled.js';
-import {
-  hostMatches,
-  hostRank,
-  hostsIntersect,
-  normalizeHost,
-  pickListener,
-} from '../../src/waypoint/ingress/hosts.js';
+import { hostMatches, hostRank, hostsIntersect, normalizeHost } from '../../src/api/hostnames.js';
+import { pickListener } from '../../src/waypoint/ingress/hosts.js';
 import { selectIngressRoute } from '../../src/waypoint/ingress/select.js';
 import { tableKey } from '../../src/waypoint/routing/table.js';
 import { config, httpRoute, to } from '../helpers/waypoint-fixtures.js';

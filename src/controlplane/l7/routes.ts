@@ -24,8 +24,7 @@ import type {
   ValueMatch,
 } from '../../api/waypoint-config.js';
 import type { Service as KubeService } from '../../k8s/types.js';
-import { attachedListeners } from '../gateway/attachment.js';
-import { classOf } from '../gateway/classes.js';
+import { attach } from '../gateway/attachment.js';
 import { GATEWAY_GROUP, notPermitted, type ReferenceGrants } from '../gateway/reference-grants.js';
 import type { Gateway } from '../model/types.js';
 import type {
@@ -57,6 +56,8 @@ export interface ResolvedParent {
   kind: 'Service' | 'Gateway';
   /** NoMatchingParent etc. when the parent itself is the problem. */
   problem?: { reason: string; message: string };
+  /** A Gateway parent: the names of the listeners the route attached to. */
+  listeners?: string[];
 }
 
 export interface TranslatedRoute<R> {
@@ -82,19 +83,6 @@ export interface RouteContext {
 }
 
 export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
-
-/** Does some listener of `gw` take routes from namespace `ns` (`allowedRoutes.namespaces`)? */
-function allowsNamespace(gw: Gateway, ns: string, ctx: RouteContext): boolean {
-  return (gw.spec?.listeners ?? []).some((l) => {
-    const a = l.allowedRoutes?.namespaces;
-    if (a?.from === 'All') return true;
-    if (a?.from === 'Selector') {
-      const have = ctx.namespaceLabels?.get(ns) ?? {};
-      return Object.entries(a.selector?.matchLabels ?? {}).every(([k, v]) => have[k] === v);
-    }
-    return false;
-  });
-}
 
 const hostOf = (ns: string, name: string, suffix: string) => `${name}.${ns}.svc.${suffix}`;
 
@@ -334,6 +322,7 @@ export function resolveParents(
   routeNs: string,
   ctx: RouteContext,
   gateways: ReadonlyMap<string, Gateway>,
+  hostnames?: readonly string[],
 ): ResolvedParent[] {
   return (refs ?? []).map((ref) => {
     const group = ref.group ?? 'gateway.networking.k8s.io';
@@ -386,47 +375,19 @@ export function resolveParents(
           problem: { reason: 'NoMatchingParent', message: `gateway ${key} not found` },
         };
       const gw = gateways.get(key)!;
-      if (ns !== routeNs && !allowsNamespace(gw, routeNs, ctx))
-        return {
-          ref,
-          kind: 'Gateway',
-          problem: {
-            reason: 'NotAllowedByListeners',
-            message: `no listener of gateway ${key} allows routes from namespace ${routeNs}`,
-          },
-        };
-      // An ingress Gateway: some listener must take the route (gateway/attachment.ts).
-      const ingress = classOf(gw.spec?.gatewayClassName)?.kind === 'ingress';
-      if (ingress && attachedListeners(gw, routeKind, ref).length === 0) {
-        const named = (gw.spec?.listeners ?? []).some(
-          (l) =>
-            (ref.sectionName === undefined || l.name === ref.sectionName) &&
-            (ref.port === undefined || l.port === ref.port),
-        );
-        const which = [
-          ref.sectionName !== undefined ? `named ${ref.sectionName}` : '',
-          ref.port !== undefined ? `on port ${ref.port}` : '',
-        ]
-          .filter(Boolean)
-          .join(' ');
-        return {
-          ref,
-          kind: 'Gateway',
-          problem: named
-            ? {
-                reason: 'NotAllowedByListeners',
-                message: `no listener ${which ? which + ' ' : ''}of gateway ${key} takes ${routeKind}s`,
-              }
-            : {
-                reason: 'NoMatchingParent',
-                message: `gateway ${key} has no listener${which ? ' ' + which : ''}`,
-              },
-        };
-      }
+      const a = attach(gw, {
+        kind: routeKind,
+        ref,
+        routeNs,
+        ...(hostnames ? { hostnames } : {}),
+        ...(ctx.namespaceLabels ? { namespaceLabels: ctx.namespaceLabels } : {}),
+      });
+      if (a.problem) return { ref, kind: 'Gateway', problem: a.problem };
       return {
         ref,
         kind: 'Gateway',
         key,
+        listeners: a.listeners.map((l) => l.name ?? ''),
         parent: {
           kind: 'Gateway',
           ...(ref.sectionName ? { sectionName: ref.sectionName } : {}),
@@ -477,8 +438,8 @@ export function translated<R extends RouteMeta>(
   ctx: RouteContext,
   gateways: ReadonlyMap<string, Gateway>,
 ): TranslatedRoute<R> {
-  const parents = resolveParents(kind, r.spec?.parentRefs, ns, ctx, gateways);
   const hostnames = r.spec && 'hostnames' in r.spec ? r.spec.hostnames : undefined;
+  const parents = resolveParents(kind, r.spec?.parentRefs, ns, ctx, gateways, hostnames);
   const route: RouteMeta = {
     name: r.metadata.name,
     namespace: ns,

@@ -9,7 +9,8 @@ import type { IngressListener } from '../../api/waypoint-config.js';
 import type { RouteRequest } from '../routing/request.js';
 import type { RouteChoice } from '../routing/select.js';
 import type { RouteEntry, RouteTable } from '../routing/table.js';
-import { hostRank, normalizeHost, pickListener } from './hosts.js';
+import { hostRank, normalizeHost } from '../../api/hostnames.js';
+import { pickListener } from './hosts.js';
 
 export function selectIngressRoute(
   table: RouteTable | undefined,

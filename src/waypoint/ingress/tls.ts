@@ -12,7 +12,8 @@ import tls from 'node:tls';
 import type { IngressListener } from '../../api/waypoint-config.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { normalizeHost, pickListener } from './hosts.js';
+import { normalizeHost } from '../../api/hostnames.js';
+import { pickListener } from './hosts.js';
 
 interface Loaded {
   listener: IngressListener;

@@ -17,7 +17,7 @@ import type {
   WaypointSelf,
 } from '../../api/waypoint-config.js';
 import { errorMessage } from '../../errors.js';
-import { hostsIntersect } from '../ingress/hosts.js';
+import { hostsIntersect } from '../../api/hostnames.js';
 import { compileGrpcMatch, compileHttpMatch, type CompiledMatch } from './match.js';
 
 export interface CompiledRule {
