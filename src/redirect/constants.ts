@@ -16,6 +16,12 @@ export const Mark = {
   proxy: '0x210/0x210',
   /** Replies to ztunnel's spoofed-source connections: back to ztunnel through table 102. */
   proxyRet: '0x40/0x40',
+  /**
+   * Connmark (ambit's, not Istio 1.20's): a TCP connection that began while neither end was
+   * captured. It skips capture for its whole life, so enrolling a pod does not strand the
+   * connections it already has (render.ts).
+   */
+  preCapture: '0x80/0x80',
 } as const;
 
 export const InboundTun = {

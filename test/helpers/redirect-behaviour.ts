@@ -6,11 +6,15 @@
  * unchanged. A backend's own listings plug in through `extra` (they share the topology).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RedirectBackend, ZtunnelTarget } from '../../src/redirect/types.js';
+import { connectInNetns, listen } from '../../src/sys/socket.js';
+import { eventually } from './net.js';
 import {
   type KernelState,
   curlFrom,
@@ -61,6 +65,9 @@ export const ztOf = (p: TopoPod, dnsCapture = false): ZtunnelTarget => ({
   netns: p.netns,
   dnsCapture,
 });
+
+/** A port of httpbin's pod no other case uses: an echo server for the open-connection case. */
+const ECHO_PORT = 7007;
 
 /** Several TCP segments: a request this size proves later packets follow the first. */
 const BIG_BODY = 'x'.repeat(200_000);
@@ -201,6 +208,53 @@ export function runCaptureConformance(o: ConformanceOptions): void {
           await bB.addPod({ ip: t.httpbin.ip, uid: t.httpbin.uid, hostVeth: t.httpbin.hostVeth });
         }
         assert.deepEqual([zA.seen.length, zB.seen.length], [a, b]);
+      });
+
+      void it('enrolment does not strand a connection already open to the pod; new ones are captured', async () => {
+        const { t, zB, bB } = c;
+        const httpbin = { ip: t.httpbin.ip, uid: t.httpbin.uid, hostVeth: t.httpbin.hostVeth };
+        await bB.removePod(t.httpbin.ip);
+        const accepted = new Set<net.Socket>();
+        const echo = net.createServer((s) => {
+          accepted.add(s);
+          s.on('error', () => undefined).pipe(s);
+        });
+        await listen(echo, { host: '0.0.0.0', port: ECHO_PORT, netns: t.httpbin.netns });
+        const conn = connectInNetns(t.other.netns, t.httpbin.ip, ECHO_PORT);
+        conn.setEncoding('utf8');
+        let got = '';
+        conn.on('data', (d: string) => (got += d));
+        conn.on('error', () => undefined);
+        const echoed = (line: string) => {
+          const want = got + line;
+          conn.write(line);
+          return eventually(
+            `"${line.trim()}" echoed on the open connection`,
+            () => got === want,
+            5000,
+          );
+        };
+        try {
+          await once(conn, 'connect');
+          await echoed('before enrolment\n');
+          await bB.addPod(httpbin);
+          // Both directions of the old connection, several times, after the capture is in place.
+          for (let i = 1; i <= 3; i++) await echoed(`after enrolment ${i}\n`);
+          const b = zB.seen.length;
+          const body = await curlFrom(t.other.netns, `http://${t.httpbin.ip}:80/`);
+          assert.equal(
+            body?.label,
+            'ztunnel-b',
+            'a new connection to the enrolled pod is captured',
+          );
+          assert.equal(zB.seen.length, b + 1);
+        } finally {
+          // A stranded connection never ends by itself: both ends are closed here.
+          conn.destroy();
+          for (const a of accepted) a.destroy();
+          await new Promise<void>((r) => echo.close(() => r()));
+          await bB.addPod(httpbin);
+        }
       });
 
       void it('UDP is not captured; with DNS capture, UDP/53 goes to ztunnel :15053', async () => {

@@ -26,7 +26,7 @@ const nodeA: HostParams = {
 const chain = (p: HostParams, table: string, name: string) =>
   hostChains(p).find((c) => c.table === table && c.chain === name)!.rules;
 
-void test('mangle ztunnel-PREROUTING is Istio 1.20 CreateRulesOnNode, rule for rule, in order', () => {
+void test('mangle ztunnel-PREROUTING is Istio 1.20 CreateRulesOnNode, rule for rule, in order (plus the pre-capture pair)', () => {
   assert.deepEqual(chain(nodeA, 'mangle', 'ztunnel-PREROUTING'), [
     '-A ztunnel-PREROUTING -i istioin -j MARK --set-xmark 0x200/0x200',
     '-A ztunnel-PREROUTING -i istioin -j RETURN',
@@ -41,6 +41,10 @@ void test('mangle ztunnel-PREROUTING is Istio 1.20 CreateRulesOnNode, rule for r
     '-A ztunnel-PREROUTING -m mark --mark 0x200/0x200 -j RETURN',
     '-A ztunnel-PREROUTING -i veth51e3b96d -j MARK --set-xmark 0x220/0x220',
     '-A ztunnel-PREROUTING -p udp -j MARK --set-xmark 0x220/0x220',
+    '-A ztunnel-PREROUTING -m mark --mark 0x200/0x200 -j RETURN',
+    // ambit's: connections that began with neither end captured are never captured mid-flow.
+    '-A ztunnel-PREROUTING -p tcp -m set ! --match-set ztunnel-pods-ips src -m set ! --match-set ztunnel-pods-ips dst -j CONNMARK --set-xmark 0x80/0x80',
+    '-A ztunnel-PREROUTING -m connmark --mark 0x80/0x80 -j MARK --set-xmark 0x200/0x200',
     '-A ztunnel-PREROUTING -m mark --mark 0x200/0x200 -j RETURN',
     '-A ztunnel-PREROUTING -p tcp -m set --match-set ztunnel-pods-ips src -j MARK --set-xmark 0x100/0x100',
   ]);

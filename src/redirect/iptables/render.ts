@@ -60,6 +60,18 @@ export function hostChains(p: HostParams): ChainRules[] {
     pre(`-i ${p.zveth} ${markSet(Mark.connSkip)}`),
     pre(`-p udp ${markSet(Mark.connSkip)}`),
     pre(`${markIs(Mark.skip)} -j RETURN`),
+    // Not in Istio 1.20, which sends the next packets of a newly enrolled pod's open
+    // connections to ztunnel, where no socket has them (the listener's RST goes to the pod, the
+    // peer waits forever). What reaches here is pods' TCP, ztunnel's already returned: a
+    // connection seen while neither end was captured keeps to the main table for its life; a
+    // pod's new connections are captured. Istio's later in-pod rules do the same with
+    // `--ctstate RELATED,ESTABLISHED -j ACCEPT` ahead of their TPROXY.
+    pre(
+      `-p tcp -m set ! --match-set ${IPSET_NAME} src -m set ! --match-set ${IPSET_NAME} dst ` +
+        `-j CONNMARK --set-xmark ${Mark.preCapture}`,
+    ),
+    pre(`-m connmark --mark ${Mark.preCapture} ${markSet(Mark.skip)}`),
+    pre(`${markIs(Mark.skip)} -j RETURN`),
     pre(`-p tcp -m set --match-set ${IPSET_NAME} src ${markSet(Mark.outbound)}`),
   ];
   const saveMarks = (chain: string): string[] => [
