@@ -234,6 +234,7 @@ export const ERROR_CODES = {
   WAYPOINT_ENROLLED:
     '`waypoint apply --enroll-namespace` on a namespace that uses another waypoint',
   WAYPOINT_NO_NAMESPACE: 'the namespace to put a waypoint in does not exist',
+  WAYPOINT_NOT_FOUND: 'no waypoint (Gateway) of that name in the namespace',
   WAYPOINT_POLICY_PATH: 'an AuthorizationPolicy path template that is not valid',
   WAYPOINT_ROUTE_REGEX: 'a route match regex that does not compile',
   WAYPOINT_RUN_CONFIG: '`waypoint run`: a missing or bad flag or environment value',

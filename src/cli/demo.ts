@@ -8,6 +8,7 @@
  */
 import { AmbitError } from '../errors.js';
 import { demoDown, runDemo } from '../demo/demo.js';
+import { checkLabName } from '../lab/cluster/cluster.js';
 import { parseRedirectMode } from '../redirect/backends.js';
 
 export const USAGE =
@@ -22,12 +23,21 @@ export async function run(args: string[]): Promise<number> {
   let meshPods = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    const val = () => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('-'))
+        throw new AmbitError('DEMO_USAGE', `${a} needs a value`, {
+          value: a,
+          hint: 'see `ambit demo --help`',
+        });
+      return v;
+    };
     if (a === '--down') down = true;
     else if (a === '--no-trace') trace = false;
     else if (a === '--waypoint') waypoint = true;
     else if (a === '--mesh-pods') meshPods = true;
-    else if (a === '--name' || a === '--lab') lab = args[++i] ?? lab;
-    else if (a === '--redirect') redirect = parseRedirectMode(args[++i]);
+    else if (a === '--name' || a === '--lab') lab = checkLabName(val(), '--name');
+    else if (a === '--redirect') redirect = parseRedirectMode(val());
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       return 0;
@@ -39,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
   }
   if (process.getuid?.() !== 0) {
     throw new AmbitError('DEMO_NEEDS_ROOT', 'the demo builds network namespaces and needs root', {
-      hint: 'run it with sudo',
+      hint: 'run it as root',
     });
   }
   const print = (l: string) => console.log(l);

@@ -3,7 +3,7 @@
  * daemons, each loaded on demand so a daemon loads only its own code.
  */
 import { readFileSync } from 'node:fs';
-import { AmbitError } from '../errors.js';
+import { AmbitError, errorMessage } from '../errors.js';
 import { checkLabName, defaultCluster, parseCluster } from '../lab/cluster/cluster.js';
 import { labPaths } from '../lab/cluster/paths.js';
 import { DEFAULT_LAB } from '../lab/conventions.js';
@@ -87,7 +87,7 @@ export function parseFlags(args: string[]): Flags {
     else if (a === '-n' || a === '--namespace') f.namespace = val();
     else if (a === '-c' || a === '--container') f.container = val();
     else if (a === '--no-scenario') f.scenario = false;
-    else if (a === '--timeout') f.timeout = Number(val());
+    else if (a === '--timeout') f.timeout = seconds(a, val());
     else if (a === '--redirect') f.redirect = parseRedirectMode(val());
     else if (a === '--mesh-pods') f.meshPods = true;
     else if (a.startsWith('-'))
@@ -95,6 +95,33 @@ export function parseFlags(args: string[]): Flags {
     else f.rest.push(a);
   }
   return f;
+}
+
+/** The cluster file's text, or LAB_BAD_CLUSTER naming the path when it cannot be read. */
+function readClusterFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new AmbitError(
+      'LAB_BAD_CLUSTER',
+      `cannot read cluster file ${file}: ${errorMessage(err)}`,
+      {
+        value: file,
+        hint: 'pass the path of a cluster YAML (its fields: `ambit lab --help`)',
+        cause: err,
+      },
+    );
+  }
+}
+
+/** A positive number of seconds, or CLI_USAGE naming the flag and the value. */
+function seconds(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new AmbitError('CLI_USAGE', `${flag} wants a positive number of seconds, not ${v}`, {
+      value: v,
+    });
+  return n;
 }
 
 function requireRoot(): void {
@@ -114,9 +141,7 @@ export async function run(args: string[]): Promise<number> {
     case 'up': {
       requireRoot();
       const f = parseFlags(rest);
-      const cluster = f.file
-        ? parseCluster(readFileSync(f.file, 'utf8'), f.file)
-        : defaultCluster();
+      const cluster = f.file ? parseCluster(readClusterFile(f.file), f.file) : defaultCluster();
       if (f.name) cluster.name = f.name;
       const { labUp } = await import('../lab/orchestrator/up.js');
       const rc = await labUp({ cluster, scenario: f.scenario, timeoutMs: f.timeout * 1000, print });

@@ -255,11 +255,20 @@ export async function run(args: string[], print: Print = stdout): Promise<number
       return 0;
     }
     case 'status': {
-      const gws = f.has('name')
-        ? [await kube.get<Gateway>(resources.gateways, name, ns)]
-        : (await kube.list<Gateway>(resources.gateways, { namespace: ns })).items.filter(
-            (g) => g.spec?.gatewayClassName === 'istio-waypoint',
-          );
+      let gws: Gateway[];
+      if (f.has('name')) {
+        const gw = await kube.tryGet<Gateway>(resources.gateways, name, ns);
+        if (!gw)
+          throw new AmbitError('WAYPOINT_NOT_FOUND', `waypoint ${ns}/${name} not found`, {
+            value: `${ns}/${name}`,
+            hint: `list them with \`ambit waypoint list -n ${ns}\` (or -A)`,
+          });
+        gws = [gw];
+      } else {
+        gws = (await kube.list<Gateway>(resources.gateways, { namespace: ns })).items.filter(
+          (g) => g.spec?.gatewayClassName === 'istio-waypoint',
+        );
+      }
       if (gws.length === 0) {
         print(`No waypoints found in namespace ${ns}.\n`);
         return 0;

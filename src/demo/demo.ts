@@ -4,6 +4,7 @@
  * evidence from the live system: the three TCP connections, the mTLS identities of the HBONE
  * hop, and the kernel's own trace of the packets' path.
  */
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Annotation } from '../api/labels.js';
 import { Port } from '../api/ports.js';
@@ -22,6 +23,7 @@ import { labUp } from '../lab/orchestrator/up.js';
 import { traceLive } from '../trace/live.js';
 import { renderPath } from '../trace/render.js';
 import { renderBpfConnections } from '../trace/bpf-path.js';
+import { run } from '../sys/exec.js';
 import { connectionsInFlight, lastAccessLog, type PodRef } from './evidence.js';
 import { waypointScene } from './waypoint.js';
 
@@ -103,7 +105,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   await step(
     `the seeds' cluster: lab "${o.lab}" (control-plane, worker, worker2; sleep, httpbin)`,
     async () => {
-      if (daemonRunning(labPaths(o.lab), 'apiserver')) {
+      // Only a lab that finished coming up is reused; labUp refuses a half-built one, saying how.
+      if (daemonRunning(labPaths(o.lab), 'apiserver') && existsSync(labPaths(o.lab).upDone)) {
         print('      already running, reusing it');
         return;
       }
@@ -161,6 +164,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
   let traced: Awaited<ReturnType<typeof traceLive>> | undefined;
   await step(`curl -sS ${URL} from ${sleepPod.name} (10.244.2.8, worker2)`, async () => {
+    let body: string;
     if (o.trace) {
       traced = await traceLive({ pod: sleepPod.name, url: URL, lab: o.lab });
       if (traced.response.exitCode !== 0) {
@@ -168,10 +172,23 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           value: traced.response,
         });
       }
-      print('');
-      for (const l of traced.response.body.trimEnd().split('\n')) print(`      ${l}`);
-      print('');
+      body = traced.response.body;
+    } else {
+      const r = await run('curl', ['-sS', '-m', '10', URL], {
+        netns: sleepPod.netns,
+        allowFail: true,
+        timeoutMs: 15_000,
+      });
+      if (r.code !== 0) {
+        throw new AmbitError('DEMO_CURL_FAILED', `curl failed: ${r.stderr.trim()}`, {
+          value: r.code,
+        });
+      }
+      body = r.stdout;
     }
+    print('');
+    for (const l of body.trimEnd().split('\n')) print(`      ${l}`);
+    print('');
   });
 
   await step(

@@ -46,14 +46,12 @@ export const LAB_NAME = /^[a-z][a-z0-9]{0,7}$/;
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
 
 function bad(field: string, value: unknown, why: string, hint?: string): AmbitError {
-  return new AmbitError(
-    'LAB_BAD_CLUSTER',
-    `cluster file: ${field} ${JSON.stringify(value)}: ${why}`,
-    {
-      value,
-      hint,
-    },
-  );
+  // A command-line flag (`--name`) is not a field of the cluster file.
+  const where = field.startsWith('--') ? '' : 'cluster file: ';
+  return new AmbitError('LAB_BAD_CLUSTER', `${where}${field} ${JSON.stringify(value)}: ${why}`, {
+    value,
+    hint,
+  });
 }
 
 export function checkLabName(name: unknown, field = 'name'): string {
