@@ -242,6 +242,7 @@ export const ERROR_CODES = {
 
   // `ambit x`
   X_NO_CONTROLPLANE: 'no running istiod pod to ask',
+  X_NO_NODE: '`ambit x config-dump --node`: no Node object of that name',
   X_NO_LAB: 'the lab to inspect is not running',
 
   // xDS (src/xds)

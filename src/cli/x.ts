@@ -5,6 +5,7 @@
  */
 import { AmbitError } from '../errors.js';
 import { parseFlags } from '../flags.js';
+import { resources } from '../k8s/resources.js';
 import {
   computeConfigDump,
   fetchConnections,
@@ -30,6 +31,16 @@ export async function run(args: string[]): Promise<number> {
       if (!node)
         throw new AmbitError('CLI_MISSING_VALUE', 'config-dump needs --node', {
           hint: 'e.g. ambit x config-dump --node worker2',
+        });
+      // Every ztunnel gets every workload (Istio's ztunnel does), so a typo'd node would
+      // still print a plausible dump: ask the API whether the node exists (or has pods) first.
+      const known =
+        (await kube.tryGet(resources.nodes, node)) ??
+        (await kube.list(resources.pods, { fieldSelector: `spec.nodeName=${node}` })).items[0];
+      if (!known)
+        throw new AmbitError('X_NO_NODE', `no node ${node} in the cluster`, {
+          value: node,
+          hint: 'list them with `kubectl get nodes`',
         });
       console.log(JSON.stringify(await computeConfigDump(kube, node), null, 2));
       return 0;

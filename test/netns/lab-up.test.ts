@@ -539,6 +539,44 @@ echo '{"cniVersion":"1.0.0"}'
     assert.notEqual(pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`), sleepPid);
   });
 
+  void it('up restarts a dead API server; its objects and the running pods are kept', async () => {
+    const pidOf = (f: string) =>
+      Number(readFileSync(join(stateDir, 'pids', f), 'utf8').split(/\s/)[0]);
+    const before = (await pods('app=sleep'))[0]!;
+    const apiPid = pidOf('apiserver.pid');
+    process.kill(apiPid, 'SIGKILL');
+    await until('apiserver gone', () =>
+      Promise.resolve(
+        existsSync(`/proc/${apiPid}/stat`) &&
+          !/\) [ZX] /.test(readFileSync(`/proc/${apiPid}/stat`, 'utf8'))
+          ? undefined
+          : true,
+      ),
+    );
+    const down = await ambit(['lab', 'status', '--name', N]);
+    assert.notEqual(down.code, 0, 'status of a lab without its API server');
+    const up = await ambit(['lab', 'up', '--name', N]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /restarted apiserver/);
+    assert.notEqual(pidOf('apiserver.pid'), apiPid);
+    const after = (await pods('app=sleep'))[0]!;
+    assert.equal(after.metadata.uid, before.metadata.uid, 'the same pod object');
+    const r = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      after.metadata.name,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      'http://httpbin:8000/ip',
+    ]);
+    assert.deepEqual(JSON.parse(r.stdout), { origin: '10.244.2.8' });
+  });
+
   void it('reports Ready only while the readiness probe passes', async () => {
     const flag = join(tmp, 'ready-flag');
     const pod = `apiVersion: v1\nkind: Pod\nmetadata: {name: probed, namespace: default}\nspec:\n  nodeName: worker\n  containers: [{name: c, image: x, command: [sleep, "1000"], readinessProbe: {exec: {command: [test, -e, ${flag}]}, periodSeconds: 1}}]\n`;

@@ -125,6 +125,16 @@ export async function labUp(opts: UpOptions): Promise<number> {
   const c = opts.cluster;
   const print = opts.print ?? ((l: string) => console.log(l));
   const paths = labPaths(c.name);
+  if (!daemonRunning(paths, 'apiserver') && existsSync(paths.upDone)) {
+    // A lab that came up whose API server died (its state is on disk): start it again, then
+    // the branch below restarts whatever else is not running. Pods and nodes kept running.
+    const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
+    print(`lab ${c.name}: the API server is not running; restarting it`);
+    const d = startDaemon(paths, apiserverSpec(running));
+    await waitForApiServer(paths, d, 60_000);
+    await waitForInLabApiServer(running, paths, d, 20_000);
+    print(`  restarted apiserver (it was not running)`);
+  }
   if (daemonRunning(paths, 'apiserver') && existsSync(paths.upDone)) {
     print(`lab ${c.name} is already running`);
     const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
@@ -177,11 +187,7 @@ export async function labUp(opts: UpOptions): Promise<number> {
     {
       title: 'starting apiserver',
       fn: async () => {
-        const d = startDaemon(paths, {
-          name: 'apiserver',
-          args: ['lab', 'apiserver', '--lab', c.name],
-          env: labEnv(c, ''),
-        });
+        const d = startDaemon(paths, apiserverSpec(c));
         daemons.push(d);
         userUrl = await waitForApiServer(paths, d, 60_000);
         await waitForInLabApiServer(c, paths, d, 20_000);
@@ -265,6 +271,10 @@ export async function labUp(opts: UpOptions): Promise<number> {
 }
 
 type NamedSpec = DaemonSpec & { entry: string };
+
+function apiserverSpec(c: Cluster): DaemonSpec {
+  return { name: 'apiserver', args: ['lab', 'apiserver', '--lab', c.name], env: labEnv(c, '') };
+}
 
 /** The daemons besides the apiserver: controller-manager, and per node kubelet + kube-proxy. */
 export function daemonSpecs(c: Cluster, userUrl: string): NamedSpec[] {
