@@ -53,6 +53,26 @@ const ready = (p: PodJson) =>
 void describe('lab up (default cluster)', { skip: skipUnlessRoot, timeout: 300_000 }, () => {
   let sleepPod = '';
   const tmp = mkdtempSync(join(tmpdir(), 'ambit-lab-up-'));
+  /** The pid a lab PID file names (its first line). */
+  const pidOf = (f: string) =>
+    Number(readFileSync(join(stateDir, 'pids', f), 'utf8').split('\n')[0]);
+  /** httpbin's /ip as `pod` sees it, through the mesh (`ambit lab exec`). */
+  const originFrom = async (pod: string) => {
+    const r = await ambit([
+      'lab',
+      'exec',
+      '--name',
+      N,
+      pod,
+      '--',
+      'curl',
+      '-s',
+      '--max-time',
+      '10',
+      'http://httpbin:8000/ip',
+    ]);
+    return JSON.parse(r.stdout) as unknown;
+  };
 
   before(async () => {
     const r = await ambit(['lab', 'up', '--name', N, '--timeout', '120'], 180_000);
@@ -485,8 +505,6 @@ echo '{"cniVersion":"1.0.0"}'
   });
 
   void it('a restarted kubelet adopts running pods; up restarts a dead daemon', async () => {
-    const pidOf = (f: string) =>
-      Number(readFileSync(join(stateDir, 'pids', f), 'utf8').split('\n')[0]);
     const sp = (await pods('app=sleep'))[0]!;
     const sleepPid = pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`);
     const kubeletPid = pidOf('kubelet-worker2.pid');
@@ -512,20 +530,7 @@ echo '{"cniVersion":"1.0.0"}'
       ),
     );
     assert.equal(pidOf(`pod-${sp.metadata.uid.slice(0, 8)}-sleep.pid`), sleepPid, 'same process');
-    const r = await ambit([
-      'lab',
-      'exec',
-      '--name',
-      N,
-      sp.metadata.name,
-      '--',
-      'curl',
-      '-s',
-      '--max-time',
-      '10',
-      'http://httpbin:8000/ip',
-    ]);
-    assert.deepEqual(JSON.parse(r.stdout), { origin: '10.244.2.8' });
+    assert.deepEqual(await originFrom(sp.metadata.name), { origin: '10.244.2.8' });
     // An adopted process that dies is noticed and restarted.
     process.kill(sleepPid, 'SIGKILL');
     await until('sleep restarted', async () => {
@@ -540,8 +545,6 @@ echo '{"cniVersion":"1.0.0"}'
   });
 
   void it('up restarts a dead API server; its objects and the running pods are kept', async () => {
-    const pidOf = (f: string) =>
-      Number(readFileSync(join(stateDir, 'pids', f), 'utf8').split(/\s/)[0]);
     const before = (await pods('app=sleep'))[0]!;
     const apiPid = pidOf('apiserver.pid');
     process.kill(apiPid, 'SIGKILL');
@@ -561,20 +564,7 @@ echo '{"cniVersion":"1.0.0"}'
     assert.notEqual(pidOf('apiserver.pid'), apiPid);
     const after = (await pods('app=sleep'))[0]!;
     assert.equal(after.metadata.uid, before.metadata.uid, 'the same pod object');
-    const r = await ambit([
-      'lab',
-      'exec',
-      '--name',
-      N,
-      after.metadata.name,
-      '--',
-      'curl',
-      '-s',
-      '--max-time',
-      '10',
-      'http://httpbin:8000/ip',
-    ]);
-    assert.deepEqual(JSON.parse(r.stdout), { origin: '10.244.2.8' });
+    assert.deepEqual(await originFrom(after.metadata.name), { origin: '10.244.2.8' });
   });
 
   void it('reports Ready only while the readiness probe passes', async () => {
