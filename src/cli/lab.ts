@@ -114,11 +114,11 @@ function readClusterFile(file: string): string {
   }
 }
 
-/** A positive number of seconds, or CLI_USAGE naming the flag and the value. */
+/** A number of seconds (0: do not wait), or CLI_USAGE naming the flag and the value. */
 function seconds(flag: string, v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new AmbitError('CLI_USAGE', `${flag} wants a positive number of seconds, not ${v}`, {
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new AmbitError('CLI_USAGE', `${flag} wants a number of seconds (0 or more), not ${v}`, {
       value: v,
     });
   return n;
