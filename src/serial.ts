@@ -55,8 +55,8 @@ export class CoalescedRun {
   now(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    if (this.current) this.again = true;
-    else this.start();
+    // During a run, the waiter makes the next run start as soon as this one ends.
+    if (!this.current) this.start();
     return done;
   }
 

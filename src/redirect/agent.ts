@@ -75,7 +75,10 @@ export class NodeAgent {
   private current: ZtunnelTarget | null = null;
   /** Pod networks learned from CNI ADD (IP before the pod's status has it, veth, netns). */
   private readonly fromCni: PodRecord;
-  /** Reconcile passes: one at a time, bursts of events coalesced into one pass, soon. */
+  /**
+   * Reconcile passes: one at a time; a burst of events shares one pass, soon (the 1 s budget is
+   * for all of it); `now()` when the caller needs its change applied before it goes on.
+   */
   private readonly passes = new CoalescedRun(() => this.pass(), 20);
   /** Set by stop(): no event may touch the kernel after (or during) the exit cleanup. */
   private stopped = false;
@@ -96,13 +99,13 @@ export class NodeAgent {
 
   async start(): Promise<void> {
     for (const inf of [this.pods, this.namespaces]) {
-      inf.on('add', () => this.schedule());
-      inf.on('update', () => this.schedule());
-      inf.on('delete', () => this.schedule());
-      inf.on('synced', () => this.schedule());
+      inf.on('add', () => this.passes.request());
+      inf.on('update', () => this.passes.request());
+      inf.on('delete', () => this.passes.request());
+      inf.on('synced', () => this.passes.request());
     }
     await Promise.all([this.pods.start(), this.namespaces.start()]);
-    await this.reconcileNow();
+    await this.passes.now();
     await this.listen();
     await this.installConfig();
     this.o.log.info('node agent ready', {
@@ -129,22 +132,11 @@ export class NodeAgent {
   async resync(): Promise<void> {
     this.current = null;
     this.forceAdd = true;
-    await this.reconcileNow();
-  }
-
-  /** Soon (the 1 s budget is for all of it): events of one burst share a pass. */
-  private schedule(): void {
-    this.passes.request();
-  }
-
-  /** A pass now; resolves once it (started after this call) has finished. */
-  private reconcileNow(): Promise<void> {
-    return this.passes.now();
+    await this.passes.now();
   }
 
   /** One pass; a failed one is retried in a second. */
   private async pass(): Promise<number | undefined> {
-    if (this.stopped) return undefined;
     try {
       await this.reconcile();
       return undefined;
@@ -292,7 +284,7 @@ export class NodeAgent {
     if (!podEnrolled(pod, ns)) return { captured: false };
     await this.o.backend.addPod(this.fromCni.get(ev.uid)!);
     this.o.log.info('pod captured (cni add)', { pod: `${ev.namespace}/${ev.name}`, ip: ev.ip });
-    this.schedule();
+    this.passes.request();
     return { captured: true };
   }
 

@@ -128,6 +128,8 @@ export class TraceMonitor {
   private readonly file: string;
   private readonly fd: number;
   private offset = 0;
+  /** poll() runs every 20 ms during a capture: one read buffer per monitor, reused. */
+  private readonly chunk = Buffer.allocUnsafe(64 * 1024);
   private buf = '';
   private stderr = '';
   private exited: Promise<void>;
@@ -171,11 +173,10 @@ export class TraceMonitor {
 
   /** Reads what the monitor wrote since the last poll; each line gets the next arrival seq. */
   poll(): void {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
     let n: number;
-    while ((n = readSync(this.fd, chunk, 0, chunk.length, this.offset)) > 0) {
+    while ((n = readSync(this.fd, this.chunk, 0, this.chunk.length, this.offset)) > 0) {
       this.offset += n;
-      this.buf += chunk.toString('utf8', 0, n);
+      this.buf += this.chunk.toString('utf8', 0, n);
     }
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {

@@ -125,19 +125,19 @@ export async function labUp(opts: UpOptions): Promise<number> {
   const c = opts.cluster;
   const print = opts.print ?? ((l: string) => console.log(l));
   const paths = labPaths(c.name);
-  if (!daemonRunning(paths, 'apiserver') && existsSync(paths.upDone)) {
-    // A lab that came up whose API server died (its state is on disk): start it again, then
-    // the branch below restarts whatever else is not running. Pods and nodes kept running.
+  // A lab that came up. Its network still there (not after a reboot), a dead daemon — the API
+  // server too: its state is on disk — is started again; pods and nodes kept running.
+  const network = existsSync(`/run/netns/${netnsNames.underlay(c.name)}`);
+  if (existsSync(paths.upDone) && (network || daemonRunning(paths, 'apiserver'))) {
     const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
-    print(`lab ${c.name}: the API server is not running; restarting it`);
-    const d = startDaemon(paths, apiserverSpec(running));
-    await waitForApiServer(paths, d, 60_000);
-    await waitForInLabApiServer(running, paths, d, 20_000);
-    print(`  restarted apiserver (it was not running)`);
-  }
-  if (daemonRunning(paths, 'apiserver') && existsSync(paths.upDone)) {
+    if (!daemonRunning(paths, 'apiserver')) {
+      print(`lab ${c.name}: the API server is not running; restarting it`);
+      const d = startDaemon(paths, apiserverSpec(running));
+      await waitForApiServer(paths, d, 60_000);
+      await waitForInLabApiServer(running, paths, d, 20_000);
+      print(`  restarted apiserver (it was not running)`);
+    }
     print(`lab ${c.name} is already running`);
-    const running = JSON.parse(readFileSync(paths.cluster, 'utf8')) as Cluster;
     const url = readFileSync(paths.apiserverUrl, 'utf8').trim();
     for (const spec of daemonSpecs(running, url)) {
       if (daemonRunning(paths, spec.name) || !entryExists(spec.entry)) continue;
