@@ -40,6 +40,10 @@
 #define OUTBOUND_MARK 8765 /* the mark build: iptables TPROXY to 15001 */
 #define INBOUND_MARK 5678  /* the mark build: TPROXY to 15008 (dport 15008) or 15006 */
 #define CAPTURE_DNS_FLAG (1 << 0)
+#define MAX_PRECAPTURE_FLOWS 65536
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
 
 #define ZTUNNEL_OUTBOUND_PORT 15001
 #define ZTUNNEL_INBOUND_PORT 15008
@@ -77,6 +81,14 @@ struct ztunnel_info {
     __u8 flag;      /* CAPTURE_DNS_FLAG */
     __u8 pad;
     __u32 ip;       /* ztunnel's IPv4, network order (the DNS capture target) */
+};
+
+/* A TCP connection seen from its pod's side; addresses and ports in network order. */
+struct flow_key {
+    __u32 pod_ip;
+    __u32 peer_ip;
+    __u16 pod_port;
+    __u16 peer_port;
 };
 
 struct dns_key {
@@ -139,6 +151,20 @@ struct {
     __type(key, struct dns_key);
     __type(value, struct dns_orig);
 } dns_nat SEC(".maps");
+
+/*
+ * TCP connections that were open when their pod was captured. The agent writes them from the
+ * pod's socket table just before it attaches the pod's programs; their packets keep to the
+ * stack for the connection's life, as the iptables backend's connmark 0x80 does: ztunnel has no
+ * socket for a connection it never saw, so redirecting it would strand it. A SYN on the same
+ * tuple starts a new connection, which is captured.
+ */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, MAX_PRECAPTURE_FLOWS);
+    __type(key, struct flow_key);
+    __type(value, __u32);
+} precapture SEC(".maps");
 
 /* Packets per program and verdict: key prog * V_MAX + verdict. */
 struct {
@@ -277,6 +303,31 @@ static __always_inline int rewrite_udp(struct __sk_buff *skb, __u32 ipoff, __u32
     return 0;
 }
 
+/* 1 when this TCP packet belongs to a connection open before its pod was captured. */
+static __always_inline int precaptured(struct pkt *p, int from_pod)
+{
+    struct flow_key k = {};
+    if (from_pod) {
+        k.pod_ip = p->ip->saddr;
+        k.peer_ip = p->ip->daddr;
+        k.pod_port = p->sport;
+        k.peer_port = p->dport;
+    } else {
+        k.pod_ip = p->ip->daddr;
+        k.peer_ip = p->ip->saddr;
+        k.pod_port = p->dport;
+        k.peer_port = p->sport;
+    }
+    if (!bpf_map_lookup_elem(&precapture, &k)) return 0;
+    /* A new connection on the old tuple (SYN without ACK) is the mesh's; a reset ends the old. */
+    if ((p->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
+        bpf_map_delete_elem(&precapture, &k);
+        return 0;
+    }
+    if (p->tcp_flags & TCP_FLAG_RST) bpf_map_delete_elem(&precapture, &k);
+    return 1;
+}
+
 static __always_inline int to_ztunnel(struct __sk_buff *skb, struct ztunnel_info *z, __u32 cb)
 {
     if (bpf_skb_store_bytes(skb, offsetof(struct ethhdr, h_dest), z->mac, 6, 0)) return -1;
@@ -290,6 +341,9 @@ int app_outbound(struct __sk_buff *skb)
     struct pkt p = {};
     struct ztunnel_info *z = ztunnel();
     int ok = parse(skb, &p);
+    /* Not captured, so not failed closed either: the connection never depended on ztunnel. */
+    if (ok && p.ip->protocol == IPPROTO_TCP && precaptured(&p, 1))
+        return account(skb, P_APP_OUTBOUND, V_PASS, &p, 0, TC_ACT_OK);
     if (!z || z->ifindex == 0)
         return account(skb, P_APP_OUTBOUND, V_DROP, ok ? &p : 0, 0, TC_ACT_SHOT);
     if (!ok) return account(skb, P_APP_OUTBOUND, V_PASS, 0, 0, TC_ACT_OK);
@@ -325,7 +379,7 @@ int app_inbound(struct __sk_buff *skb)
     if (skb->cb[4] == BYPASS_CB || (z && z->ifindex && skb->ingress_ifindex == z->ifindex))
         return account(skb, P_APP_INBOUND, V_PASS, ok ? &p : 0, 0, TC_ACT_OK);
     if (!ok) return account(skb, P_APP_INBOUND, V_PASS, 0, 0, TC_ACT_OK);
-    if (p.ip->saddr == host_ip() || p.ip->protocol != IPPROTO_TCP)
+    if (p.ip->saddr == host_ip() || p.ip->protocol != IPPROTO_TCP || precaptured(&p, 0))
         return account(skb, P_APP_INBOUND, V_PASS, &p, 0, TC_ACT_OK);
     if (!z || z->ifindex == 0)
         return account(skb, P_APP_INBOUND, V_DROP, &p, 0, TC_ACT_SHOT);

@@ -125,6 +125,21 @@ export async function bpfMapUpdate(pin: string, key: Uint8Array, value: Uint8Arr
   ]);
 }
 
+/** Many updates of one map in one bpftool process (`batch file -`, one command per line). */
+export async function bpfMapUpdateMany(
+  pin: string,
+  entries: readonly { key: Uint8Array; value: Uint8Array }[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const input = entries
+    .map(
+      (e) =>
+        `map update pinned ${pin} key hex ${hex(e.key).join(' ')} value hex ${hex(e.value).join(' ')}`,
+    )
+    .join('\n');
+  await run('bpftool', ['batch', 'file', '-'], { input: input + '\n' });
+}
+
 export async function bpfMapDelete(pin: string, key: Uint8Array): Promise<void> {
   await run('bpftool', ['map', 'delete', 'pinned', pin, 'key', 'hex', ...hex(key)], {
     allowFail: true,

@@ -72,6 +72,44 @@ const ECHO_PORT = 7007;
 /** Several TCP segments: a request this size proves later packets follow the first. */
 const BIG_BODY = 'x'.repeat(200_000);
 
+/**
+ * An echo server in `serverNs` and one open connection to it from `clientNs`; `echoed` writes a
+ * line and waits for it to come back.
+ */
+async function openEcho(serverNs: string, clientNs: string, ip: string) {
+  const accepted = new Set<net.Socket>();
+  const echo = net.createServer((s) => {
+    accepted.add(s);
+    s.on('error', () => undefined).pipe(s);
+  });
+  await listen(echo, { host: '0.0.0.0', port: ECHO_PORT, netns: serverNs });
+  const conn = connectInNetns(clientNs, ip, ECHO_PORT);
+  conn.setEncoding('utf8');
+  let got = '';
+  conn.on('data', (d: string) => (got += d));
+  conn.on('error', () => undefined);
+  // A stranded connection never ends by itself: close() ends both sides and the server.
+  const close = async () => {
+    conn.destroy();
+    for (const a of accepted) a.destroy();
+    await new Promise<void>((r) => echo.close(() => r()));
+  };
+  try {
+    await once(conn, 'connect');
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    close,
+    echoed: (line: string) => {
+      const want = got + line;
+      conn.write(line);
+      return eventually(`"${line.trim()}" echoed on the open connection`, () => got === want, 5000);
+    },
+  };
+}
+
 export function runCaptureConformance(o: ConformanceOptions): void {
   const skipped = (name: string): string | undefined =>
     o.skip?.find((s) => s.tests.includes(name))?.reason;
@@ -210,36 +248,27 @@ export function runCaptureConformance(o: ConformanceOptions): void {
         assert.deepEqual([zA.seen.length, zB.seen.length], [a, b]);
       });
 
-      void it('enrolment does not strand a connection already open to the pod; new ones are captured', async () => {
+      void it('enrolment does not strand connections already open to or from the pod; new ones are captured', async () => {
         const { t, zB, bB } = c;
         const httpbin = { ip: t.httpbin.ip, uid: t.httpbin.uid, hostVeth: t.httpbin.hostVeth };
         await bB.removePod(t.httpbin.ip);
-        const accepted = new Set<net.Socket>();
-        const echo = net.createServer((s) => {
-          accepted.add(s);
-          s.on('error', () => undefined).pipe(s);
-        });
-        await listen(echo, { host: '0.0.0.0', port: ECHO_PORT, netns: t.httpbin.netns });
-        const conn = connectInNetns(t.other.netns, t.httpbin.ip, ECHO_PORT);
-        conn.setEncoding('utf8');
-        let got = '';
-        conn.on('data', (d: string) => (got += d));
-        conn.on('error', () => undefined);
-        const echoed = (line: string) => {
-          const want = got + line;
-          conn.write(line);
-          return eventually(
-            `"${line.trim()}" echoed on the open connection`,
-            () => got === want,
-            5000,
-          );
-        };
+        // One connection to the pod (other → httpbin) and one from it (httpbin → other).
+        const inbound = await openEcho(t.httpbin.netns, t.other.netns, t.httpbin.ip);
+        const outbound = await openEcho(t.other.netns, t.httpbin.netns, t.other.ip).catch(
+          async (err: unknown) => {
+            await inbound.close();
+            throw err;
+          },
+        );
         try {
-          await once(conn, 'connect');
-          await echoed('before enrolment\n');
+          await inbound.echoed('before enrolment\n');
+          await outbound.echoed('before enrolment\n');
           await bB.addPod(httpbin);
-          // Both directions of the old connection, several times, after the capture is in place.
-          for (let i = 1; i <= 3; i++) await echoed(`after enrolment ${i}\n`);
+          // Both directions of the old connections, several times, after the capture is in place.
+          for (let i = 1; i <= 3; i++) {
+            await inbound.echoed(`after enrolment ${i}\n`);
+            await outbound.echoed(`after enrolment ${i}\n`);
+          }
           const b = zB.seen.length;
           const body = await curlFrom(t.other.netns, `http://${t.httpbin.ip}:80/`);
           assert.equal(
@@ -249,10 +278,8 @@ export function runCaptureConformance(o: ConformanceOptions): void {
           );
           assert.equal(zB.seen.length, b + 1);
         } finally {
-          // A stranded connection never ends by itself: both ends are closed here.
-          conn.destroy();
-          for (const a of accepted) a.destroy();
-          await new Promise<void>((r) => echo.close(() => r()));
+          await inbound.close();
+          await outbound.close();
           await bB.addPod(httpbin);
         }
       });

@@ -172,15 +172,3 @@ export function ebpfAfterUninstall(ctx: () => CaptureContext): void {
     },
   );
 }
-
-/** Behaviour cases the eBPF backend does not pass yet, each with its reason (both suites). */
-export const EBPF_NOT_YET = [
-  {
-    tests: [
-      'enrolment does not strand a connection already open to the pod; new ones are captured',
-    ],
-    reason:
-      'the eBPF programs redirect every packet of a captured pod; they keep no record of ' +
-      'connections open before capture yet (the iptables backend marks them in conntrack)',
-  },
-];

@@ -3,7 +3,6 @@ import { runCaptureConformance } from '../helpers/redirect-behaviour.js';
 import {
   ebpfAfterRewire,
   ebpfAfterUninstall,
-  EBPF_NOT_YET,
   ebpfListings,
   pinDirOf,
 } from '../helpers/redirect-ebpf-listings.js';
@@ -26,6 +25,5 @@ for (const tproxy of ['sk_assign', 'mark'] as const) {
     extra: ebpfListings(tproxy),
     afterRewire: ebpfAfterRewire,
     afterUninstall: ebpfAfterUninstall,
-    skip: EBPF_NOT_YET,
   });
 }

@@ -5,7 +5,6 @@ import { runCaptureConformance } from '../helpers/redirect-behaviour.js';
 import {
   ebpfAfterRewire,
   ebpfAfterUninstall,
-  EBPF_NOT_YET,
   ebpfListings,
   pinDirOf,
 } from '../helpers/redirect-ebpf-listings.js';
@@ -57,5 +56,4 @@ runCaptureConformance({
   extra: ebpfListings('sk_assign'),
   afterRewire: ebpfAfterRewire,
   afterUninstall: ebpfAfterUninstall,
-  skip: EBPF_NOT_YET,
 });

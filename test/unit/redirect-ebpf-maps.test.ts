@@ -4,13 +4,16 @@ import {
   appInfoValue,
   decodeAppInfo,
   decodeCounters,
+  decodeFlowKey,
   decodeZtunnelInfo,
+  flowKey,
   ipBytes,
   ipString,
   progByKernelName,
   u32,
   ztunnelInfoValue,
 } from '../../src/redirect/ebpf/maps.js';
+import { parseSsTcp } from '../../src/sys/netns-probe.js';
 
 void test('app_info: ifindex little-endian, then the pod MAC, 12 bytes as struct app_info', () => {
   const v = appInfoValue(7, '7e:cd:91:55:ca:f9');
@@ -62,4 +65,26 @@ void test('counters: per-CPU values summed, keyed program × verdict; kernel nam
   assert.equal(progByKernelName('ztunnel_host_in'), 'ztunnel_host_ingress');
   assert.equal(progByKernelName('app_outbound'), 'app_outbound');
   assert.equal(progByKernelName('other'), undefined);
+});
+
+void test('precapture: struct flow_key is pod IP, peer IP, pod port, peer port, all network order', () => {
+  const f = { podIp: '10.244.1.4', podPort: 9080, peerIp: '10.244.2.7', peerPort: 43210 };
+  const k = flowKey(f);
+  assert.deepEqual([...k], [10, 244, 1, 4, 10, 244, 2, 7, 0x23, 0x78, 0xa8, 0xca]);
+  assert.deepEqual(decodeFlowKey(k), f);
+});
+
+void test('open connections: ss lines with IPv4 and IPv4-mapped sockets; IPv6 proper is left out', () => {
+  const text = [
+    'ESTAB     0 0 10.244.1.4:9080 10.244.2.7:43210',
+    'SYN-SENT  0 1 10.244.1.4:50000 10.96.0.10:80',
+    'ESTAB     0 0 [::ffff:10.244.1.4]:9000 [::ffff:10.244.0.3]:40000',
+    'ESTAB     0 0 [fd00::4]:80 [fd00::9]:5000',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseSsTcp(text), [
+    { local: { ip: '10.244.1.4', port: 9080 }, peer: { ip: '10.244.2.7', port: 43210 } },
+    { local: { ip: '10.244.1.4', port: 50000 }, peer: { ip: '10.96.0.10', port: 80 } },
+    { local: { ip: '10.244.1.4', port: 9000 }, peer: { ip: '10.244.0.3', port: 40000 } },
+  ]);
 });

@@ -17,17 +17,19 @@ import {
   bpfLoadAll,
   bpfMapDelete,
   bpfMapUpdate,
+  bpfMapUpdateMany,
   bpfProgInfo,
   bpfUnpin,
   ensureBpffs,
   hostBpfPath,
 } from '../../sys/bpf.js';
 import { sourceAddressTo, sysctlSet, vethTo } from '../../sys/ip.js';
-import { vethPeerNetns } from '../../sys/netns-probe.js';
+import { tcpConnections, vethPeerNetns } from '../../sys/netns-probe.js';
 import { devWithAddress, linkInfo, tcAttach, tcDetach, tcFilters } from '../../sys/tc.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import {
   appInfoValue,
+  flowKey,
   ipBytes,
   progsOf,
   TPROXY_MODES,
@@ -312,12 +314,48 @@ export class EbpfBackend implements RedirectBackend {
     if (had && had.hostVeth !== hostVeth) await tcDetach(this.ns, had.hostVeth);
     // Map first, then the programs: the pod's replies have somewhere to go from the start.
     await bpfMapUpdate(this.map('app_info'), ipBytes(p.ip), appInfoValue(link.ifindex, mac));
+    // Only before the first attach are the pod's sockets all direct: once its programs run,
+    // its new connections are ztunnel's and must not be remembered as open before capture.
+    const attached = (await tcFilters(this.ns, hostVeth)).some((f) => f.hook === 'ingress');
+    if (!attached) await this.rememberOpenConnections(p.ip, podNs);
     await this.attach(this.ns, hostVeth, 'egress', 'app_inbound');
     await this.attach(this.ns, hostVeth, 'ingress', 'app_outbound');
     if (had?.uid !== p.uid || had.hostVeth !== hostVeth) {
       st.pods[p.ip] = { uid: p.uid, hostVeth };
       this.file.save(st);
     }
+  }
+
+  /**
+   * Writes the pod's open TCP connections into `precapture`, so that its programs keep them
+   * off ztunnel (which has no socket for them) for their life. A connection opened in the
+   * milliseconds between this read and the attach is still redirected mid-stream.
+   */
+  private async rememberOpenConnections(ip: string, podNs: string | undefined): Promise<void> {
+    const pin = this.map('precapture');
+    if (!podNs || !existsSync(pin)) {
+      this.log.warn('open connections not kept off ztunnel', {
+        pod: ip,
+        reason: !podNs ? "the pod's netns is unknown" : 'the pinned programs predate precapture',
+      });
+      return;
+    }
+    const open = (await tcpConnections(podNs)).filter((c) => c.local.ip === ip);
+    const one = u32(1);
+    await bpfMapUpdateMany(
+      pin,
+      open.map((c) => ({
+        key: flowKey({
+          podIp: ip,
+          podPort: c.local.port,
+          peerIp: c.peer.ip,
+          peerPort: c.peer.port,
+        }),
+        value: one,
+      })),
+    );
+    if (open.length > 0)
+      this.log.info('open connections kept off ztunnel', { pod: ip, count: open.length });
   }
 
   private async doRemovePod(ip: string): Promise<void> {

@@ -50,6 +50,7 @@ export const MapNames = [
   'counters',
   'events',
   'trace_ctl',
+  'precapture',
 ] as const;
 
 /** ztunnel_info.flag bits. */
@@ -92,6 +93,35 @@ const readU32 = (b: Uint8Array, off: number): number =>
   new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(off, true);
 
 /** `struct app_info`: host veth ifindex, pod eth0 MAC, 2 bytes pad. */
+/** A connection seen from its pod's side (the `precapture` key, struct flow_key). */
+export interface Flow {
+  podIp: string;
+  podPort: number;
+  peerIp: string;
+  peerPort: number;
+}
+
+/** struct flow_key: pod IP, peer IP (network order), pod port, peer port (network order). */
+export function flowKey(f: Flow): Uint8Array {
+  const b = new Uint8Array(12);
+  b.set(ipBytes(f.podIp), 0);
+  b.set(ipBytes(f.peerIp), 4);
+  const v = new DataView(b.buffer);
+  v.setUint16(8, f.podPort, false);
+  v.setUint16(10, f.peerPort, false);
+  return b;
+}
+
+export function decodeFlowKey(b: Uint8Array): Flow {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    podIp: ipString(b, 0),
+    peerIp: ipString(b, 4),
+    podPort: v.getUint16(8, false),
+    peerPort: v.getUint16(10, false),
+  };
+}
+
 export function appInfoValue(ifindex: number, mac: string | undefined): Uint8Array {
   const v = new Uint8Array(12);
   v.set(u32(ifindex), 0);

@@ -11,12 +11,16 @@ import { tcFilters } from '../../sys/tc.js';
 import {
   decodeAppInfo,
   decodeCounters,
+  decodeFlowKey,
   decodeZtunnelInfo,
   ipString,
   progByKernelName,
   ZtunnelFlag,
 } from './maps.js';
 import { MARK_CHAIN } from './ztunnel-netns.js';
+
+/** A node may hold thousands of old connections; the listing shows the first ones. */
+const SHOWN_FLOWS = 32;
 
 async function devices(netns: string | undefined): Promise<{ ifname: string; ifindex: number }[]> {
   const r = await run('ip', ['-j', 'link', 'show'], { netns, allowFail: true });
@@ -53,6 +57,16 @@ export async function ebpfRulesReport(
   for (const e of await bpfMapDump(join(maps, 'app_info'))) {
     const v = decodeAppInfo(e.values[0]!);
     out.push(`    ${ipString(e.key)} → host veth ifindex ${v.ifindex}, pod MAC ${v.mac}`);
+  }
+  const precapture = join(maps, 'precapture');
+  if (existsSync(precapture)) {
+    const flows = await bpfMapDump(precapture);
+    out.push('=== map precapture (TCP open before capture: kept off ztunnel) ===');
+    for (const e of flows.slice(0, SHOWN_FLOWS)) {
+      const f = decodeFlowKey(e.key);
+      out.push(`    pod ${f.podIp}:${f.podPort} ↔ ${f.peerIp}:${f.peerPort}`);
+    }
+    if (flows.length > SHOWN_FLOWS) out.push(`    … and ${flows.length - SHOWN_FLOWS} more`);
   }
   out.push('=== map ztunnel_info ===');
   for (const e of await bpfMapDump(join(maps, 'ztunnel_info'))) {
