@@ -175,6 +175,7 @@ export const ERROR_CODES = {
 
   // `ambit node`
   NODE_NOT_FOUND: 'no node of that name in the lab',
+  NODE_NO_LAB: 'the lab `ambit node` was asked about is not running',
 
   // control plane model (src/controlplane/model)
   POLICY_INVALID: 'an AuthorizationPolicy field ambit cannot translate',

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AmbitError } from '../errors.js';
+import { labPaths } from '../lab/cluster/paths.js';
 import { labOrDefault } from '../lab/conventions.js';
 import { createBackend, ebpfPinDir } from '../redirect/backends.js';
 import { ebpfRulesReport } from '../redirect/ebpf/rules-view.js';
@@ -31,6 +32,16 @@ export async function run(args: string[]): Promise<number> {
   }
   const lab = labOrDefault(values.lab);
   const paths = agentPaths(lab, node);
+  if (!existsSync(labPaths(lab).kubeconfig)) {
+    throw new AmbitError(
+      'NODE_NO_LAB',
+      `lab ${lab} is not running (no ${labPaths(lab).kubeconfig})`,
+      {
+        value: lab,
+        hint: 'start it with `ambit lab up` (or `ambit demo`), or name another with --lab',
+      },
+    );
+  }
   if (!existsSync(`/run/netns/${nodeNetns(lab, node)}`)) {
     throw new AmbitError('NODE_NOT_FOUND', `no node ${node} in lab ${lab}`, {
       value: nodeNetns(lab, node),

@@ -57,4 +57,11 @@ void describe('ambit <command> … --help', { concurrency: true }, () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /LAB_NOT_RUNNING|no-such-lab-help/);
   });
+
+  void it('ambit node rules on a lab that is not running says so, naming the lab', async () => {
+    const r = await run(['node', 'rules', 'worker', '--lab', 'no-such-lab-node']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /NODE_NO_LAB/);
+    assert.match(r.stderr, /lab no-such-lab-node is not running/);
+  });
 });
