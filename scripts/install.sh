@@ -11,6 +11,8 @@ for pair in ip:iproute2 iptables:iptables ipset:ipset nft:nftables conntrack:con
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+# npm fetches the supported Node below; a fresh Debian 12 has neither (its npm brings its nodejs).
+command -v npm >/dev/null 2>&1 || need+=(npm)
 # The eBPF redirection backend: its programs are compiled here (scripts/build-bpf.sh) and
 # loaded with bpftool.
 for pair in clang:clang llvm-strip:llvm bpftool:bpftool; do
