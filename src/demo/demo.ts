@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Annotation } from '../api/labels.js';
 import { Port } from '../api/ports.js';
 import { AmbitError, errorMessage } from '../errors.js';
+import { cliCommand } from '../repo.js';
 import type { KubeClient } from '../k8s/client.js';
 import { resources } from '../k8s/resources.js';
 import type { Pod } from '../k8s/types.js';
@@ -266,16 +267,17 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     `demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s. The lab keeps running. Try:`,
   );
   const lab = o.lab === 'ambit' ? '' : ` --name ${o.lab}`;
-  print(`  ambit lab exec${lab} ${sleepPod.name} -- curl -sS http://httpbin:8000/headers`);
+  const ambit = cliCommand();
+  print(`  ${ambit} lab exec${lab} ${sleepPod.name} -- curl -sS http://httpbin:8000/headers`);
   print(`  kubectl --kubeconfig ${labPaths(o.lab).kubeconfig} get pods -A -o wide`);
-  print(`  ambit node rules worker2${o.lab === 'ambit' ? '' : ` --lab ${o.lab}`}`);
+  print(`  ${ambit} node rules worker2${o.lab === 'ambit' ? '' : ` --lab ${o.lab}`}`);
   print(
-    `  ambit trace --live ${sleepPod.name} http://httpbin:8000/ip${o.lab === 'ambit' ? '' : ` --lab ${o.lab}`}`,
+    `  ${ambit} trace --live ${sleepPod.name} http://httpbin:8000/ip${o.lab === 'ambit' ? '' : ` --lab ${o.lab}`}`,
   );
   print(
     `  kubectl --kubeconfig ${labPaths(o.lab).kubeconfig} apply -f examples/deny-sleep.yaml   # then curl again: refused`,
   );
-  print(`  ambit demo --down${lab}                                      # take it all down`);
+  print(`  ${ambit} demo --down${lab}                                      # take it all down`);
   return 0;
 }
 

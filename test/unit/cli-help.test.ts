@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { repoRoot } from '../../src/repo.js';
+import { cliCommand, repoRoot } from '../../src/repo.js';
 
 const ambit = join(repoRoot(), 'bin', 'ambit');
 
@@ -63,5 +63,14 @@ void describe('ambit <command> … --help', { concurrency: true }, () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /NODE_NO_LAB/);
     assert.match(r.stderr, /lab no-such-lab-node is not running/);
+  });
+});
+
+void describe('the commands ambit suggests', () => {
+  void it('say ./bin/ambit from the checkout when no ambit is on PATH, ambit when one is', () => {
+    const root = repoRoot();
+    assert.equal(cliCommand({ PATH: '/nonexistent' }, root), './bin/ambit');
+    assert.equal(cliCommand({ PATH: '/nonexistent' }, join(root, 'docs')), '../bin/ambit');
+    assert.equal(cliCommand({ PATH: `/nonexistent:${join(root, 'bin')}` }, '/'), 'ambit');
   });
 });

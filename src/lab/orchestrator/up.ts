@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, errorMessage } from '../../errors.js';
 import { KubeClient } from '../../k8s/client.js';
 import { netnsList } from '../../sys/ip.js';
+import { cliCommand } from '../../repo.js';
 import { controlPlane, inLabServer, netnsNames, type Cluster } from '../cluster/cluster.js';
 import { run } from '../../sys/exec.js';
 import { alive } from '../../sys/process.js';
@@ -338,7 +339,8 @@ export function printSummary(print: (l: string) => void, c: Cluster, paths: LabP
   const dash = c.name === 'ambit' ? '' : ` --name ${c.name}`;
   print(`  kubeconfig: ${paths.kubeconfig}`);
   print(`  kubectl:    kubectl --kubeconfig ${paths.kubeconfig} get pods -A -o wide`);
-  print(`  status:     ambit lab status${dash}`);
-  print(`  exec:       ambit lab exec${dash} <pod> -- curl -s http://httpbin:8000/get`);
-  print(`  down:       ambit lab down${dash}`);
+  const ambit = cliCommand();
+  print(`  status:     ${ambit} lab status${dash}`);
+  print(`  exec:       ${ambit} lab exec${dash} <pod> -- curl -s http://httpbin:8000/get`);
+  print(`  down:       ${ambit} lab down${dash}`);
 }
