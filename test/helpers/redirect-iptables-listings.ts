@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { run } from '../../src/sys/exec.js';
+import { IPSET_NAME } from '../../src/redirect/constants.js';
 import type { CaptureContext } from './redirect-behaviour.js';
 import {
   conntrackWithMark,
@@ -33,7 +34,25 @@ function assertOneOrArp(delta: number, quiet = true): void {
   else assert.ok(delta >= 1, `expected the SYN through the device, got ${delta} packets`);
 }
 
+/** The set's `initval` is random per created set: the same value means the same set. */
+const setInitval = (list: string): string | undefined => /initval (0x[0-9a-f]+)/.exec(list)?.[1];
+const ipsetList = async (netns: string): Promise<string> =>
+  (await run('ipset', ['list', IPSET_NAME], { netns })).stdout;
+/** Each suite's set identity before its rewire (keyed by the suite's topology). */
+const setBeforeRewire = new WeakMap<object, string>();
+
 export function iptablesListings(ctx: () => CaptureContext): void {
+  void test('iptables: the captured pods are the ipset members, with their uids', async () => {
+    const { t } = ctx();
+    const list = await ipsetList(t.worker2.netns);
+    assert.match(
+      list,
+      new RegExp(`^${t.sleep.ip.replace(/\./g, '\\.')} comment "${t.sleep.uid}"$`, 'm'),
+    );
+    const initval = setInitval(list);
+    assert.ok(initval, list);
+    setBeforeRewire.set(t, initval);
+  });
   const opts = { timeout: 60_000 };
 
   void test(
@@ -227,4 +246,12 @@ export function iptablesAfterRewire(ctx: () => CaptureContext): void {
       assert.notEqual(oldSide.code, 0, 'the old ztunnel netns was cleaned');
     },
   );
+  // Rules recreated over an emptied set would meet a pod's packets as ones between uncaptured
+  // ends (connmark 0x80) and keep those connections off ztunnel for life.
+  void test('iptables: the rewire kept the same ipset, members and all', async () => {
+    const { t } = ctx();
+    const list = await ipsetList(t.worker2.netns);
+    assert.equal(setInitval(list), setBeforeRewire.get(t), 'not destroyed and created again');
+    assert.match(list, new RegExp(`^${t.sleep.ip.replace(/\./g, '\\.')} comment`, 'm'));
+  });
 }

@@ -123,7 +123,7 @@ export class IptablesBackend implements RedirectBackend {
       prev.hostVeth !== z.hostVeth ||
       prev.netns !== z.netns ||
       st.hostIp !== hostIp;
-    // Keep the captured pods across a rewire: cleanup destroys the ipset.
+    // The captured pods, re-added after a rewire (a set left by an older agent may lack some).
     for (const [ip, uid] of await this.capturedPods()) {
       if (!this.pods.has(ip)) this.pods.set(ip, { ip, uid });
     }
@@ -141,7 +141,9 @@ export class IptablesBackend implements RedirectBackend {
         veth: z.hostVeth,
         previous: prev?.podIp,
       });
-      await cleanupNode(this.ns);
+      // The set keeps its members: rules recreated over an empty set would take a pod's new
+      // connections for ones between uncaptured ends (connmark 0x80), off ztunnel for life.
+      await cleanupNode(this.ns, { keepSet: true });
       if (prev && prev.netns !== z.netns)
         await cleanupZtunnelNetnsIfPresent(
           prev,
