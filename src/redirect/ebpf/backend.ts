@@ -25,7 +25,14 @@ import {
 } from '../../sys/bpf.js';
 import { sourceAddressTo, sysctlSet, vethTo } from '../../sys/ip.js';
 import { tcpConnections, vethPeerNetns } from '../../sys/netns-probe.js';
-import { devWithAddress, linkInfo, tcAttach, tcDetach, tcFilters } from '../../sys/tc.js';
+import {
+  devWithAddress,
+  linkInfo,
+  tcAttach,
+  tcDetach,
+  tcFilters,
+  type TcBpfFilter,
+} from '../../sys/tc.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import {
   appInfoValue,
@@ -227,9 +234,10 @@ export class EbpfBackend implements RedirectBackend {
     dev: string,
     hook: 'ingress' | 'egress',
     name: ProgName,
+    filters?: TcBpfFilter[],
   ) {
     const want = await bpfProgInfo(this.prog(name));
-    const have = await tcFilters(netns, dev);
+    const have = filters ?? (await tcFilters(netns, dev));
     if (have.some((f) => f.hook === hook && f.id === want?.id)) return;
     await tcAttach(netns, dev, hook, this.prog(name));
   }
@@ -316,10 +324,10 @@ export class EbpfBackend implements RedirectBackend {
     await bpfMapUpdate(this.map('app_info'), ipBytes(p.ip), appInfoValue(link.ifindex, mac));
     // Only before the first attach are the pod's sockets all direct: once its programs run,
     // its new connections are ztunnel's and must not be remembered as open before capture.
-    const attached = (await tcFilters(this.ns, hostVeth)).some((f) => f.hook === 'ingress');
-    if (!attached) await this.rememberOpenConnections(p.ip, podNs);
-    await this.attach(this.ns, hostVeth, 'egress', 'app_inbound');
-    await this.attach(this.ns, hostVeth, 'ingress', 'app_outbound');
+    const filters = await tcFilters(this.ns, hostVeth);
+    if (!filters.some((f) => f.hook === 'ingress')) await this.rememberOpenConnections(p.ip, podNs);
+    await this.attach(this.ns, hostVeth, 'egress', 'app_inbound', filters);
+    await this.attach(this.ns, hostVeth, 'ingress', 'app_outbound', filters);
     if (had?.uid !== p.uid || had.hostVeth !== hostVeth) {
       st.pods[p.ip] = { uid: p.uid, hostVeth };
       this.file.save(st);
