@@ -22,7 +22,7 @@ import { applyObjects, parseManifests, resourceFor } from '../orchestrator/manif
 import { generateManifests } from '../../install/manifests.js';
 import { CNI_DAEMONSET, ZTUNNEL_DAEMONSET } from '../../install/names.js';
 import { applySets, defaultValues } from '../../install/values.js';
-import { podReady } from '../orchestrator/wait.js';
+import { describePod, podReady } from '../orchestrator/wait.js';
 import { proxyRuntimeEnv } from '../../runtime/env.js';
 
 export const MESH_NAMESPACE = 'istio-system';
@@ -228,7 +228,12 @@ async function waitSwitched(lab: string, agents: string[], timeoutMs: number): P
   }
 }
 
-async function waitReady(client: KubeClient, names: string[], timeoutMs: number): Promise<void> {
+async function waitReady(
+  client: KubeClient,
+  names: string[],
+  timeoutMs: number,
+  lab?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = names.join(', ');
   while (Date.now() < deadline) {
@@ -249,7 +254,7 @@ async function waitReady(client: KubeClient, names: string[], timeoutMs: number)
   }
   throw new AmbitError(
     'MESH_NOT_READY',
-    `mesh pods not ready after ${timeoutMs / 1000}s: ${pending}`,
+    `mesh pods not ready after ${timeoutMs / 1000}s: ${pending}${await notReadyDetail(client, lab)}`,
     {
       value: pending,
       hint: 'see the pod logs under the lab state dir (pods/istio-system_*/*.log)',
@@ -300,7 +305,12 @@ type DaemonSetState = KubeObject<
  * Waits until both DaemonSets have rolled out their current template on every node: observed
  * generation caught up, every pod updated and Ready (a template change replaces pods first).
  */
-async function waitDaemonSets(client: KubeClient, nodes: number, timeoutMs: number): Promise<void> {
+async function waitDaemonSets(
+  client: KubeClient,
+  nodes: number,
+  timeoutMs: number,
+  lab?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let state = '';
   while (Date.now() < deadline) {
@@ -330,12 +340,44 @@ async function waitDaemonSets(client: KubeClient, nodes: number, timeoutMs: numb
   }
   throw new AmbitError(
     'MESH_NOT_READY',
-    `mesh DaemonSets not ready after ${timeoutMs / 1000}s: ${state}`,
+    `mesh DaemonSets not ready after ${timeoutMs / 1000}s: ${state}${await notReadyDetail(client, lab)}`,
     {
       value: state,
       hint: 'see the pod logs under the lab state dir (pods/istio-system_*/*.log)',
     },
   );
+}
+
+/**
+ * What a timed-out wait names beyond counts: each mesh pod that is not ready, where it runs,
+ * its containers' states, and the last lines its containers logged (what a user would look up
+ * next; CI keeps no lab dir, so this is all it shows).
+ */
+async function notReadyDetail(client: KubeClient, lab: string | undefined): Promise<string> {
+  try {
+    const pods = (await client.list<Pod>(resources.pods, { namespace: MESH_NAMESPACE })).items;
+    const lines = pods
+      .filter((p) => !podReady(p))
+      .map((p) => {
+        const tail = lab ? logTail(lab, p, 4) : '';
+        return `\n  ${describePod(p)} on ${p.spec?.nodeName ?? '(unscheduled)'}${tail}`;
+      });
+    return lines.join('');
+  } catch (err) {
+    return ` (pods not listed: ${errorMessage(err)})`;
+  }
+}
+
+function logTail(lab: string, p: Pod, n: number): string {
+  const dir = join(labPaths(lab).pods, `${MESH_NAMESPACE}_${p.metadata.name}`);
+  return (p.spec?.containers ?? [])
+    .map((c) => {
+      const file = join(dir, `${c.name}.log`);
+      if (!existsSync(file)) return `\n    ${c.name}: no log at ${file}`;
+      const last = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+      return last.map((l) => `\n    ${c.name}| ${l.slice(0, 300)}`).join('');
+    })
+    .join('');
 }
 
 /** The mesh's bare per-node pods of a `mode: 'pods'` install (no owner). */
@@ -395,10 +437,10 @@ async function installFromManifests(
     client,
     labManifests(opts.dnsCapture ?? false, opts.redirect, istiodSite(nodeList)).objs,
   );
-  await waitReady(client, ['istiod'], timeoutMs);
+  await waitReady(client, ['istiod'], timeoutMs, opts.lab);
   opts.progress?.('control plane (istiod) ready', Date.now() - t);
   const t2 = Date.now();
-  await waitDaemonSets(client, nodes, timeoutMs);
+  await waitDaemonSets(client, nodes, timeoutMs, opts.lab);
   if (opts.lab && switched.length > 0) await waitSwitched(opts.lab, switched, timeoutMs);
   opts.progress?.(`istio-cni and ztunnel DaemonSets on ${nodes} nodes`, Date.now() - t2);
 }
@@ -447,7 +489,7 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
         ['ClusterRole', 'ClusterRoleBinding'].includes(o.kind),
       ),
     );
-    await waitReady(client, ['istiod'], timeoutMs);
+    await waitReady(client, ['istiod'], timeoutMs, opts.lab);
   });
   await step(`node agents (istio-cni) on ${nodes.length} nodes`, async () => {
     const agents = nodes.map((n) =>
@@ -459,6 +501,7 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
       client,
       nodes.map((n) => `istio-cni-node-${n.metadata.name}`),
       timeoutMs,
+      opts.lab,
     );
     if (opts.lab && replaced.length > 0) await waitSwitched(opts.lab, replaced, timeoutMs);
   });
@@ -471,6 +514,7 @@ export async function installMesh(client: KubeClient, opts: MeshOptions = {}): P
       client,
       nodes.map((n) => `ztunnel-${n.metadata.name}`),
       timeoutMs,
+      opts.lab,
     );
   });
 }

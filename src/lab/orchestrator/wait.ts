@@ -13,12 +13,15 @@ export function podReady(p: Pod): boolean {
   );
 }
 
-function describe(p: Pod): string {
+/** A pod's phase and, for each container not ready, why: waiting reason, restarts, or "not ready". */
+export function describePod(p: Pod): string {
   const cs = p.status?.containerStatuses ?? [];
   const why = cs
     .map((s) => {
       const w = s.state?.waiting as { reason?: string; message?: string } | undefined;
-      return w ? `${s.name}: ${w.reason ?? ''} ${w.message ?? ''}`.trim() : '';
+      const restarts = s.restartCount ? ` (${s.restartCount} restarts)` : '';
+      if (w) return `${s.name}: ${w.reason ?? ''} ${w.message ?? ''}`.trim() + restarts;
+      return s.ready ? '' : `${s.name}: running, not ready${restarts}`;
     })
     .filter((x) => x)
     .join('; ');
@@ -51,7 +54,7 @@ export async function waitForPods(
       if (notReady.length === 0 && ready >= wanted) return;
       pending =
         notReady.length > 0
-          ? notReady.map(describe).join(', ')
+          ? notReady.map(describePod).join(', ')
           : `${ready} of ${wanted} deployment pods exist`;
     } catch (err) {
       pending = errorMessage(err);
