@@ -112,6 +112,31 @@ function listen(
   });
 }
 
+/**
+ * TCP and UDP on one port. Port 0 lets TCP pick; that number can be held on UDP by another
+ * process (the TCP and UDP spaces are separate), so a few more picks are tried before failing.
+ */
+async function bindBoth(
+  tcp: net.Server,
+  udp: dgram.Socket,
+  host: string,
+  wanted: number,
+): Promise<number> {
+  const tries = wanted === 0 ? 8 : 1;
+  for (let i = 1; ; i++) {
+    await listen('tcp', (done) => tcp.listen(wanted, host, done), tcp, host, wanted);
+    const port = (tcp.address() as net.AddressInfo).port;
+    try {
+      await listen('udp', (done) => udp.bind(port, host, done), udp, host, port);
+      return port;
+    } catch (err) {
+      await new Promise<void>((r) => tcp.close(() => r()));
+      const inUse = (err as { cause?: { code?: string } }).cause?.code === 'EADDRINUSE';
+      if (!inUse || i >= tries) throw err;
+    }
+  }
+}
+
 /** Serves `answer` on UDP and TCP at `host:port` (port 0: one free port for both). */
 export async function serveDns(opts: {
   host: string;
@@ -164,9 +189,6 @@ export async function serveDns(opts: {
       }
     });
   });
-  await listen('tcp', (done) => tcp.listen(opts.port, host, done), tcp, host, opts.port);
-  const port = (tcp.address() as net.AddressInfo).port;
-
   const udp = dgram.createSocket({ type: 'udp4', reuseAddr: false });
   udp.on('message', (msg, rinfo) => {
     const client: DnsClient = { address: rinfo.address, port: rinfo.port, transport: 'udp' };
@@ -177,12 +199,7 @@ export async function serveDns(opts: {
       });
     });
   });
-  try {
-    await listen('udp', (done) => udp.bind(port, host, done), udp, host, port);
-  } catch (err) {
-    await new Promise<void>((r) => tcp.close(() => r()));
-    throw err;
-  }
+  const port = await bindBoth(tcp, udp, host, opts.port);
   udp.on('error', (err) => log?.warn('dns udp socket error', { error: errorMessage(err) }));
 
   return {
