@@ -148,6 +148,11 @@ export class XdsSubscriber extends EventEmitter<XdsSubscriberEvents> {
       this.stream = undefined;
       if (this.stopped) return;
       this.log.info('xDS stream closed', { address: this.opts.address, error: err?.message });
+      // A stream that never got a response ends on a channel that may stay failed: grpc-js
+      // answers later calls with the last connect error (ECONNREFUSED from before the
+      // control plane's Service had endpoints) without dialling again, seen for 2.5 min in a
+      // lab. The next attempt gets a new channel, so it really dials.
+      if (!connected) this.reopenChannel();
       this.emit('disconnected', err);
       this.scheduleReconnect();
     };
@@ -164,6 +169,11 @@ export class XdsSubscriber extends EventEmitter<XdsSubscriberEvents> {
         responseNonce: '',
       });
     }
+  }
+
+  private reopenChannel(): void {
+    this.channel?.close();
+    this.channel = openChannel(this.opts);
   }
 
   private scheduleReconnect(): void {

@@ -45,6 +45,8 @@ export function openChannel(opts: ChannelOptions): grpc.Client {
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 5_000,
+    // Its own subchannels: a reopened channel must not inherit a pooled, failed one.
+    'grpc.use_local_subchannel_pool': 1,
   };
   if (opts.serverName) {
     options['grpc.ssl_target_name_override'] = opts.serverName;

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/log.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
 import type { XdsDelta } from '../../src/xds/types.js';
 import { ADDRESS_TYPE } from '../../src/xds/workload-types.js';
+import { freePort } from '../helpers/net.js';
 import { denyPolicy, service, workload } from '../helpers/xds-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ambit-cp-xds-'));
@@ -216,4 +217,42 @@ void test('reconnect sends initial_resource_versions and gets only what differs'
   });
   assert.equal(client.addresses.size, 2);
   assert.equal(client.authorizations.size, 2);
+});
+
+void test('a client started before the control plane listens connects once it does', async () => {
+  const port = await freePort();
+  const early = createXdsClient({
+    address: `127.0.0.1:${port}`,
+    rootCa: ca.rootPem,
+    logger: log,
+    node: {
+      id: 'ztunnel~10.244.1.3~ztunnel-b.istio-system~istio-system.svc.cluster.local',
+      nodeName: 'worker',
+    },
+  });
+  const refused: string[] = [];
+  early.on('disconnected', (e) => refused.push(String(e)));
+  early.start();
+  let late: RunningGrpcServer | undefined;
+  try {
+    // Refused for long enough that the backoff has grown (100, 200, 400, 800 ms).
+    await until('refused connects', () => refused.length >= 4, 10_000);
+    late = await startGrpcServer({
+      host: '127.0.0.1',
+      port,
+      ...serving,
+      ads: new AdsServer({ store, log, trustedAccounts: ['istio-system/ztunnel'] }),
+      createCertificate: (_call, cb) => cb({ code: 12, details: 'no CA in this test' }, null),
+    });
+    await Promise.race([
+      early.ready(),
+      new Promise((_, rej) =>
+        setTimeout(() => rej(new Error('not synced 10 s after listen')), 10_000),
+      ),
+    ]);
+    assert.ok(early.addresses.size > 0);
+  } finally {
+    await early.stop();
+    await late?.close();
+  }
 });
