@@ -84,7 +84,7 @@ export class XdsSubscriber extends EventEmitter<XdsSubscriberEvents> {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.channel = openChannel(this.opts);
+    this.channel = openChannel({ ...this.opts, ownSubchannels: true });
     this.connect();
   }
 
@@ -173,7 +173,7 @@ export class XdsSubscriber extends EventEmitter<XdsSubscriberEvents> {
 
   private reopenChannel(): void {
     this.channel?.close();
-    this.channel = openChannel(this.opts);
+    this.channel = openChannel({ ...this.opts, ownSubchannels: true });
   }
 
   private scheduleReconnect(): void {

@@ -13,6 +13,8 @@ export interface ChannelOptions {
   rootCa: string;
   /** TLS name to verify instead of the address's host (e.g. `istiod.istio-system.svc`). */
   serverName?: string;
+  /** Subchannels of its own, not shared through grpc-js's global pool. */
+  ownSubchannels?: boolean;
 }
 
 /** The host part of `host:port` or `[v6]:port`. */
@@ -45,9 +47,9 @@ export function openChannel(opts: ChannelOptions): grpc.Client {
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 5_000,
-    // Its own subchannels: a reopened channel must not inherit a pooled, failed one.
-    'grpc.use_local_subchannel_pool': 1,
   };
+  // A channel reopened after failures must not inherit the pooled, failed subchannel.
+  if (opts.ownSubchannels) options['grpc.use_local_subchannel_pool'] = 1;
   if (opts.serverName) {
     options['grpc.ssl_target_name_override'] = opts.serverName;
     options['grpc.default_authority'] = opts.serverName;
