@@ -110,6 +110,39 @@ async function openEcho(serverNs: string, clientNs: string, ip: string) {
   };
 }
 
+/**
+ * Opens a connection from `netns` to `host:port` every 2 ms (at most 2000) until `work` settles
+ * and 100 ms after, each dropped after 300 ms whether it connected or not: new connections
+ * start all through a change of the node's capture, not only after each one ends. Returns how
+ * many were started.
+ */
+async function connectWhile(
+  netns: string,
+  host: string,
+  port: number,
+  work: Promise<void>,
+): Promise<number> {
+  const open = new Set<net.Socket>();
+  let started = 0;
+  const timer = setInterval(() => {
+    if (started >= 2000) return;
+    started++;
+    const s = connectInNetns(netns, host, port);
+    open.add(s);
+    s.on('error', () => undefined);
+    s.setTimeout(300, () => s.destroy());
+    s.on('close', () => open.delete(s));
+  }, 2);
+  try {
+    await work;
+    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    clearInterval(timer);
+    for (const s of open) s.destroy();
+  }
+  return started;
+}
+
 export function runCaptureConformance(o: ConformanceOptions): void {
   const skipped = (name: string): string | undefined =>
     o.skip?.find((s) => s.tests.includes(name))?.reason;
@@ -328,12 +361,35 @@ export function runCaptureConformance(o: ConformanceOptions): void {
         assert.equal(httpbin.seen.length, seen);
       });
 
-      void it('rewire: a new ztunnel (new IP, new veth) takes over, pods stay enrolled', async () => {
+      void it('rewire: a new ztunnel (new IP, new veth) takes over, pods stay enrolled, nothing escapes capture meanwhile', async () => {
         const { t } = c;
         const z2 = await t.addPod('ztunnel-a2', t.worker2, '10.244.2.4');
         const l2 = await startCaptureListeners(z2.netns, 'ztunnel-a2');
         c.cleanups.push(() => l2.close());
-        await c.bA.setZtunnel(ztOf(z2));
+        // sleep → other (unenrolled, same node): captured, each reaches ztunnel; escaped, other.
+        let escaped = 0;
+        const direct = net.createServer((s) => {
+          escaped++;
+          s.on('error', () => undefined).destroy();
+        });
+        await listen(direct, { host: '0.0.0.0', port: ECHO_PORT, netns: t.other.netns });
+        let started = 0;
+        try {
+          started = await connectWhile(
+            t.sleep.netns,
+            t.other.ip,
+            ECHO_PORT,
+            c.bA.setZtunnel(ztOf(z2)),
+          );
+        } finally {
+          await new Promise<void>((r) => direct.close(() => r()));
+        }
+        assert.ok(started > 10, `connections were opened all through the rewire: ${started}`);
+        assert.equal(
+          escaped,
+          0,
+          `of the ${started} connections opened during the rewire, ${escaped} went around ztunnel`,
+        );
         const body = await curlFrom(t.sleep.netns, c.url(), 10, BIG_BODY);
         assert.equal(body?.label, 'ztunnel-a2');
         assert.ok((l2.seen.at(-1)?.received ?? 0) > BIG_BODY.length);

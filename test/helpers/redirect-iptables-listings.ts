@@ -244,6 +244,20 @@ export function iptablesAfterRewire(ctx: () => CaptureContext): void {
         allowFail: true,
       });
       assert.notEqual(oldSide.code, 0, 'the old ztunnel netns was cleaned');
+      for (const table of ['100', '101', '102']) {
+        const routes = (
+          await run('ip', ['route', 'show', 'table', table], { netns: t.worker2.netns })
+        ).stdout;
+        assert.doesNotMatch(routes, /blackhole/, `table ${table}: the rewire's hold is gone`);
+        assert.ok(
+          !routes.includes(t.ztunnelA.hostVeth),
+          `table ${table}: no route via the old veth`,
+        );
+        assert.ok(
+          !routes.split('\n').some((l) => l.startsWith(`${t.ztunnelA.ip} `)),
+          `table ${table}: no route to the old ztunnel's address`,
+        );
+      }
     },
   );
   // Rules recreated over an emptied set would meet a pod's packets as ones between uncaptured

@@ -13,6 +13,7 @@ import {
   type HostParams,
 } from '../../src/redirect/iptables/render.js';
 import { formatChains } from '../../src/redirect/rules-view.js';
+import { parseRouteLine } from '../../src/redirect/iptables/tunnels.js';
 
 // Seed 000's node A (worker2): ztunnel 10.244.2.3 behind veth51e3b96d, host IP 10.244.2.1.
 const nodeA: HostParams = {
@@ -248,4 +249,25 @@ void test('node rules view groups iptables-save output like the seeds', () => {
     '    --- filter ---',
   ]);
   assert.ok(!view.includes('KUBE-SERVICES -j X'));
+});
+
+test('parseRouteLine: the destination of every route the node tables list, typed or not', () => {
+  assert.deepEqual(parseRouteLine(hostRoutes('veth51e3b96d', '10.244.2.3')[0]!.listing), {
+    dst: 'default',
+    type: 'unicast',
+  });
+  assert.deepEqual(parseRouteLine(podRoute('10.244.2.4', '10.244.2.1').listing), {
+    dst: '10.244.2.4',
+    type: 'unicast',
+  });
+  assert.deepEqual(parseRouteLine('blackhole 10.244.2.4 '), {
+    dst: '10.244.2.4',
+    type: 'blackhole',
+  });
+  assert.deepEqual(parseRouteLine('local default dev lo scope host'), {
+    dst: 'default',
+    type: 'local',
+  });
+  assert.equal(parseRouteLine('   '), undefined);
+  assert.equal(parseRouteLine('blackhole'), undefined);
 });

@@ -17,7 +17,7 @@ import {
 } from '../constants.js';
 import type { BackendStatus, PodTarget, RedirectBackend, ZtunnelTarget } from '../types.js';
 import { cleanupNode, createNodeRules } from './node-side.js';
-import { podRoute } from './render.js';
+import { hostRoutes, podRoute } from './render.js';
 import type { PersistedState } from './state.js';
 import { SerialQueue } from '../../serial.js';
 import { StateFile } from '../state-file.js';
@@ -27,7 +27,7 @@ import {
   keepCaptureWithoutZtunnel,
   snapshotGlobalSysctls,
 } from '../backend-steps.js';
-import type { NodeTunnels } from './tunnels.js';
+import { holdRoutes, parseRouteLine, pruneRoutes, type NodeTunnels } from './tunnels.js';
 import { cleanupZtunnel, createZtunnelRules } from './ztunnel-side.js';
 
 export interface IptablesBackendOptions {
@@ -141,9 +141,11 @@ export class IptablesBackend implements RedirectBackend {
         veth: z.hostVeth,
         previous: prev?.podIp,
       });
-      // The set keeps its members: rules recreated over an empty set would take a pod's new
-      // connections for ones between uncaptured ends (connmark 0x80), off ztunnel for life.
-      await cleanupNode(this.ns, { keepSet: true });
+      // Nothing is torn down first: the chains are swapped in one iptables-restore, the ip
+      // rules and the ipset stay (rules over an emptied set would take a pod's new connections
+      // for ones between uncaptured ends, connmark 0x80, off ztunnel for life), and the routes
+      // are held as blackholes while the tunnels move (holdRoutes).
+      await holdRoutes(this.ns);
       if (prev && prev.netns !== z.netns)
         await cleanupZtunnelNetnsIfPresent(
           prev,
@@ -166,6 +168,22 @@ export class IptablesBackend implements RedirectBackend {
     st.tunnel = tun;
     this.file.save(st);
     for (const p of this.pods.values()) await this.doAddPod(p);
+    if (rewire) await pruneRoutes(this.ns, this.wiredRoutes(z, hostIp));
+  }
+
+  /** Table → destinations of the routes the node holds once `z` is wired and pods re-added. */
+  private wiredRoutes(z: ZtunnelTarget, hostIp: string): Map<number, Set<string>> {
+    const keep = new Map<number, Set<string>>();
+    const routes = [...hostRoutes(z.hostVeth, z.podIp)];
+    for (const p of this.pods.values()) routes.push(podRoute(p.ip, hostIp));
+    for (const r of routes) {
+      const dst = parseRouteLine(r.listing)?.dst;
+      if (!dst) continue;
+      const set = keep.get(r.table) ?? new Set<string>();
+      set.add(dst);
+      keep.set(r.table, set);
+    }
+    return keep;
   }
 
   /** GENEVE (Istio's 6081) or VXLAN (4789), moved past ports other tunnels use (#45831). */

@@ -77,9 +77,9 @@ export async function createNodeRules(ns: Ns, p: HostParams, tun: NodeTunnels): 
 }
 
 /** `cleanupNode`: chains, tables 100–102, rules 100–103, tunnels, ipset. */
-export async function cleanupNode(ns: Ns, opts: { keepSet?: boolean } = {}): Promise<void> {
+export async function cleanupNode(ns: Ns): Promise<void> {
   const live = await liveTables(ns, [...new Set(HOST_CHAINS.map((c) => c.table))]);
   await iptablesRestore(ns, renderUninstall(HOST_CHAINS, live.jumps, live.chains));
   await removeTunnels(ns, 'host', hostIpRules());
-  if (!opts.keepSet) await ipsetDestroy(ns, IPSET_NAME);
+  await ipsetDestroy(ns, IPSET_NAME);
 }
