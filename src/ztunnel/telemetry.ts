@@ -6,7 +6,7 @@
 import { ConnectionRecord } from '../relay/record.js';
 import type { AccessRecord } from './access-log.js';
 import type { ProxyContext } from './context.js';
-import type { ConnectionLabels } from './metrics.js';
+import { seriesKey, type ConnectionLabels } from './metrics.js';
 
 /** Everything about a connection known when it opened. */
 export type OpenRecord = Omit<AccessRecord, 'bytesSent' | 'bytesRecv' | 'durationMs' | 'error'>;
@@ -20,12 +20,13 @@ export function openConnection(
   record: OpenRecord,
   startedMs = Date.now(),
 ): ZtunnelConnection {
+  const key = seriesKey(labels);
   return new ConnectionRecord<OpenRecord>(
     {
-      opened: () => ctx.metrics.connectionOpened(labels),
+      opened: () => ctx.metrics.connectionOpened(key),
       closed: (open, o) => {
-        const l = o.responseFlags ? { ...labels, response_flags: o.responseFlags } : labels;
-        ctx.metrics.connectionClosed(l, o.bytesSent, o.bytesRecv);
+        const k = o.responseFlags ? seriesKey({ ...labels, response_flags: o.responseFlags }) : key;
+        ctx.metrics.connectionClosed(k, o.bytesSent, o.bytesRecv);
         ctx.accessLog.write({
           ...open,
           bytesSent: o.bytesSent,

@@ -10,7 +10,8 @@ import {
   traceparent,
 } from '../../src/ztunnel/headers.js';
 import { Metrics } from '../../src/ztunnel/metrics.js';
-import { LABELS, unknownLabels } from '../../src/ztunnel/metrics.js';
+import { LABELS, seriesKey, unknownLabels } from '../../src/ztunnel/metrics.js';
+import { openConnection } from '../../src/ztunnel/telemetry.js';
 import { service, workload } from '../../src/ztunnel/testing.js';
 
 void test('metrics text: families, labels, counts, istio_build', () => {
@@ -100,6 +101,48 @@ void test('label values are escaped', () => {
   });
   m.connectionOpened(l);
   assert.ok(m.render().includes('source_principal="a\\"b\\\\c"'));
+});
+
+void test('a series key built once counts in the same series as its labels; newlines escaped', () => {
+  const m = new Metrics();
+  const l = connectionLabels('destination', undefined, undefined, {
+    mtls: true,
+    srcIdentity: 'spiffe://x/ns/a\nb/sa/c',
+  });
+  const key = seriesKey(l);
+  m.connectionOpened(key);
+  m.connectionOpened(l);
+  m.connectionClosed(key, 3, 4);
+  const opened = m
+    .render()
+    .split('\n')
+    .filter((x) => x.startsWith('istio_tcp_connections_opened'));
+  assert.equal(opened.length, 1, opened.join('\n'));
+  assert.ok(opened[0]!.endsWith(' 2'));
+  assert.ok(opened[0]!.includes('source_principal="spiffe://x/ns/a\\nb/sa/c"'), opened[0]);
+  assert.equal(
+    m.value('istio_tcp_received_bytes_total', { connection_security_policy: 'mutual_tls' }),
+    3,
+  );
+});
+
+void test('a connection closed with response flags counts its close in a series of its own', () => {
+  const m = new Metrics();
+  const lines: unknown[] = [];
+  const ctx = { metrics: m, accessLog: { write: (r: unknown) => lines.push(r) } };
+  const l = unknownLabels('source');
+  const rec = {} as Parameters<typeof openConnection>[2];
+  const ok = openConnection(ctx as never, l, rec);
+  ok.close({ bytesSent: 10, bytesRecv: 20 });
+  openConnection(ctx as never, l, rec).fail('UAEX', new Error('denied'));
+  const v = (
+    f: 'istio_tcp_connections_closed_total' | 'istio_tcp_connections_opened_total',
+    flags: string,
+  ) => m.value(f, { response_flags: flags });
+  assert.equal(v('istio_tcp_connections_opened_total', '-'), 2);
+  assert.equal(v('istio_tcp_connections_closed_total', '-'), 1);
+  assert.equal(v('istio_tcp_connections_closed_total', 'UAEX'), 1);
+  assert.equal(lines.length, 2);
 });
 
 void test('HBONE headers', () => {
