@@ -490,6 +490,7 @@ async function main(): Promise<number> {
       // Bare per-node pods: the profiler respawns ztunnels with its own command line, which a
       // DaemonSet would undo, and --ebpf runs two backends side by side.
       await installMesh(labClient(LAB), {
+        lab: LAB,
         mode: 'pods',
         progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
         ...(ebpf ? { redirectByNode: { worker3: 'ebpf', worker4: 'ebpf' } } : {}),

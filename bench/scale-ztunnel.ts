@@ -218,6 +218,7 @@ async function main(): Promise<number> {
     if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
     const client = labClient(LAB);
     await installMesh(client, {
+      lab: LAB,
       progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
     });
     const pods = await deployBenchPods(client, workDir);

@@ -289,6 +289,7 @@ async function main(): Promise<number> {
     if (rc !== 0) throw new Error(`lab up failed (exit ${rc})`);
     const client = labClient(LAB);
     await installMesh(client, {
+      lab: LAB,
       mode: 'pods',
       progress: (s, ms) => log(`  mesh: ${s} ${(ms / 1000).toFixed(1)}s`),
     });

@@ -108,7 +108,7 @@ async function podsReady(client: KubeClient, namespaces: string[], ms: number): 
 export async function gammaLabUp(lab: GammaLab, extra = ''): Promise<void> {
   must('lab up', await lab.ambit(['lab', 'up', '--name', lab.name, '--no-scenario'], 300_000));
   const client = KubeClient.fromKubeconfig(join(stateDir(lab.name), 'kubeconfig'));
-  await installMesh(client, { timeoutMs: 120_000 });
+  await installMesh(client, { timeoutMs: 120_000, lab: lab.name });
   must(
     'apply base manifests',
     await lab.kubectl(['apply', '-f', '-'], baseManifests + (extra ? `---\n${extra}` : '')),

@@ -81,7 +81,7 @@ export class MeshLab {
     const kube = KubeClient.fromKubeconfig(this.kubeconfig);
     // Bare per-node pods: a suite may replace a node's ztunnel by a hand-edited one (a DaemonSet
     // would undo that at once).
-    await installMesh(kube, { timeoutMs: 180_000, mode: 'pods' });
+    await installMesh(kube, { timeoutMs: 180_000, mode: 'pods', lab: this.name });
     await setAmbient(kube, 'default', true);
   }
 

@@ -159,7 +159,7 @@ void describe(
       const up = await ambit(['lab', 'up', '--name', LAB], 300_000);
       assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
       const kube = KubeClient.fromKubeconfig(KUBECONFIG);
-      await installMesh(kube, { timeoutMs: 180_000, dnsCapture: true });
+      await installMesh(kube, { timeoutMs: 180_000, dnsCapture: true, lab: LAB });
       const applied = await kubectl(['apply', '-f', '-'], spreadYaml);
       assert.equal(applied.code, 0, applied.stderr);
       await setAmbient(kube, 'default', true);

@@ -86,7 +86,7 @@ void test(
 void test('with the mesh: seed 000’s hops in order', { skip: skipUnlessRoot }, async () => {
   assert.ok(up);
   const kube = client();
-  await installMesh(kube, { timeoutMs: 120_000 });
+  await installMesh(kube, { timeoutMs: 120_000, lab });
   await setAmbient(kube, 'default', true);
   const sleep = await podName('sleep');
   const httpbin = await podName('httpbin');
@@ -115,7 +115,7 @@ void test('with the mesh: seed 000’s hops in order', { skip: skipUnlessRoot },
       assert.ok(Date.now() < gone, 'ztunnel-worker2 not deleted within 60 s');
       await new Promise((res) => setTimeout(res, 250));
     }
-    await installMesh(kube, { timeoutMs: 120_000 });
+    await installMesh(kube, { timeoutMs: 120_000, lab });
     r = await traceLive({ lab, pod: sleep, url: 'http://httpbin:8000/get' });
   }
   assert.equal(r.response.status, 200, r.response.stderr);

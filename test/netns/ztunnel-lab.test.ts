@@ -167,7 +167,7 @@ void describe(
       const up = await ambit(['lab', 'up', '--name', LAB], 240_000);
       assert.equal(up.code, 0, `lab up: ${up.stdout}\n${up.stderr}`);
       const kube = KubeClient.fromKubeconfig(KUBECONFIG);
-      await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true });
+      await installMesh(kube, { timeoutMs: 120_000, dnsCapture: true, lab: LAB });
       await kubectl(['apply', '-f', '-'], otherYaml);
       mkdirSync(`${WWW}/files`, { recursive: true });
       // Written and hashed in one pass (the file is read back only by nginx).

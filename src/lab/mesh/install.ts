@@ -359,7 +359,7 @@ async function notReadyDetail(client: KubeClient, lab: string | undefined): Prom
     const lines = pods
       .filter((p) => !podReady(p))
       .map((p) => {
-        const tail = lab ? logTail(lab, p, 4) : '';
+        const tail = lab ? logTail(lab, p, 8) + kubeProxyTail(lab, p.spec?.nodeName, 4) : '';
         return `\n  ${describePod(p)} on ${p.spec?.nodeName ?? '(unscheduled)'}${tail}`;
       });
     return lines.join('');
@@ -378,6 +378,18 @@ function logTail(lab: string, p: Pod, n: number): string {
       return last.map((l) => `\n    ${c.name}| ${l.slice(0, 300)}`).join('');
     })
     .join('');
+}
+
+/**
+ * The node's kube-proxy decides whether the control plane's Service VIP answers: a node whose
+ * rules still REJECT it keeps its ztunnel unsynced (ECONNREFUSED), so a timeout shows both.
+ */
+function kubeProxyTail(lab: string, node: string | undefined, n: number): string {
+  if (!node) return '';
+  const file = join(labPaths(lab).logs, `kube-proxy-${node}.log`);
+  if (!existsSync(file)) return '';
+  const last = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
+  return last.map((l) => `\n    kube-proxy-${node}| ${l.slice(0, 300)}`).join('');
 }
 
 /** The mesh's bare per-node pods of a `mode: 'pods'` install (no owner). */
