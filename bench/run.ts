@@ -95,6 +95,32 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 /** --ebpf and --l7, also implied by --all (which implies nothing else: not --keep, --reuse). */
 const part = (name: 'ebpf' | 'l7') => flag(name) || flag('all');
 
+const USAGE =
+  'node dist/bench/run.js [--rounds 3] [--seconds 10] [--only w1,w2] [--keep] [--profile mesh:<workload>]\n' +
+  '                       [--lab bench] [--reuse] [--ebpf] [--l7] [--scale 100,1000,10000] [--all]\n' +
+  '                       [--baseline <git-ref>]';
+const VALUED = ['rounds', 'seconds', 'only', 'profile', 'lab', 'scale', 'baseline'];
+const FLAGS = ['keep', 'reuse', 'ebpf', 'l7', 'all'];
+
+/** A typo must not start a 15-minute run with defaults: only the options above are taken. */
+// Exits rather than throws: this runs at import, where a throw prints a stack, not the usage.
+function checkArgs(argv: string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.replace(/^--/, '');
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (VALUED.includes(name) && a.startsWith('--')) i++;
+    else if (!(FLAGS.includes(name) && a.startsWith('--'))) {
+      process.stderr.write(`BENCH_BAD_ARG: unknown bench option ${a}\nusage: ${USAGE}\n`);
+      process.exit(2);
+    }
+  }
+}
+checkArgs(process.argv.slice(2));
+
 /** The lab's name (`--lab`, default `bench`): also names the work folder beside the labs. */
 const LAB = labName(arg('lab', 'bench'));
 
@@ -114,7 +140,7 @@ function count(name: string, def: string, min: number): number {
   if (!Number.isFinite(n) || n < min) {
     throw new AmbitError('BENCH_BAD_ARG', `--${name} must be a number ≥ ${min}, got ${v}`, {
       value: v,
-      hint: 'node dist/bench/run.js [--rounds 3] [--seconds 10] [--only iperf-1,connrate] [--keep] [--profile mesh:iperf-1] [--lab bench] [--reuse]',
+      hint: USAGE,
     });
   }
   return n;
