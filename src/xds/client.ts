@@ -17,6 +17,8 @@ export interface DeltaXdsClientOptions extends XdsClientOptions {
   /** Extra semantic check of a decoded change; throwing NACKs the response. */
   validate?: (delta: XdsDelta) => void;
   logger?: Logger;
+  /** See XdsSubscriberOptions.connectTimeoutMs. */
+  connectTimeoutMs?: number;
 }
 
 function toDelta(u: XdsTypeUpdate<unknown>): XdsDelta {

@@ -7,7 +7,7 @@
  * `initial_resource_versions`, so the server sends only what changed meanwhile.
  */
 import { EventEmitter } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { AmbitError, errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { XdsSubscription, XdsTypeUpdate } from './resource-type.js';
@@ -28,7 +28,14 @@ export interface XdsSubscriberOptions extends XdsClientOptions {
   /** TLS server name to verify when `address` is an IP without that IP in the certificate. */
   serverName?: string;
   logger?: Logger;
+  /**
+   * How long a stream may wait for its channel to connect before it is cancelled and the next
+   * attempt dials on a new channel (default 5 s). grpc-js sets no connect timeout of its own.
+   */
+  connectTimeoutMs?: number;
 }
+
+const CONNECT_TIMEOUT_MS = 5_000;
 
 export interface XdsSubscriberEvents {
   update: [update: XdsTypeUpdate<unknown>];
@@ -135,15 +142,35 @@ export class XdsSubscriber extends EventEmitter<XdsSubscriberEvents> {
     );
     this.stream = stream;
     let connected = false;
+    const channel = this.channel;
+    // A SYN sent while kube-proxy rewrites the Service's rules can get a conntrack entry
+    // without the DNAT: its retransmits go to a VIP nobody answers, silently, until the kernel
+    // gives up (~2 min; a lab ztunnel sat unsynced for 90 s so). A fresh channel dials from a
+    // new port. A connected channel waiting for the first response is left alone: that is the
+    // control plane authenticating the caller, which may be slow.
+    const connectTimer = setTimeout(() => {
+      if (connected || this.stream !== stream) return;
+      const state = channel.getChannel().getConnectivityState(false);
+      if (state === grpc.connectivityState.READY) return;
+      this.log.warn('control plane not connected in time; dialling again on a new channel', {
+        address: this.opts.address,
+        state: grpc.connectivityState[state],
+        timeoutMs: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      });
+      stream.cancel();
+    }, this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+    connectTimer.unref();
     stream.on('data', (res: DeltaResponse) => {
       if (!connected) {
         connected = true;
+        clearTimeout(connectTimer);
         this.backoffMs = 100;
         this.emit('connected');
       }
       this.onResponse(stream, res);
     });
     const onGone = (err?: Error) => {
+      clearTimeout(connectTimer);
       if (this.stream !== stream) return;
       this.stream = undefined;
       if (this.stopped) return;

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -254,5 +255,53 @@ void test('a client started before the control plane listens connects once it do
   } finally {
     await early.stop();
     await late?.close();
+  }
+});
+
+void test('a dial that never connects is abandoned: the next attempt on a new channel syncs', async () => {
+  // The first connection is accepted and then left silent (as a SYN whose conntrack entry lost
+  // its DNAT is: no answer, no error); later ones are piped to the control plane.
+  const held: net.Socket[] = [];
+  const piped: net.Socket[] = [];
+  const front = net.createServer((s) => {
+    if (held.length === 0) {
+      held.push(s);
+      return;
+    }
+    const up = net.connect(server.port, '127.0.0.1');
+    piped.push(s, up);
+    s.pipe(up).pipe(s);
+    s.on('error', () => up.destroy());
+    up.on('error', () => s.destroy());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const port = (front.address() as net.AddressInfo).port;
+  const lines: string[] = [];
+  const c = createXdsClient({
+    address: `127.0.0.1:${port}`,
+    rootCa: ca.rootPem,
+    logger: createLogger('test-xds', (l) => lines.push(l)),
+    connectTimeoutMs: 300,
+    node: {
+      id: 'ztunnel~10.244.1.3~ztunnel-c.istio-system~istio-system.svc.cluster.local',
+      nodeName: 'worker',
+    },
+  });
+  c.start();
+  try {
+    await Promise.race([
+      c.ready(),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('not synced in 10 s')), 10_000)),
+    ]);
+    assert.equal(held.length, 1);
+    assert.ok(c.addresses.size > 0);
+    assert.ok(
+      lines.some((l) => l.includes('control plane not connected in time')),
+      lines.join('\n'),
+    );
+  } finally {
+    await c.stop();
+    for (const s of [...held, ...piped]) s.destroy();
+    await new Promise((r) => front.close(r));
   }
 });
