@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +18,7 @@ import type { KubeObject } from '../../src/k8s/types.js';
 import { createLogger } from '../../src/log.js';
 import { createCsr, requestCertificate } from '../../src/xds/ca-client.js';
 import { bearerMetadata, openChannel } from '../../src/xds/transport.js';
+import { silentFirstFront } from '../helpers/net.js';
 import {
   CA_PATH,
   decodeCertResponse,
@@ -294,24 +294,9 @@ void test('dialled by IP: no IP as TLS ServerName (DEP0123), and the server is s
 });
 
 void test('a request whose dial never connected is not stuck with it: the next one dials again', async () => {
-  // The first connection is accepted and left silent (a SYN whose conntrack entry lost its
-  // DNAT gets no answer and no error); later ones are piped to the CA.
-  const held: net.Socket[] = [];
-  const piped: net.Socket[] = [];
-  const front = net.createServer((s) => {
-    if (held.length === 0) {
-      held.push(s);
-      return;
-    }
-    const up = net.connect(cp.grpcPort, '127.0.0.1');
-    piped.push(s, up);
-    s.pipe(up).pipe(s);
-    s.on('error', () => up.destroy());
-    up.on('error', () => s.destroy());
-  });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const front = await silentFirstFront(cp.grpcPort);
   const opts = {
-    address: `127.0.0.1:${(front.address() as net.AddressInfo).port}`,
+    address: `127.0.0.1:${front.port}`,
     rootCa: cp.ca.rootPem,
     tokenFile: ztW2Token,
     identity: SLEEP,
@@ -320,9 +305,8 @@ void test('a request whose dial never connected is not stuck with it: the next o
     await assert.rejects(requestCertificate({ ...opts, timeoutMs: 500 }), /DEADLINE|deadline/i);
     const cert = await requestCertificate({ ...opts, timeoutMs: 5000 });
     assert.equal(cert.identity, SLEEP);
-    assert.equal(held.length, 1);
+    assert.equal(front.held(), 1);
   } finally {
-    for (const x of [...held, ...piped]) x.destroy();
-    await new Promise((r) => front.close(r));
+    await front.close();
   }
 });

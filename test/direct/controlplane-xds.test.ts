@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,7 +18,7 @@ import { createLogger } from '../../src/log.js';
 import { createXdsClient, type DeltaXdsClient } from '../../src/xds/client.js';
 import type { XdsDelta } from '../../src/xds/types.js';
 import { ADDRESS_TYPE } from '../../src/xds/workload-types.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, silentFirstFront } from '../helpers/net.js';
 import { denyPolicy, service, workload } from '../helpers/xds-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ambit-cp-xds-'));
@@ -259,26 +258,10 @@ void test('a client started before the control plane listens connects once it do
 });
 
 void test('a dial that never connects is abandoned: the next attempt on a new channel syncs', async () => {
-  // The first connection is accepted and then left silent (as a SYN whose conntrack entry lost
-  // its DNAT is: no answer, no error); later ones are piped to the control plane.
-  const held: net.Socket[] = [];
-  const piped: net.Socket[] = [];
-  const front = net.createServer((s) => {
-    if (held.length === 0) {
-      held.push(s);
-      return;
-    }
-    const up = net.connect(server.port, '127.0.0.1');
-    piped.push(s, up);
-    s.pipe(up).pipe(s);
-    s.on('error', () => up.destroy());
-    up.on('error', () => s.destroy());
-  });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-  const port = (front.address() as net.AddressInfo).port;
+  const front = await silentFirstFront(server.port);
   const lines: string[] = [];
   const c = createXdsClient({
-    address: `127.0.0.1:${port}`,
+    address: `127.0.0.1:${front.port}`,
     rootCa: ca.rootPem,
     logger: createLogger('test-xds', (l) => lines.push(l)),
     connectTimeoutMs: 300,
@@ -293,7 +276,7 @@ void test('a dial that never connects is abandoned: the next attempt on a new ch
       c.ready(),
       new Promise((_, rej) => setTimeout(() => rej(new Error('not synced in 10 s')), 10_000)),
     ]);
-    assert.equal(held.length, 1);
+    assert.equal(front.held(), 1);
     assert.ok(c.addresses.size > 0);
     assert.ok(
       lines.some((l) => l.includes('control plane not connected in time')),
@@ -301,7 +284,6 @@ void test('a dial that never connects is abandoned: the next attempt on a new ch
     );
   } finally {
     await c.stop();
-    for (const s of [...held, ...piped]) s.destroy();
-    await new Promise((r) => front.close(r));
+    await front.close();
   }
 });

@@ -65,3 +65,34 @@ export function roundTrip(stream: Duplex, text: string): Promise<string> {
     stream.end(text);
   });
 }
+
+/**
+ * A TCP front for `targetPort` that accepts its first connection and leaves it silent (as a SYN
+ * whose conntrack entry lost its DNAT is: no answer, no error) and pipes every later one through.
+ */
+export async function silentFirstFront(
+  targetPort: number,
+): Promise<{ port: number; held: () => number; close: () => Promise<void> }> {
+  const held: net.Socket[] = [];
+  const piped: net.Socket[] = [];
+  const front = net.createServer((s) => {
+    if (held.length === 0) {
+      held.push(s);
+      return;
+    }
+    const up = net.connect(targetPort, '127.0.0.1');
+    piped.push(s, up);
+    s.pipe(up).pipe(s);
+    s.on('error', () => up.destroy());
+    up.on('error', () => s.destroy());
+  });
+  const port = await listen(front);
+  return {
+    port,
+    held: () => held.length,
+    close: async () => {
+      for (const x of [...held, ...piped]) x.destroy();
+      await closeServer(front);
+    },
+  };
+}

@@ -374,8 +374,7 @@ function logTail(lab: string, p: Pod, n: number): string {
     .map((c) => {
       const file = join(dir, `${c.name}.log`);
       if (!existsSync(file)) return `\n    ${c.name}: no log at ${file}`;
-      const last = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
-      return last.map((l) => `\n    ${c.name}| ${l.slice(0, 300)}`).join('');
+      return prefixedTail(file, n, c.name);
     })
     .join('');
 }
@@ -387,9 +386,13 @@ function logTail(lab: string, p: Pod, n: number): string {
 function kubeProxyTail(lab: string, node: string | undefined, n: number): string {
   if (!node) return '';
   const file = join(labPaths(lab).logs, `kube-proxy-${node}.log`);
-  if (!existsSync(file)) return '';
+  return existsSync(file) ? prefixedTail(file, n, `kube-proxy-${node}`) : '';
+}
+
+/** The last `n` lines of `file`, each on its own indented line after `who|`. */
+function prefixedTail(file: string, n: number, who: string): string {
   const last = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n);
-  return last.map((l) => `\n    kube-proxy-${node}| ${l.slice(0, 300)}`).join('');
+  return last.map((l) => `\n    ${who}| ${l.slice(0, 300)}`).join('');
 }
 
 /** The mesh's bare per-node pods of a `mode: 'pods'` install (no owner). */
